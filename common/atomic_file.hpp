@@ -1,0 +1,28 @@
+#pragma once
+
+#include <common/error.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string_view>
+
+namespace mcpbk {
+
+// The marker in the names of our temporary files; the watcher ignores them.
+inline constexpr std::string_view k_temp_marker = ".mcpbk-tmp-";
+
+// Replaces a file's content atomically: a temp file in the same directory is
+// written, fsynced and renamed over the target, then the directory is
+// fsynced. When the target is a symlink, its final target is replaced and the
+// link kept. The mode is the existing file's, else `mode` (else 0600). On any
+// failure the original is untouched and the temp file removed.
+Result<void> atomic_write(const std::filesystem::path &target,
+                          std::string_view bytes,
+                          std::optional<std::uint32_t> mode = std::nullopt);
+
+// True for names of temporary files written by us or by editors and
+// installers (*.tmp, *.lock, .*.new_*, .*.bak_*, *.swp, *~, ...).
+bool is_temp_name(std::string_view file_name);
+
+} // namespace mcpbk

@@ -1,0 +1,230 @@
+#include <common/capture.hpp>
+
+#include <common/fs.hpp>
+#include <common/hash.hpp>
+#include <common/mcp.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace mcpbk {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char *to_string(CaptureOutcome::Kind kind) {
+  switch (kind) {
+  case CaptureOutcome::Kind::recorded:
+    return "recorded";
+  case CaptureOutcome::Kind::unchanged:
+    return "unchanged";
+  case CaptureOutcome::Kind::mcp_unchanged:
+    return "mcp_unchanged";
+  case CaptureOutcome::Kind::missing:
+    return "missing";
+  case CaptureOutcome::Kind::skipped:
+    return "skipped";
+  }
+  return "?";
+}
+
+std::string mcp_digest_of(const McpView &view) {
+  if (!view.parsed) {
+    return "unparsed";
+  }
+  std::string canonical;
+  for (const auto &[name, entry] : view.servers) {
+    canonical += json(name).dump();
+    canonical += '=';
+    canonical += entry;
+    canonical += '\n';
+  }
+  return sha256_hex(canonical);
+}
+
+namespace {
+
+Severity severity_of(Risk risk) {
+  switch (risk) {
+  case Risk::critical:
+    return Severity::critical;
+  case Risk::high:
+    return Severity::error;
+  case Risk::medium:
+    return Severity::warning;
+  case Risk::low:
+    break;
+  }
+  return Severity::info;
+}
+
+} // namespace
+
+Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
+                                     std::string_view bytes, std::uint32_t mode,
+                                     const CaptureRequest &request,
+                                     const Config &config) {
+  CaptureOutcome outcome;
+  const std::string path = target.path.string();
+  TRY_ASSIGN(auto latest, store.latest_for_path(path));
+  const std::string sha = sha256_hex(bytes);
+  if (latest && latest->sha256 == sha && !request.always) {
+    outcome.kind = CaptureOutcome::Kind::unchanged;
+    return outcome;
+  }
+  const std::string locations = [&] {
+    std::string joined;
+    for (const auto &l : target.mcp_locations) {
+      joined += joined.empty() ? "" : " ";
+      joined += l;
+    }
+    return joined;
+  }();
+  const McpView view = extract_mcp(bytes, target.format, locations);
+  const std::string digest = mcp_digest_of(view);
+  const bool automatic = request.trigger == SnapshotTrigger::change ||
+                         request.trigger == SnapshotTrigger::initial;
+  if (latest && automatic && !request.always &&
+      target.trigger == Trigger::mcp && latest->mcp_digest == digest) {
+    outcome.kind = CaptureOutcome::Kind::mcp_unchanged;
+    return outcome;
+  }
+
+  Risk risk = Risk::low;
+  std::string summary;
+  if (latest) {
+    TRY_ASSIGN(const std::string previous, store.content(*latest));
+    const McpView before = extract_mcp(previous, target.format, locations);
+    risk = assess_risk(previous, &before, bytes, view);
+    summary = summarize_change(&before, view);
+  } else {
+    risk = assess_risk({}, nullptr, bytes, view);
+    summary = summarize_change(nullptr, view);
+  }
+
+  NewSnapshot snap;
+  snap.host = target.host;
+  snap.path = path;
+  snap.taken_at = now_micros();
+  snap.mode = mode;
+  snap.trigger = request.trigger;
+  snap.risk = risk;
+  snap.parsed = view.parsed;
+  snap.servers = view.server_names();
+  snap.mcp_digest = digest;
+  snap.summary = summary;
+  snap.note = request.note;
+  snap.pinned = request.pinned;
+  TRY_ASSIGN(auto record, store.add_snapshot(snap, bytes));
+  outcome.kind = CaptureOutcome::Kind::recorded;
+
+  if (risk >= Risk::medium) {
+    json details = {{"snapshot_id", record.id},
+                    {"risk", to_string(risk)},
+                    {"summary", summary}};
+    if (latest) {
+      details["previous_id"] = latest->id;
+    }
+    std::string message = std::string(to_string(risk)) + " risk change to " +
+                          path + ": " + summary;
+    TRY_ASSIGN(auto event,
+               store.add_event({severity_of(risk), "risky_change", path,
+                                std::move(message), details.dump(), 0}));
+    outcome.events.push_back(std::move(event));
+  }
+  outcome.snapshot = std::move(record);
+  TRY_ASSIGN(outcome.pruned, apply_retention(store, config.retention, path));
+  return outcome;
+}
+
+Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
+                                    const CaptureRequest &request,
+                                    const Config &config) {
+  CaptureOutcome outcome;
+  const std::string path = target.path.string();
+  TRY_ASSIGN(auto info, stat_path(target.path));
+  if (!info) {
+    outcome.kind = CaptureOutcome::Kind::missing;
+    return outcome;
+  }
+  auto skip = [&](std::string kind,
+                  std::string message) -> Result<CaptureOutcome> {
+    TRY_ASSIGN(auto event,
+               store.add_event({Severity::warning, std::move(kind), path,
+                                std::move(message), "{}", 0}));
+    outcome.kind = CaptureOutcome::Kind::skipped;
+    outcome.events.push_back(std::move(event));
+    return outcome;
+  };
+  if (!info->is_regular) {
+    return skip("not_a_file",
+                path + " is not a regular file; it is not snapshotted");
+  }
+  auto bytes = read_file(target.path, config.store.max_file_bytes);
+  if (!bytes) {
+    if (bytes.error().code == ErrorCode::not_found) {
+      outcome.kind = CaptureOutcome::Kind::missing;
+      return outcome;
+    }
+    if (bytes.error().code == ErrorCode::too_large) {
+      return skip("too_large", bytes.error().message +
+                                   " (store.max_file_bytes); not snapshotted");
+    }
+    return skip("unreadable", bytes.error().message);
+  }
+  return capture_bytes(store, target, *bytes, info->mode, request, config);
+}
+
+Result<DeleteResult> apply_retention(Store &store,
+                                     const RetentionPolicy &policy,
+                                     const std::optional<std::string> &path) {
+  TRY_ASSIGN(auto plan, store.plan_prune(policy, path));
+  std::vector<std::int64_t> ids;
+  ids.reserve(plan.size());
+  for (const auto &[snap, rule] : plan) {
+    ids.push_back(snap.id);
+  }
+  return store.delete_snapshots(ids);
+}
+
+WatchTarget target_for(const std::string &host, const std::string &path,
+                       const std::vector<WatchTarget> &known) {
+  for (const auto &t : known) {
+    if (t.path == path) {
+      return t;
+    }
+  }
+  WatchTarget t;
+  t.host = host;
+  t.path = path;
+  t.scope = Scope::custom;
+  const std::string ext = fs::path(path).extension().string();
+  t.format = ext == ".toml"                      ? Format::toml
+             : (ext == ".yaml" || ext == ".yml") ? Format::yaml
+             : ext == ".jsonc"                   ? Format::jsonc
+                                                 : Format::json;
+  t.mcp_locations = {"mcpServers"};
+  t.trigger = Trigger::any;
+  if (const HostDef *def = find_host(host)) {
+    t.trigger = def->default_trigger;
+    for (const auto &rule : def->files) {
+      if (rule.format == t.format ||
+          (t.format == Format::json && rule.format == Format::jsonc)) {
+        t.format = rule.format;
+        t.mcp_locations.clear();
+        std::string_view locs = rule.mcp_locations;
+        while (!locs.empty()) {
+          const auto space = locs.find(' ');
+          t.mcp_locations.emplace_back(locs.substr(0, space));
+          if (space == std::string_view::npos) {
+            break;
+          }
+          locs.remove_prefix(space + 1);
+        }
+        break;
+      }
+    }
+  }
+  return t;
+}
+
+} // namespace mcpbk

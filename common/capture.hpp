@@ -1,0 +1,69 @@
+#pragma once
+
+#include <common/config.hpp>
+#include <common/error.hpp>
+#include <common/hosts.hpp>
+#include <common/store.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mcpbk {
+
+// How a capture is asked for.
+struct CaptureRequest {
+  SnapshotTrigger trigger = SnapshotTrigger::change;
+  // Record even when the content equals the latest snapshot (manual ones).
+  bool always = false;
+  std::optional<std::string> note;
+  bool pinned = false;
+};
+
+// What a capture did.
+struct CaptureOutcome {
+  enum class Kind {
+    recorded,      // a new snapshot was stored
+    unchanged,     // same bytes as the path's latest snapshot
+    mcp_unchanged, // trigger mcp and the server maps are equal
+    missing,       // the file does not exist
+    skipped,       // too large, not a regular file or unreadable (event)
+  } kind = Kind::unchanged;
+  std::optional<SnapshotRecord> snapshot;
+  // Events recorded by this capture (risk, skips, deletions).
+  std::vector<EventRecord> events;
+  // Set when a retention run followed the snapshot.
+  DeleteResult pruned;
+};
+
+const char *to_string(CaptureOutcome::Kind kind);
+
+// The digest of a view's server maps (SHA-256 of their canonical form).
+std::string mcp_digest_of(const struct McpView &view);
+
+// Reads a watched file and records a snapshot when it changed (SPEC §5):
+// compares the bytes (and, for trigger mcp, the server maps) with the path's
+// latest snapshot, assesses the risk against it, records medium-or-worse
+// changes and skips as events, and applies retention to the path afterwards.
+Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
+                                    const CaptureRequest &request,
+                                    const Config &config);
+
+// The same for bytes already read (restore records what it wrote).
+Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
+                                     std::string_view bytes, std::uint32_t mode,
+                                     const CaptureRequest &request,
+                                     const Config &config);
+
+// Applies retention to one path (or every path) and deletes what it plans.
+Result<DeleteResult>
+apply_retention(Store &store, const RetentionPolicy &policy,
+                const std::optional<std::string> &path = std::nullopt);
+
+// The watch target describing a recorded path: the resolved target with the
+// same path when there is one, else one built from the host's catalog entry
+// and the file's extension.
+WatchTarget target_for(const std::string &host, const std::string &path,
+                       const std::vector<WatchTarget> &known);
+
+} // namespace mcpbk

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <common/error.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace mcpbk {
+
+// zstd-compresses bytes at a fast level.
+std::string zstd_compress(std::string_view bytes);
+
+// Decompresses a zstd frame whose content size must equal expected_size;
+// integrity_error when the frame is damaged or of another size.
+Result<std::string> zstd_decompress(std::string_view frame,
+                                    std::size_t expected_size);
+
+} // namespace mcpbk

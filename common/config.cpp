@@ -1,0 +1,425 @@
+#include <common/config.hpp>
+
+#include <common/default_config.hpp>
+#include <common/fs.hpp>
+#include <common/hosts.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <set>
+
+namespace mcpbk {
+
+namespace {
+
+// Collects problems while applying one YAML document to a Config.
+class Loader {
+public:
+  explicit Loader(std::vector<ConfigProblem> &problems)
+      : m_problems(problems) {}
+
+  void apply(const YAML::Node &root, Config &cfg) {
+    if (!root || root.IsNull()) {
+      return; // an empty file sets nothing
+    }
+    if (!root.IsMap()) {
+      problem("(top level)",
+              "expected a mapping of sections, got " + describe(root));
+      return;
+    }
+    for (const auto &kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      const YAML::Node &v = kv.second;
+      if (key == "store") {
+        section(v, "store",
+                {{"dir",
+                  [&](auto &n, auto &f) {
+                    string(n, f, cfg.store.dir);
+                  }},
+                 {"compression",
+                  [&](auto &n, auto &f) {
+                    if (auto s = enumeration(n, f, {"zstd", "none"})) {
+                      cfg.store.compression = *compression_from_string(*s);
+                    }
+                  }},
+                 {"max_file_bytes", [&](auto &n, auto &f) {
+                    positive(n, f, cfg.store.max_file_bytes);
+                  }}});
+      } else if (key == "watch") {
+        section(
+            v, "watch",
+            {{"backend",
+              [&](auto &n, auto &f) {
+                if (auto s = enumeration(n, f, {"auto", "inotify", "poll"})) {
+                  cfg.watch.backend = *s == "auto" ? WatchBackend::automatic
+                                      : *s == "inotify" ? WatchBackend::inotify
+                                                        : WatchBackend::poll;
+                }
+              }},
+             {"debounce_ms",
+              [&](auto &n, auto &f) {
+                integer(n, f, cfg.watch.debounce_ms);
+              }},
+             {"max_delay_ms",
+              [&](auto &n, auto &f) {
+                positive(n, f, cfg.watch.max_delay_ms);
+              }},
+             {"rescan_interval_s",
+              [&](auto &n, auto &f) {
+                integer(n, f, cfg.watch.rescan_interval_s);
+              }},
+             {"poll_interval_ms",
+              [&](auto &n, auto &f) {
+                positive(n, f, cfg.watch.poll_interval_ms);
+              }},
+             {"paths",
+              [&](auto &n, auto &f) {
+                watch_paths(n, f, cfg);
+              }},
+             {"project_roots", [&](auto &n, auto &f) {
+                string_list(n, f, cfg.watch.project_roots);
+              }}});
+      } else if (key == "hosts") {
+        hosts(v, cfg);
+      } else if (key == "retention") {
+        auto &r = cfg.retention;
+        section(v, "retention",
+                {{"max_count",
+                  [&](auto &n, auto &f) {
+                    integer(n, f, r.max_count);
+                  }},
+                 {"max_age_days",
+                  [&](auto &n, auto &f) {
+                    integer(n, f, r.max_age_days);
+                  }},
+                 {"min_keep",
+                  [&](auto &n, auto &f) {
+                    integer(n, f, r.min_keep);
+                  }},
+                 {"keep_daily",
+                  [&](auto &n, auto &f) {
+                    integer(n, f, r.keep_daily);
+                  }},
+                 {"keep_weekly",
+                  [&](auto &n, auto &f) {
+                    integer(n, f, r.keep_weekly);
+                  }},
+                 {"keep_monthly",
+                  [&](auto &n, auto &f) {
+                    integer(n, f, r.keep_monthly);
+                  }},
+                 {"prune_interval_s", [&](auto &n, auto &f) {
+                    positive(n, f, cfg.prune_interval_s);
+                  }}});
+      } else if (key == "ipc") {
+        section(v, "ipc", {{"socket", [&](auto &n, auto &f) {
+                              string(n, f, cfg.ipc.socket);
+                            }}});
+      } else if (key == "log") {
+        section(v, "log",
+                {{"level",
+                  [&](auto &n, auto &f) {
+                    if (auto s = enumeration(n, f,
+                                             {"trace", "debug", "info", "warn",
+                                              "error", "critical", "off"})) {
+                      cfg.log.level = *s;
+                    }
+                  }},
+                 {"format", [&](auto &n, auto &f) {
+                    if (auto s = enumeration(n, f, {"text", "json"})) {
+                      cfg.log.format =
+                          *s == "json" ? LogFormat::json : LogFormat::text;
+                    }
+                  }}});
+      } else if (key == "notify") {
+        section(v, "notify", {{"command", [&](auto &n, auto &f) {
+                                 string_list(n, f, cfg.notify.command);
+                               }}});
+      } else {
+        problem(key, "unknown key");
+      }
+    }
+  }
+
+private:
+  using Handler =
+      std::function<void(const YAML::Node &, const std::string &field)>;
+
+  void problem(std::string field, std::string message) {
+    m_problems.push_back({std::move(field), std::move(message)});
+  }
+
+  static std::string describe(const YAML::Node &n) {
+    if (!n || n.IsNull()) {
+      return "nothing";
+    }
+    if (n.IsSequence()) {
+      return "a list";
+    }
+    if (n.IsMap()) {
+      return "a mapping";
+    }
+    return "\"" + n.Scalar() + "\"";
+  }
+
+  void section(const YAML::Node &node, const std::string &name,
+               std::initializer_list<std::pair<const char *, Handler>> keys) {
+    if (node.IsNull()) {
+      return;
+    }
+    if (!node.IsMap()) {
+      problem(name, "expected a mapping, got " + describe(node));
+      return;
+    }
+    for (const auto &kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string field = name + "." + key;
+      bool known = false;
+      for (const auto &[k, handler] : keys) {
+        if (key == k) {
+          handler(kv.second, field);
+          known = true;
+          break;
+        }
+      }
+      if (!known) {
+        problem(field, "unknown key");
+      }
+    }
+  }
+
+  void integer(const YAML::Node &n, const std::string &field,
+               std::uint64_t &out) {
+    if (!n.IsScalar() || n.Scalar().empty() || n.Scalar().size() > 18 ||
+        n.Scalar().find_first_not_of("0123456789") != std::string::npos) {
+      problem(field, "expected a non-negative integer, got " + describe(n));
+      return;
+    }
+    out = std::stoull(n.Scalar());
+  }
+
+  void positive(const YAML::Node &n, const std::string &field,
+                std::uint64_t &out) {
+    std::uint64_t v = 1;
+    const auto before = m_problems.size();
+    integer(n, field, v);
+    if (m_problems.size() != before) {
+      return;
+    }
+    if (v == 0) {
+      problem(field, "expected a positive integer, got \"0\"");
+      return;
+    }
+    out = v;
+  }
+
+  void string(const YAML::Node &n, const std::string &field, std::string &out) {
+    if (n.IsNull()) {
+      out.clear();
+      return;
+    }
+    if (!n.IsScalar()) {
+      problem(field, "expected a string, got " + describe(n));
+      return;
+    }
+    out = n.Scalar();
+  }
+
+  std::optional<std::string>
+  enumeration(const YAML::Node &n, const std::string &field,
+              std::initializer_list<const char *> allowed) {
+    std::string choices;
+    for (const char *a : allowed) {
+      if (n.IsScalar() && n.Scalar() == a) {
+        return n.Scalar();
+      }
+      choices += choices.empty() ? "" : ", ";
+      choices += a;
+    }
+    problem(field, "expected one of " + choices + ", got " + describe(n));
+    return std::nullopt;
+  }
+
+  void string_list(const YAML::Node &n, const std::string &field,
+                   std::vector<std::string> &out) {
+    if (n.IsNull()) {
+      out.clear();
+      return;
+    }
+    if (!n.IsSequence()) {
+      problem(field, "expected a list of strings, got " + describe(n));
+      return;
+    }
+    std::vector<std::string> values;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar()) {
+        problem(field + "[" + std::to_string(i) + "]",
+                "expected a string, got " + describe(n[i]));
+        return;
+      }
+      values.push_back(n[i].Scalar());
+    }
+    out = std::move(values);
+  }
+
+  void watch_paths(const YAML::Node &n, const std::string &field, Config &cfg) {
+    if (n.IsNull()) {
+      cfg.watch.paths.clear();
+      return;
+    }
+    if (!n.IsSequence()) {
+      problem(field, "expected a list of {path, host}, got " + describe(n));
+      return;
+    }
+    std::vector<WatchPathEntry> entries;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string item = field + "[" + std::to_string(i) + "]";
+      const YAML::Node &e = n[i];
+      if (!e.IsMap()) {
+        problem(item, "expected a mapping {path, host}, got " + describe(e));
+        continue;
+      }
+      WatchPathEntry entry;
+      bool have_path = false;
+      bool have_host = false;
+      for (const auto &kv : e) {
+        const std::string key = kv.first.as<std::string>();
+        if (key == "path") {
+          string(kv.second, item + ".path", entry.path);
+          have_path = !entry.path.empty();
+        } else if (key == "host") {
+          string(kv.second, item + ".host", entry.host);
+          if (!entry.host.empty() && !find_host(entry.host)) {
+            problem(item + ".host", "unknown host \"" + entry.host + "\"");
+          }
+          have_host = !entry.host.empty();
+        } else {
+          problem(item + "." + key, "unknown key");
+        }
+      }
+      if (!have_path) {
+        problem(item + ".path", "missing (a file path or glob is required)");
+      }
+      if (!have_host) {
+        problem(item + ".host", "missing (the host the file belongs to)");
+      }
+      entries.push_back(std::move(entry));
+    }
+    cfg.watch.paths = std::move(entries);
+  }
+
+  void hosts(const YAML::Node &n, Config &cfg) {
+    if (n.IsNull()) {
+      return;
+    }
+    if (!n.IsMap()) {
+      problem("hosts", "expected a mapping of host names, got " + describe(n));
+      return;
+    }
+    for (const auto &kv : n) {
+      const std::string name = kv.first.as<std::string>();
+      const std::string field = "hosts." + name;
+      if (!find_host(name)) {
+        problem(field, "unknown host");
+        continue;
+      }
+      HostSettings &settings = cfg.hosts[name];
+      section(kv.second, field,
+              {{"enabled",
+                [&](auto &v, auto &f) {
+                  if (auto s = enumeration(v, f, {"true", "false"})) {
+                    settings.enabled = *s == "true";
+                  }
+                }},
+               {"trigger", [&](auto &v, auto &f) {
+                  if (auto s = enumeration(v, f, {"mcp", "any"})) {
+                    settings.trigger = trigger_from_string(*s);
+                  }
+                }}});
+    }
+  }
+
+  std::vector<ConfigProblem> &m_problems;
+};
+
+// Checks that need the whole config.
+void cross_checks(const Config &cfg, std::vector<ConfigProblem> &problems) {
+  if (cfg.watch.max_delay_ms < cfg.watch.debounce_ms) {
+    problems.push_back({"watch.max_delay_ms",
+                        "must be at least watch.debounce_ms (" +
+                            std::to_string(cfg.watch.debounce_ms) + ")"});
+  }
+}
+
+tl::expected<Config, ConfigErrors> apply_text(Config cfg, std::string_view text,
+                                              const std::string &source) {
+  ConfigErrors errors{source, {}};
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception &e) {
+    errors.problems.push_back(
+        {"(syntax)", "line " + std::to_string(e.mark.line + 1) + ", column " +
+                         std::to_string(e.mark.column + 1) + ": " + e.msg});
+    return tl::unexpected<ConfigErrors>(errors);
+  }
+  try {
+    Loader(errors.problems).apply(root, cfg);
+  } catch (const YAML::Exception &e) {
+    errors.problems.push_back({"(structure)", e.what()});
+  }
+  cross_checks(cfg, errors.problems);
+  if (!errors.problems.empty()) {
+    return tl::unexpected<ConfigErrors>(errors);
+  }
+  return cfg;
+}
+
+} // namespace
+
+HostSettings Config::host(std::string_view name) const {
+  auto it = hosts.find(std::string(name));
+  return it == hosts.end() ? HostSettings{} : it->second;
+}
+
+std::string ConfigErrors::to_string() const {
+  std::string out;
+  for (const auto &p : problems) {
+    out += source + ": " + p.to_string() + "\n";
+  }
+  return out;
+}
+
+Config default_config() {
+  static const Config k_default = [] {
+    auto cfg =
+        apply_text(Config{}, embedded_default_config(), "embedded default");
+    if (!cfg) {
+      std::fprintf(stderr, "mcpbk: the built-in config.yaml is invalid:\n%s",
+                   cfg.error().to_string().c_str());
+      std::abort();
+    }
+    return *cfg;
+  }();
+  return k_default;
+}
+
+tl::expected<Config, ConfigErrors> parse_config(std::string_view yaml_text,
+                                                std::string source_name) {
+  return apply_text(default_config(), yaml_text, source_name);
+}
+
+tl::expected<Config, ConfigErrors>
+load_config_file(const std::filesystem::path &file) {
+  auto text = read_file(file, 1 << 20);
+  if (!text) {
+    return tl::unexpected<ConfigErrors>(
+        ConfigErrors{file.string(), {{"(file)", text.error().message}}});
+  }
+  return parse_config(*text, file.string());
+}
+
+} // namespace mcpbk

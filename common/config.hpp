@@ -1,0 +1,104 @@
+#pragma once
+
+#include <common/error.hpp>
+#include <common/types.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpbk {
+
+// A user-added file to protect: a path or glob (with ~) and its host.
+struct WatchPathEntry {
+  std::string path;
+  std::string host;
+};
+
+// Per-host settings; an unset trigger means the host's own default.
+struct HostSettings {
+  bool enabled = true;
+  std::optional<Trigger> trigger;
+};
+
+// Retention rules of SPEC §7; 0 disables a rule.
+struct RetentionPolicy {
+  std::uint64_t max_count = 0;
+  std::uint64_t max_age_days = 0;
+  std::uint64_t min_keep = 0;
+  std::uint64_t keep_daily = 0;
+  std::uint64_t keep_weekly = 0;
+  std::uint64_t keep_monthly = 0;
+};
+
+enum class WatchBackend { automatic, inotify, poll };
+enum class LogFormat { text, json };
+
+// The whole configuration. Every value comes from the embedded default
+// (config.yaml) unless a user file sets it.
+struct Config {
+  struct Store {
+    std::string dir;
+    Compression compression = Compression::zstd;
+    std::uint64_t max_file_bytes = 0;
+  } store;
+  struct Watch {
+    WatchBackend backend = WatchBackend::automatic;
+    std::uint64_t debounce_ms = 0;
+    std::uint64_t max_delay_ms = 0;
+    std::uint64_t rescan_interval_s = 0;
+    std::uint64_t poll_interval_ms = 0;
+    std::vector<WatchPathEntry> paths;
+    std::vector<std::string> project_roots;
+  } watch;
+  std::map<std::string, HostSettings> hosts;
+  RetentionPolicy retention;
+  std::uint64_t prune_interval_s = 0;
+  struct Ipc {
+    std::string socket;
+  } ipc;
+  struct Log {
+    std::string level = "info";
+    LogFormat format = LogFormat::text;
+  } log;
+  struct Notify {
+    std::vector<std::string> command;
+  } notify;
+
+  // The settings of a host, defaults when the config does not name it.
+  HostSettings host(std::string_view name) const;
+};
+
+// One problem found while loading a config: "retention.max_count: expected a
+// non-negative integer, got \"ten\"".
+struct ConfigProblem {
+  std::string field;
+  std::string message;
+  std::string to_string() const { return field + ": " + message; }
+};
+
+// The outcome of a failed load: every problem, not just the first.
+struct ConfigErrors {
+  std::string source; // the file name, or "embedded default"
+  std::vector<ConfigProblem> problems;
+  std::string to_string() const;
+};
+
+// The embedded default, parsed. Aborts if the shipped file is broken: it is
+// checked by the unit tests.
+Config default_config();
+
+// Loads YAML text over the embedded default. Unknown keys, wrong types and
+// bad values are all reported.
+tl::expected<Config, ConfigErrors> parse_config(std::string_view yaml_text,
+                                                std::string source_name);
+
+// Loads a config file over the embedded default. A missing or unreadable file
+// is a problem of its own.
+tl::expected<Config, ConfigErrors>
+load_config_file(const std::filesystem::path &file);
+
+} // namespace mcpbk

@@ -1,0 +1,65 @@
+#include <common/env.hpp>
+
+#include <cstring>
+
+extern char **environ;
+
+namespace mcpbk {
+
+Env Env::from_process() {
+  Env env;
+  for (char **entry = environ; entry && *entry; ++entry) {
+    const char *eq = std::strchr(*entry, '=');
+    if (eq) {
+      env.m_vars.emplace(
+          std::string(*entry, static_cast<std::size_t>(eq - *entry)),
+          std::string(eq + 1));
+    }
+  }
+  return env;
+}
+
+Env Env::from_map(std::map<std::string, std::string> vars) {
+  Env env;
+  for (auto &[k, v] : vars) {
+    env.m_vars.emplace(k, v);
+  }
+  return env;
+}
+
+std::optional<std::string> Env::get(std::string_view name) const {
+  auto it = m_vars.find(name);
+  if (it == m_vars.end() || it->second.empty()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::filesystem::path Env::home() const {
+  if (auto h = get("HOME")) {
+    return *h;
+  }
+  if (auto h = get("USERPROFILE")) {
+    return *h;
+  }
+  return "/";
+}
+
+Env Env::with(std::string name, std::string value) const {
+  Env copy = *this;
+  copy.m_vars[std::move(name)] = std::move(value);
+  return copy;
+}
+
+std::filesystem::path expand_home(std::string_view path, const Env &env) {
+  if (path == "~") {
+    return env.home();
+  }
+  if (path.size() >= 2 && path[0] == '~' &&
+      (path[1] == '/' || path[1] == '\\')) {
+    return env.home() / std::filesystem::path(path.substr(2));
+  }
+  return std::filesystem::path(path);
+}
+
+} // namespace mcpbk

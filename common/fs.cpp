@@ -1,0 +1,164 @@
+#include <common/fs.hpp>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mcpbk {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+FileInfo info_from(const struct stat &st, bool is_link) {
+  FileInfo info;
+  info.is_regular = S_ISREG(st.st_mode);
+  info.is_directory = S_ISDIR(st.st_mode);
+  info.is_symlink = is_link;
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  info.mode = st.st_mode & 07777;
+  info.inode = st.st_ino;
+  info.device = st.st_dev;
+  info.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+  info.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
+  return info;
+}
+
+class Fd {
+public:
+  explicit Fd(int fd) : m_fd(fd) {}
+  ~Fd() {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+  }
+  Fd(const Fd &) = delete;
+  Fd &operator=(const Fd &) = delete;
+  int get() const { return m_fd; }
+
+private:
+  int m_fd;
+};
+
+} // namespace
+
+Result<std::optional<FileInfo>> stat_path(const fs::path &path) {
+  struct stat lst {};
+  if (::lstat(path.c_str(), &lst) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return std::optional<FileInfo>{};
+    }
+    return fail_errno("cannot stat " + path.string(), errno);
+  }
+  if (!S_ISLNK(lst.st_mode)) {
+    return std::optional<FileInfo>{info_from(lst, false)};
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
+      return std::optional<FileInfo>{};
+    }
+    return fail_errno("cannot stat " + path.string(), errno);
+  }
+  return std::optional<FileInfo>{info_from(st, true)};
+}
+
+Result<std::string> read_file(const fs::path &path, std::uint64_t max_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return fail(ErrorCode::not_found, path.string() + ": no such file");
+    }
+    return fail_errno("cannot open " + path.string(), errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return fail_errno("cannot stat " + path.string(), errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return fail(ErrorCode::io_error, path.string() + ": not a regular file");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    return fail(ErrorCode::too_large,
+                path.string() + ": " + std::to_string(st.st_size) +
+                    " bytes is over the limit of " + std::to_string(max_bytes));
+  }
+  std::string out;
+  out.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail_errno("cannot read " + path.string(), errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) {
+      return fail(ErrorCode::too_large,
+                  path.string() + ": grew over the limit of " +
+                      std::to_string(max_bytes) + " bytes while being read");
+    }
+  }
+  return out;
+}
+
+fs::path resolve_links(const fs::path &path) {
+  std::error_code ec;
+  fs::path result = fs::weakly_canonical(path, ec);
+  if (ec) {
+    return normalize_path(path);
+  }
+  return result;
+}
+
+fs::path normalize_path(const fs::path &path) {
+  std::error_code ec;
+  fs::path abs = path.is_absolute() ? path : fs::absolute(path, ec);
+  if (ec) {
+    abs = path;
+  }
+  fs::path norm = abs.lexically_normal();
+  // "dir/" normalises to "dir/" with an empty filename: drop the slash.
+  if (!norm.has_filename() && norm.has_parent_path() &&
+      norm != norm.root_path()) {
+    norm = norm.parent_path();
+  }
+  return norm;
+}
+
+Result<void> ensure_private_dir(const fs::path &dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return fail(ErrorCode::io_error, "cannot create directory " + dir.string() +
+                                         ": " + ec.message());
+  }
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return fail_errno("cannot set permissions of " + dir.string(), errno);
+  }
+  return {};
+}
+
+std::string shorten_home(const fs::path &path, const fs::path &home) {
+  const std::string p = path.string();
+  std::string h = home.string();
+  while (h.size() > 1 && h.back() == '/') {
+    h.pop_back();
+  }
+  if (h.size() > 1 && p.size() > h.size() && p.compare(0, h.size(), h) == 0 &&
+      p[h.size()] == '/') {
+    return "~" + p.substr(h.size());
+  }
+  if (p == h) {
+    return "~";
+  }
+  return p;
+}
+
+} // namespace mcpbk

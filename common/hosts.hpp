@@ -1,0 +1,105 @@
+#pragma once
+
+#include <common/config.hpp>
+#include <common/env.hpp>
+#include <common/types.hpp>
+
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpbk {
+
+enum class Scope { user, project, custom };
+const char *to_string(Scope scope);
+
+// Bit mask of Os values a file rule applies to.
+enum OsMask : unsigned {
+  os_linux = 1u << 0,
+  os_macos = 1u << 1,
+  os_windows = 1u << 2,
+  os_unix = os_linux | os_macos,
+  os_all = os_linux | os_macos | os_windows,
+};
+
+// One user-level file of a host. `pattern` uses "~", "${VAR}" (the rule is
+// skipped when VAR is unset) and "${VAR:-default}" (default may nest), and may
+// end in a glob ("*" in a path component).
+struct FileRule {
+  unsigned os_mask;
+  std::string_view pattern;
+  Format format;
+  // Where the server maps live, space separated; "*" matches any key:
+  // "mcpServers projects.*.mcpServers".
+  std::string_view mcp_locations;
+};
+
+// One project-level file, relative to a project root (".cursor/mcp.json").
+struct ProjectRule {
+  std::string_view relative_path;
+  Format format;
+  std::string_view mcp_locations;
+};
+
+// A known AI host application (shared/hosts.md).
+struct HostDef {
+  std::string_view name;         // "claude-desktop"
+  std::string_view display_name; // "Claude Desktop"
+  Trigger default_trigger;
+  std::vector<FileRule> files;
+  std::vector<ProjectRule> project_files;
+  // Process names that show the application is running (restore warning).
+  std::vector<std::string_view> process_names;
+};
+
+// The catalog: every host of shared/hosts.md, in a fixed order.
+std::span<const HostDef> host_catalog();
+
+// The host of that name, or nullptr.
+const HostDef *find_host(std::string_view name);
+
+// A concrete file to protect on this machine.
+struct WatchTarget {
+  std::string host;
+  std::filesystem::path path; // absolute, lexically normal, links not resolved
+  Format format = Format::json;
+  std::vector<std::string> mcp_locations;
+  Trigger trigger = Trigger::any;
+  Scope scope = Scope::user;
+
+  bool operator==(const WatchTarget &) const = default;
+};
+
+// Everything resolve_targets() needs besides the catalog.
+struct ResolveInput {
+  const Config *config = nullptr;
+  Env env;
+  Os os = current_os();
+  // Project roots found in ~/.claude.json "projects" (absolute paths).
+  std::vector<std::filesystem::path> claude_projects;
+};
+
+// The files to protect: every enabled host's user files for this OS (those
+// that do not exist yet too, so their creation is seen; glob rules give only
+// existing matches), project files under the Claude projects and
+// watch.project_roots, and watch.paths. Sorted by path, one target per path
+// (the first host in catalog order wins).
+std::vector<WatchTarget> resolve_targets(const ResolveInput &input);
+
+// Expands "~", "${VAR}" and "${VAR:-default}" in a pattern; std::nullopt when
+// a variable without default is unset.
+std::optional<std::string> expand_pattern(std::string_view pattern,
+                                          const Env &env);
+
+// The Claude Code config file for env: $CLAUDE_CONFIG_DIR/.claude.json when
+// that variable is set, else ~/.claude.json.
+std::filesystem::path claude_code_config_path(const Env &env);
+
+// Project roots listed in the keys of "projects" in ~/.claude.json content.
+// Unparseable content gives an empty list.
+std::vector<std::filesystem::path>
+claude_projects_from(std::string_view claude_json);
+
+} // namespace mcpbk

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <common/error.hpp>
+#include <common/types.hpp>
+
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpbk {
+
+// What a file holds of MCP configuration.
+struct McpView {
+  // True when the content parsed in its format.
+  bool parsed = false;
+  // Why it did not parse: "line 3, column 7: missing ','".
+  std::string parse_error;
+  // Server name -> canonical JSON of its entry (keys sorted, no whitespace).
+  // Servers of nested maps are qualified with their parent key:
+  // "github" for top-level mcpServers, "github@/home/u/proj" for a Claude
+  // Code project map.
+  std::map<std::string, std::string> servers;
+  // True when the content was empty or whitespace only ("emptied").
+  bool empty = false;
+
+  // Parseable and has at least one server: what "last good" means.
+  bool good() const { return parsed && !servers.empty(); }
+  std::vector<std::string> server_names() const;
+};
+
+// Parses bytes in a format and extracts the server maps found at locations
+// (space-separated dotted paths, "*" matching any key). A parse failure is a
+// value, never an exception. Empty content parses as an empty document.
+McpView extract_mcp(std::string_view bytes, Format format,
+                    std::string_view locations);
+
+// A one-line summary of a change: "+github −slack ~fs(args)"; "no MCP change"
+// when the server maps are equal; "unparseable: <why>" when after did not
+// parse; "initial: 3 servers" when there is no before.
+std::string summarize_change(const McpView *before, const McpView &after);
+
+// How one server differs between two views.
+struct ServerChange {
+  enum class Kind { added, removed, changed } kind;
+  std::string name;
+  std::vector<std::string> fields; // changed top-level fields: "args", "env"
+};
+std::vector<ServerChange> semantic_diff(const McpView &before,
+                                        const McpView &after);
+
+// Fraction (0..1) of lines changed between two texts, from a line diff:
+// (deleted + inserted lines) / (old lines + new lines).
+double changed_fraction(std::string_view before, std::string_view after);
+
+// A unified diff with 3 lines of context; empty when equal.
+std::string unified_diff(std::string_view before, std::string_view after,
+                         std::string_view before_label,
+                         std::string_view after_label);
+
+// Risk of `after` against the previous content (SPEC §5). Without a previous
+// snapshot, only emptiness and parse failures count.
+Risk assess_risk(std::string_view before_bytes, const McpView *before,
+                 std::string_view after_bytes, const McpView &after);
+
+// Replaces the server maps in `current` with those of `snapshot` (both in
+// `format`), keeping every other part of `current`. JSON keeps the current
+// file's indentation. Fails with bad_request when either does not parse.
+Result<std::string> replace_mcp(std::string_view current,
+                                std::string_view snapshot, Format format,
+                                std::string_view locations);
+
+// True for env/header keys that name a token, key, secret, password,
+// credential or auth.
+bool is_secret_key(std::string_view key);
+
+// Masks secret values inside a canonical server JSON text: values of secret
+// keys under "env"/"headers"-like maps and well-known token formats become
+// "••••1234" (last 4 characters kept).
+std::string mask_secrets_in_json(std::string_view json_text);
+
+// Masks secret values in a whole file's text (for diff output) by the same
+// rules, line by line, keeping the layout.
+std::string mask_secrets_in_text(std::string_view text);
+
+} // namespace mcpbk

@@ -1,0 +1,113 @@
+#pragma once
+
+// Protocol ops (SPEC §8): one handler per op, in common/ops/<op>.cpp, listed
+// in one table in common/ops/registry.cpp. The daemon and the client's
+// offline mode run the same handlers.
+
+#include <common/config.hpp>
+#include <common/env.hpp>
+#include <common/error.hpp>
+#include <common/hosts.hpp>
+#include <common/store.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpbk::ops {
+
+using nlohmann::json;
+
+inline constexpr int k_protocol_version = 1;
+inline constexpr std::size_t k_max_request_bytes = 1 << 20;
+
+// A problem with one field of a request.
+struct FieldError {
+  std::string field; // "args.id"
+  std::string message;
+};
+
+// Thrown by handlers; the dispatcher turns it into an error reply.
+struct OpError : std::exception {
+  ErrorCode code;
+  std::string message;
+  std::vector<FieldError> details;
+
+  OpError(ErrorCode c, std::string m, std::vector<FieldError> d = {})
+      : code(c), message(std::move(m)), details(std::move(d)) {}
+  const char *what() const noexcept override { return message.c_str(); }
+};
+
+// Throws the Result's error as an OpError, else returns its value.
+template <typename T> T value_or_throw(Result<T> result) {
+  if (!result) {
+    throw OpError(result.error().code, result.error().message);
+  }
+  if constexpr (!std::is_void_v<T>) {
+    return std::move(*result);
+  }
+}
+
+// What only a running daemon can do. Offline, Context::daemon is null and
+// ops that need it answer with an error.
+class DaemonServices {
+public:
+  virtual ~DaemonServices() = default;
+  // Daemon facts for `status`: version, instance_id, pid, uptime_s, watched
+  // files and their state, warnings.
+  virtual json status_info() = 0;
+  // The files currently being watched.
+  virtual std::vector<WatchTarget> watched_targets() = 0;
+  // Re-reads the config file; the error message says why it was refused.
+  virtual Result<void> reload() = 0;
+  // Tells the daemon a file was just restored (it records a warning if the
+  // file is rewritten within 10 s, and must not treat the write as a
+  // change of its own).
+  virtual void restored(const WatchTarget &target) = 0;
+  // Pushes an event or a new snapshot to `subscribe` connections.
+  virtual void publish(const json &message) = 0;
+};
+
+// Everything a handler may use.
+struct Context {
+  Store &store;
+  const Config &config;
+  const Env &env;
+  Os os = current_os();
+  DaemonServices *daemon = nullptr; // null in the client's offline mode
+  // Resolved watch targets (the daemon's, or resolved by the client).
+  std::vector<WatchTarget> targets;
+};
+
+// An op: its name, handler, whether it works offline, and a one-line help.
+struct OpDef {
+  std::string_view name;
+  json (*handler)(Context &, const json &args);
+  bool offline;
+  std::string_view help;
+};
+
+// Every op, in one table.
+std::span<const OpDef> op_table();
+
+// Handles one parsed request object and returns the reply object. Never
+// throws: handler errors and exceptions become error replies.
+json dispatch(Context &context, const json &request);
+
+// Parses one request line and returns the reply line (no trailing newline).
+// Malformed JSON, non-objects and oversized lines get error replies.
+std::string handle_line(Context &context, std::string_view line);
+
+// Builds an error reply.
+json error_reply(const json &id, ErrorCode code, const std::string &message,
+                 const std::vector<FieldError> &details = {});
+
+// JSON form of records (SPEC §9: taken_at as ISO 8601 UTC).
+json to_json(const SnapshotRecord &snapshot);
+json to_json(const EventRecord &event);
+
+} // namespace mcpbk::ops

@@ -1,0 +1,86 @@
+#include <common/retention.hpp>
+
+#include <algorithm>
+#include <functional>
+
+namespace mcpbk {
+
+namespace {
+
+// Marks the newest item of each of the `keep` most recent non-empty buckets.
+void protect_buckets(const std::vector<const RetentionItem *> &newest_first,
+                     std::uint64_t keep,
+                     const std::function<std::int64_t(Micros)> &key_of,
+                     std::vector<bool> &protected_flags) {
+  if (keep == 0) {
+    return;
+  }
+  std::uint64_t buckets = 0;
+  std::optional<std::int64_t> last_key;
+  for (std::size_t i = 0; i < newest_first.size() && buckets < keep; ++i) {
+    const std::int64_t key = key_of(newest_first[i]->taken_at);
+    if (!last_key || key != *last_key) {
+      protected_flags[i] = true;
+      last_key = key;
+      ++buckets;
+    }
+  }
+}
+
+} // namespace
+
+std::vector<RetentionDecision>
+plan_retention(std::span<const RetentionItem> items,
+               const RetentionPolicy &policy) {
+  std::vector<const RetentionItem *> order;
+  order.reserve(items.size());
+  for (const auto &item : items) {
+    order.push_back(&item);
+  }
+  std::sort(order.begin(), order.end(), [](const auto *a, const auto *b) {
+    if (a->taken_at != b->taken_at) {
+      return a->taken_at > b->taken_at;
+    }
+    return a->id > b->id;
+  });
+  if (order.empty()) {
+    return {};
+  }
+
+  std::vector<bool> keep(order.size(), false);
+  keep[0] = true; // the newest
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i < policy.min_keep || order[i]->pinned) {
+      keep[i] = true;
+    }
+  }
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (order[i]->good) {
+      keep[i] = true; // the newest good one
+      break;
+    }
+  }
+  protect_buckets(order, policy.keep_daily, utc_day_key, keep);
+  protect_buckets(order, policy.keep_weekly, utc_iso_week_key, keep);
+  protect_buckets(order, policy.keep_monthly, utc_month_key, keep);
+
+  const Micros newest = order[0]->taken_at;
+  const Micros max_age =
+      static_cast<Micros>(policy.max_age_days) * k_micros_per_day;
+  std::vector<RetentionDecision> out;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (keep[i]) {
+      continue;
+    }
+    if (policy.max_age_days > 0 && newest - order[i]->taken_at > max_age) {
+      out.push_back({order[i]->id, "max_age_days"});
+    } else if (policy.max_count > 0 && i >= policy.max_count) {
+      out.push_back({order[i]->id, "max_count"});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto &a, const auto &b) { return a.id < b.id; });
+  return out;
+}
+
+} // namespace mcpbk

@@ -1,0 +1,220 @@
+#include <common/sqlite.hpp>
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace mcpbk::sql {
+
+Database::~Database() {
+  close();
+}
+
+Database::Database(Database &&other) noexcept
+    : m_db(std::exchange(other.m_db, nullptr)) {}
+
+Database &Database::operator=(Database &&other) noexcept {
+  if (this != &other) {
+    close();
+    m_db = std::exchange(other.m_db, nullptr);
+  }
+  return *this;
+}
+
+void Database::close() {
+  if (m_db) {
+    sqlite3_close_v2(m_db);
+    m_db = nullptr;
+  }
+}
+
+Result<Database> Database::open(const std::filesystem::path &file,
+                                Create create) {
+  sqlite3 *db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (create == Create::yes) {
+    flags |= SQLITE_OPEN_CREATE;
+  }
+  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return fail(ErrorCode::io_error,
+                "cannot open " + file.string() + ": " + msg);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 5000);
+  return Database(db);
+}
+
+Error Database::error(std::string_view what) const {
+  const int code = m_db ? sqlite3_errcode(m_db) : SQLITE_MISUSE;
+  const std::string msg = m_db ? sqlite3_errmsg(m_db) : "database closed";
+  const int primary = code & 0xff;
+  ErrorCode ec = ErrorCode::io_error;
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
+    ec = ErrorCode::integrity_error;
+  } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    ec = ErrorCode::busy;
+  }
+  return Error{ec, std::string(what) + ": " + msg};
+}
+
+Result<void> Database::exec(std::string_view sql) {
+  char *errmsg = nullptr;
+  const std::string text(sql);
+  if (sqlite3_exec(m_db, text.c_str(), nullptr, nullptr, &errmsg) !=
+      SQLITE_OK) {
+    Error e = error("database error");
+    if (errmsg) {
+      e.message = "database error: " + std::string(errmsg);
+    }
+    sqlite3_free(errmsg);
+    return tl::unexpected<Error>(e);
+  }
+  return {};
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+  sqlite3_stmt *stmt = nullptr;
+  if (sqlite3_prepare_v2(m_db, sql.data(), static_cast<int>(sql.size()), &stmt,
+                         nullptr) != SQLITE_OK) {
+    return tl::unexpected<Error>(error("cannot prepare statement"));
+  }
+  return Statement(m_db, stmt);
+}
+
+std::int64_t Database::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(m_db);
+}
+
+int Database::changes() const {
+  return sqlite3_changes(m_db);
+}
+
+Statement::~Statement() {
+  if (m_stmt) {
+    sqlite3_finalize(m_stmt);
+  }
+}
+
+Statement::Statement(Statement &&other) noexcept
+    : m_db(other.m_db), m_stmt(std::exchange(other.m_stmt, nullptr)) {}
+
+Statement &Statement::operator=(Statement &&other) noexcept {
+  if (this != &other) {
+    if (m_stmt) {
+      sqlite3_finalize(m_stmt);
+    }
+    m_db = other.m_db;
+    m_stmt = std::exchange(other.m_stmt, nullptr);
+  }
+  return *this;
+}
+
+Statement &Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(m_stmt, index, value);
+  return *this;
+}
+
+Statement &Statement::bind(int index, std::string_view text) {
+  sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                      SQLITE_UTF8);
+  return *this;
+}
+
+Statement &Statement::bind_blob(int index, std::string_view bytes) {
+  sqlite3_bind_blob64(m_stmt, index, bytes.empty() ? "" : bytes.data(),
+                      bytes.size(), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement &Statement::bind_null(int index) {
+  sqlite3_bind_null(m_stmt, index);
+  return *this;
+}
+
+Statement &Statement::bind(int index, const std::optional<std::string> &text) {
+  return text ? bind(index, std::string_view(*text)) : bind_null(index);
+}
+
+Result<bool> Statement::step() {
+  const int rc = sqlite3_step(m_stmt);
+  if (rc == SQLITE_ROW) {
+    return true;
+  }
+  if (rc == SQLITE_DONE) {
+    return false;
+  }
+  const int primary = rc & 0xff;
+  ErrorCode ec = ErrorCode::io_error;
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
+    ec = ErrorCode::integrity_error;
+  } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    ec = ErrorCode::busy;
+  } else if (primary == SQLITE_FULL) {
+    ec = ErrorCode::io_error;
+  }
+  return fail(ec, std::string("database error: ") + sqlite3_errmsg(m_db));
+}
+
+Result<void> Statement::run() {
+  TRY_ASSIGN(const bool row, step());
+  (void)row;
+  reset();
+  return {};
+}
+
+void Statement::reset() {
+  sqlite3_reset(m_stmt);
+  sqlite3_clear_bindings(m_stmt);
+}
+
+std::int64_t Statement::column_int64(int column) const {
+  return sqlite3_column_int64(m_stmt, column);
+}
+
+std::string Statement::column_text(int column) const {
+  const auto *text = sqlite3_column_text(m_stmt, column);
+  const int n = sqlite3_column_bytes(m_stmt, column);
+  return text ? std::string(reinterpret_cast<const char *>(text),
+                            static_cast<std::size_t>(n))
+              : std::string();
+}
+
+std::string Statement::column_blob(int column) const {
+  const void *data = sqlite3_column_blob(m_stmt, column);
+  const int n = sqlite3_column_bytes(m_stmt, column);
+  return data ? std::string(static_cast<const char *>(data),
+                            static_cast<std::size_t>(n))
+              : std::string();
+}
+
+bool Statement::column_is_null(int column) const {
+  return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
+}
+
+Result<Transaction> Transaction::begin(Database &db) {
+  TRY(db.exec("BEGIN IMMEDIATE"));
+  return Transaction(&db);
+}
+
+Transaction::~Transaction() {
+  if (m_db) {
+    (void)m_db->exec("ROLLBACK");
+  }
+}
+
+Transaction::Transaction(Transaction &&other) noexcept
+    : m_db(std::exchange(other.m_db, nullptr)) {}
+
+Result<void> Transaction::commit() {
+  Database *db = std::exchange(m_db, nullptr);
+  auto rc = db->exec("COMMIT");
+  if (!rc) {
+    (void)db->exec("ROLLBACK");
+  }
+  return rc;
+}
+
+} // namespace mcpbk::sql

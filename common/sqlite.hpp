@@ -1,0 +1,110 @@
+#pragma once
+
+#include <common/error.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mcpbk::sql {
+
+class Statement;
+
+// An owned SQLite connection.
+class Database {
+public:
+  Database() = default;
+  ~Database();
+  Database(Database &&other) noexcept;
+  Database &operator=(Database &&other) noexcept;
+  Database(const Database &) = delete;
+  Database &operator=(const Database &) = delete;
+
+  // Opens (creating when asked) a database file.
+  enum class Create { no, yes };
+  static Result<Database> open(const std::filesystem::path &file,
+                               Create create);
+
+  // Runs one or more statements without results.
+  Result<void> exec(std::string_view sql);
+  // Prepares one statement.
+  Result<Statement> prepare(std::string_view sql);
+
+  std::int64_t last_insert_rowid() const;
+  int changes() const;
+  sqlite3 *handle() const { return m_db; }
+  bool is_open() const { return m_db != nullptr; }
+
+  // An io_error (or integrity_error for corruption codes) carrying the
+  // connection's last message.
+  Error error(std::string_view what) const;
+
+private:
+  explicit Database(sqlite3 *db) : m_db(db) {}
+  void close();
+  sqlite3 *m_db = nullptr;
+};
+
+// An owned prepared statement. Bind indexes start at 1, columns at 0.
+class Statement {
+public:
+  Statement() = default;
+  ~Statement();
+  Statement(Statement &&other) noexcept;
+  Statement &operator=(Statement &&other) noexcept;
+  Statement(const Statement &) = delete;
+  Statement &operator=(const Statement &) = delete;
+
+  Statement &bind(int index, std::int64_t value);
+  Statement &bind(int index, std::string_view text);
+  Statement &bind(int index, const std::string &text) {
+    return bind(index, std::string_view(text));
+  }
+  Statement &bind(int index, const char *text) {
+    return bind(index, std::string_view(text));
+  }
+  Statement &bind_blob(int index, std::string_view bytes);
+  Statement &bind_null(int index);
+  Statement &bind(int index, const std::optional<std::string> &text);
+
+  // Advances: true when a row is available, false when done.
+  Result<bool> step();
+  // Steps to completion, expecting no rows.
+  Result<void> run();
+  void reset();
+
+  std::int64_t column_int64(int column) const;
+  std::string column_text(int column) const;
+  std::string column_blob(int column) const;
+  bool column_is_null(int column) const;
+
+private:
+  friend class Database;
+  Statement(sqlite3 *db, sqlite3_stmt *stmt) : m_db(db), m_stmt(stmt) {}
+  sqlite3 *m_db = nullptr;
+  sqlite3_stmt *m_stmt = nullptr;
+};
+
+// Begins a transaction (BEGIN IMMEDIATE); rolls back on destruction unless
+// committed.
+class Transaction {
+public:
+  static Result<Transaction> begin(Database &db);
+  ~Transaction();
+  Transaction(Transaction &&other) noexcept;
+  Transaction &operator=(Transaction &&) = delete;
+  Transaction(const Transaction &) = delete;
+  Transaction &operator=(const Transaction &) = delete;
+  Result<void> commit();
+
+private:
+  explicit Transaction(Database *db) : m_db(db) {}
+  Database *m_db = nullptr;
+};
+
+} // namespace mcpbk::sql

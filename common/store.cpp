@@ -1,0 +1,648 @@
+#include <common/store.hpp>
+
+#include <common/compress.hpp>
+#include <common/hash.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mcpbk {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Forward migrations: entry i takes user_version i to i + 1.
+const char *const k_migrations[] = {
+    R"sql(
+CREATE TABLE blobs (
+  sha256      TEXT PRIMARY KEY,
+  size        INTEGER NOT NULL,
+  compression TEXT NOT NULL,
+  data        BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE snapshots (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  host      TEXT NOT NULL,
+  path      TEXT NOT NULL,
+  taken_at  INTEGER NOT NULL,
+  sha256    TEXT NOT NULL REFERENCES blobs(sha256),
+  size      INTEGER NOT NULL,
+  mode      INTEGER NOT NULL,
+  trigger   TEXT NOT NULL,
+  risk      TEXT NOT NULL,
+  parsed    INTEGER NOT NULL,
+  servers   TEXT NOT NULL,
+  mcp_sha256 TEXT NOT NULL,
+  summary   TEXT NOT NULL,
+  note      TEXT,
+  pinned    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX snapshots_by_path ON snapshots(path, id);
+CREATE INDEX snapshots_by_host ON snapshots(host, id);
+CREATE INDEX snapshots_by_sha ON snapshots(sha256);
+CREATE INDEX snapshots_by_time ON snapshots(taken_at);
+CREATE TABLE events (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  at        INTEGER NOT NULL,
+  severity  TEXT NOT NULL,
+  kind      TEXT NOT NULL,
+  path      TEXT NOT NULL,
+  message   TEXT NOT NULL,
+  details   TEXT NOT NULL
+);
+)sql",
+};
+static_assert(sizeof(k_migrations) / sizeof(k_migrations[0]) ==
+              Store::k_schema_version);
+
+constexpr const char *k_snapshot_columns =
+    "id, host, path, taken_at, sha256, size, mode, trigger, risk, parsed, "
+    "servers, mcp_sha256, summary, note, pinned";
+
+std::string corrupt_suffix() {
+  std::string t = format_iso8601(now_micros()); // 2026-11-21T10:00:00.123456Z
+  std::string out;
+  for (char c : t.substr(0, 19)) {
+    if (c != '-' && c != ':') {
+      out.push_back(c);
+    }
+  }
+  return out + "Z";
+}
+
+Result<void> ensure_private_file(const fs::path &file) {
+  const int fd =
+      ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    return fail_errno("cannot open " + file.string(), errno);
+  }
+  const int rc = ::fchmod(fd, 0600);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return fail_errno("cannot set mode of " + file.string(), err);
+  }
+  return {};
+}
+
+// Checks that a database file is usable: it opens, reads and passes
+// quick_check. The message says why not.
+Result<sql::Database> open_checked(const fs::path &file) {
+  TRY_ASSIGN(auto db, sql::Database::open(file, sql::Database::Create::yes));
+  TRY_ASSIGN(auto check, db.prepare("PRAGMA quick_check"));
+  TRY_ASSIGN(const bool row, check.step());
+  if (!row) {
+    return fail(ErrorCode::integrity_error, "quick_check returned nothing");
+  }
+  const std::string verdict = check.column_text(0);
+  if (verdict != "ok") {
+    return fail(ErrorCode::integrity_error, "quick_check: " + verdict);
+  }
+  return db;
+}
+
+} // namespace
+
+Result<Store> Store::open(const fs::path &file, Compression compression,
+                          Repair repair) {
+  Store store;
+  store.m_file = file;
+  store.m_compression = compression;
+  TRY(ensure_private_file(file));
+  auto db = open_checked(file);
+  std::optional<Error> open_error;
+  if (db) {
+    store.m_db = std::move(*db);
+    auto schema = store.prepare_schema();
+    if (!schema) {
+      open_error = schema.error();
+    }
+  } else {
+    open_error = db.error();
+  }
+  if (open_error) {
+    if (repair == Repair::no ||
+        open_error->code != ErrorCode::integrity_error) {
+      return tl::unexpected<Error>(*open_error);
+    }
+    store.m_db = sql::Database();
+    const fs::path aside = file.string() + ".corrupt-" + corrupt_suffix();
+    if (::rename(file.c_str(), aside.c_str()) != 0) {
+      return fail_errno("store is damaged (" + open_error->message +
+                            ") and cannot be moved aside",
+                        errno);
+    }
+    for (const char *ext : {"-wal", "-shm"}) {
+      const fs::path side = file.string() + ext;
+      const fs::path side_aside = aside.string() + ext;
+      (void)::rename(side.c_str(), side_aside.c_str());
+    }
+    store.m_moved_aside = aside;
+    TRY(ensure_private_file(file));
+    TRY_ASSIGN(store.m_db, open_checked(file));
+    TRY(store.prepare_schema());
+    TRY(store.add_event({Severity::critical, "store_moved_aside", file.string(),
+                         "the store failed its integrity check (" +
+                             open_error->message + ") and was moved to " +
+                             aside.string() + "; a new store was started",
+                         json{{"moved_to", aside.string()}}.dump(), 0}));
+  }
+  return store;
+}
+
+Result<void> Store::prepare_schema() {
+  TRY(m_db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                "PRAGMA foreign_keys=ON;"));
+  TRY_ASSIGN(auto version_stmt, m_db.prepare("PRAGMA user_version"));
+  TRY(version_stmt.step());
+  const auto version = version_stmt.column_int64(0);
+  if (version > k_schema_version) {
+    return fail(ErrorCode::conflict,
+                m_file.string() + " was written by a newer mcpbk (schema " +
+                    std::to_string(version) + ", this build knows " +
+                    std::to_string(k_schema_version) + ")");
+  }
+  for (auto v = version; v < k_schema_version; ++v) {
+    TRY_ASSIGN(auto tx, sql::Transaction::begin(m_db));
+    TRY(m_db.exec(k_migrations[v]));
+    TRY(m_db.exec("PRAGMA user_version = " + std::to_string(v + 1)));
+    TRY(tx.commit());
+  }
+  return {};
+}
+
+Result<SnapshotRecord> Store::read_row(sql::Statement &stmt) {
+  SnapshotRecord r;
+  r.id = stmt.column_int64(0);
+  r.host = stmt.column_text(1);
+  r.path = stmt.column_text(2);
+  r.taken_at = stmt.column_int64(3);
+  r.sha256 = stmt.column_text(4);
+  r.size = static_cast<std::uint64_t>(stmt.column_int64(5));
+  r.mode = static_cast<std::uint32_t>(stmt.column_int64(6));
+  r.trigger = snapshot_trigger_from_string(stmt.column_text(7))
+                  .value_or(SnapshotTrigger::change);
+  r.risk = risk_from_string(stmt.column_text(8)).value_or(Risk::low);
+  r.parsed = stmt.column_int64(9) != 0;
+  const auto servers = json::parse(stmt.column_text(10), nullptr, false);
+  if (servers.is_array()) {
+    for (const auto &s : servers) {
+      if (s.is_string()) {
+        r.servers.push_back(s.get<std::string>());
+      }
+    }
+  }
+  r.mcp_digest = stmt.column_text(11);
+  r.summary = stmt.column_text(12);
+  if (!stmt.column_is_null(13)) {
+    r.note = stmt.column_text(13);
+  }
+  r.pinned = stmt.column_int64(14) != 0;
+  return r;
+}
+
+Result<std::optional<SnapshotRecord>> Store::one(sql::Statement &stmt) {
+  TRY_ASSIGN(const bool row, stmt.step());
+  if (!row) {
+    return std::optional<SnapshotRecord>{};
+  }
+  TRY_ASSIGN(auto record, read_row(stmt));
+  return std::optional<SnapshotRecord>{std::move(record)};
+}
+
+Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
+                                           std::string_view content) {
+  const std::string sha = sha256_hex(content);
+  TRY_ASSIGN(auto tx, sql::Transaction::begin(m_db));
+  TRY_ASSIGN(auto exists,
+             m_db.prepare("SELECT 1 FROM blobs WHERE sha256 = ?1"));
+  exists.bind(1, sha);
+  TRY_ASSIGN(const bool have_blob, exists.step());
+  if (!have_blob) {
+    TRY_ASSIGN(auto insert_blob,
+               m_db.prepare("INSERT INTO blobs(sha256, size, compression, "
+                            "data) VALUES (?1, ?2, ?3, ?4)"));
+    insert_blob.bind(1, sha).bind(2, static_cast<std::int64_t>(content.size()));
+    if (m_compression == Compression::zstd) {
+      insert_blob.bind(3, std::string_view("zstd"))
+          .bind_blob(4, zstd_compress(content));
+    } else {
+      insert_blob.bind(3, std::string_view("none")).bind_blob(4, content);
+    }
+    TRY(insert_blob.run());
+  }
+  json servers = s.servers;
+  TRY_ASSIGN(auto insert,
+             m_db.prepare("INSERT INTO snapshots(host, path, taken_at, "
+                          "sha256, size, mode, trigger, risk, parsed, "
+                          "servers, mcp_sha256, summary, note, pinned) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                          "?11, ?12, ?13, ?14)"));
+  insert.bind(1, s.host)
+      .bind(2, s.path)
+      .bind(3, s.taken_at)
+      .bind(4, sha)
+      .bind(5, static_cast<std::int64_t>(content.size()))
+      .bind(6, static_cast<std::int64_t>(s.mode))
+      .bind(7, std::string_view(to_string(s.trigger)))
+      .bind(8, std::string_view(to_string(s.risk)))
+      .bind(9, std::int64_t{s.parsed ? 1 : 0})
+      .bind(10, servers.dump())
+      .bind(11, s.mcp_digest)
+      .bind(12, s.summary)
+      .bind(13, s.note)
+      .bind(14, std::int64_t{s.pinned ? 1 : 0});
+  TRY(insert.run());
+  const std::int64_t id = m_db.last_insert_rowid();
+  TRY(tx.commit());
+
+  SnapshotRecord r;
+  r.id = id;
+  r.host = s.host;
+  r.path = s.path;
+  r.taken_at = s.taken_at;
+  r.sha256 = sha;
+  r.size = content.size();
+  r.mode = s.mode;
+  r.trigger = s.trigger;
+  r.risk = s.risk;
+  r.parsed = s.parsed;
+  r.servers = s.servers;
+  r.mcp_digest = s.mcp_digest;
+  r.summary = s.summary;
+  r.note = s.note;
+  r.pinned = s.pinned;
+  return r;
+}
+
+Result<std::optional<SnapshotRecord>> Store::get(std::int64_t id) {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare(std::string("SELECT ") + k_snapshot_columns +
+                          " FROM snapshots WHERE id = ?1"));
+  stmt.bind(1, id);
+  return one(stmt);
+}
+
+Result<std::optional<SnapshotRecord>>
+Store::latest_for_path(std::string_view path) {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare(std::string("SELECT ") + k_snapshot_columns +
+                          " FROM snapshots WHERE path = ?1 ORDER BY id DESC "
+                          "LIMIT 1"));
+  stmt.bind(1, path);
+  return one(stmt);
+}
+
+Result<std::optional<SnapshotRecord>>
+Store::latest_good(const std::optional<std::string> &host,
+                   const std::optional<std::string> &path) {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare(std::string("SELECT ") + k_snapshot_columns +
+                          " FROM snapshots WHERE parsed = 1 AND servers <> "
+                          "'[]' AND (?1 IS NULL OR host = ?1) AND (?2 IS "
+                          "NULL OR path = ?2) ORDER BY id DESC LIMIT 1"));
+  stmt.bind(1, host).bind(2, path);
+  return one(stmt);
+}
+
+Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
+  std::string sql =
+      std::string("SELECT ") + k_snapshot_columns + " FROM snapshots WHERE 1";
+  if (f.host) {
+    sql += " AND host = ?1";
+  }
+  if (f.path) {
+    sql += " AND path = ?2";
+  }
+  if (f.since) {
+    sql += " AND taken_at >= ?3";
+  }
+  if (f.before_id) {
+    sql += " AND id < ?4";
+  }
+  sql += " ORDER BY id DESC";
+  if (f.limit) {
+    sql += " LIMIT ?5";
+  }
+  TRY_ASSIGN(auto stmt, m_db.prepare(sql));
+  if (f.host) {
+    stmt.bind(1, *f.host);
+  }
+  if (f.path) {
+    stmt.bind(2, *f.path);
+  }
+  if (f.since) {
+    stmt.bind(3, *f.since);
+  }
+  if (f.before_id) {
+    stmt.bind(4, *f.before_id);
+  }
+  if (f.limit) {
+    stmt.bind(5, *f.limit);
+  }
+  std::vector<SnapshotRecord> out;
+  for (;;) {
+    TRY_ASSIGN(const bool row, stmt.step());
+    if (!row) {
+      break;
+    }
+    TRY_ASSIGN(auto r, read_row(stmt));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Store::paths() {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare("SELECT DISTINCT path FROM snapshots ORDER BY path"));
+  std::vector<std::string> out;
+  for (;;) {
+    TRY_ASSIGN(const bool row, stmt.step());
+    if (!row) {
+      break;
+    }
+    out.push_back(stmt.column_text(0));
+  }
+  return out;
+}
+
+Result<std::uint64_t> Store::count_for_path(std::string_view path) {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare("SELECT count(*) FROM snapshots WHERE path = ?1"));
+  stmt.bind(1, path);
+  TRY(stmt.step());
+  return static_cast<std::uint64_t>(stmt.column_int64(0));
+}
+
+Result<std::string> Store::read_blob(std::string_view sha256, Verify verify) {
+  TRY_ASSIGN(auto stmt, m_db.prepare("SELECT size, compression, data FROM "
+                                     "blobs WHERE sha256 = ?1"));
+  stmt.bind(1, sha256);
+  TRY_ASSIGN(const bool row, stmt.step());
+  if (!row) {
+    return fail(ErrorCode::integrity_error,
+                "blob " + std::string(sha256) + " is missing from the store");
+  }
+  const auto size = static_cast<std::size_t>(stmt.column_int64(0));
+  const std::string compression = stmt.column_text(1);
+  std::string data = stmt.column_blob(2);
+  std::string bytes;
+  if (compression == "zstd") {
+    auto plain = zstd_decompress(data, size);
+    if (!plain) {
+      return fail(ErrorCode::integrity_error,
+                  "blob " + std::string(sha256) + ": " + plain.error().message);
+    }
+    bytes = std::move(*plain);
+  } else if (compression == "none") {
+    bytes = std::move(data);
+  } else {
+    return fail(ErrorCode::integrity_error, "blob " + std::string(sha256) +
+                                                ": unknown compression \"" +
+                                                compression + "\"");
+  }
+  if (verify == Verify::yes && sha256_hex(bytes) != sha256) {
+    return fail(ErrorCode::integrity_error,
+                "blob " + std::string(sha256) +
+                    " does not match its hash: the store is damaged");
+  }
+  return bytes;
+}
+
+Result<std::string> Store::content(const SnapshotRecord &snapshot) {
+  return read_blob(snapshot.sha256, Verify::yes);
+}
+
+Result<void> Store::set_pinned(std::int64_t id, bool pinned) {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare("UPDATE snapshots SET pinned = ?1 WHERE id = ?2"));
+  stmt.bind(1, std::int64_t{pinned ? 1 : 0}).bind(2, id);
+  TRY(stmt.run());
+  if (m_db.changes() == 0) {
+    return fail(ErrorCode::not_found,
+                "no snapshot with id " + std::to_string(id));
+  }
+  return {};
+}
+
+Result<DeleteResult>
+Store::delete_snapshots(const std::vector<std::int64_t> &ids) {
+  DeleteResult result;
+  if (ids.empty()) {
+    return result;
+  }
+  TRY_ASSIGN(auto tx, sql::Transaction::begin(m_db));
+  TRY_ASSIGN(auto sha_of,
+             m_db.prepare("SELECT sha256 FROM snapshots WHERE id = ?1"));
+  TRY_ASSIGN(auto del, m_db.prepare("DELETE FROM snapshots WHERE id = ?1"));
+  std::vector<std::string> candidates;
+  for (const auto id : ids) {
+    sha_of.bind(1, id);
+    TRY_ASSIGN(const bool row, sha_of.step());
+    if (row) {
+      candidates.push_back(sha_of.column_text(0));
+    }
+    sha_of.reset();
+    del.bind(1, id);
+    TRY(del.run());
+    result.snapshots += static_cast<std::uint64_t>(m_db.changes());
+  }
+  TRY_ASSIGN(auto used,
+             m_db.prepare("SELECT 1 FROM snapshots WHERE sha256 = ?1 LIMIT 1"));
+  TRY_ASSIGN(auto blob_size,
+             m_db.prepare("SELECT length(data) FROM blobs WHERE sha256 = ?1"));
+  TRY_ASSIGN(auto del_blob,
+             m_db.prepare("DELETE FROM blobs WHERE sha256 = ?1"));
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                   candidates.end());
+  for (const auto &sha : candidates) {
+    used.bind(1, sha);
+    TRY_ASSIGN(const bool in_use, used.step());
+    used.reset();
+    if (in_use) {
+      continue;
+    }
+    blob_size.bind(1, sha);
+    TRY_ASSIGN(const bool have, blob_size.step());
+    const auto bytes = have ? blob_size.column_int64(0) : 0;
+    blob_size.reset();
+    del_blob.bind(1, sha);
+    TRY(del_blob.run());
+    if (m_db.changes() > 0) {
+      ++result.blobs;
+      result.bytes_freed += static_cast<std::uint64_t>(bytes);
+    }
+  }
+  TRY(tx.commit());
+  return result;
+}
+
+Result<std::vector<std::pair<SnapshotRecord, std::string>>>
+Store::plan_prune(const RetentionPolicy &policy,
+                  const std::optional<std::string> &path) {
+  std::vector<std::pair<SnapshotRecord, std::string>> out;
+  std::vector<std::string> targets;
+  if (path) {
+    targets.push_back(*path);
+  } else {
+    TRY_ASSIGN(targets, paths());
+  }
+  for (const auto &p : targets) {
+    ListFilter filter;
+    filter.path = p;
+    TRY_ASSIGN(auto snaps, list(filter));
+    std::vector<RetentionItem> items;
+    items.reserve(snaps.size());
+    std::map<std::int64_t, const SnapshotRecord *> by_id;
+    for (const auto &s : snaps) {
+      items.push_back({s.id, s.taken_at, s.pinned, s.good()});
+      by_id[s.id] = &s;
+    }
+    for (const auto &d : plan_retention(items, policy)) {
+      out.emplace_back(*by_id.at(d.id), d.rule);
+    }
+  }
+  return out;
+}
+
+Result<EventRecord> Store::add_event(const NewEvent &e) {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare("INSERT INTO events(at, severity, kind, path, "
+                          "message, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  const Micros at = e.at != 0 ? e.at : now_micros();
+  stmt.bind(1, at)
+      .bind(2, std::string_view(to_string(e.severity)))
+      .bind(3, e.kind)
+      .bind(4, e.path)
+      .bind(5, e.message)
+      .bind(6, e.details.empty() ? std::string("{}") : e.details);
+  TRY(stmt.run());
+  return EventRecord{m_db.last_insert_rowid(),
+                     at,
+                     e.severity,
+                     e.kind,
+                     e.path,
+                     e.message,
+                     e.details.empty() ? "{}" : e.details};
+}
+
+Result<std::vector<EventRecord>>
+Store::events(std::optional<std::int64_t> limit,
+              std::optional<std::int64_t> after_id) {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare("SELECT id, at, severity, kind, path, message, "
+                          "details FROM events WHERE (?1 IS NULL OR id > ?1) "
+                          "ORDER BY id DESC LIMIT ?2"));
+  if (after_id) {
+    stmt.bind(1, *after_id);
+  }
+  stmt.bind(2, limit.value_or(-1));
+  std::vector<EventRecord> out;
+  for (;;) {
+    TRY_ASSIGN(const bool row, stmt.step());
+    if (!row) {
+      break;
+    }
+    EventRecord e;
+    e.id = stmt.column_int64(0);
+    e.at = stmt.column_int64(1);
+    e.severity =
+        severity_from_string(stmt.column_text(2)).value_or(Severity::info);
+    e.kind = stmt.column_text(3);
+    e.path = stmt.column_text(4);
+    e.message = stmt.column_text(5);
+    e.details = stmt.column_text(6);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<VerifyReport> Store::verify() {
+  VerifyReport report;
+  {
+    TRY_ASSIGN(auto check, m_db.prepare("PRAGMA integrity_check"));
+    for (;;) {
+      TRY_ASSIGN(const bool row, check.step());
+      if (!row) {
+        break;
+      }
+      const std::string line = check.column_text(0);
+      if (line != "ok") {
+        report.problems.push_back({"database: " + line});
+      }
+    }
+  }
+  {
+    TRY_ASSIGN(auto blobs, m_db.prepare("SELECT sha256 FROM blobs"));
+    std::vector<std::string> shas;
+    for (;;) {
+      TRY_ASSIGN(const bool row, blobs.step());
+      if (!row) {
+        break;
+      }
+      shas.push_back(blobs.column_text(0));
+    }
+    for (const auto &sha : shas) {
+      ++report.blobs_checked;
+      auto bytes = read_blob(sha, Verify::yes);
+      if (!bytes) {
+        report.problems.push_back({bytes.error().message});
+      }
+    }
+  }
+  {
+    TRY_ASSIGN(auto orphans,
+               m_db.prepare("SELECT s.id, s.sha256 FROM snapshots s LEFT "
+                            "JOIN blobs b ON b.sha256 = s.sha256 WHERE "
+                            "b.sha256 IS NULL"));
+    for (;;) {
+      TRY_ASSIGN(const bool row, orphans.step());
+      if (!row) {
+        break;
+      }
+      report.problems.push_back(
+          {"snapshot " + std::to_string(orphans.column_int64(0)) +
+           ": its blob " + orphans.column_text(1) + " is missing"});
+    }
+    TRY_ASSIGN(auto count, m_db.prepare("SELECT count(*) FROM snapshots"));
+    TRY(count.step());
+    report.snapshots_checked =
+        static_cast<std::uint64_t>(count.column_int64(0));
+  }
+  return report;
+}
+
+Result<StoreStats> Store::stats() {
+  StoreStats s;
+  TRY_ASSIGN(auto q,
+             m_db.prepare("SELECT (SELECT count(*) FROM snapshots), (SELECT "
+                          "count(DISTINCT path) FROM snapshots), (SELECT "
+                          "count(*) FROM blobs), (SELECT coalesce(sum(size), "
+                          "0) FROM blobs), (SELECT coalesce(sum(length(data)), "
+                          "0) FROM blobs), (SELECT count(*) FROM events)"));
+  TRY(q.step());
+  s.snapshots = static_cast<std::uint64_t>(q.column_int64(0));
+  s.paths = static_cast<std::uint64_t>(q.column_int64(1));
+  s.blobs = static_cast<std::uint64_t>(q.column_int64(2));
+  s.raw_bytes = static_cast<std::uint64_t>(q.column_int64(3));
+  s.stored_bytes = static_cast<std::uint64_t>(q.column_int64(4));
+  s.events = static_cast<std::uint64_t>(q.column_int64(5));
+  for (const char *ext : {"", "-wal"}) {
+    std::error_code ec;
+    const auto n = fs::file_size(m_file.string() + ext, ec);
+    if (!ec) {
+      s.file_bytes += n;
+    }
+  }
+  return s;
+}
+
+} // namespace mcpbk

@@ -1,0 +1,194 @@
+#pragma once
+
+#include <common/error.hpp>
+#include <common/retention.hpp>
+#include <common/sqlite.hpp>
+#include <common/time.hpp>
+#include <common/types.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpbk {
+
+// One recorded snapshot (SPEC §6).
+struct SnapshotRecord {
+  std::int64_t id = 0;
+  std::string host;
+  std::string path;
+  Micros taken_at = 0;
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::uint32_t mode = 0;
+  SnapshotTrigger trigger = SnapshotTrigger::change;
+  Risk risk = Risk::low;
+  bool parsed = false;
+  std::vector<std::string> servers;
+  // SHA-256 of the canonical server maps: equal digests, equal MCP config.
+  std::string mcp_digest;
+  std::string summary;
+  std::optional<std::string> note;
+  bool pinned = false;
+
+  // Parseable with at least one MCP server.
+  bool good() const { return parsed && !servers.empty(); }
+};
+
+// What add_snapshot() records; id and sha256 are assigned by the store.
+struct NewSnapshot {
+  std::string host;
+  std::string path;
+  Micros taken_at = 0;
+  std::uint32_t mode = 0;
+  SnapshotTrigger trigger = SnapshotTrigger::change;
+  Risk risk = Risk::low;
+  bool parsed = false;
+  std::vector<std::string> servers;
+  std::string mcp_digest;
+  std::string summary;
+  std::optional<std::string> note;
+  bool pinned = false;
+};
+
+// One recorded event (SPEC §6).
+struct EventRecord {
+  std::int64_t id = 0;
+  Micros at = 0;
+  Severity severity = Severity::info;
+  std::string kind;
+  std::string path;
+  std::string message;
+  std::string details; // JSON text, "{}" when none
+};
+
+struct NewEvent {
+  Severity severity = Severity::info;
+  std::string kind;
+  std::string path;
+  std::string message;
+  std::string details = "{}";
+  Micros at = 0; // 0: now
+};
+
+// Filters of list(); all optional. Results are newest first (by id).
+struct ListFilter {
+  std::optional<std::string> host;
+  std::optional<std::string> path;
+  std::optional<Micros> since;
+  std::optional<std::int64_t> before_id; // ids strictly below, for paging
+  std::optional<std::int64_t> limit;
+};
+
+struct DeleteResult {
+  std::uint64_t snapshots = 0;
+  std::uint64_t blobs = 0;
+  std::uint64_t bytes_freed = 0; // stored (compressed) bytes of blobs removed
+};
+
+struct VerifyProblem {
+  std::string what; // "blob 3fa2...: hash mismatch", "database: ..."
+};
+
+struct VerifyReport {
+  std::uint64_t blobs_checked = 0;
+  std::uint64_t snapshots_checked = 0;
+  std::vector<VerifyProblem> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+struct StoreStats {
+  std::uint64_t snapshots = 0;
+  std::uint64_t paths = 0;
+  std::uint64_t blobs = 0;
+  std::uint64_t raw_bytes = 0;    // sum of blob sizes
+  std::uint64_t stored_bytes = 0; // sum of stored (compressed) sizes
+  std::uint64_t events = 0;
+  std::uint64_t file_bytes = 0; // size of store.db (+ WAL)
+};
+
+// The snapshot store: a SQLite database (WAL) of content-addressed blobs,
+// snapshots and events. Not thread-safe; one per thread.
+class Store {
+public:
+  enum class Repair { no, yes };
+
+  // Opens or creates the store file (mode 0600). With Repair::yes (the
+  // daemon), a store that fails its integrity check is renamed to
+  // "<file>.corrupt-<timestamp>" (never deleted), a new store is created and
+  // a critical event recorded; moved_aside() then says where it went.
+  static Result<Store> open(const std::filesystem::path &file,
+                            Compression compression, Repair repair);
+
+  Store(Store &&) noexcept = default;
+  Store &operator=(Store &&) noexcept = default;
+  ~Store() = default;
+
+  const std::filesystem::path &file() const { return m_file; }
+  const std::optional<std::filesystem::path> &moved_aside() const {
+    return m_moved_aside;
+  }
+  void set_compression(Compression compression) { m_compression = compression; }
+
+  // Records a snapshot of `content` in one transaction (blob, row). Equal
+  // content anywhere in the store is stored once.
+  Result<SnapshotRecord> add_snapshot(const NewSnapshot &snapshot,
+                                      std::string_view content);
+
+  Result<std::optional<SnapshotRecord>> get(std::int64_t id);
+  Result<std::optional<SnapshotRecord>> latest_for_path(std::string_view path);
+  // The newest snapshot that parsed and has servers, for a path or a host.
+  Result<std::optional<SnapshotRecord>>
+  latest_good(const std::optional<std::string> &host,
+              const std::optional<std::string> &path);
+  Result<std::vector<SnapshotRecord>> list(const ListFilter &filter);
+  // Every path with at least one snapshot.
+  Result<std::vector<std::string>> paths();
+  // The number of snapshots of each path.
+  Result<std::uint64_t> count_for_path(std::string_view path);
+
+  // The bytes of a blob. With verify, the hash is checked (integrity_error
+  // on mismatch).
+  enum class Verify { no, yes };
+  Result<std::string> read_blob(std::string_view sha256, Verify verify);
+  // The content of a snapshot, hash verified.
+  Result<std::string> content(const SnapshotRecord &snapshot);
+
+  Result<void> set_pinned(std::int64_t id, bool pinned);
+
+  // Deletes snapshots and, in the same transaction, blobs no longer used.
+  Result<DeleteResult> delete_snapshots(const std::vector<std::int64_t> &ids);
+
+  // What retention would delete for every path (or one path).
+  Result<std::vector<std::pair<SnapshotRecord, std::string>>>
+  plan_prune(const RetentionPolicy &policy,
+             const std::optional<std::string> &path = std::nullopt);
+
+  Result<EventRecord> add_event(const NewEvent &event);
+  // Newest first; after_id gives only newer events (for following).
+  Result<std::vector<EventRecord>> events(std::optional<std::int64_t> limit,
+                                          std::optional<std::int64_t> after_id);
+
+  // Re-hashes every blob and runs PRAGMA integrity_check.
+  Result<VerifyReport> verify();
+  Result<StoreStats> stats();
+
+  // The schema version this build writes (PRAGMA user_version).
+  static constexpr int k_schema_version = 1;
+
+private:
+  Store() = default;
+  Result<void> prepare_schema();
+  Result<SnapshotRecord> read_row(sql::Statement &stmt);
+  Result<std::optional<SnapshotRecord>> one(sql::Statement &stmt);
+
+  std::filesystem::path m_file;
+  sql::Database m_db;
+  Compression m_compression = Compression::zstd;
+  std::optional<std::filesystem::path> m_moved_aside;
+};
+
+} // namespace mcpbk

@@ -1,0 +1,167 @@
+#include <common/config.hpp>
+#include <common/default_config.hpp>
+
+#include <doctest/doctest.h>
+#include <tests/unit/scratch.hpp>
+
+using namespace mcpbk;
+
+namespace {
+
+std::vector<std::string> messages(const ConfigErrors &errors) {
+  std::vector<std::string> out;
+  for (const auto &p : errors.problems) {
+    out.push_back(p.to_string());
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string> &list, const std::string &item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+} // namespace
+
+TEST_CASE("default_config") {
+  const Config cfg = default_config();
+  CHECK(cfg.store.dir.empty());
+  CHECK(cfg.store.compression == Compression::zstd);
+  CHECK(cfg.store.max_file_bytes == 16777216);
+  CHECK(cfg.watch.backend == WatchBackend::automatic);
+  CHECK(cfg.watch.debounce_ms == 200);
+  CHECK(cfg.watch.max_delay_ms == 2000);
+  CHECK(cfg.watch.rescan_interval_s == 600);
+  CHECK(cfg.watch.paths.empty());
+  CHECK(cfg.retention.max_count == 100);
+  CHECK(cfg.retention.max_age_days == 90);
+  CHECK(cfg.retention.min_keep == 10);
+  CHECK(cfg.retention.keep_daily == 14);
+  CHECK(cfg.retention.keep_weekly == 8);
+  CHECK(cfg.retention.keep_monthly == 12);
+  CHECK(cfg.prune_interval_s == 3600);
+  CHECK(cfg.log.level == "info");
+  CHECK(cfg.log.format == LogFormat::text);
+  CHECK(cfg.notify.command.empty());
+  // The embedded text is the shipped file, byte for byte.
+  CHECK(embedded_default_config().find("max_file_bytes: 16777216") !=
+        std::string_view::npos);
+}
+
+TEST_CASE("parse_config") {
+  SUBCASE("a subset keeps every other default") {
+    auto cfg = parse_config("retention:\n  max_count: 5\nwatch:\n  "
+                            "debounce_ms: 50\n",
+                            "test.yaml");
+    REQUIRE(cfg);
+    CHECK(cfg->retention.max_count == 5);
+    CHECK(cfg->retention.min_keep == 10);
+    CHECK(cfg->watch.debounce_ms == 50);
+    CHECK(cfg->watch.max_delay_ms == 2000);
+  }
+  SUBCASE("an empty file is the default") {
+    auto cfg = parse_config("", "empty.yaml");
+    REQUIRE(cfg);
+    CHECK(cfg->retention.max_count == 100);
+  }
+  SUBCASE("wrong type names the field and the value") {
+    auto cfg = parse_config("retention:\n  max_count: ten\n", "c.yaml");
+    REQUIRE(!cfg);
+    CHECK(messages(cfg.error()) ==
+          std::vector<std::string>{
+              "retention.max_count: expected a non-negative integer, got "
+              "\"ten\""});
+    CHECK(cfg.error().to_string() ==
+          "c.yaml: retention.max_count: expected a non-negative integer, got "
+          "\"ten\"\n");
+  }
+  SUBCASE("unknown keys at every level") {
+    auto cfg = parse_config("bogus_key: 1\nstore:\n  colour: red\n", "c");
+    REQUIRE(!cfg);
+    const auto m = messages(cfg.error());
+    CHECK(contains(m, "bogus_key: unknown key"));
+    CHECK(contains(m, "store.colour: unknown key"));
+  }
+  SUBCASE("several problems are all reported") {
+    auto cfg = parse_config("store:\n  compression: lz4\nwatch:\n  backend: "
+                            "fsevents\n  debounce_ms: -1\nlog:\n  format: "
+                            "xml\nhosts:\n  notepad: {enabled: true}\n"
+                            "  cursor: {trigger: sometimes}\n",
+                            "c");
+    REQUIRE(!cfg);
+    const auto m = messages(cfg.error());
+    CHECK(m.size() == 6);
+    CHECK(contains(m, "store.compression: expected one of zstd, none, got "
+                      "\"lz4\""));
+    CHECK(contains(m, "watch.backend: expected one of auto, inotify, poll, got "
+                      "\"fsevents\""));
+    CHECK(contains(m, "watch.debounce_ms: expected a non-negative integer, "
+                      "got \"-1\""));
+    CHECK(contains(m, "log.format: expected one of text, json, got \"xml\""));
+    CHECK(contains(m, "hosts.notepad: unknown host"));
+    CHECK(contains(m, "hosts.cursor.trigger: expected one of mcp, any, got "
+                      "\"sometimes\""));
+  }
+  SUBCASE("hosts settings") {
+    auto cfg = parse_config(
+        "hosts:\n  cursor: {enabled: false}\n  claude-code: {trigger: any}\n",
+        "c");
+    REQUIRE(cfg);
+    CHECK_FALSE(cfg->host("cursor").enabled);
+    CHECK(cfg->host("claude-code").trigger == Trigger::any);
+    CHECK(cfg->host("zed").enabled);
+    CHECK_FALSE(cfg->host("zed").trigger.has_value());
+  }
+  SUBCASE("watch.paths entries are checked") {
+    auto cfg = parse_config("watch:\n  paths:\n    - {path: \"~/x/*.json\", "
+                            "host: cursor}\n    - {path: \"\", host: nope}\n"
+                            "    - 7\n",
+                            "c");
+    REQUIRE(!cfg);
+    const auto m = messages(cfg.error());
+    CHECK(contains(m, "watch.paths[1].path: missing (a file path or glob is "
+                      "required)"));
+    CHECK(contains(m, "watch.paths[1].host: unknown host \"nope\""));
+    CHECK(contains(m, "watch.paths[2]: expected a mapping {path, host}, got "
+                      "\"7\""));
+  }
+  SUBCASE("max_delay_ms below debounce_ms") {
+    auto cfg =
+        parse_config("watch: {debounce_ms: 500, max_delay_ms: 100}", "c");
+    REQUIRE(!cfg);
+    CHECK(messages(cfg.error()) ==
+          std::vector<std::string>{
+              "watch.max_delay_ms: must be at least watch.debounce_ms (500)"});
+  }
+  SUBCASE("YAML syntax errors carry the line") {
+    auto cfg = parse_config("store:\n  dir: [unclosed\n", "c");
+    REQUIRE(!cfg);
+    REQUIRE(cfg.error().problems.size() == 1);
+    CHECK(cfg.error().problems[0].field == "(syntax)");
+    CHECK(cfg.error().problems[0].message.find("line ") == 0);
+  }
+  SUBCASE("a section of the wrong shape") {
+    auto cfg =
+        parse_config("retention: [1, 2]\nnotify: {command: echo}\n", "c");
+    REQUIRE(!cfg);
+    const auto m = messages(cfg.error());
+    CHECK(contains(m, "retention: expected a mapping, got a list"));
+    CHECK(contains(m, "notify.command: expected a list of strings, got "
+                      "\"echo\""));
+  }
+}
+
+TEST_CASE("load_config_file") {
+  const auto dir = test::scratch_dir();
+  SUBCASE("a missing file is a problem") {
+    auto cfg = load_config_file(dir / "nope.yaml");
+    REQUIRE(!cfg);
+    CHECK(cfg.error().problems[0].field == "(file)");
+  }
+  SUBCASE("a real file") {
+    test::write_file(dir / "c.yaml", "log: {level: debug, format: json}\n");
+    auto cfg = load_config_file(dir / "c.yaml");
+    REQUIRE(cfg);
+    CHECK(cfg->log.level == "debug");
+    CHECK(cfg->log.format == LogFormat::json);
+  }
+}

@@ -1,0 +1,157 @@
+#include <common/retention.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace mcpbk;
+
+namespace {
+
+// 2026-01-15T12:00:00Z
+constexpr Micros k_base = 1'768'478'400LL * k_micros_per_second;
+constexpr Micros k_hour = 3600LL * k_micros_per_second;
+
+RetentionPolicy only(std::uint64_t max_count, std::uint64_t max_age_days = 0,
+                     std::uint64_t min_keep = 0) {
+  RetentionPolicy p;
+  p.max_count = max_count;
+  p.max_age_days = max_age_days;
+  p.min_keep = min_keep;
+  return p;
+}
+
+std::vector<std::int64_t> ids(const std::vector<RetentionDecision> &d) {
+  std::vector<std::int64_t> out;
+  for (const auto &x : d) {
+    out.push_back(x.id);
+  }
+  return out;
+}
+
+// n snapshots one hour apart, ids 1..n, all good.
+std::vector<RetentionItem> hourly(int n) {
+  std::vector<RetentionItem> items;
+  for (int i = 1; i <= n; ++i) {
+    items.push_back({i, k_base + i * k_hour, false, true});
+  }
+  return items;
+}
+
+} // namespace
+
+TEST_CASE("plan_retention") {
+  SUBCASE("max_count keeps exactly the newest n") {
+    auto d = plan_retention(hourly(5), only(3));
+    CHECK(ids(d) == std::vector<std::int64_t>{1, 2});
+    CHECK(d[0].rule == "max_count");
+  }
+  SUBCASE("at the boundary nothing goes") {
+    CHECK(plan_retention(hourly(3), only(3)).empty());
+  }
+  SUBCASE("0 disables every rule") {
+    CHECK(plan_retention(hourly(50), only(0)).empty());
+  }
+  SUBCASE("min_keep > max_count wins") {
+    auto d = plan_retention(hourly(6), only(2, 0, 4));
+    CHECK(ids(d) == std::vector<std::int64_t>{1, 2});
+  }
+  SUBCASE("pinned survive") {
+    auto items = hourly(5);
+    items[0].pinned = true;
+    CHECK(ids(plan_retention(items, only(2))) ==
+          std::vector<std::int64_t>{2, 3});
+  }
+  SUBCASE("the newest is never deleted, even with max_count 1 and bad data") {
+    auto items = hourly(3);
+    for (auto &i : items) {
+      i.good = false;
+    }
+    CHECK(ids(plan_retention(items, only(1))) ==
+          std::vector<std::int64_t>{1, 2});
+  }
+  SUBCASE("the newest good survives a storm of bad writes") {
+    auto items = hourly(10);
+    for (std::size_t i = 3; i < items.size(); ++i) {
+      items[i].good = false; // ids 4..10 are corrupt
+    }
+    auto d = plan_retention(items, only(3));
+    CHECK(ids(d) == std::vector<std::int64_t>{1, 2, 4, 5, 6, 7});
+  }
+  SUBCASE("age is measured from the newest, not the clock") {
+    std::vector<RetentionItem> items = {
+        {1, k_base, false, true},
+        {2, k_base + 10 * k_micros_per_day, false, true},
+        {3, k_base + 10 * k_micros_per_day + k_micros_per_day, false, true},
+    };
+    // 11 days between 1 and 3: max_age 10 deletes 1 only.
+    auto d = plan_retention(items, only(0, 10));
+    CHECK(ids(d) == std::vector<std::int64_t>{1});
+    CHECK(d[0].rule == "max_age_days");
+    // Exactly max_age old is kept.
+    CHECK(plan_retention(items, only(0, 11)).empty());
+  }
+  SUBCASE("ties in time are ordered by id") {
+    std::vector<RetentionItem> items = {{7, k_base, false, true},
+                                        {8, k_base, false, true},
+                                        {9, k_base, false, true}};
+    CHECK(ids(plan_retention(items, only(1))) ==
+          std::vector<std::int64_t>{7, 8});
+  }
+  SUBCASE("daily buckets keep the newest of each of the last n days") {
+    // Four per day over 5 days: ids 1..20.
+    std::vector<RetentionItem> items;
+    std::int64_t id = 1;
+    for (int day = 0; day < 5; ++day) {
+      for (int k = 0; k < 4; ++k) {
+        items.push_back(
+            {id++, k_base + day * k_micros_per_day + k * k_hour, false, true});
+      }
+    }
+    RetentionPolicy p = only(1);
+    p.keep_daily = 3;
+    auto d = plan_retention(items, p);
+    // Kept: 20 (newest, day 4), 16 (day 3), 12 (day 2).
+    std::vector<std::int64_t> expected;
+    for (std::int64_t i = 1; i <= 20; ++i) {
+      if (i != 20 && i != 16 && i != 12) {
+        expected.push_back(i);
+      }
+    }
+    CHECK(ids(d) == expected);
+  }
+  SUBCASE("empty days do not count as buckets") {
+    std::vector<RetentionItem> items = {
+        {1, k_base, false, true},
+        {2, k_base + 30 * k_micros_per_day, false, true},
+        {3, k_base + 30 * k_micros_per_day + k_hour, false, true}};
+    RetentionPolicy p = only(1);
+    p.keep_daily = 2;
+    // Two non-empty days: the newest of each (3 and 1) are kept.
+    CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{2});
+  }
+  SUBCASE("monthly buckets across a month end") {
+    // 2026-01-31T23:00Z and 2026-02-01T01:00Z are different months.
+    const Micros jan31 = 1'769'900'400LL * k_micros_per_second;
+    std::vector<RetentionItem> items = {{1, jan31 - k_hour, false, true},
+                                        {2, jan31, false, true},
+                                        {3, jan31 + 2 * k_hour, false, true},
+                                        {4, jan31 + 3 * k_hour, false, true}};
+    RetentionPolicy p = only(1);
+    p.keep_monthly = 2;
+    CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{1, 3});
+  }
+  SUBCASE("weekly buckets use ISO weeks (Monday start, UTC)") {
+    // 2026-01-18 is a Sunday, 2026-01-19 a Monday.
+    const Micros sunday = 1'768'737'600LL * k_micros_per_second; // 12:00Z
+    std::vector<RetentionItem> items = {
+        {1, sunday - k_hour, false, true},
+        {2, sunday, false, true},
+        {3, sunday + k_micros_per_day, false, true},
+        {4, sunday + k_micros_per_day + k_hour, false, true}};
+    RetentionPolicy p = only(1);
+    p.keep_weekly = 2;
+    CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{1, 3});
+  }
+  SUBCASE("nothing to do on an empty path") {
+    CHECK(plan_retention({}, only(1)).empty());
+  }
+}

@@ -1,0 +1,292 @@
+#include <common/hash.hpp>
+#include <common/sqlite.hpp>
+#include <common/store.hpp>
+
+#include <doctest/doctest.h>
+#include <tests/unit/scratch.hpp>
+
+#include <sys/stat.h>
+
+using namespace mcpbk;
+namespace fs = std::filesystem;
+
+namespace {
+
+NewSnapshot snap(std::string path, Micros at = 1'700'000'000'000'000) {
+  NewSnapshot s;
+  s.host = "cursor";
+  s.path = std::move(path);
+  s.taken_at = at;
+  s.mode = 0644;
+  s.parsed = true;
+  s.servers = {"github"};
+  s.mcp_digest = "d";
+  s.summary = "initial: 1 servers";
+  return s;
+}
+
+Store open_store(const fs::path &dir,
+                 Compression compression = Compression::zstd) {
+  auto store = Store::open(dir / "store.db", compression, Store::Repair::yes);
+  REQUIRE(store);
+  return std::move(*store);
+}
+
+} // namespace
+
+TEST_CASE("Store::add_snapshot") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+
+  SUBCASE("round trip is byte exact") {
+    std::string binary;
+    for (int i = 0; i < 256; ++i) {
+      binary.push_back(static_cast<char>(i));
+    }
+    std::string big(3 * 1024 * 1024, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) {
+      big[i] = static_cast<char>((i * 7919) % 251);
+    }
+    for (const std::string &bytes :
+         {std::string(), std::string("{\"mcpServers\":{}}\n"), binary, big}) {
+      auto rec = store.add_snapshot(snap("/p/" + sha256_hex(bytes)), bytes);
+      REQUIRE(rec);
+      CHECK(rec->sha256 == sha256_hex(bytes));
+      CHECK(rec->size == bytes.size());
+      auto got = store.get(rec->id);
+      REQUIRE(got);
+      REQUIRE(got->has_value());
+      CHECK((*got)->path == rec->path);
+      CHECK((*got)->mode == 0644);
+      CHECK((*got)->servers == std::vector<std::string>{"github"});
+      auto content = store.content(**got);
+      REQUIRE(content);
+      CHECK(*content == bytes);
+    }
+  }
+  SUBCASE("uncompressed stores round trip too") {
+    Store plain = open_store(test::scratch_dir(), Compression::none);
+    auto rec = plain.add_snapshot(snap("/a"), "hello");
+    REQUIRE(rec);
+    CHECK(*plain.content(*rec) == "hello");
+  }
+  SUBCASE("equal content is stored once") {
+    REQUIRE(store.add_snapshot(snap("/a"), "same bytes"));
+    REQUIRE(store.add_snapshot(snap("/b"), "same bytes"));
+    REQUIRE(store.add_snapshot(snap("/a"), "other"));
+    auto stats = store.stats();
+    REQUIRE(stats);
+    CHECK(stats->snapshots == 3);
+    CHECK(stats->blobs == 2);
+    CHECK(stats->paths == 2);
+  }
+  SUBCASE("ids increase and are never reused") {
+    auto a = store.add_snapshot(snap("/a"), "1");
+    auto b = store.add_snapshot(snap("/a"), "2");
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(b->id > a->id);
+    REQUIRE(store.delete_snapshots({b->id}));
+    auto c = store.add_snapshot(snap("/a"), "3");
+    REQUIRE(c);
+    CHECK(c->id > b->id);
+  }
+  SUBCASE("the store file is private") {
+    struct stat st {};
+    REQUIRE(::stat((dir / "store.db").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+}
+
+TEST_CASE("Store::add_snapshot is one transaction") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  REQUIRE(store.add_snapshot(snap("/a"), "first"));
+  // Make the snapshot insert fail after the blob insert succeeded: a trigger
+  // on a second connection rejects every new snapshot row.
+  {
+    auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+    REQUIRE(db);
+    REQUIRE(db->exec("CREATE TRIGGER no_more BEFORE INSERT ON snapshots "
+                     "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"));
+  }
+  auto failed = store.add_snapshot(snap("/a"), "second, never recorded");
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().message.find("disk on fire") != std::string::npos);
+  auto stats = store.stats();
+  REQUIRE(stats);
+  CHECK(stats->snapshots == 1);
+  CHECK(stats->blobs == 1); // the blob insert was rolled back too
+  auto verify = store.verify();
+  REQUIRE(verify);
+  CHECK(verify->ok());
+}
+
+TEST_CASE("Store::list") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  for (int i = 0; i < 10; ++i) {
+    auto s = snap(i % 2 ? "/odd" : "/even", 1000 + i);
+    s.host = i < 5 ? "cursor" : "zed";
+    REQUIRE(store.add_snapshot(s, std::to_string(i)));
+  }
+  auto all = store.list({});
+  REQUIRE(all);
+  REQUIRE(all->size() == 10);
+  CHECK(all->front().id > all->back().id);
+
+  ListFilter f;
+  f.path = "/odd";
+  f.limit = 2;
+  auto odd = store.list(f);
+  REQUIRE(odd);
+  REQUIRE(odd->size() == 2);
+  CHECK(*store.content(odd->at(0)) == "9");
+  CHECK(*store.content(odd->at(1)) == "7");
+
+  ListFilter h;
+  h.host = "zed";
+  h.since = 1007;
+  auto zed = store.list(h);
+  REQUIRE(zed);
+  CHECK(zed->size() == 3);
+
+  auto latest = store.latest_for_path("/even");
+  REQUIRE(latest);
+  CHECK(*store.content(**latest) == "8");
+}
+
+TEST_CASE("Store::latest_good") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  auto good = snap("/a");
+  REQUIRE(store.add_snapshot(good, "good"));
+  auto broken = snap("/a");
+  broken.parsed = false;
+  broken.servers.clear();
+  REQUIRE(store.add_snapshot(broken, "{broken"));
+  auto empty = snap("/a");
+  empty.servers.clear();
+  REQUIRE(store.add_snapshot(empty, "{}"));
+  auto got = store.latest_good(std::nullopt, std::string("/a"));
+  REQUIRE(got);
+  REQUIRE(got->has_value());
+  CHECK(*store.content(**got) == "good");
+  auto none = store.latest_good(std::string("zed"), std::nullopt);
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+}
+
+TEST_CASE("Store::delete_snapshots") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  auto a = store.add_snapshot(snap("/a"), "shared");
+  auto b = store.add_snapshot(snap("/b"), "shared");
+  auto c = store.add_snapshot(snap("/a"), "only a");
+  REQUIRE((a && b && c));
+  auto del = store.delete_snapshots({a->id, c->id});
+  REQUIRE(del);
+  CHECK(del->snapshots == 2);
+  CHECK(del->blobs == 1); // "shared" is still used by b
+  CHECK(del->bytes_freed > 0);
+  CHECK(*store.content(*b) == "shared");
+  auto stats = store.stats();
+  CHECK(stats->blobs == 1);
+}
+
+TEST_CASE("Store::verify") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir, Compression::none);
+  auto rec = store.add_snapshot(snap("/a"), "original bytes");
+  REQUIRE(rec);
+  REQUIRE(store.verify()->ok());
+  {
+    auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+    REQUIRE(db);
+    REQUIRE(db->exec("UPDATE blobs SET data = CAST('tampered bytes' AS BLOB)"));
+  }
+  auto report = store.verify();
+  REQUIRE(report);
+  CHECK_FALSE(report->ok());
+  REQUIRE(report->problems.size() == 1);
+  CHECK(report->problems[0].what.find("does not match its hash") !=
+        std::string::npos);
+  auto content = store.content(*rec);
+  REQUIRE_FALSE(content);
+  CHECK(content.error().code == ErrorCode::integrity_error);
+}
+
+TEST_CASE("Store::open moves a corrupt store aside") {
+  const auto dir = test::scratch_dir();
+  {
+    Store store = open_store(dir);
+    REQUIRE(store.add_snapshot(snap("/a"), "precious"));
+  }
+  // Overwrite the header: not a database any more.
+  {
+    std::string bytes = test::read_file(dir / "store.db");
+    REQUIRE(bytes.size() > 100);
+    std::fill(bytes.begin(), bytes.begin() + 100, 'X');
+    test::write_file(dir / "store.db", bytes);
+  }
+  SUBCASE("the client does not repair") {
+    auto store =
+        Store::open(dir / "store.db", Compression::zstd, Store::Repair::no);
+    REQUIRE_FALSE(store);
+    CHECK(store.error().code == ErrorCode::integrity_error);
+  }
+  SUBCASE("the daemon moves it aside and starts afresh") {
+    auto store =
+        Store::open(dir / "store.db", Compression::zstd, Store::Repair::yes);
+    REQUIRE(store);
+    REQUIRE(store->moved_aside().has_value());
+    CHECK(fs::exists(*store->moved_aside()));
+    CHECK(store->moved_aside()->filename().string().rfind("store.db.corrupt-",
+                                                          0) == 0);
+    auto events = store->events(10, std::nullopt);
+    REQUIRE(events);
+    REQUIRE(events->size() == 1);
+    CHECK(events->at(0).severity == Severity::critical);
+    CHECK(events->at(0).kind == "store_moved_aside");
+    CHECK(store->stats()->snapshots == 0);
+  }
+}
+
+TEST_CASE("Store::open refuses a newer schema") {
+  const auto dir = test::scratch_dir();
+  { open_store(dir); }
+  {
+    auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+    REQUIRE(db->exec("PRAGMA user_version = 99"));
+  }
+  auto store =
+      Store::open(dir / "store.db", Compression::zstd, Store::Repair::yes);
+  REQUIRE_FALSE(store);
+  CHECK(store.error().message.find("newer mcpbk (schema 99") !=
+        std::string::npos);
+}
+
+TEST_CASE("Store::events") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(store.add_event(
+        {Severity::warning, "k", "/p", "m" + std::to_string(i), "{}", 0}));
+  }
+  auto last2 = store.events(2, std::nullopt);
+  REQUIRE(last2->size() == 2);
+  CHECK(last2->at(0).message == "m4");
+  auto after = store.events(std::nullopt, last2->at(1).id);
+  CHECK(after->size() == 1);
+}
+
+TEST_CASE("Store::set_pinned") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  auto rec = store.add_snapshot(snap("/a"), "x");
+  REQUIRE(store.set_pinned(rec->id, true));
+  CHECK((*store.get(rec->id))->pinned);
+  auto missing = store.set_pinned(9999, true);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ErrorCode::not_found);
+}
