@@ -1,0 +1,734 @@
+#include <daemon/daemon.hpp>
+
+#include <common/capture.hpp>
+#include <common/fs.hpp>
+#include <common/hosts.hpp>
+#include <common/ops/ops.hpp>
+#include <common/store.hpp>
+#include <daemon/debouncer.hpp>
+#include <daemon/ipc_server.hpp>
+#include <daemon/logging.hpp>
+#include <daemon/watcher.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <random>
+#include <set>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace mcpbk::daemon {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto k_restore_watch = 10s;
+
+// The exclusive lock of a state dir, held for the daemon's lifetime.
+class LockFile {
+public:
+  LockFile() = default;
+  LockFile(LockFile &&other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+  LockFile &operator=(LockFile &&) = delete;
+  LockFile(const LockFile &) = delete;
+  ~LockFile() {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+  }
+
+  // Takes the lock; on contention the error names the holder's pid.
+  static Result<LockFile> acquire(const fs::path &file) {
+    LockFile lock;
+    lock.m_fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock.m_fd < 0) {
+      return fail_errno("cannot open lock file " + file.string(), errno);
+    }
+    if (::flock(lock.m_fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      if (err == EWOULDBLOCK) {
+        char buf[32] = {};
+        const ssize_t n = ::pread(lock.m_fd, buf, sizeof buf - 1, 0);
+        std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n))
+                                : std::string("unknown");
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) {
+          pid.pop_back();
+        }
+        return fail(ErrorCode::conflict, "another mcpbkd (pid " + pid +
+                                             ") is running for this state "
+                                             "directory (lock " +
+                                             file.string() + ")");
+      }
+      return fail_errno("cannot lock " + file.string(), err);
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(lock.m_fd, 0) != 0 ||
+        ::pwrite(lock.m_fd, pid.data(), pid.size(), 0) < 0) {
+      return fail_errno("cannot write lock file " + file.string(), errno);
+    }
+    return lock;
+  }
+
+private:
+  int m_fd = -1;
+};
+
+std::string random_instance_id() {
+  std::random_device rd;
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  return buf;
+}
+
+// Tells systemd (Type=notify) that the daemon is ready, when it asked.
+void notify_systemd(const Env &env, const std::string &state) {
+  const auto sock = env.get("NOTIFY_SOCKET");
+  if (!sock || sock->size() >= sizeof(sockaddr_un::sun_path)) {
+    return;
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return;
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, sock->data(), sock->size());
+  if (addr.sun_path[0] == '@') {
+    addr.sun_path[0] = '\0'; // abstract namespace
+  }
+  const auto len =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + sock->size());
+  (void)::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                 reinterpret_cast<const sockaddr *>(&addr), len);
+  ::close(fd);
+}
+
+std::string replace_all(std::string text, const std::string &from,
+                        const std::string &to) {
+  for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos;
+       pos += to.size()) {
+    text.replace(pos, from.size(), to);
+  }
+  return text;
+}
+
+// Runs notify.command without a shell; children are reaped by SIGCHLD
+// being ignored in the daemon.
+void run_notify(const std::vector<std::string> &command,
+                const std::string &message, const std::string &path) {
+  if (command.empty()) {
+    return;
+  }
+  std::vector<std::string> args;
+  for (const auto &a : command) {
+    args.push_back(
+        replace_all(replace_all(a, "{message}", message), "{path}", path));
+  }
+  std::vector<char *> argv;
+  for (auto &a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGCHLD);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  const int rc =
+      posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    spdlog::warn("notify.command {} could not be started: {}", args[0],
+                 std::strerror(rc));
+  }
+}
+
+class Daemon final : public ops::DaemonServices {
+public:
+  Daemon(asio::io_context &io, const Env &env, DaemonOptions options,
+         Config config, std::optional<fs::path> config_file, StatePaths paths,
+         Store store)
+      : m_io(io), m_env(env), m_options(std::move(options)),
+        m_config(std::move(config)), m_config_file(std::move(config_file)),
+        m_paths(std::move(paths)),
+        m_store(std::move(store)), m_context{m_store,      m_config, m_env,
+                                             current_os(), this,     {}},
+        m_debouncer(std::chrono::milliseconds(m_config.watch.debounce_ms),
+                    std::chrono::milliseconds(m_config.watch.max_delay_ms)),
+        m_debounce_timer(io), m_rescan_timer(io), m_prune_timer(io),
+        m_signals(io), m_instance_id(random_instance_id()),
+        m_started(std::chrono::steady_clock::now()) {}
+
+  Result<void> start() {
+    if (m_store.moved_aside()) {
+      m_warnings.insert("the store failed its integrity check and was moved "
+                        "to " +
+                        m_store.moved_aside()->string());
+      spdlog::critical("store {} was damaged; moved to {} and started anew",
+                       m_store.file().string(),
+                       m_store.moved_aside()->string());
+    }
+    TRY(make_watcher());
+    refresh_claude_projects();
+    refresh_targets(SnapshotTrigger::initial);
+    m_server = std::make_unique<IpcServer>(m_io, m_context);
+    TRY(m_server->listen(m_paths.socket));
+    m_signals.add(SIGINT);
+    m_signals.add(SIGTERM);
+    m_signals.add(SIGHUP);
+    m_signals.add(SIGUSR1);
+    wait_signal();
+    schedule_rescan();
+    schedule_prune();
+    spdlog::info("mcpbkd {} started (pid {}, instance {}): watching {} files "
+                 "with {}, store {}, socket {}",
+                 MCPBK_VERSION, ::getpid(), m_instance_id, m_targets.size(),
+                 m_watcher->backend(), m_store.file().string(),
+                 m_paths.socket.string());
+    notify_systemd(m_env, "READY=1\nMAINPID=" + std::to_string(::getpid()));
+    return {};
+  }
+
+  // ops::DaemonServices
+  json status_info() override {
+    json watched = json::array();
+    for (const auto &t : m_targets) {
+      const auto it = m_exists.find(t.path);
+      const bool exists = it != m_exists.end() && it->second;
+      watched.push_back({{"host", t.host},
+                         {"path", t.path.string()},
+                         {"scope", to_string(t.scope)},
+                         {"format", to_string(t.format)},
+                         {"trigger", to_string(t.trigger)},
+                         {"exists", exists},
+                         {"state", exists ? "watching" : "waiting for file"}});
+    }
+    std::vector<std::string> warnings(m_warnings.begin(), m_warnings.end());
+    for (const auto &w : m_watcher->warnings()) {
+      warnings.push_back(w);
+    }
+    if (m_overflow_rescans > 0) {
+      warnings.push_back(
+          std::to_string(m_overflow_rescans) +
+          " rescans after missed events (last: " + m_last_rescan_reason + ")");
+    }
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now() - m_started)
+                            .count();
+    return {{"version", MCPBK_VERSION},
+            {"pid", ::getpid()},
+            {"instance_id", m_instance_id},
+            {"uptime_s", uptime},
+            {"backend", m_watcher->backend()},
+            {"config_file",
+             m_config_file ? m_config_file->string() : "(embedded default)"},
+            {"state_dir", m_paths.state_dir.string()},
+            {"socket", m_paths.socket.string()},
+            {"pending_changes", m_debouncer.pending()},
+            {"connections", m_server ? m_server->connection_count() : 0},
+            {"watched", std::move(watched)},
+            {"warnings", std::move(warnings)}};
+  }
+
+  std::vector<WatchTarget> watched_targets() override { return m_targets; }
+
+  Result<void> reload() override {
+    auto loaded = m_config_file
+                      ? load_config_file(*m_config_file)
+                      : tl::expected<Config, ConfigErrors>(default_config());
+    if (!loaded) {
+      std::string message = "config reload refused; keeping the old config:";
+      for (const auto &p : loaded.error().problems) {
+        message += "\n  " + p.to_string();
+      }
+      spdlog::error("{}", message);
+      (void)m_store.add_event({Severity::error, "config_rejected",
+                               m_config_file ? m_config_file->string() : "",
+                               message, "{}", 0});
+      return fail(ErrorCode::bad_request, message);
+    }
+    const bool backend_changed =
+        loaded->watch.backend != m_config.watch.backend ||
+        loaded->watch.poll_interval_ms != m_config.watch.poll_interval_ms;
+    m_config = std::move(*loaded);
+    configure_logging(m_config.log.format,
+                      m_options.log_level.value_or(m_config.log.level));
+    m_store.set_compression(m_config.store.compression);
+    m_debouncer.set_delays(
+        std::chrono::milliseconds(m_config.watch.debounce_ms),
+        std::chrono::milliseconds(m_config.watch.max_delay_ms));
+    if (backend_changed) {
+      m_watcher->stop();
+      TRY(make_watcher());
+    }
+    refresh_targets(SnapshotTrigger::initial);
+    schedule_rescan();
+    schedule_prune();
+    spdlog::info("config reloaded from {}",
+                 m_config_file ? m_config_file->string() : "embedded default");
+    return {};
+  }
+
+  void restored(const WatchTarget &target) override {
+    m_restored[target.path] = std::chrono::steady_clock::now();
+  }
+
+  void publish(const json &message) override {
+    if (m_server) {
+      m_server->publish(message);
+    }
+  }
+
+private:
+  Result<void> make_watcher() {
+    WatcherCallbacks callbacks{[this](const fs::path &p) { on_change(p); },
+                               [this](const std::string &reason) {
+                                 on_rescan_needed(reason);
+                               }};
+    const bool poll = m_config.watch.backend == WatchBackend::poll ||
+                      (m_config.watch.backend == WatchBackend::automatic &&
+                       current_os() != Os::gnu_linux);
+    if (poll) {
+      m_watcher = make_poll_watcher(m_io, std::move(callbacks),
+                                    m_config.watch.poll_interval_ms);
+    } else {
+      auto w = make_inotify_watcher(m_io, callbacks);
+      if (!w) {
+        if (m_config.watch.backend == WatchBackend::inotify) {
+          return tl::unexpected<Error>(w.error());
+        }
+        m_warnings.insert(w.error().message + "; using the poll backend");
+        m_watcher = make_poll_watcher(m_io, std::move(callbacks),
+                                      m_config.watch.poll_interval_ms);
+      } else {
+        m_watcher = std::move(*w);
+      }
+    }
+    std::vector<fs::path> paths;
+    for (const auto &t : m_targets) {
+      paths.push_back(t.path);
+    }
+    m_watcher->set_paths(paths);
+    return {};
+  }
+
+  // Re-resolves the files to protect; new ones are captured with `trigger`.
+  void refresh_targets(SnapshotTrigger trigger) {
+    ResolveInput input;
+    input.config = &m_config;
+    input.env = m_env;
+    input.claude_projects = m_claude_projects;
+    auto next = resolve_targets(input);
+    std::set<fs::path> before;
+    for (const auto &t : m_targets) {
+      before.insert(t.path);
+    }
+    m_targets = std::move(next);
+    m_context.targets = m_targets;
+    std::vector<fs::path> paths;
+    for (const auto &t : m_targets) {
+      paths.push_back(t.path);
+      if (!before.count(t.path)) {
+        queue_scan(t.path, trigger);
+      }
+    }
+    m_watcher->set_paths(paths);
+  }
+
+  void refresh_claude_projects() {
+    const fs::path file = claude_code_config_path(m_env);
+    auto bytes = read_file(file, m_config.store.max_file_bytes);
+    std::vector<fs::path> projects;
+    if (bytes) {
+      projects = claude_projects_from(*bytes);
+    }
+    if (projects != m_claude_projects) {
+      m_claude_projects = std::move(projects);
+      if (!m_targets.empty()) {
+        refresh_targets(SnapshotTrigger::initial);
+      }
+    }
+  }
+
+  const WatchTarget *find_target(const fs::path &path) const {
+    for (const auto &t : m_targets) {
+      if (t.path == path) {
+        return &t;
+      }
+    }
+    return nullptr;
+  }
+
+  void on_change(const fs::path &path) {
+    if (m_stopping) {
+      return;
+    }
+    m_debouncer.touch(path, std::chrono::steady_clock::now());
+    arm_debounce_timer();
+  }
+
+  void on_rescan_needed(const std::string &reason) {
+    ++m_overflow_rescans;
+    m_last_rescan_reason = reason;
+    spdlog::warn("rescanning every watched file: {}", reason);
+    (void)m_store.add_event({Severity::warning, "rescan", "",
+                             "rescanning every watched file: " + reason, "{}",
+                             0});
+    rescan_all();
+  }
+
+  void rescan_all() {
+    refresh_claude_projects();
+    refresh_targets(SnapshotTrigger::initial);
+    for (const auto &t : m_targets) {
+      queue_scan(t.path, SnapshotTrigger::change);
+    }
+  }
+
+  void arm_debounce_timer() {
+    const auto deadline = m_debouncer.next_deadline();
+    if (!deadline) {
+      return;
+    }
+    m_debounce_timer.expires_at(*deadline);
+    m_debounce_timer.async_wait([this](const boost::system::error_code &ec) {
+      if (ec || m_stopping) {
+        return;
+      }
+      for (const auto &path :
+           m_debouncer.take_due(std::chrono::steady_clock::now())) {
+        capture(path, SnapshotTrigger::change);
+      }
+      arm_debounce_timer();
+    });
+  }
+
+  // Captures are queued and run one per turn of the loop, so a scan of many
+  // files never holds up the socket for longer than one snapshot.
+  void queue_scan(const fs::path &path, SnapshotTrigger trigger) {
+    m_scan_queue.emplace_back(path, trigger);
+    if (m_scan_queue.size() == 1) {
+      asio::post(m_io, [this] { drain_one(); });
+    }
+  }
+
+  void drain_one() {
+    if (m_scan_queue.empty() || m_stopping) {
+      m_scan_queue.clear();
+      return;
+    }
+    auto [path, trigger] = m_scan_queue.front();
+    m_scan_queue.pop_front();
+    capture(path, trigger);
+    if (!m_scan_queue.empty()) {
+      asio::post(m_io, [this] { drain_one(); });
+    }
+  }
+
+  void capture(const fs::path &path, SnapshotTrigger trigger) {
+    const WatchTarget *found = find_target(path);
+    if (!found) {
+      return;
+    }
+    const WatchTarget target = *found;
+    CaptureRequest request;
+    request.trigger = trigger;
+    auto outcome = capture_file(m_store, target, request, m_config);
+    if (!outcome) {
+      spdlog::error("cannot snapshot {}: {}", path.string(),
+                    outcome.error().message);
+      auto event = m_store.add_event(
+          {Severity::error, "snapshot_failed", path.string(),
+           "cannot snapshot " + path.string() + ": " + outcome.error().message,
+           "{}", 0});
+      if (event) {
+        publish({{"v", ops::k_protocol_version},
+                 {"event", "event"},
+                 {"data", ops::to_json(*event)}});
+      }
+      return;
+    }
+    for (const auto &event : outcome->events) {
+      publish({{"v", ops::k_protocol_version},
+               {"event", "event"},
+               {"data", ops::to_json(event)}});
+    }
+    using Kind = CaptureOutcome::Kind;
+    const bool existed = m_exists.count(path) && m_exists[path];
+    switch (outcome->kind) {
+    case Kind::recorded:
+      m_exists[path] = true;
+      recorded(target, *outcome);
+      break;
+    case Kind::missing:
+      m_exists[path] = false;
+      if (existed) {
+        file_deleted(target);
+      }
+      break;
+    case Kind::unchanged:
+    case Kind::mcp_unchanged:
+      m_exists[path] = true;
+      if (outcome->kind == Kind::mcp_unchanged) {
+        spdlog::debug("{} changed outside its MCP servers; no snapshot",
+                      path.string());
+      }
+      break;
+    case Kind::skipped:
+      m_exists[path] = true;
+      spdlog::warn("{} skipped: {}", path.string(),
+                   outcome->events.empty() ? "" : outcome->events[0].message);
+      break;
+    }
+    if (path == claude_code_config_path(m_env) &&
+        (outcome->kind == Kind::recorded ||
+         outcome->kind == Kind::mcp_unchanged)) {
+      refresh_claude_projects();
+    }
+  }
+
+  void recorded(const WatchTarget &target, const CaptureOutcome &outcome) {
+    const SnapshotRecord &snap = *outcome.snapshot;
+    spdlog::info("snapshot {} of {} ({}, {} risk): {}", snap.id, snap.path,
+                 to_string(snap.trigger), to_string(snap.risk), snap.summary);
+    if (outcome.pruned.snapshots > 0) {
+      spdlog::info("retention removed {} snapshots of {}",
+                   outcome.pruned.snapshots, snap.path);
+    }
+    publish({{"v", ops::k_protocol_version},
+             {"event", "snapshot"},
+             {"data", ops::to_json(snap)}});
+    if (snap.risk >= Risk::high && !m_config.notify.command.empty()) {
+      run_notify(
+          m_config.notify.command,
+          std::string("mcpbk: ") + to_string(snap.risk) + " risk change to " +
+              shorten_home(snap.path, m_env.home()) + ": " + snap.summary,
+          snap.path);
+    }
+    auto restored_at = m_restored.find(target.path);
+    if (restored_at != m_restored.end()) {
+      if (std::chrono::steady_clock::now() - restored_at->second <=
+              k_restore_watch &&
+          snap.trigger == SnapshotTrigger::change) {
+        const std::string message =
+            target.path.string() +
+            " was rewritten within 10 s of a restore; the host application "
+            "may have overwritten it (snapshot " +
+            std::to_string(snap.id) + ")";
+        spdlog::warn("{}", message);
+        auto event = m_store.add_event(
+            {Severity::warning, "rewritten_after_restore", target.path.string(),
+             message, json{{"snapshot_id", snap.id}}.dump(), 0});
+        if (event) {
+          publish({{"v", ops::k_protocol_version},
+                   {"event", "event"},
+                   {"data", ops::to_json(*event)}});
+        }
+      }
+      m_restored.erase(restored_at);
+    }
+  }
+
+  void file_deleted(const WatchTarget &target) {
+    const std::string message =
+        target.path.string() + " was deleted; its snapshots are kept";
+    spdlog::warn("{}", message);
+    auto event = m_store.add_event(
+        {Severity::warning, "deleted", target.path.string(), message, "{}", 0});
+    if (event) {
+      publish({{"v", ops::k_protocol_version},
+               {"event", "event"},
+               {"data", ops::to_json(*event)}});
+    }
+  }
+
+  void schedule_rescan() {
+    m_rescan_timer.cancel();
+    if (m_config.watch.rescan_interval_s == 0) {
+      return;
+    }
+    m_rescan_timer.expires_after(
+        std::chrono::seconds(m_config.watch.rescan_interval_s));
+    m_rescan_timer.async_wait([this](const boost::system::error_code &ec) {
+      if (ec || m_stopping) {
+        return;
+      }
+      spdlog::debug("periodic rescan");
+      rescan_all();
+      schedule_rescan();
+    });
+  }
+
+  void schedule_prune() {
+    m_prune_timer.cancel();
+    m_prune_timer.expires_after(
+        std::chrono::seconds(m_config.prune_interval_s));
+    m_prune_timer.async_wait([this](const boost::system::error_code &ec) {
+      if (ec || m_stopping) {
+        return;
+      }
+      auto result = apply_retention(m_store, m_config.retention);
+      if (!result) {
+        spdlog::error("retention failed: {}", result.error().message);
+      } else if (result->snapshots > 0) {
+        spdlog::info("retention removed {} snapshots ({} bytes)",
+                     result->snapshots, result->bytes_freed);
+      }
+      schedule_prune();
+    });
+  }
+
+  void wait_signal() {
+    m_signals.async_wait([this](const boost::system::error_code &ec, int sig) {
+      if (ec) {
+        return;
+      }
+      if (sig == SIGHUP) {
+        spdlog::info("SIGHUP: reloading config");
+        (void)reload();
+        wait_signal();
+      } else if (sig == SIGUSR1) {
+        on_rescan_needed("SIGUSR1");
+        wait_signal();
+      } else {
+        spdlog::info("{}: shutting down",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        shutdown();
+      }
+    });
+  }
+
+  // Stops accepting, captures what is pending, then lets run() return.
+  void shutdown() {
+    if (m_server) {
+      m_server->stop();
+    }
+    for (const auto &path :
+         m_debouncer.take_due(std::chrono::steady_clock::time_point::max())) {
+      capture(path, SnapshotTrigger::change);
+    }
+    m_stopping = true;
+    m_scan_queue.clear();
+    m_watcher->stop();
+    m_debounce_timer.cancel();
+    m_rescan_timer.cancel();
+    m_prune_timer.cancel();
+    boost::system::error_code ignored;
+    m_signals.cancel(ignored);
+  }
+
+  asio::io_context &m_io;
+  const Env &m_env;
+  DaemonOptions m_options;
+  Config m_config;
+  std::optional<fs::path> m_config_file;
+  StatePaths m_paths;
+  Store m_store;
+  ops::Context m_context;
+  std::unique_ptr<Watcher> m_watcher;
+  std::unique_ptr<IpcServer> m_server;
+  Debouncer m_debouncer;
+  asio::steady_timer m_debounce_timer;
+  asio::steady_timer m_rescan_timer;
+  asio::steady_timer m_prune_timer;
+  asio::signal_set m_signals;
+  std::vector<WatchTarget> m_targets;
+  std::vector<fs::path> m_claude_projects;
+  std::map<fs::path, bool> m_exists;
+  std::map<fs::path, std::chrono::steady_clock::time_point> m_restored;
+  std::deque<std::pair<fs::path, SnapshotTrigger>> m_scan_queue;
+  std::set<std::string> m_warnings;
+  std::uint64_t m_overflow_rescans = 0;
+  std::string m_last_rescan_reason;
+  std::string m_instance_id;
+  std::chrono::steady_clock::time_point m_started;
+  bool m_stopping = false;
+};
+
+void print_config_errors(const ConfigErrors &errors) {
+  for (const auto &p : errors.problems) {
+    std::fprintf(stderr, "mcpbkd: %s: %s\n", errors.source.c_str(),
+                 p.to_string().c_str());
+  }
+}
+
+} // namespace
+
+int run(const DaemonOptions &options, const Env &env) {
+  const auto config_file =
+      resolve_config_file(options.paths, env, current_os());
+  auto config = config_file
+                    ? load_config_file(*config_file)
+                    : tl::expected<Config, ConfigErrors>(default_config());
+  if (!config) {
+    print_config_errors(config.error());
+    return k_exit_config;
+  }
+  if (options.check_config) {
+    std::printf("%s: configuration is valid\n",
+                config_file ? config_file->c_str() : "embedded default");
+    return k_exit_ok;
+  }
+  if (!configure_logging(config->log.format,
+                         options.log_level.value_or(config->log.level))) {
+    std::fprintf(stderr, "mcpbkd: --log-level: unknown level \"%s\"\n",
+                 options.log_level.value_or("").c_str());
+    return k_exit_usage;
+  }
+  const StatePaths paths =
+      resolve_state_paths(options.paths, *config, env, current_os());
+  if (auto dir = ensure_private_dir(paths.state_dir); !dir) {
+    spdlog::critical("{}", dir.error().message);
+    return k_exit_failure;
+  }
+  auto lock = LockFile::acquire(paths.lock_file);
+  if (!lock) {
+    std::fprintf(stderr, "mcpbkd: %s\n", lock.error().message.c_str());
+    return lock.error().code == ErrorCode::conflict ? k_exit_tempfail
+                                                    : k_exit_failure;
+  }
+  auto store = Store::open(paths.store_file, config->store.compression,
+                           Store::Repair::yes);
+  if (!store) {
+    spdlog::critical("cannot open the store: {}", store.error().message);
+    return k_exit_failure;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGCHLD, SIG_IGN); // notify.command children reap themselves
+
+  asio::io_context io(1);
+  Daemon daemon(io, env, options, std::move(*config), config_file, paths,
+                std::move(*store));
+  if (auto started = daemon.start(); !started) {
+    spdlog::critical("cannot start: {}", started.error().message);
+    return k_exit_failure;
+  }
+  io.run();
+  spdlog::info("mcpbkd stopped");
+  return k_exit_ok;
+}
+
+} // namespace mcpbk::daemon

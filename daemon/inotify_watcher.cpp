@@ -1,0 +1,267 @@
+#include <daemon/watcher.hpp>
+
+#include <common/atomic_file.hpp>
+#include <common/fs.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+namespace mcpbk::daemon {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::uint32_t k_mask =
+    IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |
+    IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR;
+
+// Each link in a symlink chain starting at path, then the final target.
+std::vector<fs::path> link_chain(const fs::path &path) {
+  std::vector<fs::path> chain{path};
+  fs::path current = path;
+  for (int depth = 0; depth < 40; ++depth) {
+    std::error_code ec;
+    if (!fs::is_symlink(current, ec)) {
+      break;
+    }
+    const fs::path target = fs::read_symlink(current, ec);
+    if (ec) {
+      break;
+    }
+    current = target.is_absolute()
+                  ? target.lexically_normal()
+                  : (current.parent_path() / target).lexically_normal();
+    chain.push_back(current);
+  }
+  return chain;
+}
+
+// The directory to watch for a path: its parent, or the nearest existing
+// ancestor when the parent does not exist yet.
+fs::path watch_dir_for(const fs::path &path) {
+  fs::path dir = path.parent_path();
+  std::error_code ec;
+  while (!dir.empty() && dir != dir.root_path() && !fs::is_directory(dir, ec)) {
+    dir = dir.parent_path();
+  }
+  return dir.empty() ? fs::path("/") : dir;
+}
+
+bool is_under(const fs::path &path, const fs::path &dir) {
+  auto d = dir.begin();
+  auto p = path.begin();
+  for (; d != dir.end(); ++d, ++p) {
+    if (p == path.end() || *d != *p) {
+      return false;
+    }
+  }
+  return true;
+}
+
+class InotifyWatcher final : public Watcher {
+public:
+  InotifyWatcher(asio::io_context &io, WatcherCallbacks callbacks, int fd)
+      : m_stream(io, fd), m_callbacks(std::move(callbacks)) {
+    read();
+  }
+  ~InotifyWatcher() override { stop(); }
+
+  void set_paths(const std::vector<fs::path> &paths) override {
+    m_paths = paths;
+    arm();
+  }
+
+  void stop() override {
+    m_stopped = true;
+    boost::system::error_code ec;
+    m_stream.cancel(ec);
+    m_stream.close(ec);
+  }
+
+  std::string backend() const override { return "inotify"; }
+
+  std::vector<std::string> warnings() const override {
+    return {m_warnings.begin(), m_warnings.end()};
+  }
+
+  void simulate_overflow() override {
+    m_callbacks.rescan("inotify event queue overflowed (simulated)");
+  }
+
+private:
+  // Recomputes which directories must be watched and which paths are of
+  // interest, adding and removing inotify watches to match.
+  void arm() {
+    if (m_stopped) {
+      return;
+    }
+    m_interest.clear();
+    std::set<fs::path> dirs;
+    for (const auto &p : m_paths) {
+      for (const auto &link : link_chain(p)) {
+        m_interest[link].insert(p);
+        dirs.insert(watch_dir_for(link));
+      }
+    }
+    for (auto it = m_dir_wd.begin(); it != m_dir_wd.end();) {
+      if (!dirs.count(it->first)) {
+        inotify_rm_watch(m_stream.native_handle(), it->second);
+        m_wd_dir.erase(it->second);
+        it = m_dir_wd.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto &dir : dirs) {
+      if (m_dir_wd.count(dir)) {
+        continue;
+      }
+      const int wd =
+          inotify_add_watch(m_stream.native_handle(), dir.c_str(), k_mask);
+      if (wd < 0) {
+        const int err = errno;
+        if (err == ENOSPC) {
+          m_warnings.insert(
+              "inotify watch limit reached: some files are only checked by "
+              "the periodic rescan; raise fs.inotify.max_user_watches "
+              "(sysctl) or set watch.backend: poll");
+        } else if (err == ENOENT || err == ENOTDIR) {
+          m_rearm_needed = true; // it vanished meanwhile
+        } else {
+          m_warnings.insert("cannot watch " + dir.string() + ": " +
+                            std::strerror(err));
+        }
+        continue;
+      }
+      // The same directory may be reached under two names (links).
+      m_dir_wd[dir] = wd;
+      m_wd_dir[wd] = dir;
+    }
+  }
+
+  void read() {
+    m_stream.async_read_some(
+        asio::buffer(m_buffer),
+        [this](const boost::system::error_code &ec, std::size_t n) {
+          if (ec || m_stopped) {
+            return; // operation_aborted at stop
+          }
+          handle(n);
+          if (m_rearm_needed) {
+            m_rearm_needed = false;
+            arm();
+          }
+          read();
+        });
+  }
+
+  void handle(std::size_t n) {
+    std::size_t offset = 0;
+    while (offset + sizeof(inotify_event) <= n) {
+      inotify_event ev;
+      std::memcpy(&ev, m_buffer.data() + offset, sizeof ev);
+      const char *name_ptr = m_buffer.data() + offset + sizeof(inotify_event);
+      const std::string name =
+          ev.len ? std::string(name_ptr, strnlen(name_ptr, ev.len)) : "";
+      offset += sizeof(inotify_event) + ev.len;
+      event(ev.wd, ev.mask, name);
+    }
+  }
+
+  void event(int wd, std::uint32_t mask, const std::string &name) {
+    if (mask & IN_Q_OVERFLOW) {
+      m_callbacks.rescan("inotify event queue overflowed");
+      return;
+    }
+    auto it = m_wd_dir.find(wd);
+    if (it == m_wd_dir.end()) {
+      return;
+    }
+    const fs::path dir = it->second;
+    if (mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+      if (mask & IN_IGNORED) {
+        m_wd_dir.erase(wd);
+        m_dir_wd.erase(dir);
+      }
+      m_rearm_needed = true;
+      changed_under(dir);
+      return;
+    }
+    if (name.empty()) {
+      return;
+    }
+    const fs::path full = dir / name;
+    if (auto interest = m_interest.find(full); interest != m_interest.end()) {
+      // A link in a chain may have been re-pointed: watch the new chain.
+      m_rearm_needed = true;
+      for (const auto &p : interest->second) {
+        m_callbacks.changed(p);
+      }
+      return;
+    }
+    if (is_temp_name(name)) {
+      return;
+    }
+    if (mask & IN_ISDIR) {
+      // A directory on the way to a watched path appeared or went away.
+      bool on_the_way = false;
+      for (const auto &[path, owners] : m_interest) {
+        if (is_under(path, full)) {
+          on_the_way = true;
+          break;
+        }
+      }
+      if (on_the_way) {
+        m_rearm_needed = true;
+        changed_under(full);
+      }
+    }
+  }
+
+  void changed_under(const fs::path &dir) {
+    std::set<fs::path> owners;
+    for (const auto &[path, o] : m_interest) {
+      if (is_under(path, dir)) {
+        owners.insert(o.begin(), o.end());
+      }
+    }
+    for (const auto &p : owners) {
+      m_callbacks.changed(p);
+    }
+  }
+
+  asio::posix::stream_descriptor m_stream;
+  WatcherCallbacks m_callbacks;
+  std::array<char, 64 * 1024> m_buffer{};
+  std::vector<fs::path> m_paths;
+  std::map<fs::path, std::set<fs::path>> m_interest; // path -> watched paths
+  std::map<fs::path, int> m_dir_wd;
+  std::map<int, fs::path> m_wd_dir;
+  std::set<std::string> m_warnings;
+  bool m_rearm_needed = false;
+  bool m_stopped = false;
+};
+
+} // namespace
+
+Result<std::unique_ptr<Watcher>>
+make_inotify_watcher(asio::io_context &io, WatcherCallbacks callbacks) {
+  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) {
+    return fail_errno("cannot start inotify", errno);
+  }
+  return std::unique_ptr<Watcher>(
+      std::make_unique<InotifyWatcher>(io, std::move(callbacks), fd));
+}
+
+} // namespace mcpbk::daemon

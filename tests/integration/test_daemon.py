@@ -1,0 +1,358 @@
+"""Integration tests of mcpbkd: the real daemon, real inotify, real files,
+edited the way editors and installers edit them."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import (DaemonTestCase, Daemon, MCPBKD, request, sha256,
+                     wait_for)
+
+CURSOR = "~/.cursor/mcp.json"
+WINDSURF = "~/.codeium/windsurf/mcp_config.json"
+CLAUDE = "~/.claude.json"
+
+
+def servers_json(*names, extra=None):
+    doc = {"mcpServers": {n: {"command": "npx", "args": ["-y", f"@x/{n}"]}
+                          for n in names}}
+    if extra:
+        doc.update(extra)
+    return json.dumps(doc, indent=2) + "\n"
+
+
+class WatchingTest(DaemonTestCase):
+
+    def marker(self, n):
+        """A real change to another watched file, used as a barrier: once its
+        snapshot exists, every earlier change has been handled."""
+        content = servers_json(f"marker{n}")
+        self.sb.write(WINDSURF, content)
+        self.wait_snapshot(WINDSURF, content)
+
+    def test_initial_scan_snapshots_existing_files(self):
+        content = servers_json("github", "fs")
+        self.sb.write(CURSOR, content)
+        self.daemon.start()
+        snap = self.wait_snapshot(CURSOR, content)
+        self.assertEqual(snap["trigger"], "initial")
+        self.assertEqual(snap["host"], "cursor")
+        self.assertEqual(sorted(snap["servers"]), ["fs", "github"])
+        # A restart with nothing changed records nothing new.
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        self.marker(1)
+        self.assertEqual(len(self.snapshots(CURSOR)), 1)
+
+    def test_changes_while_down_are_caught_at_start(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        self.assertEqual(self.daemon.stop(), 0)
+        self.sb.write(CURSOR, servers_json("a", "b"))
+        self.daemon.start()
+        snap = self.wait_snapshot(CURSOR, servers_json("a", "b"))
+        self.assertEqual(snap["trigger"], "initial")
+
+    def test_write_in_place_in_several_writes(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        final = servers_json("a", "b", "c")
+        with open(self.sb.path(CURSOR), "w") as f:
+            for i in range(0, len(final), 7):
+                f.write(final[i:i + 7])
+                f.flush()
+        snap = self.wait_snapshot(CURSOR, final)
+        self.assertEqual(snap["trigger"], "change")
+        self.marker(1)
+        self.assertEqual(len(self.snapshots(CURSOR)), 2)
+
+    def test_write_temp_then_rename(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        tmp = self.sb.path("~/.cursor/mcp.json.tmp")
+        with open(tmp, "w") as f:
+            f.write(servers_json("renamed"))
+        os.rename(tmp, self.sb.path(CURSOR))
+        self.wait_snapshot(CURSOR, servers_json("renamed"))
+        self.marker(1)
+        self.assertEqual(len(self.snapshots(CURSOR)), 2)
+
+    def test_rename_away_then_write(self):
+        # vim's backup dance: file -> file~, write a new file, delete file~.
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        p = self.sb.path(CURSOR)
+        os.rename(p, p + "~")
+        with open(p, "w") as f:
+            f.write(servers_json("vim"))
+        os.unlink(p + "~")
+        self.wait_snapshot(CURSOR, servers_json("vim"))
+
+    def test_delete_then_recreate(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        os.unlink(self.sb.path(CURSOR))
+        wait_for(lambda: self.store.events("deleted"), 10, "a deleted event")
+        # The snapshots stay.
+        self.assertEqual(len(self.snapshots(CURSOR)), 1)
+        self.sb.write(CURSOR, servers_json("back"))
+        self.wait_snapshot(CURSOR, servers_json("back"))
+
+    def test_directory_created_later(self):
+        self.daemon.start()
+        self.assertFalse(os.path.exists(self.sb.path("~/.codeium")))
+        os.makedirs(self.sb.path("~/.codeium/windsurf"))
+        self.sb.write(WINDSURF, servers_json("late"))
+        self.wait_snapshot(WINDSURF, servers_json("late"))
+
+    def test_nested_directories_created_one_by_one(self):
+        self.daemon.start()
+        os.mkdir(self.sb.path("~/.codeium"))
+        os.mkdir(self.sb.path("~/.codeium/windsurf"))
+        self.sb.write(WINDSURF, servers_json("nested"))
+        self.wait_snapshot(WINDSURF, servers_json("nested"))
+
+    def test_directory_deleted_and_recreated(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        import shutil
+        shutil.rmtree(self.sb.path("~/.cursor"))
+        wait_for(lambda: self.store.events("deleted"), 10, "a deleted event")
+        self.sb.write(CURSOR, servers_json("again"))
+        self.wait_snapshot(CURSOR, servers_json("again"))
+
+    def test_symlinked_dotfile(self):
+        target = self.sb.write("~/dotfiles/cursor-mcp.json", servers_json("a"))
+        os.makedirs(self.sb.path("~/.cursor"))
+        os.symlink("../dotfiles/cursor-mcp.json", self.sb.path(CURSOR))
+        self.daemon.start()
+        snap = self.wait_snapshot(CURSOR, servers_json("a"))
+        self.assertEqual(snap["path"], self.sb.path(CURSOR))
+        # An edit made at the target, in place, is captured under the link.
+        with open(target, "w") as f:
+            f.write(servers_json("edited-at-target"))
+        self.wait_snapshot(CURSOR, servers_json("edited-at-target"))
+        # And so is a rename-based save at the target.
+        with open(target + ".tmp", "w") as f:
+            f.write(servers_json("renamed-at-target"))
+        os.rename(target + ".tmp", target)
+        self.wait_snapshot(CURSOR, servers_json("renamed-at-target"))
+        # Re-pointing the link is a change too.
+        other = self.sb.write("~/dotfiles/other.json", servers_json("other"))
+        os.unlink(self.sb.path(CURSOR))
+        os.symlink(other, self.sb.path(CURSOR))
+        self.wait_snapshot(CURSOR, servers_json("other"))
+
+    def test_identical_rewrite_and_touch_make_no_snapshot(self):
+        content = servers_json("a")
+        self.sb.write(CURSOR, content)
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, content)
+        self.sb.write(CURSOR, content)
+        os.utime(self.sb.path(CURSOR))
+        self.marker(1)
+        self.assertEqual(len(self.snapshots(CURSOR)), 1)
+
+    def test_burst_of_writes_keeps_final_bytes(self):
+        self.sb.write(CURSOR, servers_json("start"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("start"))
+        for i in range(300):
+            self.sb.write(CURSOR, servers_json(f"s{i}"))
+        final = servers_json("final")
+        self.sb.write(CURSOR, final)
+        self.wait_snapshot(CURSOR, final)
+        # Debounced: far fewer snapshots than writes.
+        self.assertLess(len(self.snapshots(CURSOR)), 30)
+
+    def test_file_rewritten_forever_is_still_captured(self):
+        # Writes every 20 ms for longer than max_delay_ms (400): the daemon
+        # must capture before the writer stops.
+        self.sb.write(CURSOR, servers_json("start"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("start"))
+        deadline = time.monotonic() + 5
+        captured = False
+        i = 0
+        while time.monotonic() < deadline:
+            self.sb.write(CURSOR, servers_json(f"busy{i}"))
+            i += 1
+            if len(self.snapshots(CURSOR)) > 1:
+                captured = True
+                break
+            time.sleep(0.02)
+        self.assertTrue(captured, "no snapshot while the file kept changing")
+
+    def test_trigger_mcp_ignores_other_churn(self):
+        base = {"numStartups": 1, "tipsHistory": {}, "projects": {}}
+        self.sb.write(CLAUDE, servers_json("github", extra=base))
+        self.daemon.start()
+        self.wait_snapshot(CLAUDE, servers_json("github", extra=base))
+        for n in range(2, 6):
+            base["numStartups"] = n
+            self.sb.write(CLAUDE, servers_json("github", extra=base))
+        self.marker(1)
+        self.assertEqual(len(self.snapshots(CLAUDE)), 1)
+        self.sb.write(CLAUDE, servers_json("github", "slack", extra=base))
+        snap = self.wait_snapshot(CLAUDE, servers_json("github", "slack",
+                                                       extra=base))
+        self.assertEqual(sorted(snap["servers"]), ["github", "slack"])
+
+    def test_unparseable_content_is_kept_and_critical(self):
+        self.sb.write(CURSOR, servers_json("a", "b"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a", "b"))
+        self.sb.write(CURSOR, '{"mcpServers": {"a": ')
+        snap = self.wait_snapshot(CURSOR, '{"mcpServers": {"a": ')
+        self.assertEqual(snap["risk"], "critical")
+        self.assertEqual(snap["parsed"], 0)
+        wait_for(lambda: [e for e in self.store.events("risky_change")
+                          if e["severity"] == "critical"], 10,
+                 "a critical event")
+
+    def test_emptied_file_is_critical(self):
+        self.sb.write(CURSOR, servers_json("a", "b"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a", "b"))
+        self.sb.write(CURSOR, "")
+        snap = self.wait_snapshot(CURSOR, "")
+        self.assertEqual(snap["risk"], "critical")
+
+    def test_oversized_file_is_skipped_with_a_warning(self):
+        self.sb.write_config(self.config + "store:\n  max_file_bytes: 1000\n")
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        self.sb.write(CURSOR, servers_json(*[f"s{i}" for i in range(100)]))
+        wait_for(lambda: self.store.events("too_large"), 10,
+                 "a too_large event")
+        self.assertEqual(len(self.snapshots(CURSOR)), 1)
+
+    def test_overflow_rescan_catches_changes(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        # Freeze the daemon, change files, then force the overflow path.
+        self.daemon.send_signal(signal.SIGSTOP)
+        for i in range(50):
+            self.sb.write(CURSOR, servers_json(f"frozen{i}"))
+        self.daemon.send_signal(signal.SIGCONT)
+        self.daemon.send_signal(signal.SIGUSR1)
+        self.wait_snapshot(CURSOR, servers_json("frozen49"))
+        wait_for(lambda: self.store.events("rescan"), 10, "a rescan event")
+
+    def test_notify_command_runs_without_a_shell(self):
+        out = os.path.join(self.sb.root, "notified")
+        self.sb.write_config(self.config +
+                             f"notify:\n  command: [touch, \"{out}\"]\n")
+        self.sb.write(CURSOR, servers_json("a", "b", "c"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a", "b", "c"))
+        self.sb.write(CURSOR, json.dumps({"mcpServers": {}}))
+        wait_for(lambda: os.path.exists(out), 10, "notify.command to run")
+
+
+class PollBackendTest(DaemonTestCase):
+    config = DaemonTestCase.config.replace("watch:\n",
+                                           "watch:\n  backend: poll\n")
+
+    def test_poll_backend_captures_changes(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        status = request(self.sb.socket, "status")["result"]
+        self.assertIn("poll", json.dumps(status))
+        self.sb.write(CURSOR, servers_json("polled"))
+        self.wait_snapshot(CURSOR, servers_json("polled"))
+
+
+class LifecycleTest(DaemonTestCase):
+
+    def test_bad_config_exits_78_naming_the_field(self):
+        self.sb.write_config("retention:\n  max_count: ten\nbogus: 1\n")
+        proc = subprocess.run([MCPBKD], env=self.sb.env, capture_output=True,
+                              timeout=30)
+        self.assertEqual(proc.returncode, 78)
+        err = proc.stderr.decode()
+        self.assertIn('retention.max_count: expected a non-negative integer, '
+                      'got "ten"', err)
+        self.assertIn("bogus: unknown key", err)
+
+    def test_check_config(self):
+        proc = subprocess.run([MCPBKD, "--check-config"], env=self.sb.env,
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.sb.write_config("watch: {backend: fsevents}\n")
+        proc = subprocess.run([MCPBKD, "--check-config"], env=self.sb.env,
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 78)
+        self.assertIn("watch.backend", proc.stderr.decode())
+
+    def test_second_instance_exits_75(self):
+        self.daemon.start()
+        proc = subprocess.run([MCPBKD], env=self.sb.env, capture_output=True,
+                              timeout=30)
+        self.assertEqual(proc.returncode, 75)
+        self.assertIn(f"pid {self.daemon.proc.pid}", proc.stderr.decode())
+
+    def test_sigterm_exits_0_and_removes_the_socket(self):
+        self.daemon.start()
+        self.assertTrue(os.path.exists(self.sb.socket))
+        start = time.monotonic()
+        self.assertEqual(self.daemon.stop(signal.SIGTERM), 0)
+        self.assertLess(time.monotonic() - start, 2.0)
+        self.assertFalse(os.path.exists(self.sb.socket))
+
+    def test_sigint_exits_0(self):
+        self.daemon.start()
+        self.assertEqual(self.daemon.stop(signal.SIGINT), 0)
+
+    def test_state_dir_and_socket_are_private(self):
+        self.daemon.start()
+        self.assertEqual(os.stat(self.sb.state_dir).st_mode & 0o777, 0o700)
+        self.assertEqual(os.stat(self.sb.store_file).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(self.sb.socket).st_mode & 0o777, 0o600)
+        self.assertEqual(
+            os.stat(os.path.dirname(self.sb.socket)).st_mode & 0o777, 0o700)
+
+    def test_sighup_reload_keeps_old_config_when_invalid(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        self.sb.write_config("retention: {max_count: -3}\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.store.events("config_rejected"), 10,
+                 "a config_rejected event")
+        # Still protecting with the old config.
+        self.sb.write(CURSOR, servers_json("after-hup"))
+        self.wait_snapshot(CURSOR, servers_json("after-hup"))
+        self.assertEqual(self.daemon.stop(), 0)
+
+    def test_kill_9_during_a_write_storm_then_restart(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        for i in range(200):
+            self.sb.write(CURSOR, servers_json(f"storm{i}"))
+            if i == 100:
+                self.daemon.kill()
+        final = servers_json("storm199")
+        self.daemon = Daemon(self.sb)
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, final)
+        reply = request(self.sb.socket, "verify")
+        self.assertTrue(reply["ok"], reply)
+        self.assertTrue(reply["result"]["ok"], reply)
+
+
+if __name__ == "__main__":
+    unittest.main()
