@@ -1,0 +1,888 @@
+#include <common/mcp.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace mcpbk;
+
+namespace {
+
+const std::string k_minus = "\xE2\x88\x92"; // U+2212
+const std::string k_mask = "\xE2\x80\xA2\xE2\x80\xA2\xE2\x80\xA2"
+                           "\xE2\x80\xA2"; // "••••"
+
+const char *const k_claude_desktop = R"({
+  "mcpServers": {
+    "github": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-github"],
+      "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_abcdefghijklmnopqrstuvwxyz0123"}
+    },
+    "filesystem": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-filesystem", "/home/u/docs"]
+    }
+  },
+  "preferences": {
+    "quickEntryShortcut": "double-tap-option",
+    "menuBarEnabled": true
+  }
+}
+)";
+
+const char *const k_vscode_jsonc = R"(// VS Code user MCP configuration
+{
+  /* servers started on demand */
+  "servers": {
+    "github": {
+      "type": "http",
+      "url": "https://api.githubcopilot.com/mcp/", // remote
+    },
+    "playwright": {
+      "command": "npx",
+      "args": ["@playwright/mcp@latest",],
+    },
+  },
+  "inputs": [
+    {"type": "promptString", "id": "token", "password": true,},
+  ],
+}
+)";
+
+const char *const k_codex_toml = R"(model = "gpt-5-codex"
+model_reasoning_effort = "high"
+
+[mcp_servers.github]
+command = "npx"
+args = ["-y", "@modelcontextprotocol/server-github"]
+env = { GITHUB_TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123" }
+
+[mcp_servers.docs]
+url = "https://example.com/mcp"
+bearer_token_env_var = "DOCS_TOKEN"
+startup_timeout_sec = 20
+
+[projects."/home/u/proj"]
+trust_level = "trusted"
+)";
+
+const char *const k_goose_yaml = R"(GOOSE_PROVIDER: anthropic
+GOOSE_MODEL: claude-sonnet-4
+extensions:
+  developer:
+    enabled: true
+    type: builtin
+    name: developer
+    timeout: 300
+  github:
+    enabled: true
+    type: stdio
+    name: github
+    cmd: npx
+    args: [-y, "@modelcontextprotocol/server-github"]
+    envs:
+      GITHUB_TOKEN: "ghp_abcdefghijklmnopqrstuvwxyz0123"
+    timeout: 300
+)";
+
+const char *const k_continue_yaml = R"(name: Local Assistant
+version: 1.0.0
+schema: v1
+models:
+  - name: Llama
+    provider: ollama
+    model: llama3.1:8b
+mcpServers:
+  - name: SQLite
+    command: npx
+    args: ["-y", "mcp-sqlite", "/home/u/db.sqlite"]
+  - name: Browser
+    type: sse
+    url: http://localhost:8931/sse
+  - command: uvx
+    args: [mcp-server-time]
+)";
+
+const char *const k_zed_jsonc = R"({
+  // Zed settings
+  "theme": "One Dark",
+  "buffer_font_size": 15,
+  "context_servers": {
+    "postgres": {
+      "source": "custom",
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-postgres", "postgresql://localhost/db"],
+      "env": {}
+    }
+  },
+}
+)";
+
+const char *const k_claude_code = R"({
+  "numStartups": 42,
+  "tipsHistory": {"new-user-warmup": 1},
+  "mcpServers": {
+    "sentry": {"type": "http", "url": "https://mcp.sentry.dev/mcp"}
+  },
+  "projects": {
+    "/home/u/alpha": {
+      "allowedTools": [],
+      "hasTrustDialogAccepted": true,
+      "mcpServers": {
+        "db": {"command": "node", "args": ["db.js"]}
+      }
+    },
+    "/home/u/beta": {
+      "allowedTools": [],
+      "mcpServers": {}
+    },
+    "/home/u/gamma": {
+      "allowedTools": []
+    }
+  }
+}
+)";
+
+// A ~/.claude.json the size real ones reach: hundreds of projects with
+// history, a few megabytes.
+std::string big_claude_json(int projects) {
+  std::string out =
+      "{\n  \"numStartups\": 1234,\n  \"mcpServers\": {\n"
+      "    \"sentry\": {\"type\": \"http\", \"url\": "
+      "\"https://mcp.sentry.dev/mcp\"}\n  },\n  \"projects\": {\n";
+  for (int p = 0; p < projects; ++p) {
+    out += "    \"/home/u/src/project-" + std::to_string(p) + "\": {\n";
+    out += "      \"history\": [\n";
+    for (int h = 0; h < 40; ++h) {
+      out += "        {\"display\": \"please refactor module " +
+             std::to_string(h) + " of project " + std::to_string(p) +
+             " and add tests for the edge cases\", \"pastedContents\": {}},\n";
+    }
+    out +=
+        "        {\"display\": \"done\", \"pastedContents\": {}}\n      ],\n";
+    out += "      \"mcpServers\": {\"local-" + std::to_string(p) +
+           "\": {\"command\": \"node\", \"args\": [\"server.js\"]}},\n";
+    out += "      \"hasTrustDialogAccepted\": true\n    }";
+    out += p + 1 < projects ? ",\n" : "\n";
+  }
+  out += "  }\n}\n";
+  return out;
+}
+
+// n lines "line <i>\n".
+std::string numbered_lines(int n, const std::string &tag = "line") {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    out += tag + " " + std::to_string(i) + "\n";
+  }
+  return out;
+}
+
+// Replaces lines [from, to) of numbered_lines text by "changed <i>".
+std::string change_lines(int n, int from, int to) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    out +=
+        (i >= from && i < to ? "changed " : "line ") + std::to_string(i) + "\n";
+  }
+  return out;
+}
+
+McpView view_of(std::initializer_list<std::string> names) {
+  McpView view;
+  view.parsed = true;
+  for (const auto &name : names) {
+    view.servers[name] = R"({"command":"x"})";
+  }
+  return view;
+}
+
+} // namespace
+
+TEST_CASE("extract_mcp") {
+  SUBCASE("Claude Desktop JSON with preferences") {
+    McpView view = extract_mcp(k_claude_desktop, Format::json, "mcpServers");
+    CHECK(view.parsed);
+    CHECK(view.good());
+    CHECK_FALSE(view.empty);
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"filesystem", "github"});
+    CHECK(
+        view.servers.at("filesystem") ==
+        R"({"args":["-y","@modelcontextprotocol/server-filesystem","/home/u/docs"],"command":"npx"})");
+  }
+
+  SUBCASE("VS Code JSONC with comments and trailing commas") {
+    McpView view = extract_mcp(k_vscode_jsonc, Format::jsonc, "servers");
+    REQUIRE(view.parsed);
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"github", "playwright"});
+    CHECK(view.servers.at("playwright") ==
+          R"({"args":["@playwright/mcp@latest"],"command":"npx"})");
+  }
+
+  SUBCASE("JSONC syntax is an error in a plain JSON file") {
+    McpView view = extract_mcp(k_vscode_jsonc, Format::json, "servers");
+    CHECK_FALSE(view.parsed);
+    CHECK(view.parse_error.rfind("line 1, column 1:", 0) == 0);
+  }
+
+  SUBCASE("a comma inside a string is not a trailing comma") {
+    McpView view = extract_mcp(R"({"servers": {"a": {"args": [",]", ",}"],}}})",
+                               Format::jsonc, "servers");
+    REQUIRE(view.parsed);
+    CHECK(view.servers.at("a") == R"({"args":[",]",",}"]})");
+  }
+
+  SUBCASE("a JSONC file with only comments is an empty document") {
+    McpView view = extract_mcp("// nothing yet\n", Format::jsonc, "servers");
+    CHECK(view.parsed);
+    CHECK(view.servers.empty());
+    CHECK_FALSE(view.empty);
+  }
+
+  SUBCASE("Codex TOML with mcp_servers tables and project trust") {
+    McpView view = extract_mcp(k_codex_toml, Format::toml, "mcp_servers");
+    REQUIRE(view.parsed);
+    CHECK(view.server_names() == std::vector<std::string>{"docs", "github"});
+    CHECK(
+        view.servers.at("docs") ==
+        R"({"bearer_token_env_var":"DOCS_TOKEN","startup_timeout_sec":20,"url":"https://example.com/mcp"})");
+  }
+
+  SUBCASE("Goose YAML extensions with typed scalars") {
+    McpView view = extract_mcp(k_goose_yaml, Format::yaml, "extensions");
+    REQUIRE(view.parsed);
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"developer", "github"});
+    CHECK(
+        view.servers.at("developer") ==
+        R"({"enabled":true,"name":"developer","timeout":300,"type":"builtin"})");
+  }
+
+  SUBCASE("Continue YAML list named by name, else by index") {
+    McpView view = extract_mcp(k_continue_yaml, Format::yaml, "mcpServers");
+    REQUIRE(view.parsed);
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"2", "Browser", "SQLite"});
+    CHECK(view.servers.at("2") ==
+          R"({"args":["mcp-server-time"],"command":"uvx"})");
+  }
+
+  SUBCASE("Zed context_servers in JSONC") {
+    McpView view = extract_mcp(k_zed_jsonc, Format::jsonc, "context_servers");
+    REQUIRE(view.parsed);
+    CHECK(view.server_names() == std::vector<std::string>{"postgres"});
+  }
+
+  SUBCASE("~/.claude.json user and project servers") {
+    McpView view = extract_mcp(k_claude_code, Format::json,
+                               "mcpServers projects.*.mcpServers");
+    REQUIRE(view.parsed);
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"db@/home/u/alpha", "sentry"});
+  }
+
+  SUBCASE("a multi-megabyte ~/.claude.json with hundreds of projects") {
+    std::string big = big_claude_json(400);
+    REQUIRE(big.size() > 2'000'000);
+    McpView view =
+        extract_mcp(big, Format::json, "mcpServers projects.*.mcpServers");
+    REQUIRE(view.parsed);
+    CHECK(view.servers.size() == 401);
+    CHECK(view.servers.count("local-399@/home/u/src/project-399") == 1);
+  }
+
+  SUBCASE("an absent location gives no servers") {
+    McpView view =
+        extract_mcp(R"({"preferences": {}})", Format::json, "mcpServers");
+    CHECK(view.parsed);
+    CHECK(view.servers.empty());
+    CHECK_FALSE(view.good());
+  }
+
+  SUBCASE("empty content is an empty document") {
+    for (Format format :
+         {Format::json, Format::jsonc, Format::toml, Format::yaml}) {
+      McpView view = extract_mcp(" \n", format, "mcpServers");
+      CHECK(view.parsed);
+      CHECK(view.empty);
+      CHECK(view.servers.empty());
+    }
+  }
+
+  SUBCASE("parse errors carry line and column") {
+    McpView json = extract_mcp("{\n  \"mcpServers\": {\n    \"a\" 1\n}",
+                               Format::json, "mcpServers");
+    CHECK_FALSE(json.parsed);
+    CHECK(json.parse_error.rfind("line 3, column 9: syntax error", 0) == 0);
+    CHECK(json.parse_error.find("last read") == std::string::npos);
+
+    McpView truncated =
+        extract_mcp("{\"mcpServers\": {\"a\": ", Format::json, "mcpServers");
+    CHECK_FALSE(truncated.parsed);
+    CHECK(truncated.servers.empty());
+
+    McpView toml = extract_mcp("[mcp_servers.a]\ncommand = \n", Format::toml,
+                               "mcp_servers");
+    CHECK_FALSE(toml.parsed);
+    CHECK(toml.parse_error.rfind("line 2, column ", 0) == 0);
+
+    McpView yaml =
+        extract_mcp("extensions:\n  a: [1, 2\n", Format::yaml, "extensions");
+    CHECK_FALSE(yaml.parsed);
+    CHECK(yaml.parse_error.rfind("line ", 0) == 0);
+  }
+}
+
+TEST_CASE("extract_mcp canonical form") {
+  SUBCASE("reordered keys and whitespace give the same canonical JSON") {
+    McpView a = extract_mcp(
+        R"({"mcpServers":{"gh":{"command":"npx","args":["a","b"],"env":{"X":"1","Y":"2"}}}})",
+        Format::json, "mcpServers");
+    McpView b = extract_mcp(R"({
+      "other": 1,
+      "mcpServers": {
+        "gh": {
+          "env": { "Y": "2", "X": "1" },
+          "args": [ "a", "b" ],
+          "command": "npx"
+        }
+      }
+    })",
+                            Format::json, "mcpServers");
+    CHECK(a.servers == b.servers);
+  }
+
+  SUBCASE("the same servers in JSON, TOML and YAML are equal") {
+    McpView json = extract_mcp(
+        R"({"mcp_servers": {"t": {"command": "uvx", "args": ["x"], "timeout": 5}}})",
+        Format::json, "mcp_servers");
+    McpView toml = extract_mcp(
+        "[mcp_servers.t]\ncommand = \"uvx\"\nargs = [\"x\"]\ntimeout = 5\n",
+        Format::toml, "mcp_servers");
+    McpView yaml = extract_mcp(
+        "mcp_servers:\n  t:\n    timeout: 5\n    args: [x]\n    command: uvx\n",
+        Format::yaml, "mcp_servers");
+    CHECK(json.servers == toml.servers);
+    CHECK(json.servers == yaml.servers);
+  }
+
+  SUBCASE("an argument order change is a change") {
+    McpView a = extract_mcp(R"({"mcpServers":{"s":{"args":["1","2"]}}})",
+                            Format::json, "mcpServers");
+    McpView b = extract_mcp(R"({"mcpServers":{"s":{"args":["2","1"]}}})",
+                            Format::json, "mcpServers");
+    CHECK(a.servers != b.servers);
+  }
+}
+
+TEST_CASE("semantic_diff") {
+  McpView before = extract_mcp(
+      R"({"mcpServers":{"fs":{"command":"npx","args":["a"],"env":{"A":"1"}},
+          "slack":{"command":"npx"},"same":{"command":"x"}}})",
+      Format::json, "mcpServers");
+  McpView after = extract_mcp(
+      R"({"mcpServers":{"fs":{"command":"npx","args":["b"],"env":{"A":"2"}},
+          "github":{"command":"npx"},"same":{"command":"x"}}})",
+      Format::json, "mcpServers");
+  auto changes = semantic_diff(before, after);
+  REQUIRE(changes.size() == 3);
+  CHECK(changes[0].kind == ServerChange::Kind::changed);
+  CHECK(changes[0].name == "fs");
+  CHECK(changes[0].fields == std::vector<std::string>{"args", "env"});
+  CHECK(changes[1].kind == ServerChange::Kind::added);
+  CHECK(changes[1].name == "github");
+  CHECK(changes[2].kind == ServerChange::Kind::removed);
+  CHECK(changes[2].name == "slack");
+}
+
+TEST_CASE("summarize_change") {
+  McpView before = extract_mcp(
+      R"({"mcpServers":{"fs":{"command":"npx","args":["a"],"env":{"A":"1"}},
+          "slack":{"command":"npx"}}})",
+      Format::json, "mcpServers");
+
+  SUBCASE("added, removed and changed servers") {
+    McpView after = extract_mcp(
+        R"({"mcpServers":{"fs":{"command":"npx","args":["b"],"env":{"A":"2"}},
+            "github":{"command":"npx"}}})",
+        Format::json, "mcpServers");
+    CHECK(summarize_change(&before, after) ==
+          "+github " + k_minus + "slack ~fs(args,env)");
+  }
+
+  SUBCASE("no MCP change when only other keys moved") {
+    McpView after = extract_mcp(
+        R"({"numStartups": 3, "mcpServers":{"slack":{"command":"npx"},
+            "fs":{"env":{"A":"1"},"args":["a"],"command":"npx"}}})",
+        Format::json, "mcpServers");
+    CHECK(summarize_change(&before, after) == "no MCP change");
+  }
+
+  SUBCASE("unparseable") {
+    McpView after =
+        extract_mcp("{\"mcpServers\": {", Format::json, "mcpServers");
+    CHECK(summarize_change(&before, after) ==
+          "unparseable: " + after.parse_error);
+    CHECK(summarize_change(&before, after).rfind("unparseable: line 1", 0) ==
+          0);
+  }
+
+  SUBCASE("initial") {
+    CHECK(summarize_change(nullptr, before) == "initial: 2 servers");
+    McpView one = view_of({"a"});
+    CHECK(summarize_change(nullptr, one) == "initial: 1 server");
+  }
+
+  SUBCASE("emptied") {
+    McpView after = extract_mcp("", Format::json, "mcpServers");
+    CHECK(summarize_change(&before, after) == "emptied");
+  }
+
+  SUBCASE("Claude Desktop dropping mcpServers") {
+    McpView after = extract_mcp(R"({"preferences": {"menuBarEnabled": true}})",
+                                Format::json, "mcpServers");
+    CHECK(summarize_change(&before, after) ==
+          k_minus + "fs " + k_minus + "slack");
+  }
+
+  SUBCASE("many changes are cut short") {
+    McpView many;
+    many.parsed = true;
+    for (int i = 0; i < 20; ++i) {
+      many.servers["s" + std::to_string(100 + i)] = "{}";
+    }
+    McpView none = view_of({});
+    std::string summary = summarize_change(&none, many);
+    CHECK(summary.rfind("+s100 +s101", 0) == 0);
+    CHECK(summary.find("and 8 more") != std::string::npos);
+  }
+}
+
+TEST_CASE("changed_fraction") {
+  CHECK(changed_fraction("", "") == 0.0);
+  CHECK(changed_fraction("a\n", "a\n") == 0.0);
+  CHECK(changed_fraction("", "a\nb\n") == 1.0);
+  CHECK(changed_fraction("a\nb\n", "x\ny\n") == 1.0);
+  // 1 deleted + 1 inserted of 4 + 4 lines.
+  CHECK(changed_fraction("a\nb\nc\nd\n", "a\nB\nc\nd\n") ==
+        doctest::Approx(0.25));
+  // A missing final newline changes the last line.
+  CHECK(changed_fraction("a\nb\n", "a\nb") == doctest::Approx(0.5));
+
+  SUBCASE("large files with scattered changes stay exact and fast") {
+    std::string before = numbered_lines(20000);
+    std::string after;
+    for (int i = 0; i < 20000; ++i) {
+      after += (i % 10 == 5 ? "changed " : "line ") + std::to_string(i) + "\n";
+    }
+    CHECK(changed_fraction(before, after) == doctest::Approx(0.1));
+    // Changes at both ends only.
+    std::string ends = "first\n" + before + "last\n";
+    CHECK(changed_fraction(before, ends) == doctest::Approx(2.0 / 40002.0));
+  }
+}
+
+TEST_CASE("unified_diff") {
+  SUBCASE("equal texts give nothing") {
+    CHECK(unified_diff("a\n", "a\n", "old", "new").empty());
+  }
+
+  SUBCASE("one changed line with three lines of context") {
+    std::string before = numbered_lines(10);
+    std::string after = change_lines(10, 5, 6);
+    CHECK(unified_diff(before, after, "a/x.json", "b/x.json") ==
+          "--- a/x.json\n+++ b/x.json\n@@ -3,7 +3,7 @@\n"
+          " line 2\n line 3\n line 4\n-line 5\n+changed 5\n"
+          " line 6\n line 7\n line 8\n");
+  }
+
+  SUBCASE("far apart changes make two hunks") {
+    std::string before = numbered_lines(30);
+    std::string after = change_lines(30, 2, 3);
+    after.replace(after.find("line 25\n"), 8, "changed 25\n");
+    std::string diff = unified_diff(before, after, "a", "b");
+    CHECK(diff.find("@@ -1,6 +1,6 @@\n") != std::string::npos);
+    CHECK(diff.find("@@ -23,7 +23,7 @@\n") != std::string::npos);
+  }
+
+  SUBCASE("from an empty file") {
+    CHECK(unified_diff("", "a\n", "a", "b") ==
+          "--- a\n+++ b\n@@ -0,0 +1,1 @@\n+a\n");
+  }
+
+  SUBCASE("missing final newline is marked") {
+    std::string diff = unified_diff("a\n", "a\nb", "a", "b");
+    CHECK(diff.find("+b\n\\ No newline at end of file\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("assess_risk") {
+  const std::string base = numbered_lines(10);
+  McpView servers4 = view_of({"a", "b", "c", "d"});
+
+  SUBCASE("without a previous snapshot") {
+    McpView ok = view_of({"a"});
+    CHECK(assess_risk("", nullptr, "{}", ok) == Risk::low);
+    McpView empty = extract_mcp("", Format::json, "mcpServers");
+    CHECK(assess_risk("", nullptr, "", empty) == Risk::critical);
+    McpView broken = extract_mcp("{", Format::json, "mcpServers");
+    CHECK(assess_risk("", nullptr, "{", broken) == Risk::critical);
+  }
+
+  SUBCASE("emptied") {
+    McpView empty = extract_mcp(" \n", Format::json, "mcpServers");
+    CHECK(assess_risk(base, &servers4, " \n", empty) == Risk::critical);
+    McpView was_empty = extract_mcp("", Format::json, "mcpServers");
+    CHECK(assess_risk("", &was_empty, "\n", empty) == Risk::low);
+  }
+
+  SUBCASE("became unparseable") {
+    McpView broken = extract_mcp("{", Format::json, "mcpServers");
+    CHECK(assess_risk(base, &servers4, base + "{", broken) == Risk::critical);
+    // Still unparseable: judged by size of change only.
+    CHECK(assess_risk(base + "{", &broken, base + "{{", broken) == Risk::low);
+  }
+
+  SUBCASE("lost all its servers") {
+    McpView none = view_of({});
+    CHECK(assess_risk(base, &servers4, base, none) == Risk::critical);
+  }
+
+  SUBCASE("changed fraction boundaries") {
+    // 10 lines each side; k changed lines = 2k of 20 changed.
+    auto risk_for = [&](int k) {
+      return assess_risk(base, &servers4, change_lines(10, 0, k), servers4);
+    };
+    CHECK(risk_for(1) == Risk::low);    // 10%
+    CHECK(risk_for(2) == Risk::medium); // exactly 20%
+    CHECK(risk_for(7) == Risk::medium); // 70%
+    CHECK(changed_fraction(base, change_lines(10, 0, 8)) == 0.8);
+    CHECK(risk_for(8) == Risk::high);     // 80%
+    CHECK(risk_for(9) == Risk::critical); // exactly 90%
+
+    // 20 lines: 15 of 20 changed each side is exactly 75%.
+    const std::string base20 = numbered_lines(20);
+    CHECK(assess_risk(base20, &servers4, change_lines(20, 0, 14), servers4) ==
+          Risk::medium); // 70%
+    CHECK(assess_risk(base20, &servers4, change_lines(20, 0, 15), servers4) ==
+          Risk::high); // exactly 75%
+    // 50 lines: 9 changed is 18%, 10 changed exactly 20%.
+    const std::string base50 = numbered_lines(50);
+    CHECK(assess_risk(base50, &servers4, change_lines(50, 0, 9), servers4) ==
+          Risk::low); // 18%
+    CHECK(assess_risk(base50, &servers4, change_lines(50, 0, 10), servers4) ==
+          Risk::medium); // exactly 20%
+  }
+
+  SUBCASE("servers removed") {
+    std::string after = base; // same text, so only the servers count
+    McpView one_removed = view_of({"a", "b", "c"});
+    CHECK(assess_risk(base, &servers4, after, one_removed) == Risk::medium);
+    McpView half_removed = view_of({"a", "b"});
+    CHECK(assess_risk(base, &servers4, after, half_removed) == Risk::medium);
+    McpView more_than_half = view_of({"a"});
+    CHECK(assess_risk(base, &servers4, after, more_than_half) == Risk::high);
+    McpView renamed = view_of({"a", "b", "c", "e"});
+    CHECK(assess_risk(base, &servers4, after, renamed) == Risk::medium);
+    McpView added = view_of({"a", "b", "c", "d", "e"});
+    CHECK(assess_risk(base, &servers4, after, added) == Risk::low);
+  }
+
+  SUBCASE("a multi-megabyte file with a small change is cheap and low") {
+    std::string big = big_claude_json(300);
+    std::string changed = big;
+    changed.replace(changed.find("\"numStartups\": 1234"), 19,
+                    "\"numStartups\": 1235");
+    McpView a =
+        extract_mcp(big, Format::json, "mcpServers projects.*.mcpServers");
+    McpView b =
+        extract_mcp(changed, Format::json, "mcpServers projects.*.mcpServers");
+    CHECK(assess_risk(big, &a, changed, b) == Risk::low);
+    CHECK(summarize_change(&a, b) == "no MCP change");
+  }
+}
+
+TEST_CASE("replace_mcp") {
+  SUBCASE("JSON keeps unrelated keys, their order and the indent") {
+    std::string current = "{\n"
+                          "    \"preferences\": {\n"
+                          "        \"menuBarEnabled\": true\n"
+                          "    },\n"
+                          "    \"zeta\": 1,\n"
+                          "    \"alpha\": 2\n"
+                          "}\n";
+    std::string snapshot =
+        R"({"mcpServers": {"gh": {"command": "npx"}}, "preferences": {}})";
+    auto result = replace_mcp(current, snapshot, Format::json, "mcpServers");
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    CHECK(*result == "{\n"
+                     "    \"preferences\": {\n"
+                     "        \"menuBarEnabled\": true\n"
+                     "    },\n"
+                     "    \"zeta\": 1,\n"
+                     "    \"alpha\": 2,\n"
+                     "    \"mcpServers\": {\n"
+                     "        \"gh\": {\n"
+                     "            \"command\": \"npx\"\n"
+                     "        }\n"
+                     "    }\n"
+                     "}\n");
+  }
+
+  SUBCASE("JSON replaces in place and keeps tabs") {
+    std::string current =
+        "{\n\t\"mcpServers\": {\"old\": {}},\n\t\"other\": true\n}";
+    auto result = replace_mcp(current, R"({"mcpServers":{"new":{}}})",
+                              Format::json, "mcpServers");
+    REQUIRE(result.has_value());
+    CHECK(
+        *result ==
+        "{\n\t\"mcpServers\": {\n\t\t\"new\": {}\n\t},\n\t\"other\": true\n}");
+  }
+
+  SUBCASE("~/.claude.json project maps: set, created and removed") {
+    std::string current = R"({
+  "numStartups": 50,
+  "mcpServers": {},
+  "projects": {
+    "/home/u/alpha": {"hasTrustDialogAccepted": true, "mcpServers": {"db2": {}}},
+    "/home/u/beta": {"allowedTools": [], "mcpServers": {"tmp": {}}},
+    "/home/u/new": {"allowedTools": []}
+  }
+}
+)";
+    auto result = replace_mcp(current, k_claude_code, Format::json,
+                              "mcpServers projects.*.mcpServers");
+    REQUIRE(result.has_value());
+    McpView view =
+        extract_mcp(*result, Format::json, "mcpServers projects.*.mcpServers");
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"db@/home/u/alpha", "sentry"});
+    CHECK(result->find("\"numStartups\": 50") != std::string::npos);
+    CHECK(result->find("\"hasTrustDialogAccepted\": true") !=
+          std::string::npos);
+    CHECK(
+        result->find("\"/home/u/new\": {\n      \"allowedTools\": []\n    }") !=
+        std::string::npos);
+    // A snapshot project without a server map is not created.
+    CHECK(result->find("\"/home/u/gamma\"") == std::string::npos);
+  }
+
+  SUBCASE("JSON: the location is removed when the snapshot has none") {
+    auto result =
+        replace_mcp(R"({"a": 1, "mcpServers": {"x": {}}})",
+                    R"({"preferences": {}})", Format::json, "mcpServers");
+    REQUIRE(result.has_value());
+    CHECK(*result == R"({"a":1})");
+  }
+
+  SUBCASE("JSONC parses comments and trailing commas (comments are lost)") {
+    std::string current = "{\n  // theme\n  \"theme\": \"dark\",\n"
+                          "  \"servers\": {},\n}\n";
+    auto result =
+        replace_mcp(current, k_vscode_jsonc, Format::jsonc, "servers");
+    REQUIRE(result.has_value());
+    McpView view = extract_mcp(*result, Format::json, "servers");
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"github", "playwright"});
+    CHECK(result->rfind("{\n  \"theme\": \"dark\",\n  \"servers\": {", 0) == 0);
+  }
+
+  SUBCASE("TOML keeps model and project trust") {
+    std::string current = "model = \"o3\"\n\n[mcp_servers.other]\n"
+                          "command = \"x\"\n\n[projects.\"/home/u/proj\"]\n"
+                          "trust_level = \"trusted\"\n";
+    auto result =
+        replace_mcp(current, k_codex_toml, Format::toml, "mcp_servers");
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    McpView view = extract_mcp(*result, Format::toml, "mcp_servers");
+    McpView expected = extract_mcp(k_codex_toml, Format::toml, "mcp_servers");
+    CHECK(view.servers == expected.servers);
+    CHECK(result->find("model = \"o3\"") != std::string::npos);
+    CHECK(result->find("trust_level = \"trusted\"") != std::string::npos);
+    CHECK(result->find("[mcp_servers.other]") == std::string::npos);
+  }
+
+  SUBCASE("YAML keeps other settings and quoted strings") {
+    std::string current = "GOOSE_PROVIDER: openai\nversion: \"1.10\"\n"
+                          "extensions:\n  old:\n    enabled: true\n";
+    auto result =
+        replace_mcp(current, k_goose_yaml, Format::yaml, "extensions");
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    McpView view = extract_mcp(*result, Format::yaml, "extensions");
+    McpView expected = extract_mcp(k_goose_yaml, Format::yaml, "extensions");
+    CHECK(view.servers == expected.servers);
+    CHECK(result->find("GOOSE_PROVIDER: openai") != std::string::npos);
+    CHECK(result->find("version: \"1.10\"") != std::string::npos);
+  }
+
+  SUBCASE("YAML list locations (Continue)") {
+    std::string current = "name: Mine\nmodels: []\n";
+    auto result =
+        replace_mcp(current, k_continue_yaml, Format::yaml, "mcpServers");
+    REQUIRE(result.has_value());
+    McpView view = extract_mcp(*result, Format::yaml, "mcpServers");
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"2", "Browser", "SQLite"});
+    CHECK(result->find("name: Mine") != std::string::npos);
+  }
+
+  SUBCASE("an empty current file gets just the MCP part") {
+    auto json = replace_mcp("", R"({"mcpServers":{"a":{"command":"x"}}})",
+                            Format::json, "mcpServers");
+    REQUIRE(json.has_value());
+    CHECK(*json == "{\n  \"mcpServers\": {\n    \"a\": {\n      "
+                   "\"command\": \"x\"\n    }\n  }\n}\n");
+    auto yaml = replace_mcp("", "extensions:\n  a:\n    cmd: x\n", Format::yaml,
+                            "extensions");
+    REQUIRE(yaml.has_value());
+    CHECK(*yaml == "extensions:\n  a:\n    cmd: x\n");
+    auto toml = replace_mcp("", "[mcp_servers.a]\ncommand = \"x\"\n",
+                            Format::toml, "mcp_servers");
+    REQUIRE(toml.has_value());
+    CHECK(extract_mcp(*toml, Format::toml, "mcp_servers").server_names() ==
+          std::vector<std::string>{"a"});
+  }
+
+  SUBCASE("an unparseable current file is refused") {
+    auto result = replace_mcp("{\n  \"a\": 1,\n  \"b\" 2\n}", k_claude_desktop,
+                              Format::json, "mcpServers");
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().code == ErrorCode::bad_request);
+    CHECK(result.error().message.rfind(
+              "the current file does not parse (line 3, column 7: ", 0) == 0);
+    CHECK(result.error().message.find("); restore the whole file instead") !=
+          std::string::npos);
+  }
+
+  SUBCASE("an unparseable snapshot is refused") {
+    auto result =
+        replace_mcp("a = 1\n", "[mcp_servers", Format::toml, "mcp_servers");
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().code == ErrorCode::bad_request);
+    CHECK(result.error().message.rfind("the snapshot does not parse (line 1",
+                                       0) == 0);
+  }
+
+  SUBCASE("a non-map on the way is refused") {
+    auto result = replace_mcp(R"({"projects": []})", k_claude_code,
+                              Format::json, "projects.*.mcpServers");
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().message ==
+          "cannot place projects./home/u/alpha.mcpServers in the current "
+          "file: projects is not a map; restore the whole file instead");
+  }
+}
+
+TEST_CASE("is_secret_key") {
+  for (const char *key :
+       {"GITHUB_PERSONAL_ACCESS_TOKEN", "OPENAI_API_KEY", "apiKey", "x-api-key",
+        "Authorization", "DB_PASSWORD", "client_secret",
+        "AWS_SECRET_ACCESS_KEY", "GOOGLE_APPLICATION_CREDENTIALS", "passwd",
+        "Cookie", "BEARER"}) {
+    CHECK_MESSAGE(is_secret_key(key), key);
+  }
+  for (const char *key : {"PATH", "HOME", "NODE_ENV", "KEYBOARD_LAYOUT",
+                          "LOG_LEVEL", "PWD", "Content-Type", "monkey"}) {
+    CHECK_MESSAGE(!is_secret_key(key), key);
+  }
+}
+
+TEST_CASE("mask_secrets_in_json") {
+  SUBCASE("env token masked, PATH kept") {
+    std::string masked = mask_secrets_in_json(
+        R"({"command":"npx","env":{"GITHUB_TOKEN":"abcdefgh12345678","PATH":"/usr/bin:/bin","SHORT_KEY":"abc"}})");
+    CHECK(masked == R"({"command":"npx","env":{"GITHUB_TOKEN":")" + k_mask +
+                        R"(5678","PATH":"/usr/bin:/bin","SHORT_KEY":")" +
+                        k_mask + R"("}})");
+  }
+
+  SUBCASE("headers, Bearer values and tokens in args") {
+    std::string masked = mask_secrets_in_json(
+        R"({"args":["--token","ghp_abcdefghijklmnopqrstuvwxyz0123"],"headers":{"Authorization":"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig12345"},"url":"https://x.dev/mcp"})");
+    CHECK(masked.find("ghp_") == std::string::npos);
+    CHECK(masked.find(k_mask + "0123") != std::string::npos);
+    CHECK(masked.find("eyJ") == std::string::npos);
+    CHECK(masked.find("https://x.dev/mcp") != std::string::npos);
+  }
+
+  SUBCASE("a Bearer prefix outside a secret map stays visible") {
+    std::string masked = mask_secrets_in_json(
+        R"({"http_headers":{"X-Trace":"Bearer abcdefghijkl"}})");
+    CHECK(masked ==
+          R"({"http_headers":{"X-Trace":"Bearer )" + k_mask + R"(ijkl"}})");
+  }
+
+  SUBCASE("Cline OAuth tokens") {
+    std::string masked = mask_secrets_in_json(
+        R"({"oauth":{"accessToken":"at-0123456789abcdef","expiresAt":5}})");
+    CHECK(masked ==
+          R"({"oauth":{"accessToken":")" + k_mask + R"(cdef","expiresAt":5}})");
+  }
+
+  SUBCASE("variable references are not secrets") {
+    std::string masked = mask_secrets_in_json(
+        R"({"env":{"API_KEY":"${API_KEY}","TOKEN":"{env:TOKEN}"}})");
+    CHECK(masked ==
+          R"({"env":{"API_KEY":"${API_KEY}","TOKEN":"{env:TOKEN}"}})");
+  }
+
+  SUBCASE("nested and other well-known formats") {
+    std::string masked = mask_secrets_in_json(
+        R"({"a":{"b":["sk-proj-abcdefghijklmnopqrstuv","AKIAABCDEFGHIJKLMNOP","xoxb-1234567890-abc","task-runner-with-a-long-name"]}})");
+    CHECK(masked.find("sk-proj") == std::string::npos);
+    CHECK(masked.find("AKIA") == std::string::npos);
+    CHECK(masked.find("xoxb") == std::string::npos);
+    CHECK(masked.find("task-runner-with-a-long-name") != std::string::npos);
+  }
+}
+
+TEST_CASE("mask_secrets_in_text") {
+  SUBCASE("JSON lines") {
+    std::string text = "  \"env\": {\n    \"API_KEY\": \"supersecretvalue\",\n"
+                       "    \"PATH\": \"/usr/bin\"\n  }\n";
+    CHECK(mask_secrets_in_text(text) ==
+          "  \"env\": {\n    \"API_KEY\": \"" + k_mask +
+              "alue\",\n    \"PATH\": \"/usr/bin\"\n  }\n");
+  }
+
+  SUBCASE("minified JSON on one line") {
+    CHECK(mask_secrets_in_text(
+              R"({"env":{"DB_PASSWORD":"hunter2hunter2","USER":"bob"}})") ==
+          R"({"env":{"DB_PASSWORD":")" + k_mask + R"(ter2","USER":"bob"}})");
+  }
+
+  SUBCASE("TOML pairs and inline tables") {
+    CHECK(mask_secrets_in_text("API_TOKEN = \"abcdefgh1234\"\n") ==
+          "API_TOKEN = \"" + k_mask + "1234\"\n");
+    CHECK(mask_secrets_in_text(
+              "env = { OPENAI_API_KEY = \"abcdefgh9999\", PATH = \"/bin\" }") ==
+          "env = { OPENAI_API_KEY = \"" + k_mask + "9999\", PATH = \"/bin\" }");
+  }
+
+  SUBCASE("YAML, also in a unified diff") {
+    CHECK(mask_secrets_in_text("    GITHUB_TOKEN: plainvalue1234 # mine\n") ==
+          "    GITHUB_TOKEN: " + k_mask + "1234 # mine\n");
+    CHECK(mask_secrets_in_text("+      api_key: 'quotedsecret'\n") ==
+          "+      api_key: '" + k_mask + "cret'\n");
+    CHECK(mask_secrets_in_text("-  - password: hunter2hunter2") ==
+          "-  - password: " + k_mask + "ter2");
+    CHECK(mask_secrets_in_text("    cmd: npx\n") == "    cmd: npx\n");
+  }
+
+  SUBCASE("tokens anywhere, rest of the line kept") {
+    CHECK(mask_secrets_in_text("    \"args\": [\"--key\", "
+                               "\"ghp_abcdefghijklmnopqrstuvwxyz0123\"],") ==
+          "    \"args\": [\"--key\", \"" + k_mask + "0123\"],");
+  }
+
+  SUBCASE("non-secret lines unchanged") {
+    std::string text = "{\n  \"url\": \"https://example.com:8080/mcp\",\n"
+                       "  \"command\": \"npx\"\n}";
+    CHECK(mask_secrets_in_text(text) == text);
+  }
+}
