@@ -207,6 +207,39 @@ class WatchingTest(DaemonTestCase):
                                                        extra=base))
         self.assertEqual(sorted(snap["servers"]), ["github", "slack"])
 
+    def test_large_claude_json_churn_and_project_servers(self):
+        # A multi-megabyte ~/.claude.json with hundreds of projects: churn
+        # outside the MCP maps makes no snapshot; a new project-local server
+        # does, and the project's own .mcp.json becomes protected too.
+        projects = {}
+        for i in range(400):
+            projects[self.sb.path(f"~/src/p{i}")] = {
+                "allowedTools": [], "history": [{"display": "x" * 4000}],
+                "mcpServers": {}, "hasTrustDialogAccepted": True}
+        doc = {"numStartups": 1, "projects": projects,
+               "mcpServers": {"github": {"command": "gh-mcp"}}}
+        self.sb.write(CLAUDE, json.dumps(doc, indent=2))
+        self.assertGreater(os.path.getsize(self.sb.path(CLAUDE)), 1_500_000)
+        os.makedirs(self.sb.path("~/src/p7"))
+        self.sb.write("~/src/p7/.mcp.json", servers_json("project"))
+        self.daemon.start()
+        self.wait_snapshot(CLAUDE, json.dumps(doc, indent=2))
+        self.wait_snapshot("~/src/p7/.mcp.json", servers_json("project"))
+        for n in range(2, 5):
+            doc["numStartups"] = n
+            doc["projects"][self.sb.path("~/src/p3")]["history"].append(
+                {"display": f"prompt {n}"})
+            self.sb.write(CLAUDE, json.dumps(doc, indent=2))
+        self.marker(1)
+        self.assertEqual(len(self.snapshots(CLAUDE)), 1)
+        doc["projects"][self.sb.path("~/src/p3")]["mcpServers"] = {
+            "local": {"command": "local-mcp"}}
+        self.sb.write(CLAUDE, json.dumps(doc, indent=2))
+        snap = self.wait_snapshot(CLAUDE, json.dumps(doc, indent=2))
+        self.assertIn("github", snap["servers"])
+        self.assertTrue(any(s.startswith("local") for s in snap["servers"]),
+                        snap["servers"])
+
     def test_unparseable_content_is_kept_and_critical(self):
         self.sb.write(CURSOR, servers_json("a", "b"))
         self.daemon.start()
