@@ -1,0 +1,1120 @@
+#include <client/cli.hpp>
+
+#include <client/connection.hpp>
+#include <client/format.hpp>
+
+#include <common/base64.hpp>
+#include <common/config.hpp>
+#include <common/env.hpp>
+#include <common/fs.hpp>
+#include <common/ops/ops.hpp>
+#include <common/paths.hpp>
+#include <common/store.hpp>
+#include <common/time.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace mcpbk::client {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Unwinds to run() with an exit code; the message was already printed.
+struct Exit {
+  int code;
+};
+
+void print_error(const std::string &message) {
+  std::cerr << "mcpbkctl: " << message << '\n';
+}
+
+[[noreturn]] void die(int code, const std::string &message) {
+  print_error(message);
+  throw Exit{code};
+}
+
+std::string dump_pretty(const json &value) {
+  return value.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
+// How a command reaches the store.
+enum class Reach {
+  daemon,     // needs the running daemon
+  offline_ok, // falls back to opening the store directly
+};
+
+// Everything one invocation uses: resolved paths, the config, and either a
+// daemon connection or an offline context.
+class Runtime {
+public:
+  Runtime(Env env, PathOverrides overrides, bool json_output)
+      : m_env(std::move(env)), m_overrides(std::move(overrides)),
+        m_json(json_output), m_style(Style::detect()) {}
+
+  // Loads the config the daemon would use (for the socket and store paths).
+  void load_config() {
+    m_config_file = resolve_config_file(m_overrides, m_env, current_os());
+    if (m_config_file) {
+      auto loaded = load_config_file(*m_config_file);
+      if (!loaded) {
+        die(k_exit_failed, loaded.error().to_string());
+      }
+      m_config = std::move(*loaded);
+    } else {
+      m_config = default_config();
+    }
+    m_paths = resolve_state_paths(m_overrides, m_config, m_env, current_os());
+  }
+
+  // Connects to the daemon, or opens the store for Reach::offline_ok.
+  void connect(Reach reach, std::string_view command) {
+    auto connection = Connection::open(m_paths.socket);
+    if (connection) {
+      m_connection.emplace(std::move(*connection));
+      return;
+    }
+    const std::string where = m_paths.socket.string();
+    if (reach == Reach::daemon) {
+      print_error("cannot reach the daemon at " + where + " (" +
+                  connection.error().message + "); `" + std::string(command) +
+                  "` needs it");
+      std::cerr << "mcpbkctl: start it with `systemctl --user start mcpbkd`, "
+                   "or run `mcpbkd`\n";
+      throw Exit{k_exit_unreachable};
+    }
+    if (!fs::exists(m_paths.store_file)) {
+      die(k_exit_unreachable, "daemon not reachable at " + where +
+                                  " and no store at " +
+                                  m_paths.store_file.string() +
+                                  "; start it with `systemctl --user start "
+                                  "mcpbkd`, or run `mcpbkd`");
+    }
+    print_error("daemon not reachable at " + where +
+                "; reading the store directly");
+    auto store = Store::open(m_paths.store_file, m_config.store.compression,
+                             Store::Repair::no);
+    if (!store) {
+      die(k_exit_failed, "cannot open the store " +
+                             m_paths.store_file.string() + ": " +
+                             store.error().message);
+    }
+    m_store.emplace(std::move(*store));
+    m_context = std::make_unique<ops::Context>(
+        ops::Context{*m_store, m_config, m_env, current_os(), nullptr, {}});
+  }
+
+  bool offline() const { return m_context != nullptr; }
+  Connection &connection() { return *m_connection; }
+
+  // Sends a request and returns its reply, whatever it says.
+  json call_raw(const std::string &op, const json &args) {
+    if (m_context) {
+      return ops::dispatch(*m_context, {{"v", ops::k_protocol_version},
+                                        {"id", 1},
+                                        {"op", op},
+                                        {"args", args}});
+    }
+    auto reply = m_connection->call(op, args);
+    if (!reply) {
+      die(k_exit_unreachable, reply.error().message);
+    }
+    return std::move(*reply);
+  }
+
+  // Sends a request and returns its result. An error reply is printed
+  // (with its field details, and as JSON with --json) and exits 1.
+  json call(const std::string &op, const json &args) {
+    json reply = call_raw(op, args);
+    if (!reply.value("ok", false)) {
+      fail_with(reply);
+    }
+    if (const auto w = reply.find("warning");
+        w != reply.end() && w->is_string()) {
+      print_error("warning: " + w->get<std::string>());
+    }
+    return reply.value("result", json::object());
+  }
+
+  [[noreturn]] void fail_with(const json &reply) {
+    const json error = reply.value("error", json::object());
+    if (m_json) {
+      std::cout << dump_pretty({{"error", error}}) << '\n';
+    }
+    print_error(error.value("message", std::string("request failed")) + " [" +
+                error.value("code", std::string("internal")) + "]");
+    if (const auto details = error.find("details");
+        details != error.end() && details->is_array()) {
+      for (const auto &d : *details) {
+        std::cerr << "  " << d.value("field", std::string()) << ": "
+                  << d.value("message", std::string()) << '\n';
+      }
+    }
+    throw Exit{k_exit_failed};
+  }
+
+  // Prints a result as the one JSON object of --json.
+  void print_json(const json &result) const {
+    std::cout << dump_pretty(result) << '\n';
+  }
+
+  // A path from the command line: "~" expanded, made absolute against the
+  // working directory.
+  std::string client_path(const std::string &text) const {
+    fs::path path = expand_home(text, m_env);
+    if (!path.is_absolute()) {
+      path = fs::absolute(path);
+    }
+    return path.lexically_normal().string();
+  }
+
+  std::string shorten(const std::string &path) const {
+    return shorten_home(path, m_env.home());
+  }
+
+  bool json_output() const { return m_json; }
+  const Style &style() const { return m_style; }
+  const Env &env() const { return m_env; }
+
+private:
+  Env m_env;
+  PathOverrides m_overrides;
+  bool m_json = false;
+  Style m_style;
+  Config m_config;
+  std::optional<fs::path> m_config_file;
+  StatePaths m_paths;
+  std::optional<Connection> m_connection;
+  std::optional<Store> m_store;
+  std::unique_ptr<ops::Context> m_context;
+};
+
+Micros micros_of(const json &object, const char *key) {
+  return object.value(key, static_cast<Micros>(0));
+}
+
+std::string summary_with_note(const json &snapshot) {
+  std::string text = snapshot.value("summary", std::string());
+  if (const auto note = snapshot.find("note");
+      note != snapshot.end() && note->is_string()) {
+    text += " \"" + note->get<std::string>() + "\"";
+  }
+  if (snapshot.value("pinned", false)) {
+    text += " [pinned]";
+  }
+  return text;
+}
+
+std::string snapshot_table(Runtime &rt, const json &snapshots) {
+  Table table(
+      {"ID", "WHEN", "HOST", "PATH", "SIZE", "TRIGGER", "RISK", "SUMMARY"});
+  const Micros now = now_micros();
+  for (const auto &s : snapshots) {
+    const std::string risk = s.value("risk", std::string());
+    table.add({{std::to_string(s.value("id", 0LL))},
+               {local_with_age(micros_of(s, "taken_at_us"), now)},
+               {s.value("host", std::string())},
+               {rt.shorten(s.value("path", std::string()))},
+               {human_size(s.value("size", 0ULL))},
+               {s.value("trigger", std::string())},
+               {risk, risk_colour(risk)},
+               {summary_with_note(s)}});
+  }
+  return table.render(rt.style());
+}
+
+Colour severity_colour(std::string_view severity) {
+  if (severity == "critical") {
+    return Colour::bold_red;
+  }
+  if (severity == "error") {
+    return Colour::red;
+  }
+  if (severity == "warning") {
+    return Colour::yellow;
+  }
+  return Colour::none;
+}
+
+std::string mode_text(std::uint32_t mode) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%04o", mode);
+  return text;
+}
+
+// Prints the MCP part of a diff, then the unified diff, coloured on a tty.
+void print_diff(Runtime &rt, const json &result) {
+  const Style &style = rt.style();
+  std::cout << style.paint("MCP: ", Colour::bold)
+            << result.value("summary", std::string()) << '\n';
+  for (const auto &change : result.value("servers", json::array())) {
+    const std::string kind = change.value("kind", std::string());
+    const std::string name = change.value("name", std::string());
+    if (kind == "added") {
+      std::cout << style.paint("  + " + name, Colour::green) << " (added)\n";
+    } else if (kind == "removed") {
+      std::cout << style.paint("  - " + name, Colour::red) << " (removed)\n";
+    } else {
+      std::string fields;
+      for (const auto &f : change.value("fields", json::array())) {
+        fields += fields.empty() ? "" : ", ";
+        fields += f.get<std::string>();
+      }
+      std::cout << style.paint("  ~ " + name, Colour::yellow) << " (changed"
+                << (fields.empty() ? "" : ": " + fields) << ")\n";
+    }
+  }
+  const std::string unified = result.value("unified", std::string());
+  if (unified.empty()) {
+    std::cout << "(no differences)\n";
+    return;
+  }
+  std::cout << '\n';
+  std::size_t start = 0;
+  while (start < unified.size()) {
+    std::size_t end = unified.find('\n', start);
+    if (end == std::string::npos) {
+      end = unified.size();
+    }
+    const std::string line = unified.substr(start, end - start);
+    Colour colour = Colour::none;
+    if (line.rfind("+++", 0) == 0 || line.rfind("---", 0) == 0) {
+      colour = Colour::bold;
+    } else if (line.rfind("@@", 0) == 0) {
+      colour = Colour::cyan;
+    } else if (!line.empty() && line[0] == '+') {
+      colour = Colour::green;
+    } else if (!line.empty() && line[0] == '-') {
+      colour = Colour::red;
+    }
+    std::cout << style.paint(line, colour) << '\n';
+    start = end + 1;
+  }
+}
+
+void print_event_line(Runtime &rt, const json &event) {
+  const std::string severity = event.value("severity", std::string());
+  std::cout << format_local(micros_of(event, "at_us")) << "  "
+            << rt.style().paint(severity, severity_colour(severity)) << "  "
+            << event.value("kind", std::string()) << "  "
+            << rt.shorten(event.value("path", std::string())) << ": "
+            << event.value("message", std::string()) << '\n';
+}
+
+void print_snapshot_line(Runtime &rt, const json &s) {
+  const std::string risk = s.value("risk", std::string());
+  std::cout << format_local(micros_of(s, "taken_at_us")) << "  snapshot #"
+            << s.value("id", 0LL) << "  " << s.value("host", std::string())
+            << "  " << rt.shorten(s.value("path", std::string())) << "  "
+            << s.value("trigger", std::string()) << "  "
+            << rt.style().paint(risk, risk_colour(risk)) << "  "
+            << summary_with_note(s) << '\n';
+}
+
+std::string uptime_text(std::int64_t seconds) {
+  const std::int64_t days = seconds / 86400;
+  const std::int64_t hours = seconds % 86400 / 3600;
+  const std::int64_t minutes = seconds % 3600 / 60;
+  if (days > 0) {
+    return std::to_string(days) + "d " + std::to_string(hours) + "h";
+  }
+  if (hours > 0) {
+    return std::to_string(hours) + "h " + std::to_string(minutes) + "m";
+  }
+  if (minutes > 0) {
+    return std::to_string(minutes) + "m " + std::to_string(seconds % 60) + "s";
+  }
+  return std::to_string(seconds) + "s";
+}
+
+// ---- commands ------------------------------------------------------------
+
+int cmd_status(Runtime &rt) {
+  rt.connect(Reach::daemon, "status");
+  const json r = rt.call("status", json::object());
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  const Style &style = rt.style();
+  std::cout << style.paint("mcpbkd " + r.value("version", std::string("?")),
+                           Colour::bold);
+  if (r.contains("pid") && !r["pid"].is_null()) {
+    std::cout << "  pid " << r["pid"].dump();
+  }
+  if (r.contains("uptime_s") && r["uptime_s"].is_number_integer()) {
+    std::cout << "  up " << uptime_text(r["uptime_s"].get<std::int64_t>());
+  }
+  if (r.contains("instance_id") && r["instance_id"].is_string()) {
+    std::cout << "  instance " << r["instance_id"].get<std::string>();
+  }
+  std::cout << '\n';
+  if (r.contains("backend") && r["backend"].is_string()) {
+    std::cout << "watch backend: " << r["backend"].get<std::string>() << '\n';
+  }
+  const json store = r.value("store", json::object());
+  std::cout << "store: " << rt.shorten(store.value("path", std::string()))
+            << ", " << human_size(store.value("bytes", 0ULL)) << ", "
+            << store.value("snapshots", 0ULL) << " snapshots of "
+            << store.value("paths", 0ULL) << " files, "
+            << store.value("blobs", 0ULL) << " blobs, "
+            << store.value("events", 0ULL) << " events\n";
+  const json watched = r.value("watched", json::array());
+  std::size_t absent = 0;
+  Table table({"HOST", "PATH", "STATE"});
+  for (const auto &w : watched) {
+    const bool exists = w.value("exists", false);
+    if (!exists) {
+      // Files of hosts that are not installed: only counted.
+      ++absent;
+      continue;
+    }
+    std::string state = w.value("state", std::string());
+    if (state.empty()) {
+      state = exists ? "exists" : "missing";
+    }
+    table.add({{w.value("host", std::string())},
+               {rt.shorten(w.value("path", std::string()))},
+               {state, exists ? Colour::none : Colour::dim}});
+  }
+  std::cout << "watched files: " << watched.size() - absent << " present, "
+            << absent << " not present yet (--json lists them)\n";
+  if (!table.empty()) {
+    std::cout << table.render(style);
+  }
+  const json warnings = r.value("warnings", json::array());
+  for (const auto &w : warnings) {
+    std::cout << style.paint("warning: ", Colour::yellow)
+              << (w.is_string() ? w.get<std::string>() : w.dump()) << '\n';
+  }
+  return k_exit_ok;
+}
+
+int cmd_hosts(Runtime &rt) {
+  rt.connect(Reach::daemon, "hosts");
+  const json r = rt.call("hosts", json::object());
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  const Style &style = rt.style();
+  for (const auto &h : r.value("hosts", json::array())) {
+    const bool enabled = h.value("enabled", true);
+    std::cout << style.paint(h.value("name", std::string()), Colour::bold)
+              << " (" << h.value("display_name", std::string()) << ")"
+              << (enabled ? "" : "  disabled") << "  trigger "
+              << h.value("trigger", std::string()) << '\n';
+    const json files = h.value("files", json::array());
+    if (files.empty()) {
+      std::cout << style.paint("  no files on this system", Colour::dim)
+                << '\n';
+      continue;
+    }
+    Table table({"  PATH", "EXISTS", "WATCHED", "SNAPSHOTS"});
+    for (const auto &f : files) {
+      const bool exists = f.value("exists", false);
+      table.add({{"  " + rt.shorten(f.value("path", std::string())) +
+                  (f.value("symlink", false) ? " (symlink)" : "")},
+                 {exists ? "yes" : "no", exists ? Colour::none : Colour::dim},
+                 {f.value("watched", false) ? "yes" : "no"},
+                 {std::to_string(f.value("snapshots", 0ULL))}});
+    }
+    std::cout << table.render(style);
+  }
+  return k_exit_ok;
+}
+
+struct ListOptions {
+  std::string host;
+  std::string path;
+  std::string since;
+  std::string newer_than;
+  std::int64_t limit = 0;
+};
+
+int cmd_list(Runtime &rt, const ListOptions &o) {
+  json args = json::object();
+  if (!o.host.empty()) {
+    args["host"] = o.host;
+  }
+  if (!o.path.empty()) {
+    args["path"] = rt.client_path(o.path);
+  }
+  if (!o.since.empty()) {
+    const auto t = parse_iso8601(o.since);
+    if (!t) {
+      die(k_exit_usage, "--since: not an ISO 8601 time: " + o.since);
+    }
+    args["since"] = *t;
+  }
+  if (!o.newer_than.empty()) {
+    const auto d = parse_duration(o.newer_than);
+    if (!d) {
+      die(k_exit_usage,
+          "--newer-than: not a duration (30m, 2h, 7d): " + o.newer_than);
+    }
+    args["since"] = now_micros() - *d;
+  }
+  if (o.limit > 0) {
+    args["limit"] = o.limit;
+  }
+  rt.connect(Reach::offline_ok, "list");
+  const json r = rt.call("list", args);
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  const json snapshots = r.value("snapshots", json::array());
+  if (snapshots.empty()) {
+    std::cout << "no snapshots\n";
+    return k_exit_ok;
+  }
+  std::cout << snapshot_table(rt, snapshots);
+  return k_exit_ok;
+}
+
+int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
+  rt.connect(Reach::offline_ok, "show");
+  json args = {{"id", id}};
+  if (show_secrets) {
+    args["show_secrets"] = true;
+  }
+  const json r = rt.call("show", args);
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  const Style &style = rt.style();
+  const json s = r.value("snapshot", json::object());
+  const std::string risk = s.value("risk", std::string());
+  const auto row = [&](const std::string &key, const std::string &value) {
+    std::cout << style.paint(key, Colour::bold)
+              << std::string(10 - std::min<std::size_t>(key.size(), 9), ' ')
+              << value << '\n';
+  };
+  row("snapshot", "#" + std::to_string(s.value("id", 0LL)));
+  row("host", s.value("host", std::string()));
+  row("path", rt.shorten(s.value("path", std::string())));
+  row("taken", local_with_age(micros_of(s, "taken_at_us"), now_micros()) +
+                   "  " + s.value("taken_at", std::string()));
+  row("size", human_size(s.value("size", 0ULL)) + "  mode " +
+                  mode_text(s.value("mode", 0U)) + "  " +
+                  r.value("format", std::string()));
+  row("sha256", s.value("sha256", std::string()));
+  row("trigger", s.value("trigger", std::string()));
+  row("risk", style.paint(risk, risk_colour(risk)));
+  row("summary", s.value("summary", std::string()));
+  if (s.contains("note") && s["note"].is_string()) {
+    row("note", s["note"].get<std::string>());
+  }
+  row("pinned", s.value("pinned", false) ? "yes" : "no");
+  if (r.contains("parse_error")) {
+    row("parse",
+        style.paint("unparseable: " + r["parse_error"].get<std::string>(),
+                    Colour::red));
+  }
+  const json servers = r.value("servers", json::object());
+  std::cout << style.paint("servers", Colour::bold) << "   " << servers.size()
+            << '\n';
+  for (const auto &[name, entry] : servers.items()) {
+    std::cout << "  " << style.paint(name, Colour::cyan) << ": ";
+    std::string text = dump_pretty(entry);
+    std::string indented;
+    for (const char c : text) {
+      indented += c;
+      if (c == '\n') {
+        indented += "  ";
+      }
+    }
+    std::cout << indented << '\n';
+  }
+  return k_exit_ok;
+}
+
+int cmd_cat(Runtime &rt, std::int64_t id) {
+  rt.connect(Reach::offline_ok, "cat");
+  const json r = rt.call("content", {{"id", id}});
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  auto bytes = base64_decode(r.value("content_base64", std::string()));
+  if (!bytes) {
+    die(k_exit_failed, "the reply's content is not valid base64");
+  }
+  std::fwrite(bytes->data(), 1, bytes->size(), stdout);
+  std::fflush(stdout);
+  return k_exit_ok;
+}
+
+int cmd_diff(Runtime &rt, std::int64_t id, std::int64_t id2,
+             bool show_secrets) {
+  rt.connect(Reach::offline_ok, "diff");
+  json args = {{"id", id}};
+  if (id2 > 0) {
+    args["id2"] = id2;
+  }
+  if (show_secrets) {
+    args["show_secrets"] = true;
+  }
+  const json r = rt.call("diff", args);
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  print_diff(rt, r);
+  return k_exit_ok;
+}
+
+struct RestoreOptions {
+  std::int64_t id = 0;
+  std::string to;
+  bool dry_run = false;
+  bool only_mcp = false;
+  bool yes = false;
+  bool last_good = false;
+  std::string host;
+  std::string path;
+  bool show_secrets = false;
+};
+
+int cmd_restore(Runtime &rt, const RestoreOptions &o) {
+  json args = json::object();
+  if (o.last_good) {
+    if (o.id > 0) {
+      die(k_exit_usage, "restore: give an ID or --last-good, not both");
+    }
+    if (o.host.empty() && o.path.empty()) {
+      die(k_exit_usage, "restore --last-good needs --host H or --path P");
+    }
+    args["last_good"] = true;
+    if (!o.host.empty()) {
+      args["host"] = o.host;
+    }
+    if (!o.path.empty()) {
+      args["path"] = rt.client_path(o.path);
+    }
+  } else {
+    if (o.id <= 0) {
+      die(k_exit_usage, "restore: give a snapshot ID (or --last-good)");
+    }
+    if (!o.host.empty() || !o.path.empty()) {
+      die(k_exit_usage, "restore: --host and --path go with --last-good");
+    }
+    args["id"] = o.id;
+  }
+  if (!o.to.empty()) {
+    args["to"] = rt.client_path(o.to);
+  }
+  if (o.only_mcp) {
+    args["only_mcp"] = true;
+  }
+  if (o.show_secrets) {
+    args["show_secrets"] = true;
+  }
+  rt.connect(Reach::offline_ok, "restore");
+
+  const bool ask = !o.dry_run && !o.yes && ::isatty(STDIN_FILENO) != 0;
+  if (o.dry_run || ask) {
+    json preview_args = args;
+    preview_args["dry_run"] = true;
+    const json preview = rt.call("restore", preview_args);
+    if (o.dry_run) {
+      if (rt.json_output()) {
+        rt.print_json(preview);
+        return k_exit_ok;
+      }
+    }
+    if (!rt.json_output() || ask) {
+      const json from = preview.value("restored_from", json::object());
+      std::ostream &out = rt.json_output() ? std::cerr : std::cout;
+      out << "restore #" << from.value("id", 0LL) << " ("
+          << format_local(micros_of(from, "taken_at_us")) << ") to "
+          << rt.shorten(preview.value("restored_to", std::string())) << '\n';
+      if (!rt.json_output()) {
+        print_diff(rt, preview);
+      }
+    }
+    if (o.dry_run) {
+      std::cout << "dry run: nothing was changed\n";
+      return k_exit_ok;
+    }
+    std::cerr << "Restore? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") {
+      print_error("restore cancelled");
+      return k_exit_failed;
+    }
+    if (const auto it = preview.find("restored_from");
+        it != preview.end() && o.last_good) {
+      // Restore exactly what was shown, even if a newer good one appeared.
+      args.erase("last_good");
+      args.erase("host");
+      args.erase("path");
+      args["id"] = it->value("id", 0LL);
+    }
+  }
+  const json r = rt.call("restore", args);
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  const json from = r.value("restored_from", json::object());
+  std::cout << "restored #" << from.value("id", 0LL) << " to "
+            << rt.shorten(r.value("restored_to", std::string())) << " ("
+            << human_size(r.value("bytes", 0ULL)) << ")";
+  if (!r.value("changed", true)) {
+    std::cout << "; the file already had this content";
+  }
+  std::cout << '\n';
+  if (r.contains("pre_restore_id")) {
+    std::cout << "the previous content was saved as snapshot #"
+              << r["pre_restore_id"].dump() << '\n';
+  }
+  if (r.contains("previous_id")) {
+    std::cout << "the previous content is snapshot #" << r["previous_id"].dump()
+              << '\n';
+  }
+  if (r.contains("snapshot")) {
+    std::cout << "recorded as snapshot #" << r["snapshot"].value("id", 0LL)
+              << '\n';
+  }
+  return k_exit_ok;
+}
+
+int cmd_snapshot(Runtime &rt, const std::vector<std::string> &paths,
+                 const std::string &host, const std::string &note) {
+  json args = json::object();
+  if (!paths.empty()) {
+    json list = json::array();
+    for (const auto &p : paths) {
+      list.push_back(rt.client_path(p));
+    }
+    args["paths"] = std::move(list);
+  }
+  if (!host.empty()) {
+    args["host"] = host;
+  }
+  if (!note.empty()) {
+    args["note"] = note;
+  }
+  rt.connect(Reach::daemon, "snapshot");
+  const json r = rt.call("snapshot", args);
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  const json snapshots = r.value("snapshots", json::array());
+  if (!snapshots.empty()) {
+    std::cout << snapshot_table(rt, snapshots);
+  }
+  for (const auto &s : r.value("skipped", json::array())) {
+    std::cout << "skipped " << rt.shorten(s.value("path", std::string()))
+              << ": " << s.value("reason", std::string()) << '\n';
+  }
+  if (snapshots.empty()) {
+    std::cout << "no snapshot taken\n";
+  }
+  return k_exit_ok;
+}
+
+int cmd_pin(Runtime &rt, std::int64_t id, bool pin) {
+  const char *op = pin ? "pin" : "unpin";
+  rt.connect(Reach::daemon, op);
+  const json r = rt.call(op, {{"id", id}});
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  std::cout << (pin ? "pinned" : "unpinned") << " snapshot #" << id << '\n';
+  return k_exit_ok;
+}
+
+int cmd_prune(Runtime &rt, bool dry_run) {
+  rt.connect(Reach::daemon, "prune");
+  const json r = rt.call("prune", {{"dry_run", dry_run}});
+  if (rt.json_output()) {
+    rt.print_json(r);
+    return k_exit_ok;
+  }
+  const json deleted = r.value("deleted", json::array());
+  if (!deleted.empty()) {
+    Table table({"ID", "WHEN", "HOST", "PATH", "SIZE", "RULE"});
+    const Micros now = now_micros();
+    for (const auto &d : deleted) {
+      const json s = d.value("snapshot", json::object());
+      table.add({{std::to_string(s.value("id", 0LL))},
+                 {local_with_age(micros_of(s, "taken_at_us"), now)},
+                 {s.value("host", std::string())},
+                 {rt.shorten(s.value("path", std::string()))},
+                 {human_size(s.value("size", 0ULL))},
+                 {d.value("rule", std::string())}});
+    }
+    std::cout << table.render(rt.style());
+  }
+  const auto count = r.value("count", 0ULL);
+  if (dry_run) {
+    std::cout << "dry run: would delete " << count << " snapshot"
+              << (count == 1 ? "" : "s") << '\n';
+  } else {
+    std::cout << "deleted " << count << " snapshot" << (count == 1 ? "" : "s")
+              << ", freed " << human_size(r.value("bytes_freed", 0ULL)) << '\n';
+  }
+  return k_exit_ok;
+}
+
+int cmd_verify(Runtime &rt) {
+  rt.connect(Reach::daemon, "verify");
+  const json r = rt.call("verify", json::object());
+  const bool ok = r.value("ok", false);
+  if (rt.json_output()) {
+    rt.print_json(r);
+  } else {
+    for (const auto &p : r.value("problems", json::array())) {
+      std::cout << rt.style().paint("problem: ", Colour::red)
+                << (p.is_string() ? p.get<std::string>() : p.dump()) << '\n';
+    }
+    std::cout << (ok ? "ok" : "FAILED") << ": "
+              << r.value("blobs_checked", 0ULL) << " blobs and "
+              << r.value("snapshots_checked", 0ULL) << " snapshots checked\n";
+  }
+  if (!ok) {
+    print_error("verify found problems");
+  }
+  return ok ? k_exit_ok : k_exit_failed;
+}
+
+int cmd_events(Runtime &rt, bool follow, std::int64_t limit) {
+  rt.connect(Reach::daemon, "events");
+  json args = json::object();
+  args["limit"] = limit > 0 ? limit : 50;
+  if (!follow) {
+    const json r = rt.call("events", args);
+    if (rt.json_output()) {
+      rt.print_json(r);
+      return k_exit_ok;
+    }
+    const json events = r.value("events", json::array());
+    if (events.empty()) {
+      std::cout << "no events\n";
+      return k_exit_ok;
+    }
+    Table table({"ID", "WHEN", "SEVERITY", "KIND", "PATH", "MESSAGE"});
+    const Micros now = now_micros();
+    for (const auto &e : events) {
+      const std::string severity = e.value("severity", std::string());
+      table.add({{std::to_string(e.value("id", 0LL))},
+                 {local_with_age(micros_of(e, "at_us"), now)},
+                 {severity, severity_colour(severity)},
+                 {e.value("kind", std::string())},
+                 {rt.shorten(e.value("path", std::string()))},
+                 {e.value("message", std::string())}});
+    }
+    std::cout << table.render(rt.style());
+    return k_exit_ok;
+  }
+
+  // Subscribe first so nothing falls between the history and the stream.
+  rt.call("subscribe", json::object());
+  const json history = rt.call("events", args);
+  const json events = history.value("events", json::array());
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (rt.json_output()) {
+      std::cout << json({{"v", 1}, {"event", "event"}, {"data", *it}})
+                       .dump(-1, ' ', false, json::error_handler_t::replace)
+                << '\n';
+    } else {
+      print_event_line(rt, *it);
+    }
+  }
+  std::cout << std::flush;
+  Connection &connection = rt.connection();
+  connection.set_timeout(std::nullopt);
+  for (;;) {
+    auto message = connection.read_message();
+    if (!message) {
+      die(k_exit_unreachable, message.error().message);
+    }
+    if (!*message) {
+      die(k_exit_unreachable, "the daemon closed the connection");
+    }
+    const json &m = **message;
+    if (!m.contains("event")) {
+      continue;
+    }
+    if (rt.json_output()) {
+      std::cout << m.dump(-1, ' ', false, json::error_handler_t::replace)
+                << '\n';
+    } else if (m["event"] == "snapshot") {
+      print_snapshot_line(rt, m.value("data", json::object()));
+    } else {
+      print_event_line(rt, m.value("data", json::object()));
+    }
+    std::cout << std::flush;
+  }
+}
+
+int cmd_export(Runtime &rt, const std::string &host, const std::string &output,
+               bool redact) {
+  json args = {{"output", rt.client_path(output)}};
+  if (!host.empty()) {
+    args["host"] = host;
+  }
+  if (redact) {
+    args["redact"] = true;
+  }
+  rt.connect(Reach::daemon, "export");
+  const json r = rt.call("export", args);
+  if (rt.json_output()) {
+    rt.print_json(r);
+  } else {
+    std::cout << "exported to " << output << '\n';
+  }
+  return k_exit_ok;
+}
+
+int cmd_import(Runtime &rt, const std::string &file,
+               const std::string &on_conflict) {
+  json args = {{"file", rt.client_path(file)}, {"on_conflict", on_conflict}};
+  rt.connect(Reach::daemon, "import");
+  const json r = rt.call("import", args);
+  if (rt.json_output()) {
+    rt.print_json(r);
+  } else {
+    std::cout << "imported " << file << '\n';
+  }
+  return k_exit_ok;
+}
+
+constexpr const char *k_examples = R"(Examples:
+  mcpbkctl status                      is the daemon running, what it watches
+  mcpbkctl list --host claude-code --newer-than 2h
+  mcpbkctl show 42                     servers of snapshot 42 (secrets masked)
+  mcpbkctl diff 42                     snapshot 42 against the current file
+  mcpbkctl diff 41 42                  two snapshots
+  mcpbkctl cat 42 > copy.json          the exact bytes
+  mcpbkctl restore 42 --dry-run        what a restore would change
+  mcpbkctl restore --last-good --host claude-desktop --yes
+  mcpbkctl snapshot ~/.claude.json --note "before upgrading"
+  mcpbkctl events --follow
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 daemon unreachable.)";
+
+} // namespace
+
+int run(int argc, char **argv) {
+  CLI::App app{"mcpbkctl: inspect and restore the MCP configuration backups "
+               "kept by mcpbkd"};
+  app.footer(k_examples);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  std::string socket;
+  std::string config_file;
+  std::string state_dir;
+  bool json_output = false;
+  app.add_option("--socket", socket, "daemon socket (default: resolved)");
+  app.add_option("--config", config_file, "config file");
+  app.add_option("--state-dir", state_dir, "state directory");
+  app.add_flag("--json", json_output, "print one JSON object");
+
+  std::function<int(Runtime &)> action;
+
+  app.add_subcommand("status", "daemon, store and watch status")->callback([&] {
+    action = cmd_status;
+  });
+  app.add_subcommand("hosts", "known hosts, their files and snapshot counts")
+      ->callback([&] { action = cmd_hosts; });
+
+  ListOptions list_options;
+  auto *list = app.add_subcommand("list", "snapshots, newest first");
+  list->add_option("--host", list_options.host, "only this host");
+  list->add_option("--path", list_options.path, "only this file");
+  auto *since = list->add_option("--since", list_options.since,
+                                 "taken at or after this ISO 8601 time");
+  list->add_option("--newer-than", list_options.newer_than,
+                   "taken within this duration (30m, 2h, 7d)")
+      ->excludes(since);
+  list->add_option("--limit", list_options.limit, "at most N snapshots")
+      ->check(CLI::PositiveNumber);
+  list->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_list(rt, list_options);
+    };
+  });
+
+  std::int64_t id = 0;
+  std::int64_t id2 = 0;
+  bool show_secrets = false;
+  auto *show = app.add_subcommand("show", "a snapshot's metadata and servers");
+  show->add_option("ID", id, "snapshot id")->required();
+  show->add_flag("--show-secrets", show_secrets, "do not mask secret values");
+  show->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_show(rt, id, show_secrets);
+    };
+  });
+
+  auto *cat = app.add_subcommand("cat", "a snapshot's exact bytes on stdout");
+  cat->add_option("ID", id, "snapshot id")->required();
+  cat->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_cat(rt, id);
+    };
+  });
+
+  auto *diff = app.add_subcommand(
+      "diff", "a snapshot against the current file, or two snapshots");
+  diff->add_option("ID", id, "snapshot id")->required();
+  diff->add_option("ID2", id2, "second snapshot id");
+  diff->add_flag("--show-secrets", show_secrets, "do not mask secret values");
+  diff->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_diff(rt, id, id2, show_secrets);
+    };
+  });
+
+  RestoreOptions restore_options;
+  auto *restore = app.add_subcommand("restore", "write a snapshot back");
+  restore->add_option("ID", restore_options.id, "snapshot id");
+  restore->add_option("--to", restore_options.to, "write to this path instead");
+  restore->add_flag("--dry-run", restore_options.dry_run,
+                    "show the diff, change nothing");
+  restore->add_flag("--only-mcp", restore_options.only_mcp,
+                    "replace only the MCP server maps in the current file");
+  restore->add_flag("--yes,-y", restore_options.yes, "do not ask");
+  restore->add_flag("--last-good", restore_options.last_good,
+                    "the newest good snapshot of --host or --path");
+  restore->add_option("--host", restore_options.host, "with --last-good");
+  restore->add_option("--path", restore_options.path, "with --last-good");
+  restore->add_flag("--show-secrets", restore_options.show_secrets,
+                    "do not mask secret values in the diff");
+  restore->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_restore(rt, restore_options);
+    };
+  });
+
+  std::vector<std::string> snapshot_paths;
+  std::string snapshot_host;
+  std::string note;
+  auto *snapshot = app.add_subcommand("snapshot", "take a manual snapshot now");
+  snapshot->add_option("PATH", snapshot_paths, "files to snapshot");
+  snapshot->add_option("--host", snapshot_host,
+                       "every file of this host (or the host of PATHs)");
+  snapshot->add_option("--note", note, "a note; noted snapshots are pinned");
+  snapshot->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_snapshot(rt, snapshot_paths, snapshot_host, note);
+    };
+  });
+
+  auto *pin = app.add_subcommand("pin", "exempt a snapshot from retention");
+  pin->add_option("ID", id, "snapshot id")->required();
+  pin->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_pin(rt, id, true);
+    };
+  });
+  auto *unpin = app.add_subcommand("unpin", "return a snapshot to retention");
+  unpin->add_option("ID", id, "snapshot id")->required();
+  unpin->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_pin(rt, id, false);
+    };
+  });
+
+  bool prune_dry_run = false;
+  auto *prune = app.add_subcommand("prune", "apply retention now");
+  prune->add_flag("--dry-run", prune_dry_run,
+                  "list what would be deleted and why");
+  prune->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_prune(rt, prune_dry_run);
+    };
+  });
+
+  app.add_subcommand("verify", "check every blob hash and the database")
+      ->callback([&] { action = cmd_verify; });
+
+  bool follow = false;
+  std::int64_t events_limit = 0;
+  auto *events = app.add_subcommand("events", "the event log");
+  events->add_flag("--follow,-f", follow, "stream new events and snapshots");
+  events->add_option("--limit", events_limit, "at most N events (50)")
+      ->check(CLI::PositiveNumber);
+  events->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_events(rt, follow, events_limit);
+    };
+  });
+
+  std::string export_host;
+  std::string export_output;
+  bool redact = false;
+  auto *export_cmd = app.add_subcommand("export", "write a portable bundle");
+  export_cmd->add_option("--host", export_host, "only this host");
+  export_cmd->add_option("-o,--output", export_output, "bundle file")
+      ->required();
+  export_cmd->add_flag("--redact", redact, "mask secret values");
+  export_cmd->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_export(rt, export_host, export_output, redact);
+    };
+  });
+
+  std::string import_file;
+  std::string on_conflict = "skip";
+  auto *import_cmd = app.add_subcommand("import", "read a portable bundle");
+  import_cmd->add_option("FILE", import_file, "bundle file")->required();
+  import_cmd
+      ->add_option("--on-conflict", on_conflict,
+                   "skip, rename or fail (default skip)")
+      ->check(CLI::IsMember({"skip", "rename", "fail"}));
+  import_cmd->callback([&] {
+    action = [&](Runtime &rt) {
+      return cmd_import(rt, import_file, on_conflict);
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    const int code = app.exit(e);
+    return code == 0 ? k_exit_ok : k_exit_usage;
+  }
+
+  PathOverrides overrides;
+  if (!socket.empty()) {
+    overrides.socket = socket;
+  }
+  if (!config_file.empty()) {
+    overrides.config_file = config_file;
+  }
+  if (!state_dir.empty()) {
+    overrides.state_dir = state_dir;
+  }
+  try {
+    Runtime rt(Env::from_process(), overrides, json_output);
+    rt.load_config();
+    return action(rt);
+  } catch (const Exit &e) {
+    return e.code;
+  } catch (const std::exception &e) {
+    print_error(e.what());
+    return k_exit_failed;
+  }
+}
+
+} // namespace mcpbk::client

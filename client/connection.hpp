@@ -1,0 +1,50 @@
+#pragma once
+
+#include <common/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace mcpbk::client {
+
+// A blocking connection to mcpbkd's socket (plain POSIX, JSON lines).
+class Connection {
+public:
+  // Connects; io_error with the reason when nothing listens there.
+  static Result<Connection> open(const std::filesystem::path &socket);
+
+  Connection(Connection &&other) noexcept;
+  Connection &operator=(Connection &&other) noexcept;
+  Connection(const Connection &) = delete;
+  Connection &operator=(const Connection &) = delete;
+  ~Connection();
+
+  // Sends one request and returns its reply (stream messages that arrive
+  // first are skipped). io_error when the connection breaks.
+  Result<nlohmann::json> call(const std::string &op,
+                              const nlohmann::json &args);
+
+  // Sends a request without waiting; returns its id.
+  Result<std::int64_t> send(const std::string &op, const nlohmann::json &args);
+
+  // Reads the next message line; std::nullopt when the daemon closed the
+  // connection.
+  Result<std::optional<nlohmann::json>> read_message();
+
+  // Limits how long one read may wait (none: forever).
+  void set_timeout(std::optional<std::chrono::milliseconds> timeout);
+
+private:
+  explicit Connection(int fd) : m_fd(fd) {}
+
+  int m_fd = -1;
+  std::string m_buffer;
+  std::int64_t m_next_id = 1;
+};
+
+} // namespace mcpbk::client

@@ -1,0 +1,137 @@
+#include <client/format.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace mcpbk::client {
+
+Style Style::detect() {
+  Style style;
+  const char *no_color = std::getenv("NO_COLOR");
+  style.enabled =
+      ::isatty(STDOUT_FILENO) != 0 && (no_color == nullptr || *no_color == 0);
+  return style;
+}
+
+std::string Style::paint(std::string_view text, Colour colour) const {
+  if (!enabled || colour == Colour::none) {
+    return std::string(text);
+  }
+  const char *code = "";
+  switch (colour) {
+  case Colour::none:
+    break;
+  case Colour::dim:
+    code = "\033[2m";
+    break;
+  case Colour::bold:
+    code = "\033[1m";
+    break;
+  case Colour::red:
+    code = "\033[31m";
+    break;
+  case Colour::bold_red:
+    code = "\033[1;31m";
+    break;
+  case Colour::green:
+    code = "\033[32m";
+    break;
+  case Colour::yellow:
+    code = "\033[33m";
+    break;
+  case Colour::cyan:
+    code = "\033[36m";
+    break;
+  }
+  return std::string(code) + std::string(text) + "\033[0m";
+}
+
+Colour risk_colour(std::string_view risk) {
+  if (risk == "critical") {
+    return Colour::bold_red;
+  }
+  if (risk == "high") {
+    return Colour::red;
+  }
+  if (risk == "medium") {
+    return Colour::yellow;
+  }
+  return Colour::green;
+}
+
+std::string human_size(std::uint64_t bytes) {
+  if (bytes < 1024) {
+    return std::to_string(bytes) + " B";
+  }
+  const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024.0;
+  std::size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(units)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f %s", value, units[unit]);
+  return text;
+}
+
+std::string local_with_age(Micros t, Micros now) {
+  return format_local(t) + " (" + relative_age(t, now) + ")";
+}
+
+std::size_t display_width(std::string_view text) {
+  std::size_t width = 0;
+  for (const char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+      ++width;
+    }
+  }
+  return width;
+}
+
+Table::Table(std::vector<std::string> headers)
+    : m_headers(std::move(headers)) {}
+
+void Table::add(std::vector<Cell> row) {
+  row.resize(m_headers.size());
+  m_rows.push_back(std::move(row));
+}
+
+std::string Table::render(const Style &style) const {
+  std::vector<std::size_t> widths(m_headers.size(), 0);
+  for (std::size_t i = 0; i < m_headers.size(); ++i) {
+    widths[i] = display_width(m_headers[i]);
+  }
+  for (const auto &row : m_rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], display_width(row[i].text));
+    }
+  }
+  std::string out;
+  const auto line = [&](const std::vector<Cell> &cells) {
+    std::string text;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const bool last = i + 1 == cells.size();
+      text += style.paint(cells[i].text, cells[i].colour);
+      if (!last) {
+        text += std::string(widths[i] - display_width(cells[i].text) + 2, ' ');
+      }
+    }
+    while (!text.empty() && text.back() == ' ') {
+      text.pop_back();
+    }
+    out += text + '\n';
+  };
+  std::vector<Cell> header;
+  for (const auto &h : m_headers) {
+    header.push_back({h, Colour::bold});
+  }
+  line(header);
+  for (const auto &row : m_rows) {
+    line(row);
+  }
+  return out;
+}
+
+} // namespace mcpbk::client

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <common/time.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpbk::client {
+
+// ANSI colours, used only when Style::enabled.
+enum class Colour { none, dim, bold, red, bold_red, green, yellow, cyan };
+
+// Whether human output is coloured: stdout is a tty and NO_COLOR is unset.
+struct Style {
+  bool enabled = false;
+  static Style detect();
+  std::string paint(std::string_view text, Colour colour) const;
+};
+
+// The colour of a risk level ("low", "medium", "high", "critical").
+Colour risk_colour(std::string_view risk);
+
+// "512 B", "1.5 KiB", "3.2 MiB".
+std::string human_size(std::uint64_t bytes);
+
+// "2026-11-21 11:00:00 (3m ago)".
+std::string local_with_age(Micros t, Micros now);
+
+// A table of aligned columns; the last column is not padded.
+class Table {
+public:
+  struct Cell {
+    std::string text;
+    Colour colour = Colour::none;
+  };
+  explicit Table(std::vector<std::string> headers);
+  void add(std::vector<Cell> row);
+  bool empty() const { return m_rows.empty(); }
+  std::string render(const Style &style) const;
+
+private:
+  std::vector<std::string> m_headers;
+  std::vector<std::vector<Cell>> m_rows;
+};
+
+// Display width of UTF-8 text (code points).
+std::size_t display_width(std::string_view text);
+
+} // namespace mcpbk::client

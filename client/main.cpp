@@ -1,0 +1,5 @@
+#include <client/cli.hpp>
+
+int main(int argc, char **argv) {
+  return mcpbk::client::run(argc, argv);
+}

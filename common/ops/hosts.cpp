@@ -1,0 +1,78 @@
+// hosts: every catalog host with its resolved files (SPEC §9).
+//
+// Result: {"hosts":[{name, display_name, enabled, trigger, files:[{path,
+// format, scope, exists, symlink, watched, snapshots}]}]}. Paths with
+// snapshots but no longer resolved (a project that went away) are listed
+// too, with watched false.
+
+#include <common/fs.hpp>
+#include <common/ops/support.hpp>
+
+#include <algorithm>
+
+namespace mcpbk::ops {
+
+json op_hosts(Context &context, const json &raw_args) {
+  Args args(raw_args);
+  args.finish();
+
+  const std::vector<WatchTarget> targets = known_targets(context);
+  std::vector<WatchTarget> watched;
+  if (context.daemon != nullptr) {
+    watched = context.daemon->watched_targets();
+  }
+  const auto is_watched = [&](const std::filesystem::path &path) {
+    return std::any_of(watched.begin(), watched.end(),
+                       [&](const WatchTarget &t) { return t.path == path; });
+  };
+  // Recorded paths by host, to list history of files no longer resolved.
+  std::vector<SnapshotRecord> latest_per_path;
+  for (const auto &path : value_or_throw(context.store.paths())) {
+    if (auto latest = value_or_throw(context.store.latest_for_path(path))) {
+      latest_per_path.push_back(std::move(*latest));
+    }
+  }
+
+  json hosts = json::array();
+  for (const auto &def : host_catalog()) {
+    const HostSettings settings = context.config.host(def.name);
+    json files = json::array();
+    std::vector<std::string> listed;
+    const auto add = [&](const std::string &path, const char *format,
+                         const char *scope) {
+      auto info = stat_path(path);
+      const bool exists = info && info->has_value();
+      files.push_back(
+          {{"path", path},
+           {"format", format},
+           {"scope", scope},
+           {"exists", exists},
+           {"symlink", exists && (*info)->is_symlink},
+           {"watched", is_watched(path)},
+           {"snapshots", value_or_throw(context.store.count_for_path(path))}});
+      listed.push_back(path);
+    };
+    for (const auto &target : targets) {
+      if (target.host == def.name) {
+        add(target.path.string(), to_string(target.format),
+            to_string(target.scope));
+      }
+    }
+    for (const auto &record : latest_per_path) {
+      if (record.host == def.name && std::find(listed.begin(), listed.end(),
+                                               record.path) == listed.end()) {
+        const WatchTarget t = target_for(record.host, record.path, targets);
+        add(record.path, to_string(t.format), to_string(t.scope));
+      }
+    }
+    hosts.push_back(
+        {{"name", def.name},
+         {"display_name", def.display_name},
+         {"enabled", settings.enabled},
+         {"trigger", to_string(settings.trigger.value_or(def.default_trigger))},
+         {"files", std::move(files)}});
+  }
+  return {{"hosts", std::move(hosts)}};
+}
+
+} // namespace mcpbk::ops

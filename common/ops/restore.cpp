@@ -1,0 +1,175 @@
+// restore: write a snapshot back atomically (SPEC §9).
+//
+// Args: id | last_good:true with host? and/or path?; to? (another path);
+// dry_run?; only_mcp?; show_secrets? (for the diff).
+// Steps: verify the blob's hash; compute the new bytes (only_mcp: the current
+// file with its server maps replaced, refused when the current file does not
+// parse); with dry_run return the diff and change nothing; else snapshot the
+// current content (trigger pre-restore) when the store does not have it,
+// write atomically (through a symlink, keeping the mode, else the recorded
+// mode), record the result (trigger restore) and tell the daemon.
+// Result: {restored_to, restored_from:{snapshot}, snapshot:{the restore
+// snapshot}, pre_restore_id? (the pre-restore snapshot, when one was
+// taken), previous_id? (the snapshot already holding the replaced content),
+// bytes, changed, summary, servers, unified, warning?}; with dry_run:
+// {dry_run:true, restored_to, restored_from, changed, bytes, summary, servers,
+// unified, warning?}.
+
+#include <common/atomic_file.hpp>
+#include <common/fs.hpp>
+#include <common/ops/support.hpp>
+
+namespace mcpbk::ops {
+
+namespace {
+
+SnapshotRecord pick_snapshot(Context &context, Args &args) {
+  const bool last_good = args.flag("last_good");
+  if (!last_good) {
+    const std::int64_t id = args.id();
+    args.finish();
+    return require_snapshot(context, id);
+  }
+  if (args.has("id")) {
+    args.error("id", "give either id or last_good, not both");
+  }
+  args.integer("id");
+  auto host = args.string("host");
+  check_host(args, "host", host);
+  std::optional<std::string> path;
+  if (auto text = args.string("path")) {
+    if (auto normal = client_path(context, args, "path", *text)) {
+      path = normal->string();
+    }
+  }
+  if (!host && !path && !args.has("host") && !args.has("path")) {
+    args.error("last_good", "needs host or path");
+  }
+  args.finish();
+  auto found = value_or_throw(context.store.latest_good(host, path));
+  if (!found) {
+    throw OpError(ErrorCode::not_found,
+                  "no good snapshot (parseable, with MCP servers) for " +
+                      (path ? *path : "host " + *host));
+  }
+  return std::move(*found);
+}
+
+} // namespace
+
+json op_restore(Context &context, const json &raw_args) {
+  Args args(raw_args);
+  std::optional<std::filesystem::path> to;
+  if (auto text = args.string("to")) {
+    to = client_path(context, args, "to", *text);
+  }
+  const bool dry_run = args.flag("dry_run");
+  const bool only_mcp = args.flag("only_mcp");
+  const bool show_secrets = args.flag("show_secrets");
+  const SnapshotRecord source = pick_snapshot(context, args);
+
+  const std::vector<WatchTarget> known = known_targets(context);
+  const std::string snapshot_bytes =
+      value_or_throw(context.store.content(source));
+  const WatchTarget source_target = target_for(source.host, source.path, known);
+  const std::filesystem::path dest =
+      to ? *to : std::filesystem::path(source.path);
+  WatchTarget target = target_for(source.host, dest.string(), known);
+  if (to && target.scope == Scope::custom) {
+    // A new place: read it the way the snapshot's own file is read.
+    target.format = source_target.format;
+    target.mcp_locations = source_target.mcp_locations;
+  }
+
+  std::optional<std::string> current;
+  if (auto read = read_file(dest, context.config.store.max_file_bytes)) {
+    current = std::move(*read);
+  } else if (read.error().code != ErrorCode::not_found) {
+    throw OpError(read.error().code, "cannot read the file to restore over: " +
+                                         read.error().message);
+  }
+
+  std::string new_bytes = snapshot_bytes;
+  if (only_mcp && current) {
+    auto replaced = replace_mcp(*current, snapshot_bytes, target.format,
+                                locations_of(target));
+    if (!replaced) {
+      throw OpError(replaced.error().code,
+                    "cannot restore only the MCP servers: " +
+                        replaced.error().message);
+    }
+    new_bytes = std::move(*replaced);
+  }
+
+  const std::string old_bytes = current.value_or(std::string());
+  const std::string home_dest = shorten_home(dest, context.env.home());
+  const std::string before_label =
+      home_dest + (current ? " (current)" : " (missing)");
+  const std::string after_label =
+      home_dest + " (restored from #" + std::to_string(source.id) + ")";
+  const McpView before = view_of(old_bytes, target);
+  const McpView after = view_of(new_bytes, target);
+  const bool changed = !current || *current != new_bytes;
+
+  json result = {{"restored_to", dest.string()},
+                 {"restored_from", to_json(source)},
+                 {"changed", changed},
+                 {"bytes", new_bytes.size()},
+                 {"summary", summarize_change(&before, after)},
+                 {"servers", server_changes_json(semantic_diff(before, after))},
+                 {"unified", show_secrets
+                                 ? unified_diff(old_bytes, new_bytes,
+                                                before_label, after_label)
+                                 : unified_diff(mask_secrets_in_text(old_bytes),
+                                                mask_secrets_in_text(new_bytes),
+                                                before_label, after_label)}};
+  if (auto warning = running_host_warning(target.host)) {
+    result["warning"] = *warning;
+  }
+  if (dry_run) {
+    result["dry_run"] = true;
+    return result;
+  }
+  result["dry_run"] = false;
+
+  if (current && changed) {
+    CaptureRequest pre;
+    pre.trigger = SnapshotTrigger::pre_restore;
+    const CaptureOutcome outcome = value_or_throw(
+        capture_file(context.store, target, pre, context.config));
+    publish_events(context, outcome.events);
+    if (outcome.snapshot) {
+      publish_snapshot(context, *outcome.snapshot);
+      result["pre_restore_id"] = outcome.snapshot->id;
+    } else if (auto latest = value_or_throw(
+                   context.store.latest_for_path(target.path.string()))) {
+      // The store already has the current content.
+      result["previous_id"] = latest->id;
+    }
+  }
+  if (changed) {
+    value_or_throw(atomic_write(dest, new_bytes,
+                                source.mode != 0
+                                    ? std::optional<std::uint32_t>(source.mode)
+                                    : std::nullopt));
+  }
+  const auto info = value_or_throw(stat_path(dest));
+  CaptureRequest record;
+  record.trigger = SnapshotTrigger::restore;
+  record.always = true;
+  record.note = "restored from #" + std::to_string(source.id);
+  const CaptureOutcome outcome = value_or_throw(
+      capture_bytes(context.store, target, new_bytes,
+                    info ? info->mode : source.mode, record, context.config));
+  publish_events(context, outcome.events);
+  if (outcome.snapshot) {
+    publish_snapshot(context, *outcome.snapshot);
+    result["snapshot"] = to_json(*outcome.snapshot);
+  }
+  if (context.daemon != nullptr) {
+    context.daemon->restored(target);
+  }
+  return result;
+}
+
+} // namespace mcpbk::ops

@@ -1,0 +1,31 @@
+// show: one snapshot's metadata and MCP servers (SPEC §9).
+//
+// Args: id, show_secrets? (default false).
+// Result: {"snapshot":{...}, "servers":{name: entry object}, "parse_error"?:
+// "..."}. Secret values in the entries are masked unless show_secrets.
+
+#include <common/ops/support.hpp>
+
+namespace mcpbk::ops {
+
+json op_show(Context &context, const json &raw_args) {
+  Args args(raw_args);
+  const std::int64_t id = args.id();
+  const bool show_secrets = args.flag("show_secrets");
+  args.finish();
+
+  const SnapshotRecord snapshot = require_snapshot(context, id);
+  const std::string bytes = value_or_throw(context.store.content(snapshot));
+  const WatchTarget target =
+      target_for(snapshot.host, snapshot.path, known_targets(context));
+  const McpView view = view_of(bytes, target);
+  json result = {{"snapshot", to_json(snapshot)},
+                 {"format", to_string(target.format)},
+                 {"servers", servers_json(view, show_secrets)}};
+  if (!view.parsed) {
+    result["parse_error"] = view.parse_error;
+  }
+  return result;
+}
+
+} // namespace mcpbk::ops

@@ -1,0 +1,55 @@
+// status: daemon and store state (SPEC §9).
+//
+// Result: {version, pid, instance_id, uptime_s, offline, store:{path, bytes,
+// raw_bytes, stored_bytes, snapshots, paths, blobs, events}, watched:[...],
+// warnings:[...], ops:[names]}. The daemon supplies pid, instance_id,
+// uptime_s, watched and warnings; offline they are null or listed from the
+// resolved targets.
+
+#include <common/fs.hpp>
+#include <common/ops/support.hpp>
+
+namespace mcpbk::ops {
+
+json op_status(Context &context, const json &raw_args) {
+  Args args(raw_args);
+  args.finish();
+
+  json result = {{"version", MCPBK_VERSION}, {"pid", nullptr},
+                 {"instance_id", nullptr},   {"uptime_s", nullptr},
+                 {"watched", json::array()}, {"warnings", json::array()}};
+  if (context.daemon != nullptr) {
+    const json info = context.daemon->status_info();
+    if (info.is_object()) {
+      for (const auto &[key, value] : info.items()) {
+        result[key] = value;
+      }
+    }
+  } else {
+    for (const auto &target : known_targets(context)) {
+      auto info = stat_path(target.path);
+      result["watched"].push_back({{"path", target.path.string()},
+                                   {"host", target.host},
+                                   {"exists", info && info->has_value()},
+                                   {"state", "offline"}});
+    }
+  }
+  const StoreStats stats = value_or_throw(context.store.stats());
+  result["store"] = {{"path", context.store.file().string()},
+                     {"bytes", stats.file_bytes},
+                     {"raw_bytes", stats.raw_bytes},
+                     {"stored_bytes", stats.stored_bytes},
+                     {"snapshots", stats.snapshots},
+                     {"paths", stats.paths},
+                     {"blobs", stats.blobs},
+                     {"events", stats.events}};
+  json ops = json::array();
+  for (const auto &def : op_table()) {
+    ops.push_back(def.name);
+  }
+  result["ops"] = std::move(ops);
+  result["offline"] = context.daemon == nullptr;
+  return result;
+}
+
+} // namespace mcpbk::ops

@@ -1,0 +1,319 @@
+#include <common/ops/support.hpp>
+
+#include <common/fs.hpp>
+#include <common/process.hpp>
+
+namespace mcpbk::ops {
+
+namespace fs = std::filesystem;
+
+std::string field_name(std::string_view name) {
+  return "args." + std::string(name);
+}
+
+Args::Args(const json &args) : m_args(args) {}
+
+const json *Args::find(std::string_view name) {
+  m_known.emplace(name);
+  if (!m_args.is_object()) {
+    return nullptr;
+  }
+  const auto it = m_args.find(name);
+  if (it == m_args.end() || it->is_null()) {
+    return nullptr;
+  }
+  return &*it;
+}
+
+bool Args::has(std::string_view name) const {
+  if (!m_args.is_object()) {
+    return false;
+  }
+  const auto it = m_args.find(name);
+  return it != m_args.end() && !it->is_null();
+}
+
+void Args::error(std::string_view name, std::string message) {
+  m_errors.push_back({field_name(name), std::move(message)});
+}
+
+std::optional<std::int64_t> Args::integer(std::string_view name,
+                                          std::int64_t min) {
+  const json *value = find(name);
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  if (value->is_number_unsigned()) {
+    const auto u = value->get<std::uint64_t>();
+    if (u >
+        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      error(name, "out of range");
+      return std::nullopt;
+    }
+  } else if (!value->is_number_integer()) {
+    error(name, std::string("expected an integer, got ") + value->type_name());
+    return std::nullopt;
+  }
+  const auto v = value->get<std::int64_t>();
+  if (v < min) {
+    error(name, "must be at least " + std::to_string(min));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::int64_t Args::id(std::string_view name) {
+  if (!has(name)) {
+    find(name);
+    error(name, "required");
+    return 0;
+  }
+  return integer(name, 1).value_or(0);
+}
+
+std::optional<std::string> Args::string(std::string_view name) {
+  const json *value = find(name);
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  if (!value->is_string()) {
+    error(name, std::string("expected a string, got ") + value->type_name());
+    return std::nullopt;
+  }
+  auto text = value->get<std::string>();
+  if (text.empty()) {
+    error(name, "must not be empty");
+    return std::nullopt;
+  }
+  return text;
+}
+
+bool Args::flag(std::string_view name) {
+  const json *value = find(name);
+  if (value == nullptr) {
+    return false;
+  }
+  if (!value->is_boolean()) {
+    error(name, std::string("expected a boolean, got ") + value->type_name());
+    return false;
+  }
+  return value->get<bool>();
+}
+
+std::optional<std::vector<std::string>> Args::strings(std::string_view name) {
+  const json *value = find(name);
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  if (!value->is_array()) {
+    error(name, std::string("expected an array of strings, got ") +
+                    value->type_name());
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < value->size(); ++i) {
+    const json &item = (*value)[i];
+    const std::string item_name =
+        std::string(name) + "[" + std::to_string(i) + "]";
+    if (!item.is_string()) {
+      error(item_name,
+            std::string("expected a string, got ") + item.type_name());
+      continue;
+    }
+    if (item.get_ref<const std::string &>().empty()) {
+      error(item_name, "must not be empty");
+      continue;
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+std::optional<Micros> Args::time(std::string_view name) {
+  const json *value = find(name);
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  if (value->is_number_integer()) {
+    return value->get<std::int64_t>();
+  }
+  if (!value->is_string()) {
+    error(name, std::string("expected an ISO 8601 time or integer "
+                            "microseconds, got ") +
+                    value->type_name());
+    return std::nullopt;
+  }
+  auto t = parse_iso8601(value->get_ref<const std::string &>());
+  if (!t) {
+    error(name, "not an ISO 8601 time: \"" + value->get<std::string>() + "\"");
+  }
+  return t;
+}
+
+void Args::finish() {
+  if (!m_args.is_null() && !m_args.is_object()) {
+    throw OpError(ErrorCode::bad_request, "args must be an object",
+                  {{"args", std::string("expected an object, got ") +
+                                m_args.type_name()}});
+  }
+  if (m_args.is_object()) {
+    for (const auto &[key, value] : m_args.items()) {
+      if (m_known.count(key) == 0) {
+        m_errors.push_back({field_name(key), "unknown argument"});
+      }
+    }
+  }
+  if (m_errors.empty()) {
+    return;
+  }
+  std::string message = "invalid arguments: ";
+  for (std::size_t i = 0; i < m_errors.size(); ++i) {
+    message +=
+        (i == 0 ? "" : "; ") + m_errors[i].field + ": " + m_errors[i].message;
+  }
+  throw OpError(ErrorCode::bad_request, std::move(message),
+                std::move(m_errors));
+}
+
+std::vector<WatchTarget> known_targets(Context &context) {
+  if (!context.targets.empty()) {
+    return context.targets;
+  }
+  if (context.daemon != nullptr) {
+    return context.daemon->watched_targets();
+  }
+  ResolveInput input;
+  input.config = &context.config;
+  input.env = context.env;
+  input.os = context.os;
+  const auto claude = claude_code_config_path(context.env);
+  if (auto bytes = read_file(claude, context.config.store.max_file_bytes)) {
+    input.claude_projects = claude_projects_from(*bytes);
+  }
+  context.targets = resolve_targets(input);
+  return context.targets;
+}
+
+std::optional<fs::path> client_path(Context &context, Args &args,
+                                    std::string_view field,
+                                    const std::string &text) {
+  const fs::path expanded = expand_home(text, context.env);
+  if (!expanded.is_absolute()) {
+    args.error(field,
+               "expected an absolute path (or ~/...), got \"" + text + "\"");
+    return std::nullopt;
+  }
+  return normalize_path(expanded);
+}
+
+SnapshotRecord require_snapshot(Context &context, std::int64_t id,
+                                std::string_view field) {
+  auto found = value_or_throw(context.store.get(id));
+  if (!found) {
+    const std::string message = "no snapshot with id " + std::to_string(id);
+    throw OpError(ErrorCode::not_found, message,
+                  {{field_name(field), message}});
+  }
+  return std::move(*found);
+}
+
+void check_host(Args &args, std::string_view field,
+                const std::optional<std::string> &host) {
+  if (host && find_host(*host) == nullptr) {
+    std::string names;
+    for (const auto &def : host_catalog()) {
+      names += names.empty() ? "" : ", ";
+      names += def.name;
+    }
+    args.error(field, "unknown host \"" + *host + "\" (known: " + names + ")");
+  }
+}
+
+std::string locations_of(const WatchTarget &target) {
+  std::string joined;
+  for (const auto &location : target.mcp_locations) {
+    joined += joined.empty() ? "" : " ";
+    joined += location;
+  }
+  return joined;
+}
+
+McpView view_of(std::string_view bytes, const WatchTarget &target) {
+  return extract_mcp(bytes, target.format, locations_of(target));
+}
+
+json servers_json(const McpView &view, bool show_secrets) {
+  json servers = json::object();
+  for (const auto &[name, entry] : view.servers) {
+    const std::string text = show_secrets ? entry : mask_secrets_in_json(entry);
+    json parsed = json::parse(text, nullptr, false);
+    servers[name] = parsed.is_discarded() ? json(text) : std::move(parsed);
+  }
+  return servers;
+}
+
+json server_changes_json(const std::vector<ServerChange> &changes) {
+  json out = json::array();
+  for (const auto &change : changes) {
+    const char *kind = change.kind == ServerChange::Kind::added     ? "added"
+                       : change.kind == ServerChange::Kind::removed ? "removed"
+                                                                    : "changed";
+    out.push_back(
+        {{"name", change.name}, {"kind", kind}, {"fields", change.fields}});
+  }
+  return out;
+}
+
+void publish_snapshot(Context &context, const SnapshotRecord &snapshot) {
+  if (context.daemon != nullptr) {
+    context.daemon->publish({{"v", k_protocol_version},
+                             {"event", "snapshot"},
+                             {"data", to_json(snapshot)}});
+  }
+}
+
+void publish_events(Context &context, const std::vector<EventRecord> &events) {
+  if (context.daemon == nullptr) {
+    return;
+  }
+  for (const auto &event : events) {
+    context.daemon->publish({{"v", k_protocol_version},
+                             {"event", "event"},
+                             {"data", to_json(event)}});
+  }
+}
+
+void require_daemon(const Context &context, std::string_view op) {
+  if (context.daemon == nullptr) {
+    throw OpError(ErrorCode::bad_request, "the daemon is not running (" +
+                                              std::string(op) + " needs it)");
+  }
+}
+
+std::string snapshot_label(const Context &context,
+                           const SnapshotRecord &snapshot) {
+  return "#" + std::to_string(snapshot.id) + " " +
+         shorten_home(snapshot.path, context.env.home()) + " @ " +
+         format_iso8601(snapshot.taken_at);
+}
+
+std::optional<std::string> running_host_warning(std::string_view host) {
+  const HostDef *def = find_host(host);
+  if (def == nullptr || def->process_names.empty()) {
+    return std::nullopt;
+  }
+  const auto running = running_processes(def->process_names);
+  if (running.empty()) {
+    return std::nullopt;
+  }
+  std::string names;
+  for (const auto &name : running) {
+    names += names.empty() ? "" : ", ";
+    names += name;
+  }
+  return std::string(def->display_name) + " appears to be running (" + names +
+         "); it may overwrite the restored file; quit it and restore again "
+         "if the change does not stick";
+}
+
+} // namespace mcpbk::ops

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <common/error.hpp>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+
+namespace boost::asio {
+class io_context;
+} // namespace boost::asio
+
+namespace mcpbk::ops {
+struct Context;
+} // namespace mcpbk::ops
+
+namespace mcpbk::daemon {
+
+// Limits of the IPC server.
+struct IpcLimits {
+  std::size_t max_connections = 128;
+  // Bytes queued for one connection before it is dropped (a subscriber that
+  // does not read).
+  std::size_t max_queued_bytes = 8u << 20;
+  // A connection without a complete request for this long is closed (not
+  // while subscribed).
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+};
+
+// The daemon's Unix-socket server (SPEC §8): JSON lines, one request per
+// line, answered synchronously on the io_context's thread by
+// ops::handle_line(). Only peers with our uid are served. Not thread-safe:
+// use it from the io_context's thread only.
+class IpcServer {
+public:
+  IpcServer(boost::asio::io_context &io, ops::Context &context,
+            IpcLimits limits = {});
+  ~IpcServer();
+  IpcServer(const IpcServer &) = delete;
+  IpcServer &operator=(const IpcServer &) = delete;
+
+  // Creates the socket's directory (0700), removes a stale socket (one no
+  // process answers on), binds, makes the socket 0600 and starts accepting.
+  // Fails when another daemon is listening there, or with io_error.
+  Result<void> listen(const std::filesystem::path &socket);
+
+  // Closes the acceptor and every connection and removes the socket file.
+  // Pending handlers finish quietly; io_context::run() then returns once
+  // nothing else is pending.
+  void stop();
+
+  // Sends one message line to every subscribed connection.
+  void publish(const nlohmann::json &message);
+
+  // Open connections.
+  std::size_t connection_count() const;
+
+  // The implementation, opaque here so that Asio stays out of this header.
+  struct Impl;
+
+private:
+  std::shared_ptr<Impl> m_impl;
+};
+
+} // namespace mcpbk::daemon

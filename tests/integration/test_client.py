@@ -1,0 +1,652 @@
+"""Integration tests of mcpbkctl and the socket protocol: the real daemon,
+the real client, and raw socket requests that misbehave on purpose."""
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import (DaemonTestCase, MCPBKCTL, connect, read_line, request,
+                     run_ctl, sha256, wait_for)
+
+CURSOR = "~/.cursor/mcp.json"
+TOKEN = "ghp_supersecretvalue0123456789abcd"
+
+ALL_OPS = ["status", "hosts", "list", "show", "content", "diff", "restore",
+           "snapshot", "prune", "verify", "events", "subscribe", "pin",
+           "unpin", "export", "import", "reload"]
+
+
+def servers_json(*names, token=TOKEN):
+    doc = {"mcpServers": {n: {"command": "npx", "args": ["-y", f"@x/{n}"],
+                              "env": {"GITHUB_TOKEN": token}}
+                          for n in names}}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+class LineReader:
+    """Reads messages line by line from a socket that may deliver several
+    lines in one chunk."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def message(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+
+def ctl_json(testcase, *args, code=0):
+    """Runs mcpbkctl --json and returns the parsed object."""
+    r = run_ctl(testcase.sb, "--json", *args)
+    testcase.assertEqual(r.returncode, code,
+                         f"mcpbkctl {args}: {r.stderr.decode()}")
+    return json.loads(r.stdout)
+
+
+class ClientTestCase(DaemonTestCase):
+    """A daemon with two snapshots of ~/.cursor/mcp.json: v1 (github, fs)
+    and v2 (github only)."""
+
+    def setUp(self):
+        super().setUp()
+        self.v1 = servers_json("github", "fs")
+        self.v2 = servers_json("github")
+        self.cursor = self.sb.write(CURSOR, self.v1)
+        os.chmod(self.cursor, 0o640)
+        self.daemon.start()
+        self.id1 = self.wait_snapshot(CURSOR, self.v1)["id"]
+        self.sb.write(CURSOR, self.v2)
+        self.id2 = self.wait_snapshot(CURSOR, self.v2)["id"]
+
+    def ctl(self, *args, code=0, input=None):
+        r = run_ctl(self.sb, *args, input=input)
+        self.assertEqual(r.returncode, code,
+                         f"mcpbkctl {args}: stdout {r.stdout!r} "
+                         f"stderr {r.stderr!r}")
+        return r
+
+
+class CommandsTest(ClientTestCase):
+
+    def test_status(self):
+        out = self.ctl("status").stdout.decode()
+        self.assertIn("mcpbkd", out)
+        self.assertIn("store:", out)
+        self.assertIn("~/.cursor/mcp.json", out)
+        self.assertNotIn("\x1b[", out)  # no colour when not a tty
+        st = ctl_json(self, "status")
+        self.assertIsInstance(st["instance_id"], str)
+        self.assertEqual(st["pid"], self.daemon.proc.pid)
+        self.assertFalse(st["offline"])
+        self.assertEqual(sorted(st["ops"]), sorted(ALL_OPS))
+        self.assertGreaterEqual(st["store"]["snapshots"], 2)
+        self.assertTrue(any(w["path"] == self.cursor for w in st["watched"]))
+
+    def test_hosts(self):
+        out = self.ctl("hosts").stdout.decode()
+        self.assertIn("cursor (Cursor)", out)
+        hosts = ctl_json(self, "hosts")["hosts"]
+        cursor = next(h for h in hosts if h["name"] == "cursor")
+        f = next(f for f in cursor["files"] if f["path"] == self.cursor)
+        self.assertTrue(f["exists"])
+        self.assertTrue(f["watched"])
+        self.assertEqual(f["snapshots"], 2)
+
+    def test_list(self):
+        snaps = ctl_json(self, "list")["snapshots"]
+        self.assertEqual([s["id"] for s in snaps][:2], [self.id2, self.id1])
+        s = snaps[0]
+        for key in ("id", "host", "path", "taken_at", "sha256", "size",
+                    "mode", "trigger", "risk", "servers", "summary", "note",
+                    "pinned"):
+            self.assertIn(key, s)
+        self.assertRegex(s["taken_at"],
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+        self.assertEqual(s["sha256"], sha256(self.v2))
+        self.assertEqual(s["mode"], 0o640)
+        # Filters.
+        self.assertEqual(len(ctl_json(self, "list", "--limit", "1")
+                             ["snapshots"]), 1)
+        self.assertEqual(ctl_json(self, "list", "--host", "vscode")
+                         ["snapshots"], [])
+        self.assertEqual(len(ctl_json(self, "list", "--path", CURSOR.replace(
+            "~", self.sb.home))["snapshots"]), 2)
+        self.assertEqual(len(ctl_json(self, "list", "--newer-than", "1h")
+                         ["snapshots"]), 2)
+        self.assertEqual(ctl_json(self, "list", "--since", "2999-01-01")
+                         ["snapshots"], [])
+        out = self.ctl("list").stdout.decode()
+        header = out.splitlines()[0].split()
+        self.assertEqual(header, ["ID", "WHEN", "HOST", "PATH", "SIZE",
+                                  "TRIGGER", "RISK", "SUMMARY"])
+        self.assertIn("~/.cursor/mcp.json", out)
+        self.assertRegex(out, r"\((just now|\d+[smhd] ago)\)")
+        # Usage errors exit 2.
+        self.ctl("list", "--newer-than", "soon", code=2)
+        self.ctl("list", "--limit", "many", code=2)
+        self.ctl("no-such-command", code=2)
+        r = self.ctl("list", "--host", "nonesuch", code=1)
+        self.assertIn(b"unknown host", r.stderr)
+
+    def test_show_masks_secrets(self):
+        out = self.ctl("show", self.id1).stdout.decode()
+        self.assertIn("github", out)
+        self.assertIn("fs", out)
+        self.assertNotIn(TOKEN, out)
+        self.assertIn(TOKEN[-4:], out)
+        out = self.ctl("show", self.id1, "--show-secrets").stdout.decode()
+        self.assertIn(TOKEN, out)
+        shown = ctl_json(self, "show", self.id1)
+        self.assertEqual(sorted(shown["servers"]), ["fs", "github"])
+        self.assertNotIn(TOKEN, json.dumps(shown))
+        r = self.ctl("show", "999999", code=1)
+        self.assertIn(b"mcpbkctl: no snapshot with id 999999", r.stderr)
+
+    def test_cat_is_byte_exact_even_for_binary(self):
+        self.assertEqual(self.ctl("cat", self.id1).stdout, self.v1.encode())
+        blob = b"\xff\xfe{not json\x00\x80 \xe2\x28\xa1\n"
+        self.sb.write(CURSOR, blob, mode="wb")
+        snap = self.wait_snapshot(CURSOR, blob)
+        self.assertEqual(snap["risk"], "critical")
+        self.assertEqual(self.ctl("cat", snap["id"]).stdout, blob)
+        # Non-UTF-8 content never breaks the JSON replies.
+        listed = ctl_json(self, "list")["snapshots"]
+        self.assertEqual(listed[0]["id"], snap["id"])
+        diff = ctl_json(self, "diff", self.id1, snap["id"])
+        self.assertIn("unified", diff)
+        content = ctl_json(self, "cat", snap["id"])
+        import base64
+        self.assertEqual(base64.b64decode(content["content_base64"]), blob)
+
+    def test_diff(self):
+        out = self.ctl("diff", self.id1).stdout.decode()
+        self.assertIn("fs (removed)", out)
+        self.assertIn("--- #%d" % self.id1, out)
+        self.assertNotIn(TOKEN, out)
+        d = ctl_json(self, "diff", self.id1)
+        self.assertEqual(d["to"]["kind"], "file")
+        self.assertEqual(d["servers"], [{"name": "fs", "kind": "removed",
+                                         "fields": []}])
+        self.assertFalse(d["identical"])
+        d = ctl_json(self, "diff", self.id1, self.id2)
+        self.assertEqual(d["to"]["snapshot"]["id"], self.id2)
+        d = ctl_json(self, "diff", self.id2)
+        self.assertTrue(d["identical"])
+        self.assertEqual(d["unified"], "")
+        out = self.ctl("diff", self.id1, "--show-secrets").stdout.decode()
+        self.assertIn(TOKEN, out)
+
+    def test_snapshot_pin_unpin(self):
+        r = ctl_json(self, "snapshot", CURSOR.replace("~", self.sb.home),
+                     "--note", "before the upgrade")
+        snap = r["snapshots"][0]
+        self.assertEqual(snap["trigger"], "manual")
+        self.assertTrue(snap["pinned"])
+        self.assertEqual(snap["note"], "before the upgrade")
+        self.assertEqual(snap["sha256"], sha256(self.v2))
+        # Always recorded, even unchanged; by host too.
+        r = ctl_json(self, "snapshot", "--host", "cursor")
+        self.assertEqual(len(r["snapshots"]), 1)
+        self.assertFalse(r["snapshots"][0]["pinned"])
+        r = self.ctl("snapshot", self.sb.path("not-watched.json"), code=1)
+        self.assertIn(b"args.paths[0]", r.stderr)
+        self.ctl("pin", self.id1)
+        self.assertTrue(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
+        out = self.ctl("unpin", self.id1).stdout.decode()
+        self.assertIn("unpinned snapshot #%d" % self.id1, out)
+        self.assertFalse(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
+
+    def test_prune_verify_events(self):
+        r = ctl_json(self, "prune", "--dry-run")
+        self.assertTrue(r["dry_run"])
+        self.assertEqual(r["count"], len(r["deleted"]))
+        self.assertIn("would delete", self.ctl("prune", "--dry-run").stdout
+                      .decode())
+        r = ctl_json(self, "prune")
+        self.assertIn("bytes_freed", r)
+        v = ctl_json(self, "verify")
+        self.assertTrue(v["ok"])
+        self.assertGreaterEqual(v["snapshots_checked"], 2)
+        self.assertIn(b"ok:", self.ctl("verify").stdout)
+        # A risky change is an event.
+        self.sb.write(CURSOR, "")
+        self.wait_snapshot(CURSOR, "")
+        events = ctl_json(self, "events")["events"]
+        self.assertTrue(any(e["path"] == self.cursor and
+                            e["severity"] == "critical" for e in events))
+        out = self.ctl("events", "--limit", "5").stdout.decode()
+        self.assertIn("SEVERITY", out)
+
+    def test_verify_fails_on_a_tampered_blob(self):
+        import sqlite3
+        self.daemon.stop()
+        con = sqlite3.connect(self.sb.store_file)
+        con.execute("UPDATE blobs SET data = ? WHERE sha256 = ?",
+                    (b"garbage", sha256(self.v1)))
+        con.commit()
+        con.close()
+        self.daemon.start()
+        r = self.ctl("verify", code=1)
+        self.assertIn(b"problem", r.stdout)
+        r = self.ctl("cat", self.id1, code=1)
+        self.assertIn(b"integrity_error", r.stderr)
+
+    def test_events_follow_streams(self):
+        proc = subprocess.Popen([MCPBKCTL, "events", "--follow", "--json"],
+                                env=self.sb.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            lines = []
+            reader = threading.Thread(
+                target=lambda: [lines.append(json.loads(l))
+                                for l in proc.stdout], daemon=True)
+            reader.start()
+            # Wait until the subscription is live (history printed or the
+            # daemon counts the connection), then change the file.
+            wait_for(lambda: request(self.sb.socket, "status")["result"]
+                     .get("connections", 0) >= 2, 10, "the subscriber")
+            content = servers_json("github", "slack")
+            self.sb.write(CURSOR, content)
+            msg = wait_for(lambda: next(
+                (m for m in lines if m.get("event") == "snapshot" and
+                 m["data"]["sha256"] == sha256(content)), None), 10,
+                "a streamed snapshot")
+            self.assertEqual(msg["v"], 1)
+            self.assertEqual(msg["data"]["path"], self.cursor)
+        finally:
+            proc.kill()
+            proc.wait()
+
+    def test_export_import_not_yet(self):
+        r = self.ctl("export", "-o", self.sb.path("b.json"), code=1)
+        self.assertIn(b"not implemented", r.stderr)
+        self.ctl("import", self.sb.path("b.json"), "--on-conflict", "sideways",
+                 code=2)
+
+
+class RestoreTest(ClientTestCase):
+
+    def test_round_trip_is_byte_exact_and_keeps_the_mode(self):
+        before = len(self.snapshots(CURSOR))
+        r = self.ctl("restore", self.id1, "--yes")
+        self.assertIn(b"restored #%d" % self.id1, r.stdout)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
+        self.assertEqual(stat.S_IMODE(os.stat(self.cursor).st_mode), 0o640)
+        snaps = self.snapshots(CURSOR)
+        self.assertEqual(snaps[-1]["trigger"], "restore")
+        self.assertEqual(snaps[-1]["sha256"], sha256(self.v1))
+        self.assertEqual(len(snaps), before + 1)
+        # The daemon does not record the restore's own write again.
+        time.sleep(0.5)
+        self.assertEqual(len(self.snapshots(CURSOR)), before + 1)
+
+    def test_pre_restore_snapshot_of_unrecorded_content(self):
+        self.daemon.stop()
+        v3 = servers_json("github", "other")
+        self.sb.write(CURSOR, v3)
+        r = run_ctl(self.sb, "--json", "restore", self.id1, "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"reading the store directly", r.stderr)
+        result = json.loads(r.stdout)
+        pre = [s for s in self.snapshots(CURSOR)
+               if s["id"] == result["pre_restore_id"]][0]
+        self.assertEqual(pre["trigger"], "pre-restore")
+        self.assertEqual(pre["sha256"], sha256(v3))
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
+
+    def test_dry_run_changes_nothing(self):
+        st = os.stat(self.cursor)
+        before = self.snapshots()
+        r = self.ctl("restore", self.id1, "--dry-run")
+        out = r.stdout.decode()
+        self.assertIn("dry run", out)
+        self.assertIn("fs (added)", out)
+        d = ctl_json(self, "restore", self.id1, "--dry-run")
+        self.assertTrue(d["dry_run"])
+        self.assertTrue(d["changed"])
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
+        self.assertEqual(os.stat(self.cursor).st_mtime_ns, st.st_mtime_ns)
+        self.assertEqual(self.snapshots(), before)
+
+    def test_through_a_symlink(self):
+        real = self.sb.write("~/dotfiles/cursor-mcp.json", self.v2)
+        os.chmod(real, 0o600)
+        os.unlink(self.cursor)
+        os.symlink(real, self.cursor)
+        self.ctl("restore", self.id1, "--yes")
+        self.assertTrue(os.path.islink(self.cursor))
+        self.assertEqual(os.readlink(self.cursor), real)
+        with open(real, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
+        self.assertEqual(stat.S_IMODE(os.stat(real).st_mode), 0o600)
+
+    def test_to_another_path(self):
+        other = self.sb.path("restored/copy.json")
+        os.makedirs(os.path.dirname(other))
+        r = ctl_json(self, "restore", self.id1, "--to", other, "--yes")
+        self.assertEqual(r["restored_to"], other)
+        with open(other, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
+        # The recorded mode is used for a new file.
+        self.assertEqual(stat.S_IMODE(os.stat(other).st_mode), 0o640)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
+
+    def test_last_good(self):
+        self.sb.write(CURSOR, "{broken")
+        self.wait_snapshot(CURSOR, "{broken")
+        r = ctl_json(self, "restore", "--last-good", "--path", self.cursor,
+                     "--yes")
+        self.assertEqual(r["restored_from"]["id"], self.id2)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
+        self.ctl("restore", "--last-good", code=2)
+        r = self.ctl("restore", "--last-good", "--host", "zed", "--yes",
+                     code=1)
+        self.assertIn(b"no good snapshot", r.stderr)
+
+    def test_only_mcp_keeps_the_rest(self):
+        doc = json.loads(self.v2)
+        doc["theme"] = "dark"
+        self.sb.write(CURSOR, json.dumps(doc, indent=2) + "\n")
+        self.ctl("restore", self.id1, "--only-mcp", "--yes")
+        with open(self.cursor) as f:
+            now = json.load(f)
+        self.assertEqual(now["theme"], "dark")
+        self.assertEqual(sorted(now["mcpServers"]), ["fs", "github"])
+        self.sb.write(CURSOR, "{not json")
+        r = self.ctl("restore", self.id1, "--only-mcp", "--yes", code=1)
+        self.assertIn(b"only the MCP servers", r.stderr)
+
+
+class OfflineTest(ClientTestCase):
+
+    def test_read_commands_work_without_the_daemon(self):
+        self.assertEqual(self.daemon.stop(), 0)
+        line = b"daemon not reachable at " + self.sb.socket.encode() + \
+            b"; reading the store directly"
+        r = run_ctl(self.sb, "--json", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(line, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["snapshots"]), 2)
+        r = run_ctl(self.sb, "show", self.id1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(line, r.stderr)
+        r = run_ctl(self.sb, "cat", self.id1)
+        self.assertEqual(r.stdout, self.v1.encode())
+        r = run_ctl(self.sb, "diff", self.id1)
+        self.assertIn(b"fs (removed)", r.stdout)
+        r = run_ctl(self.sb, "restore", self.id1, "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
+        # Commands that need the daemon say how to start it.
+        for cmd in (["status"], ["verify"], ["pin", str(self.id1)]):
+            r = run_ctl(self.sb, *cmd)
+            self.assertEqual(r.returncode, 3, cmd)
+            self.assertIn(b"systemctl --user start mcpbkd", r.stderr)
+        # The daemon picks up the offline history when it comes back.
+        self.daemon.start()
+        snaps = ctl_json(self, "list")["snapshots"]
+        self.assertEqual(snaps[0]["trigger"], "restore")
+
+    def test_no_store_at_all(self):
+        self.daemon.stop()
+        os.unlink(self.sb.store_file)
+        r = run_ctl(self.sb, "list")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn(b"no store", r.stderr)
+
+
+class ProtocolTest(DaemonTestCase):
+    """Raw socket requests, including broken ones; the daemon keeps serving
+    everyone else throughout."""
+
+    def setUp(self):
+        super().setUp()
+        self.sb.write(CURSOR, servers_json("github"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("github"))
+        # A well-behaved client that stays connected throughout.
+        self.bystander = connect(self.sb.socket)
+
+    def tearDown(self):
+        self.bystander.close()
+        super().tearDown()
+
+    def bystander_ok(self):
+        self.bystander.sendall(b'{"v":1,"id":"b","op":"status"}\n')
+        reply = json.loads(read_line(self.bystander))
+        self.assertTrue(reply["ok"])
+        self.assertEqual(reply["id"], "b")
+
+    def raw(self, payload):
+        with connect(self.sb.socket) as s:
+            s.sendall(payload)
+            line = read_line(s)
+        self.assertTrue(line.endswith(b"\n"), payload)
+        reply = json.loads(line.decode("utf-8"))  # always valid UTF-8
+        self.assertEqual(reply["v"], 1)
+        return reply
+
+    def expect_error(self, payload, code, field=None):
+        reply = self.raw(payload)
+        self.assertFalse(reply["ok"], payload)
+        self.assertEqual(reply["error"]["code"], code, reply)
+        self.assertTrue(reply["error"]["message"])
+        if field:
+            fields = [d["field"] for d in reply["error"].get("details", [])]
+            self.assertIn(field, fields, reply)
+        self.bystander_ok()
+        return reply
+
+    def test_replies_echo_the_id(self):
+        for rid in (7, "abc", None, 1.5, True):
+            req = {"v": 1, "id": rid, "op": "status"}
+            reply = self.raw(json.dumps(req).encode() + b"\n")
+            self.assertTrue(reply["ok"])
+            self.assertEqual(reply["id"], rid)
+        reply = self.raw(b'{"v":1,"op":"status"}\n')
+        self.assertIsNone(reply["id"])
+
+    def test_malformed_requests(self):
+        self.expect_error(b"{not json\n", "bad_request")
+        self.expect_error(b"[1,2]\n", "bad_request")
+        self.expect_error(b"\n", "bad_request")
+        self.expect_error(b'{"v":1,"id":1}\n', "bad_request", "op")
+        self.expect_error(b'{"id":1,"op":"status"}\n', "bad_request", "v")
+        self.expect_error(b'{"v":"1","id":1,"op":"status"}\n', "bad_request",
+                          "v")
+        self.expect_error(b'{"v":2,"id":1,"op":"status"}\n',
+                          "unsupported_version")
+        self.expect_error(b'{"v":1,"id":1,"op":"explode"}\n', "unknown_op",
+                          "op")
+        self.expect_error(b'{"v":1,"id":1,"op":7}\n', "bad_request", "op")
+        self.expect_error(b'{"v":1,"id":1,"op":"list","args":[1]}\n',
+                          "bad_request", "args")
+        self.expect_error(b'{"v":1,"id":{"a":1},"op":"status"}\n',
+                          "bad_request", "id")
+
+    def test_wrong_argument_types(self):
+        cases = [
+            ("list", {"limit": "ten"}, "args.limit"),
+            ("list", {"limit": 0}, "args.limit"),
+            ("list", {"limit": 1.5}, "args.limit"),
+            ("list", {"since": "yesterday-ish"}, "args.since"),
+            ("list", {"path": "relative/path"}, "args.path"),
+            ("list", {"bogus": 1}, "args.bogus"),
+            ("show", {}, "args.id"),
+            ("show", {"id": "1"}, "args.id"),
+            ("show", {"id": 1, "show_secrets": "yes"}, "args.show_secrets"),
+            ("restore", {"id": 1, "dry_run": 1}, "args.dry_run"),
+            ("snapshot", {"paths": "~/.cursor/mcp.json"}, "args.paths"),
+            ("snapshot", {"paths": [1]}, "args.paths[0]"),
+            ("events", {"after_id": -1}, "args.after_id"),
+        ]
+        for op, args, field in cases:
+            req = {"v": 1, "id": 1, "op": op, "args": args}
+            reply = self.expect_error(json.dumps(req).encode() + b"\n",
+                                      "bad_request", field)
+            self.assertIn(field, reply["error"]["message"])
+        req = {"v": 1, "id": 1, "op": "show", "args": {"id": 424242}}
+        self.expect_error(json.dumps(req).encode() + b"\n", "not_found",
+                          "args.id")
+
+    def test_non_utf8_request(self):
+        self.expect_error(b'{"v":1,"id":1,"op":"list\xff\xfe"}\n',
+                          "bad_request")
+        self.expect_error(b'{"v":1,"id":"\xc3\x28","op":"status"}\n',
+                          "bad_request")
+
+    def test_oversized_line_is_refused_and_closed(self):
+        with connect(self.sb.socket) as s:
+            payload = b'{"v":1,"id":1,"op":"list","args":{"x":"' + \
+                b"a" * (1 << 20) + b'"}}\n'
+            def send():
+                try:
+                    s.sendall(payload)
+                except OSError:
+                    pass  # the daemon closed the connection first
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+            line = read_line(s)
+            reply = json.loads(line)
+            self.assertEqual(reply["error"]["code"], "too_large")
+            # Then the connection is closed.
+            rest = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    rest += chunk
+            except ConnectionResetError:
+                pass
+            self.assertEqual(rest, b"")
+            sender.join(5)
+        self.bystander_ok()
+        # Just under the limit is fine (a bad_request for the unknown arg).
+        req = b'{"v":1,"id":1,"op":"status","args":{"x":"' + \
+            b"a" * ((1 << 20) - 60) + b'"}}\n'
+        self.assertLessEqual(len(req) - 1, 1 << 20)
+        self.expect_error(req, "bad_request", "args.x")
+
+    def test_pipelined_requests_on_one_connection(self):
+        with connect(self.sb.socket) as s:
+            s.sendall(b"".join(
+                json.dumps({"v": 1, "id": i, "op": "list"}).encode() + b"\n"
+                for i in range(20)))
+            buf = b""
+            while buf.count(b"\n") < 20:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk)
+                buf += chunk
+            ids = [json.loads(l)["id"] for l in buf.splitlines()]
+            self.assertEqual(ids, list(range(20)))
+
+    def test_half_closed_request_without_newline(self):
+        with connect(self.sb.socket) as s:
+            s.sendall(b'{"v":1,"id":3,"op":"status"}')
+            s.shutdown(socket.SHUT_WR)
+            reply = json.loads(read_line(s))
+            self.assertEqual(reply["id"], 3)
+            self.assertTrue(reply["ok"])
+
+    def test_content_and_subscribe_over_the_socket(self):
+        snaps = request(self.sb.socket, "list")["result"]["snapshots"]
+        reply = request(self.sb.socket, "content", {"id": snaps[0]["id"]})
+        import base64
+        self.assertEqual(base64.b64decode(reply["result"]["content_base64"]),
+                         servers_json("github").encode())
+        with connect(self.sb.socket) as s:
+            lines = LineReader(s)
+            s.sendall(b'{"v":1,"id":1,"op":"subscribe"}\n')
+            self.assertTrue(lines.message()["result"]["subscribed"])
+            self.sb.write(CURSOR, servers_json("github", "new"))
+            msg = lines.message()
+            while msg["event"] != "snapshot":  # events may come first
+                self.assertEqual(msg["event"], "event")
+                msg = lines.message()
+            self.assertEqual(msg["data"]["path"], self.sb.path(CURSOR))
+
+    def test_fifty_concurrent_clients(self):
+        results = []
+        errors = []
+
+        def client(n):
+            try:
+                with connect(self.sb.socket) as s:
+                    for i in range(5):
+                        s.sendall(json.dumps({"v": 1, "id": n * 10 + i,
+                                              "op": "list"}).encode() + b"\n")
+                        reply = json.loads(read_line(s))
+                        results.append(reply["ok"] and
+                                       reply["id"] == n * 10 + i)
+            except Exception as e:  # collected and reported below
+                errors.append(repr(e))
+        threads = [threading.Thread(target=client, args=(n,))
+                   for n in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), 250)
+        self.assertTrue(all(results))
+        self.bystander_ok()
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
+                         "needs root and setpriv to act as another user")
+    def test_other_uid_is_refused(self):
+        # Let uid 65534 reach the socket; the daemon itself must refuse it.
+        for d in (self.sb.root, self.sb.runtime_dir,
+                  os.path.dirname(self.sb.socket)):
+            os.chmod(d, 0o711)
+        os.chmod(self.sb.socket, 0o666)
+        code = (
+            "import socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX)\n"
+            "s.settimeout(10)\n"
+            "s.connect(sys.argv[1])\n"
+            "try:\n"
+            "  s.sendall(b'{\"v\":1,\"id\":1,\"op\":\"list\"}\\n')\n"
+            "except OSError:\n"
+            "  pass\n"
+            "d=b''\n"
+            "while True:\n"
+            "  try:\n"
+            "    c=s.recv(65536)\n"
+            "  except ConnectionResetError:\n"
+            "    break\n"
+            "  if not c: break\n"
+            "  d+=c\n"
+            "sys.stdout.write(d.decode())\n")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", "/usr/bin/python3", "-c", code,
+                            self.sb.socket], capture_output=True, timeout=30,
+                           cwd="/")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 1, r.stdout)
+        reply = json.loads(lines[0])
+        self.assertEqual(reply["error"]["code"], "forbidden")
+        self.bystander_ok()
+
+
+if __name__ == "__main__":
+    unittest.main()
