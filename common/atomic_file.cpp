@@ -7,6 +7,7 @@
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 namespace mcpbk {
 
@@ -42,90 +43,6 @@ Result<fs::path> final_target(const fs::path &path) {
               path.string() + ": too many levels of symbolic links");
 }
 
-// Owns a temp file until it is committed; removes it otherwise.
-class TempFile {
-public:
-  TempFile() = default;
-  ~TempFile() {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-    if (!m_path.empty() && !m_committed) {
-      ::unlink(m_path.c_str());
-    }
-  }
-  TempFile(const TempFile &) = delete;
-  TempFile &operator=(const TempFile &) = delete;
-
-  Result<void> create(const fs::path &dir, const std::string &name,
-                      std::uint32_t mode) {
-    std::random_device rd;
-    for (int attempt = 0; attempt < 16; ++attempt) {
-      fs::path candidate =
-          dir / ("." + name + std::string(k_temp_marker) +
-                 std::to_string(::getpid()) + "-" + std::to_string(rd()));
-      const int fd = ::open(
-          candidate.c_str(),
-          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
-      if (fd >= 0) {
-        m_fd = fd;
-        m_path = candidate;
-        return {};
-      }
-      if (errno != EEXIST) {
-        return fail_errno("cannot create a temporary file in " + dir.string(),
-                          errno);
-      }
-    }
-    return fail(ErrorCode::io_error,
-                "cannot create a unique temporary file in " + dir.string());
-  }
-
-  Result<void> write_all(std::string_view bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(m_fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        return fail_errno("cannot write " + m_path.string(), errno);
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    return {};
-  }
-
-  Result<void> finish(std::uint32_t mode) {
-    // fchmod: the umask may have narrowed the mode given to open().
-    if (::fchmod(m_fd, mode & 07777) != 0) {
-      return fail_errno("cannot set mode of " + m_path.string(), errno);
-    }
-    if (::fsync(m_fd) != 0) {
-      return fail_errno("cannot fsync " + m_path.string(), errno);
-    }
-    const int fd = m_fd;
-    m_fd = -1;
-    if (::close(fd) != 0) {
-      return fail_errno("cannot close " + m_path.string(), errno);
-    }
-    return {};
-  }
-
-  Result<void> commit(const fs::path &target) {
-    if (::rename(m_path.c_str(), target.c_str()) != 0) {
-      return fail_errno("cannot rename over " + target.string(), errno);
-    }
-    m_committed = true;
-    return {};
-  }
-
-private:
-  int m_fd = -1;
-  fs::path m_path;
-  bool m_committed = false;
-};
-
 Result<void> fsync_dir(const fs::path &dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
@@ -142,28 +59,103 @@ Result<void> fsync_dir(const fs::path &dir) {
 
 } // namespace
 
-Result<void> atomic_write(const fs::path &target, std::string_view bytes,
-                          std::optional<std::uint32_t> mode) {
-  TRY_ASSIGN(const fs::path real, final_target(target));
-  fs::path dir = real.parent_path();
+Result<AtomicFileWriter>
+AtomicFileWriter::open(const fs::path &target,
+                       std::optional<std::uint32_t> mode) {
+  AtomicFileWriter w;
+  TRY_ASSIGN(w.m_target, final_target(target));
+  fs::path dir = w.m_target.parent_path();
   if (dir.empty()) {
     dir = ".";
   }
-  std::uint32_t final_mode = mode.value_or(0600);
+  w.m_mode = mode.value_or(0600);
   struct stat st {};
-  if (::stat(real.c_str(), &st) == 0) {
+  if (::stat(w.m_target.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode)) {
       return fail(ErrorCode::io_error,
-                  real.string() + ": exists and is not a regular file");
+                  w.m_target.string() + ": exists and is not a regular file");
     }
-    final_mode = st.st_mode & 07777;
+    w.m_mode = st.st_mode & 07777;
   }
-  TempFile temp;
-  TRY(temp.create(dir, real.filename().string(), final_mode));
-  TRY(temp.write_all(bytes));
-  TRY(temp.finish(final_mode));
-  TRY(temp.commit(real));
-  return fsync_dir(dir);
+  const std::string name = w.m_target.filename().string();
+  std::random_device rd;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    fs::path candidate =
+        dir / ("." + name + std::string(k_temp_marker) +
+               std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    const int fd =
+        ::open(candidate.c_str(),
+               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      w.m_fd = fd;
+      w.m_temp = candidate;
+      return w;
+    }
+    if (errno != EEXIST) {
+      return fail_errno("cannot create a temporary file in " + dir.string(),
+                        errno);
+    }
+  }
+  return fail(ErrorCode::io_error,
+              "cannot create a unique temporary file in " + dir.string());
+}
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter &&other) noexcept
+    : m_fd(std::exchange(other.m_fd, -1)), m_temp(std::move(other.m_temp)),
+      m_target(std::move(other.m_target)), m_mode(other.m_mode),
+      m_committed(std::exchange(other.m_committed, true)) {
+  other.m_temp.clear();
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+  if (!m_temp.empty() && !m_committed) {
+    ::unlink(m_temp.c_str());
+  }
+}
+
+Result<void> AtomicFileWriter::write(std::string_view bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(m_fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail_errno("cannot write " + m_temp.string(), errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Result<void> AtomicFileWriter::commit() {
+  // fchmod: the umask may have narrowed the mode given to open().
+  if (::fchmod(m_fd, m_mode & 07777) != 0) {
+    return fail_errno("cannot set mode of " + m_temp.string(), errno);
+  }
+  if (::fsync(m_fd) != 0) {
+    return fail_errno("cannot fsync " + m_temp.string(), errno);
+  }
+  const int fd = std::exchange(m_fd, -1);
+  if (::close(fd) != 0) {
+    return fail_errno("cannot close " + m_temp.string(), errno);
+  }
+  if (::rename(m_temp.c_str(), m_target.c_str()) != 0) {
+    return fail_errno("cannot rename over " + m_target.string(), errno);
+  }
+  m_committed = true;
+  fs::path dir = m_target.parent_path();
+  return fsync_dir(dir.empty() ? fs::path(".") : dir);
+}
+
+Result<void> atomic_write(const fs::path &target, std::string_view bytes,
+                          std::optional<std::uint32_t> mode) {
+  TRY_ASSIGN(auto writer, AtomicFileWriter::open(target, mode));
+  TRY(writer.write(bytes));
+  return writer.commit();
 }
 
 bool is_temp_name(std::string_view name) {

@@ -21,6 +21,34 @@ Result<void> atomic_write(const std::filesystem::path &target,
                           std::string_view bytes,
                           std::optional<std::uint32_t> mode = std::nullopt);
 
+// Writes a file in pieces with the same guarantees as atomic_write():
+// nothing is visible at the target until commit(), and a writer destroyed
+// without commit() removes its temp file.
+class AtomicFileWriter {
+public:
+  static Result<AtomicFileWriter>
+  open(const std::filesystem::path &target,
+       std::optional<std::uint32_t> mode = std::nullopt);
+
+  AtomicFileWriter(AtomicFileWriter &&other) noexcept;
+  AtomicFileWriter &operator=(AtomicFileWriter &&) = delete;
+  AtomicFileWriter(const AtomicFileWriter &) = delete;
+  AtomicFileWriter &operator=(const AtomicFileWriter &) = delete;
+  ~AtomicFileWriter();
+
+  Result<void> write(std::string_view bytes);
+  // fsync, rename over the target, fsync the directory.
+  Result<void> commit();
+
+private:
+  AtomicFileWriter() = default;
+  int m_fd = -1;
+  std::filesystem::path m_temp;
+  std::filesystem::path m_target; // the final target (links followed)
+  std::uint32_t m_mode = 0600;
+  bool m_committed = false;
+};
+
 // True for names of temporary files written by us or by editors and
 // installers (*.tmp, *.lock, .*.new_*, .*.bak_*, *.swp, *~, ...).
 bool is_temp_name(std::string_view file_name);

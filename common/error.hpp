@@ -57,11 +57,12 @@ tl::unexpected<Error> fail_errno(const std::string &what, int err);
 
 // Propagates the error of an expression returning Result<T>, discarding the
 // value.
-#define TRY(expr)                                                              \
+#define TRY(expr) MCPBK_TRY_IMPL_(expr, MCPBK_CONCAT(try_result_, __COUNTER__))
+#define MCPBK_TRY_IMPL_(expr, var)                                             \
   do {                                                                         \
-    auto &&try_result_ = (expr);                                               \
-    if (!try_result_)                                                          \
-      return tl::unexpected<::mcpbk::Error>(std::move(try_result_).error());   \
+    auto &&var = (expr);                                                       \
+    if (!var)                                                                  \
+      return tl::unexpected<::mcpbk::Error>(std::move(var).error());           \
   } while (false)
 
 // Propagates the error of an expression returning Result<T>, else declares

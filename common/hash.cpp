@@ -4,19 +4,34 @@
 
 #include <openssl/evp.h>
 
-#include <memory>
-
 namespace mcpbk {
 
 std::string sha256_hex(std::string_view bytes) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                              EVP_MD_CTX_free);
-  MCPBK_ASSERT(ctx != nullptr);
+  Sha256 hasher;
+  hasher.update(bytes);
+  return hasher.hex_digest();
+}
+
+Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) {
+  MCPBK_ASSERT(m_ctx != nullptr);
+  MCPBK_ASSERT(EVP_DigestInit_ex(static_cast<EVP_MD_CTX *>(m_ctx), EVP_sha256(),
+                                 nullptr) == 1);
+}
+
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(m_ctx));
+}
+
+void Sha256::update(std::string_view bytes) {
+  MCPBK_ASSERT(EVP_DigestUpdate(static_cast<EVP_MD_CTX *>(m_ctx), bytes.data(),
+                                bytes.size()) == 1);
+}
+
+std::string Sha256::hex_digest() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  MCPBK_ASSERT(EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1);
-  MCPBK_ASSERT(EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) == 1);
-  MCPBK_ASSERT(EVP_DigestFinal_ex(ctx.get(), digest, &len) == 1);
+  MCPBK_ASSERT(
+      EVP_DigestFinal_ex(static_cast<EVP_MD_CTX *>(m_ctx), digest, &len) == 1);
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

@@ -516,9 +516,10 @@ bool is_utf8_continuation(char c) {
 }
 
 // "••••" and the last 4 characters; "••••" alone for values shorter than 8
-// characters. Variable references ("${GITHUB_TOKEN}", "{env:X}", "$X") hold
-// no secret and are kept.
-std::string mask_value(std::string_view value) {
+// characters; with MaskStyle::redact, k_redacted and nothing of the value.
+// Variable references ("${GITHUB_TOKEN}", "{env:X}", "$X") hold no secret and
+// are kept.
+std::string mask_value(std::string_view value, MaskStyle style) {
   auto is_reference = [](std::string_view v) {
     if (v.size() > 3 && v.substr(0, 2) == "${" && v.back() == '}' &&
         v.find('}') == v.size() - 1) {
@@ -535,6 +536,9 @@ std::string mask_value(std::string_view value) {
   };
   if (value.empty() || is_reference(value)) {
     return std::string(value);
+  }
+  if (style == MaskStyle::redact) {
+    return std::string(k_redacted);
   }
   std::size_t characters = 0;
   std::size_t tail = value.size();
@@ -586,7 +590,7 @@ bool is_token_char(char c, std::string_view extra) {
 }
 
 // Replaces every well-known token format inside a text by its mask.
-std::string mask_tokens(std::string_view text) {
+std::string mask_tokens(std::string_view text, MaskStyle style) {
   std::string out;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -607,7 +611,7 @@ std::string mask_tokens(std::string_view text) {
       }
       std::size_t start = format.keep_prefix ? i + format.prefix.size() : i;
       out.append(text.substr(i, start - i));
-      out += mask_value(text.substr(start, end - start));
+      out += mask_value(text.substr(start, end - start), style);
       i = end;
       masked = true;
       break;
@@ -631,24 +635,25 @@ bool is_secret_container(std::string_view key) {
          lower == "oauthclient";
 }
 
-void mask_json(Json &node, bool secret_map) {
+void mask_json(Json &node, bool secret_map, MaskStyle style) {
   if (node.is_object()) {
     for (auto it = node.begin(); it != node.end(); ++it) {
       Json &value = it.value();
       if (value.is_string()) {
         const auto &text = value.get_ref<const std::string &>();
-        value = secret_map && is_secret_key(it.key()) ? mask_value(text)
-                                                      : mask_tokens(text);
+        value = secret_map && is_secret_key(it.key())
+                    ? mask_value(text, style)
+                    : mask_tokens(text, style);
       } else {
-        mask_json(value, is_secret_container(it.key()));
+        mask_json(value, is_secret_container(it.key()), style);
       }
     }
   } else if (node.is_array()) {
     for (Json &value : node) {
       if (value.is_string()) {
-        value = mask_tokens(value.get_ref<const std::string &>());
+        value = mask_tokens(value.get_ref<const std::string &>(), style);
       } else {
-        mask_json(value, false);
+        mask_json(value, false, style);
       }
     }
   }
@@ -662,7 +667,7 @@ bool is_key_char(char c) {
 // Masks `key: value`, `key = value` and `"key": "value"` pairs of secret keys
 // in one line. Bare (unquoted) values count only for the line's first key, as
 // in YAML and TOML; JSON and TOML inline tables are scanned pair by pair.
-std::string mask_pairs_in_line(std::string_view line) {
+std::string mask_pairs_in_line(std::string_view line, MaskStyle style) {
   std::string out;
   std::size_t first_key = line.find_first_not_of(" \t+-");
   std::size_t i = 0;
@@ -710,7 +715,7 @@ std::string mask_pairs_in_line(std::string_view line) {
       bool closed = end - value >= 2 && line[end - 1] == line[value];
       if (secret && closed) {
         out += line[value];
-        out += mask_value(line.substr(value + 1, end - value - 2));
+        out += mask_value(line.substr(value + 1, end - value - 2), style);
         out += line[value];
       } else {
         out.append(line.substr(value, end - value));
@@ -726,7 +731,7 @@ std::string mask_pairs_in_line(std::string_view line) {
       std::size_t last = line.find_last_not_of(" \t\r\n", end - 1);
       std::size_t bare_end = last == std::string_view::npos ? value : last + 1;
       bare_end = std::max(bare_end, value);
-      out += mask_value(line.substr(value, bare_end - value));
+      out += mask_value(line.substr(value, bare_end - value), style);
       out.append(line.substr(bare_end));
       i = line.size();
     }
@@ -1302,23 +1307,24 @@ bool is_secret_key(std::string_view key) {
   });
 }
 
-std::string mask_secrets_in_json(std::string_view json_text) {
+std::string mask_secrets_in_json(std::string_view json_text, MaskStyle style) {
   Json doc = Json::parse(json_text, nullptr, false);
   if (doc.is_discarded()) {
-    return mask_secrets_in_text(json_text);
+    return mask_secrets_in_text(json_text, style);
   }
-  mask_json(doc, false);
+  mask_json(doc, false, style);
   return doc.dump();
 }
 
-std::string mask_secrets_in_text(std::string_view text) {
+std::string mask_secrets_in_text(std::string_view text, MaskStyle style) {
   std::string out;
   out.reserve(text.size());
   std::size_t start = 0;
   while (start < text.size()) {
     std::size_t nl = text.find('\n', start);
     std::size_t end = nl == std::string_view::npos ? text.size() : nl;
-    out += mask_tokens(mask_pairs_in_line(text.substr(start, end - start)));
+    out += mask_tokens(
+        mask_pairs_in_line(text.substr(start, end - start), style), style);
     if (nl == std::string_view::npos) {
       break;
     }

@@ -75,13 +75,20 @@ Result<std::string> replace_mcp(std::string_view current,
 // credential or auth.
 bool is_secret_key(std::string_view key);
 
+// How a secret value is hidden: `hint` keeps its last 4 characters for
+// recognition ("••••1234"), `redact` replaces it whole with k_redacted.
+enum class MaskStyle { hint, redact };
+inline constexpr std::string_view k_redacted = "<redacted by mcpbk>";
+
 // Masks secret values inside a canonical server JSON text: values of secret
 // keys under "env"/"headers"-like maps and well-known token formats become
 // "••••1234" (last 4 characters kept).
-std::string mask_secrets_in_json(std::string_view json_text);
+std::string mask_secrets_in_json(std::string_view json_text,
+                                 MaskStyle style = MaskStyle::hint);
 
 // Masks secret values in a whole file's text (for diff output) by the same
 // rules, line by line, keeping the layout.
-std::string mask_secrets_in_text(std::string_view text);
+std::string mask_secrets_in_text(std::string_view text,
+                                 MaskStyle style = MaskStyle::hint);
 
 } // namespace mcpbk

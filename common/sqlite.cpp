@@ -195,21 +195,30 @@ bool Statement::column_is_null(int column) const {
 }
 
 Result<Transaction> Transaction::begin(Database &db) {
+  if (sqlite3_get_autocommit(db.handle()) == 0) {
+    // Inside an outer transaction: a savepoint commits or rolls back with it.
+    TRY(db.exec("SAVEPOINT nested"));
+    return Transaction(&db, true);
+  }
   TRY(db.exec("BEGIN IMMEDIATE"));
-  return Transaction(&db);
+  return Transaction(&db, false);
 }
 
 Transaction::~Transaction() {
   if (m_db) {
-    (void)m_db->exec("ROLLBACK");
+    (void)m_db->exec(m_nested ? "ROLLBACK TO nested; RELEASE nested"
+                              : "ROLLBACK");
   }
 }
 
 Transaction::Transaction(Transaction &&other) noexcept
-    : m_db(std::exchange(other.m_db, nullptr)) {}
+    : m_db(std::exchange(other.m_db, nullptr)), m_nested(other.m_nested) {}
 
 Result<void> Transaction::commit() {
   Database *db = std::exchange(m_db, nullptr);
+  if (m_nested) {
+    return db->exec("RELEASE nested");
+  }
   auto rc = db->exec("COMMIT");
   if (!rc) {
     (void)db->exec("ROLLBACK");

@@ -90,8 +90,8 @@ private:
   sqlite3_stmt *m_stmt = nullptr;
 };
 
-// Begins a transaction (BEGIN IMMEDIATE); rolls back on destruction unless
-// committed.
+// Begins a transaction (BEGIN IMMEDIATE), or a savepoint inside an open
+// one; rolls back on destruction unless committed.
 class Transaction {
 public:
   static Result<Transaction> begin(Database &db);
@@ -103,8 +103,9 @@ public:
   Result<void> commit();
 
 private:
-  explicit Transaction(Database *db) : m_db(db) {}
+  Transaction(Database *db, bool nested) : m_db(db), m_nested(nested) {}
   Database *m_db = nullptr;
+  bool m_nested = false;
 };
 
 } // namespace mcpbk::sql

@@ -58,13 +58,17 @@ CREATE TABLE events (
   details   TEXT NOT NULL
 );
 )sql",
+    R"sql(
+ALTER TABLE snapshots ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX snapshots_by_path_time ON snapshots(path, taken_at);
+)sql",
 };
 static_assert(sizeof(k_migrations) / sizeof(k_migrations[0]) ==
               Store::k_schema_version);
 
 constexpr const char *k_snapshot_columns =
     "id, host, path, taken_at, sha256, size, mode, trigger, risk, parsed, "
-    "servers, mcp_sha256, summary, note, pinned";
+    "servers, mcp_sha256, summary, note, pinned, redacted";
 
 std::string corrupt_suffix() {
   std::string t = format_iso8601(now_micros()); // 2026-11-21T10:00:00.123456Z
@@ -205,6 +209,7 @@ Result<SnapshotRecord> Store::read_row(sql::Statement &stmt) {
     r.note = stmt.column_text(13);
   }
   r.pinned = stmt.column_int64(14) != 0;
+  r.redacted = stmt.column_int64(15) != 0;
   return r;
 }
 
@@ -242,9 +247,9 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
   TRY_ASSIGN(auto insert,
              m_db.prepare("INSERT INTO snapshots(host, path, taken_at, "
                           "sha256, size, mode, trigger, risk, parsed, "
-                          "servers, mcp_sha256, summary, note, pinned) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                          "?11, ?12, ?13, ?14)"));
+                          "servers, mcp_sha256, summary, note, pinned, "
+                          "redacted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                          "?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
   insert.bind(1, s.host)
       .bind(2, s.path)
       .bind(3, s.taken_at)
@@ -258,7 +263,8 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
       .bind(11, s.mcp_digest)
       .bind(12, s.summary)
       .bind(13, s.note)
-      .bind(14, std::int64_t{s.pinned ? 1 : 0});
+      .bind(14, std::int64_t{s.pinned ? 1 : 0})
+      .bind(15, std::int64_t{s.redacted ? 1 : 0});
   TRY(insert.run());
   const std::int64_t id = m_db.last_insert_rowid();
   TRY(tx.commit());
@@ -279,6 +285,7 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
   r.summary = s.summary;
   r.note = s.note;
   r.pinned = s.pinned;
+  r.redacted = s.redacted;
   return r;
 }
 
@@ -312,9 +319,10 @@ Store::latest_good(const std::optional<std::string> &host,
   return one(stmt);
 }
 
-Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
+Result<sql::Statement> Store::select(const ListFilter &f, const char *columns,
+                                     const char *order) {
   std::string sql =
-      std::string("SELECT ") + k_snapshot_columns + " FROM snapshots WHERE 1";
+      std::string("SELECT ") + columns + " FROM snapshots WHERE 1";
   if (f.host) {
     sql += " AND host = ?1";
   }
@@ -327,7 +335,7 @@ Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
   if (f.before_id) {
     sql += " AND id < ?4";
   }
-  sql += " ORDER BY id DESC";
+  sql += order;
   if (f.limit) {
     sql += " LIMIT ?5";
   }
@@ -347,6 +355,11 @@ Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
   if (f.limit) {
     stmt.bind(5, *f.limit);
   }
+  return stmt;
+}
+
+Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
+  TRY_ASSIGN(auto stmt, select(f, k_snapshot_columns, " ORDER BY id DESC"));
   std::vector<SnapshotRecord> out;
   for (;;) {
     TRY_ASSIGN(const bool row, stmt.step());
@@ -357,6 +370,39 @@ Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+Result<void> Store::for_each(
+    const ListFilter &f,
+    const std::function<Result<void>(const SnapshotRecord &)> &visit) {
+  TRY_ASSIGN(auto stmt, select(f, k_snapshot_columns, " ORDER BY id ASC"));
+  for (;;) {
+    TRY_ASSIGN(const bool row, stmt.step());
+    if (!row) {
+      break;
+    }
+    TRY_ASSIGN(const auto r, read_row(stmt));
+    TRY(visit(r));
+  }
+  return {};
+}
+
+Result<std::uint64_t> Store::count(const ListFilter &f) {
+  ListFilter unlimited = f;
+  unlimited.limit.reset();
+  TRY_ASSIGN(auto stmt, select(unlimited, "count(*)", ""));
+  TRY(stmt.step());
+  return static_cast<std::uint64_t>(stmt.column_int64(0));
+}
+
+Result<std::optional<SnapshotRecord>> Store::find_at(std::string_view path,
+                                                     Micros taken_at) {
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare(std::string("SELECT ") + k_snapshot_columns +
+                          " FROM snapshots WHERE path = ?1 AND "
+                          "taken_at = ?2 ORDER BY id LIMIT 1"));
+  stmt.bind(1, path).bind(2, taken_at);
+  return one(stmt);
 }
 
 Result<std::vector<std::string>> Store::paths() {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,8 @@ struct SnapshotRecord {
   std::string summary;
   std::optional<std::string> note;
   bool pinned = false;
+  // Imported from a bundle whose secret values were replaced.
+  bool redacted = false;
 
   // Parseable with at least one MCP server.
   bool good() const { return parsed && !servers.empty(); }
@@ -52,6 +55,7 @@ struct NewSnapshot {
   std::string summary;
   std::optional<std::string> note;
   bool pinned = false;
+  bool redacted = false;
 };
 
 // One recorded event (SPEC §6).
@@ -145,6 +149,22 @@ public:
   latest_good(const std::optional<std::string> &host,
               const std::optional<std::string> &path);
   Result<std::vector<SnapshotRecord>> list(const ListFilter &filter);
+  // Calls `visit` for each matching snapshot, oldest first, reading rows
+  // one at a time (bounded memory for any store size). ListFilter::limit
+  // and before_id apply as in list().
+  Result<void>
+  for_each(const ListFilter &filter,
+           const std::function<Result<void>(const SnapshotRecord &)> &visit);
+  // The number of snapshots list() would return without a limit.
+  Result<std::uint64_t> count(const ListFilter &filter);
+  // The snapshot of a path taken at exactly that time, if any.
+  Result<std::optional<SnapshotRecord>> find_at(std::string_view path,
+                                                Micros taken_at);
+  // Opens a transaction spanning several calls (each call's own transaction
+  // nests inside it).
+  Result<sql::Transaction> transaction() {
+    return sql::Transaction::begin(m_db);
+  }
   // Every path with at least one snapshot.
   Result<std::vector<std::string>> paths();
   // The number of snapshots of each path.
@@ -177,13 +197,15 @@ public:
   Result<StoreStats> stats();
 
   // The schema version this build writes (PRAGMA user_version).
-  static constexpr int k_schema_version = 1;
+  static constexpr int k_schema_version = 2;
 
 private:
   Store() = default;
   Result<void> prepare_schema();
   Result<SnapshotRecord> read_row(sql::Statement &stmt);
   Result<std::optional<SnapshotRecord>> one(sql::Statement &stmt);
+  Result<sql::Statement> select(const ListFilter &filter, const char *columns,
+                                const char *order);
 
   std::filesystem::path m_file;
   sql::Database m_db;

@@ -290,3 +290,29 @@ TEST_CASE("Store::set_pinned") {
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == ErrorCode::not_found);
 }
+
+TEST_CASE("Store::open migrates an older schema") {
+  const auto dir = test::scratch_dir();
+  {
+    Store store = open_store(dir);
+    REQUIRE(store.add_snapshot(snap("/a"), "kept across the migration"));
+  }
+  // Turn the file back into a version 1 store.
+  {
+    auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+    REQUIRE(db);
+    REQUIRE(
+        db->exec("DROP INDEX snapshots_by_path_time; ALTER TABLE "
+                 "snapshots DROP COLUMN redacted; PRAGMA user_version = 1"));
+  }
+  Store store = open_store(dir);
+  auto list = store.list({});
+  REQUIRE(list);
+  REQUIRE(list->size() == 1);
+  CHECK_FALSE(list->at(0).redacted);
+  CHECK(*store.content(list->at(0)) == "kept across the migration");
+  auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+  auto version = db->prepare("PRAGMA user_version");
+  REQUIRE(version->step());
+  CHECK(version->column_int64(0) == Store::k_schema_version);
+}

@@ -1,0 +1,539 @@
+#include <common/bundle.hpp>
+
+#include <common/atomic_file.hpp>
+#include <common/base64.hpp>
+#include <common/capture.hpp>
+#include <common/hash.hpp>
+#include <common/mcp.hpp>
+
+#include <nlohmann/json.hpp>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <unistd.h>
+
+namespace mcpbk {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// The longest line a reader accepts: one snapshot of the largest file a
+// store may hold, base64-encoded, plus its metadata.
+constexpr std::size_t k_max_line = 96u << 20;
+
+std::string machine_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+    return "unknown";
+  }
+  return buf;
+}
+
+// Compresses lines into an atomically written file and hashes them.
+class BundleWriter {
+public:
+  static Result<BundleWriter> open(const fs::path &file) {
+    TRY_ASSIGN(auto out, AtomicFileWriter::open(file, 0600));
+    return BundleWriter(std::move(out));
+  }
+
+  // Adds one line; `hashed` lines count towards the trailer's checksum.
+  Result<void> line(const json &value, bool hashed) {
+    const std::string text = value.dump() + "\n";
+    if (hashed) {
+      m_hash.update(text);
+    }
+    return feed(text, ZSTD_e_continue);
+  }
+
+  std::string digest() { return m_hash.hex_digest(); }
+
+  Result<std::uint64_t> finish() {
+    TRY(feed({}, ZSTD_e_end));
+    TRY(m_out.commit());
+    return m_written;
+  }
+
+private:
+  explicit BundleWriter(AtomicFileWriter out)
+      : m_out(std::move(out)), m_cctx(ZSTD_createCCtx(), ZSTD_freeCCtx) {
+    MCPBK_ASSERT(m_cctx != nullptr);
+    ZSTD_CCtx_setParameter(m_cctx.get(), ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(m_cctx.get(), ZSTD_c_checksumFlag, 1);
+  }
+
+  Result<void> feed(std::string_view text, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{text.data(), text.size(), 0};
+    std::string chunk(ZSTD_CStreamOutSize(), '\0');
+    for (;;) {
+      ZSTD_outBuffer out{chunk.data(), chunk.size(), 0};
+      const std::size_t left =
+          ZSTD_compressStream2(m_cctx.get(), &out, &in, mode);
+      if (ZSTD_isError(left)) {
+        return fail(ErrorCode::internal, std::string("compression failed: ") +
+                                             ZSTD_getErrorName(left));
+      }
+      TRY(m_out.write(std::string_view(chunk.data(), out.pos)));
+      m_written += out.pos;
+      const bool done = mode == ZSTD_e_end ? left == 0 : in.pos == in.size;
+      if (done) {
+        return {};
+      }
+    }
+  }
+
+  AtomicFileWriter m_out;
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> m_cctx;
+  Sha256 m_hash;
+  std::uint64_t m_written = 0;
+};
+
+// Decompresses a bundle and yields its lines one at a time.
+class BundleReader {
+public:
+  static Result<BundleReader> open(const fs::path &file) {
+    std::FILE *f = std::fopen(file.c_str(), "rbe");
+    if (!f) {
+      return fail_errno("cannot open " + file.string(), errno);
+    }
+    return BundleReader(f, file);
+  }
+
+  // The next line without its newline; std::nullopt at the end of the data.
+  Result<std::optional<std::string>> next() {
+    for (;;) {
+      const auto nl = m_pending.find('\n', m_scan_from);
+      if (nl != std::string::npos) {
+        std::string line = m_pending.substr(0, nl);
+        m_pending.erase(0, nl + 1);
+        m_scan_from = 0;
+        return std::optional<std::string>(std::move(line));
+      }
+      m_scan_from = m_pending.size();
+      if (m_pending.size() > k_max_line) {
+        return fail(ErrorCode::bad_request,
+                    m_file.string() + ": a line of the bundle is too long");
+      }
+      TRY_ASSIGN(const bool more, fill());
+      if (!more) {
+        if (!m_pending.empty()) {
+          return fail(ErrorCode::bad_request,
+                      m_file.string() +
+                          " is truncated (its last line is incomplete)");
+        }
+        return std::optional<std::string>();
+      }
+    }
+  }
+
+private:
+  BundleReader(std::FILE *f, fs::path file)
+      : m_file_handle(f, std::fclose), m_file(std::move(file)),
+        m_dctx(ZSTD_createDCtx(), ZSTD_freeDCtx) {
+    MCPBK_ASSERT(m_dctx != nullptr);
+  }
+
+  // Decompresses more data into m_pending; false at the end of the file.
+  Result<bool> fill() {
+    std::string out(ZSTD_DStreamOutSize(), '\0');
+    for (;;) {
+      if (m_in_pos == m_in.size()) {
+        if (m_eof) {
+          if (m_frame_open) {
+            return fail(ErrorCode::bad_request,
+                        m_file.string() +
+                            " is truncated (the compressed data ends early)");
+          }
+          return false;
+        }
+        m_in.resize(ZSTD_DStreamInSize());
+        const std::size_t n =
+            std::fread(m_in.data(), 1, m_in.size(), m_file_handle.get());
+        if (n == 0 && std::ferror(m_file_handle.get())) {
+          return fail_errno("cannot read " + m_file.string(), errno);
+        }
+        m_in.resize(n);
+        m_in_pos = 0;
+        m_eof = n == 0;
+        if (m_eof) {
+          continue;
+        }
+      }
+      ZSTD_inBuffer in{m_in.data(), m_in.size(), m_in_pos};
+      ZSTD_outBuffer o{out.data(), out.size(), 0};
+      const std::size_t rc = ZSTD_decompressStream(m_dctx.get(), &o, &in);
+      m_in_pos = in.pos;
+      if (ZSTD_isError(rc)) {
+        return fail(ErrorCode::bad_request, m_file.string() +
+                                                " is not a valid bundle (" +
+                                                ZSTD_getErrorName(rc) + ")");
+      }
+      m_frame_open = rc != 0;
+      if (o.pos > 0) {
+        m_pending.append(out.data(), o.pos);
+        return true;
+      }
+    }
+  }
+
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> m_file_handle;
+  fs::path m_file;
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> m_dctx;
+  std::string m_in;
+  std::size_t m_in_pos = 0;
+  bool m_eof = false;
+  bool m_frame_open = false;
+  std::string m_pending;
+  std::size_t m_scan_from = 0;
+};
+
+json snapshot_line(const SnapshotRecord &s, std::string_view content,
+                   const std::string &sha, bool redacted) {
+  return {{"type", "snapshot"},
+          {"id", s.id},
+          {"host", s.host},
+          {"path", s.path},
+          {"taken_at", format_iso8601(s.taken_at)},
+          {"taken_at_us", s.taken_at},
+          {"sha256", sha},
+          {"size", content.size()},
+          {"mode", s.mode},
+          {"trigger", to_string(s.trigger)},
+          {"risk", to_string(s.risk)},
+          {"parsed", s.parsed},
+          {"servers", s.servers},
+          {"summary", s.summary},
+          {"note", s.note ? json(*s.note) : json(nullptr)},
+          {"pinned", s.pinned},
+          {"redacted", redacted},
+          {"content", base64_encode(content)}};
+}
+
+// One snapshot of a bundle, checked.
+struct BundleSnapshot {
+  NewSnapshot snapshot;
+  std::string sha256;
+  std::string content;
+};
+
+// Checks every field of a snapshot line; the error names the line and field.
+Result<BundleSnapshot> parse_snapshot(const json &j, std::uint64_t line_no) {
+  const std::string where = "line " + std::to_string(line_no) + ": ";
+  auto bad = [&](const std::string &field, const std::string &what) {
+    return fail(ErrorCode::bad_request, where + field + ": " + what);
+  };
+  auto str = [&](const char *field) -> Result<std::string> {
+    if (!j.contains(field) || !j[field].is_string()) {
+      return bad(field, "expected a string");
+    }
+    return j[field].get<std::string>();
+  };
+  auto boolean = [&](const char *field) -> Result<bool> {
+    if (!j.contains(field) || !j[field].is_boolean()) {
+      return bad(field, "expected true or false");
+    }
+    return j[field].get<bool>();
+  };
+  auto integer = [&](const char *field) -> Result<std::int64_t> {
+    if (!j.contains(field) || !j[field].is_number_integer()) {
+      return bad(field, "expected an integer");
+    }
+    return j[field].get<std::int64_t>();
+  };
+  BundleSnapshot out;
+  NewSnapshot &s = out.snapshot;
+  TRY_ASSIGN(s.host, str("host"));
+  TRY_ASSIGN(s.path, str("path"));
+  if (s.path.empty() || s.path[0] != '/') {
+    return bad("path", "expected an absolute path");
+  }
+  TRY_ASSIGN(s.taken_at, integer("taken_at_us"));
+  TRY_ASSIGN(out.sha256, str("sha256"));
+  TRY_ASSIGN(const auto size, integer("size"));
+  TRY_ASSIGN(const auto mode, integer("mode"));
+  if (mode < 0 || mode > 07777) {
+    return bad("mode", "expected a file mode");
+  }
+  s.mode = static_cast<std::uint32_t>(mode);
+  TRY_ASSIGN(const auto trigger, str("trigger"));
+  if (!snapshot_trigger_from_string(trigger)) {
+    return bad("trigger", "unknown trigger \"" + trigger + "\"");
+  }
+  TRY_ASSIGN(const auto risk, str("risk"));
+  const auto parsed_risk = risk_from_string(risk);
+  if (!parsed_risk) {
+    return bad("risk", "unknown risk \"" + risk + "\"");
+  }
+  s.risk = *parsed_risk;
+  TRY_ASSIGN(s.parsed, boolean("parsed"));
+  if (!j.contains("servers") || !j["servers"].is_array()) {
+    return bad("servers", "expected a list of names");
+  }
+  for (const auto &name : j["servers"]) {
+    if (!name.is_string()) {
+      return bad("servers", "expected a list of names");
+    }
+    s.servers.push_back(name.get<std::string>());
+  }
+  TRY_ASSIGN(s.summary, str("summary"));
+  if (j.contains("note") && !j["note"].is_null()) {
+    TRY_ASSIGN(s.note, str("note"));
+  }
+  TRY_ASSIGN(s.pinned, boolean("pinned"));
+  TRY_ASSIGN(s.redacted, boolean("redacted"));
+  TRY_ASSIGN(const auto encoded, str("content"));
+  auto content = base64_decode(encoded);
+  if (!content) {
+    return bad("content", "not valid base64");
+  }
+  out.content = std::move(*content);
+  if (static_cast<std::int64_t>(out.content.size()) != size) {
+    return bad("size", "does not match the content");
+  }
+  if (sha256_hex(out.content) != out.sha256) {
+    return bad("sha256", "does not match the content (the bundle is damaged)");
+  }
+  s.trigger = SnapshotTrigger::imported;
+  return out;
+}
+
+Result<BundleHeader> parse_header(const std::optional<std::string> &line,
+                                  const fs::path &file) {
+  if (!line) {
+    return fail(ErrorCode::bad_request, file.string() + " is empty");
+  }
+  const json h = json::parse(*line, nullptr, false);
+  if (!h.is_object() || h.value("format", "") != k_bundle_format) {
+    return fail(ErrorCode::bad_request,
+                file.string() + " is not an mcpbk bundle");
+  }
+  BundleHeader header;
+  if (!h.contains("version") || !h["version"].is_number_integer()) {
+    return fail(ErrorCode::bad_request,
+                file.string() + ": the bundle has no format version");
+  }
+  header.version = h["version"].get<int>();
+  if (header.version > k_bundle_version || header.version < 1) {
+    return fail(ErrorCode::unsupported_version,
+                file.string() + ": bundle format version " +
+                    std::to_string(header.version) +
+                    " is not supported (this mcpbk reads version " +
+                    std::to_string(k_bundle_version) + "); upgrade mcpbk");
+  }
+  header.mcpbk_version = h.value("mcpbk_version", "");
+  header.created_at =
+      parse_iso8601(h.value("created_at", "")).value_or(Micros{0});
+  header.source_machine = h.value("source_machine", "unknown");
+  header.source_home = h.value("source_home", "");
+  header.redacted = h.value("redacted", false);
+  header.snapshots = h.value("snapshots", std::uint64_t{0});
+  return header;
+}
+
+// Reads the whole bundle, checking everything, calling `visit` for each
+// snapshot when given.
+Result<BundleHeader>
+read_bundle(const fs::path &file,
+            const std::function<Result<void>(BundleSnapshot &)> &visit) {
+  TRY_ASSIGN(auto reader, BundleReader::open(file));
+  TRY_ASSIGN(auto first, reader.next());
+  TRY_ASSIGN(auto header, parse_header(first, file));
+  Sha256 hash;
+  hash.update(*first + "\n");
+  std::uint64_t count = 0;
+  std::uint64_t line_no = 1;
+  for (;;) {
+    TRY_ASSIGN(auto line, reader.next());
+    ++line_no;
+    if (!line) {
+      return fail(ErrorCode::bad_request,
+                  file.string() + " is truncated (no end record)");
+    }
+    const json j = json::parse(*line, nullptr, false);
+    if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
+      return fail(ErrorCode::bad_request, file.string() + ": line " +
+                                              std::to_string(line_no) +
+                                              " is not a bundle record");
+    }
+    const std::string type = j["type"].get<std::string>();
+    if (type == "end") {
+      if (j.value("snapshots", std::uint64_t{0}) != count ||
+          count != header.snapshots) {
+        return fail(ErrorCode::bad_request,
+                    file.string() + ": the bundle's snapshot count does not "
+                                    "match its records");
+      }
+      if (j.value("sha256", "") != hash.hex_digest()) {
+        return fail(ErrorCode::bad_request,
+                    file.string() + ": the bundle's checksum does not match "
+                                    "(it was altered or damaged)");
+      }
+      TRY_ASSIGN(auto after, reader.next());
+      if (after) {
+        return fail(ErrorCode::bad_request,
+                    file.string() + ": data after the end record");
+      }
+      return header;
+    }
+    if (type != "snapshot") {
+      return fail(ErrorCode::bad_request,
+                  file.string() + ": line " + std::to_string(line_no) +
+                      ": unknown record type \"" + type + "\"");
+    }
+    hash.update(*line + "\n");
+    auto snap = parse_snapshot(j, line_no);
+    if (!snap) {
+      return fail(snap.error().code,
+                  file.string() + ": " + snap.error().message);
+    }
+    ++count;
+    if (visit) {
+      TRY(visit(*snap));
+    }
+  }
+}
+
+} // namespace
+
+std::optional<OnConflict> on_conflict_from_string(std::string_view text) {
+  if (text == "skip") {
+    return OnConflict::skip;
+  }
+  if (text == "rename") {
+    return OnConflict::rename;
+  }
+  if (text == "fail") {
+    return OnConflict::fail;
+  }
+  return std::nullopt;
+}
+
+Result<ExportResult> export_bundle(Store &store, const fs::path &file,
+                                   const ExportOptions &options,
+                                   const Env &env) {
+  TRY_ASSIGN(const std::uint64_t total, store.count(options.filter));
+  const bool redact = options.redact == ExportOptions::Redact::yes;
+  TRY_ASSIGN(auto writer, BundleWriter::open(file));
+  TRY(writer.line({{"format", k_bundle_format},
+                   {"version", k_bundle_version},
+                   {"mcpbk_version", MCPBK_VERSION},
+                   {"created_at", format_iso8601(now_micros())},
+                   {"source_machine", machine_name()},
+                   {"source_home", env.home().string()},
+                   {"redacted", redact},
+                   {"snapshots", total}},
+                  true));
+  ExportResult result;
+  ListFilter filter = options.filter;
+  filter.limit.reset();
+  TRY(store.for_each(filter, [&](const SnapshotRecord &s) -> Result<void> {
+    if (result.snapshots == total) {
+      return {}; // written meanwhile by the daemon: not in this bundle
+    }
+    TRY_ASSIGN(std::string content, store.content(s));
+    std::string sha = s.sha256;
+    if (redact) {
+      content = mask_secrets_in_text(content, MaskStyle::redact);
+      sha = sha256_hex(content);
+    }
+    TRY(writer.line(snapshot_line(s, content, sha, redact || s.redacted),
+                    true));
+    ++result.snapshots;
+    if (options.progress) {
+      options.progress(result.snapshots, total);
+    }
+    return {};
+  }));
+  if (result.snapshots != total) {
+    return fail(ErrorCode::conflict,
+                "snapshots were deleted during the export; try again");
+  }
+  const std::string digest = writer.digest();
+  TRY(writer.line(
+      {{"type", "end"}, {"snapshots", result.snapshots}, {"sha256", digest}},
+      false));
+  TRY_ASSIGN(result.bytes, writer.finish());
+  return result;
+}
+
+Result<ImportResult> import_bundle(Store &store, const fs::path &file,
+                                   const ImportOptions &options,
+                                   const Env &env) {
+  ImportResult result;
+  // Pass 1: check everything; nothing is written.
+  TRY_ASSIGN(result.header, read_bundle(file, nullptr));
+  const std::string home = env.home().string();
+  const std::string source_home = result.header.source_home;
+  auto map_path = [&](std::string path) {
+    if (options.map_home == ImportOptions::MapHome::yes &&
+        !source_home.empty() && source_home != "/" &&
+        path.compare(0, source_home.size(), source_home) == 0 &&
+        (path.size() == source_home.size() ||
+         path[source_home.size()] == '/')) {
+      path = home + path.substr(source_home.size());
+    }
+    return path;
+  };
+
+  // Pass 2: import in one transaction.
+  TRY_ASSIGN(auto tx, store.transaction());
+  std::uint64_t done = 0;
+  const std::uint64_t total = result.header.snapshots;
+  TRY(read_bundle(file, [&](BundleSnapshot &b) -> Result<void> {
+    NewSnapshot &s = b.snapshot;
+    s.path = map_path(s.path);
+    TRY_ASSIGN(auto existing, store.find_at(s.path, s.taken_at));
+    bool renamed = false;
+    if (existing) {
+      if (existing->sha256 == b.sha256) {
+        ++result.skipped;
+        return {};
+      }
+      switch (options.on_conflict) {
+      case OnConflict::skip:
+        ++result.skipped;
+        return {};
+      case OnConflict::fail:
+        return fail(ErrorCode::conflict,
+                    "a different snapshot of " + s.path + " taken at " +
+                        format_iso8601(s.taken_at) +
+                        " is already in the store; nothing was imported "
+                        "(use --on-conflict skip or rename)");
+      case OnConflict::rename: {
+        s.path += ".from-" + result.header.source_machine;
+        TRY_ASSIGN(auto again, store.find_at(s.path, s.taken_at));
+        if (again) {
+          ++result.skipped;
+          return {};
+        }
+        renamed = true;
+        break;
+      }
+      }
+    }
+    const WatchTarget target = target_for(s.host, s.path, {});
+    std::string locations;
+    for (const auto &l : target.mcp_locations) {
+      locations += (locations.empty() ? "" : " ") + l;
+    }
+    s.mcp_digest =
+        mcp_digest_of(extract_mcp(b.content, target.format, locations));
+    s.redacted = s.redacted || result.header.redacted;
+    TRY(store.add_snapshot(s, b.content));
+    ++(renamed ? result.renamed : result.created);
+    if (options.progress) {
+      options.progress(++done, total);
+    }
+    return {};
+  }));
+  if (options.dry_run == ImportOptions::DryRun::no) {
+    TRY(tx.commit());
+  }
+  return result;
+}
+
+} // namespace mcpbk

@@ -1,0 +1,195 @@
+#include <common/bundle.hpp>
+#include <common/hash.hpp>
+#include <common/mcp.hpp>
+#include <common/sqlite.hpp>
+
+#include <doctest/doctest.h>
+#include <tests/unit/scratch.hpp>
+
+using namespace mcpbk;
+namespace fs = std::filesystem;
+
+namespace {
+
+Store open_store(const fs::path &dir) {
+  fs::create_directories(dir);
+  auto store =
+      Store::open(dir / "store.db", Compression::zstd, Store::Repair::yes);
+  REQUIRE_MESSAGE(store, (store ? "" : store.error().message));
+  return std::move(*store);
+}
+
+const std::string k_secret = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+
+std::string config_with_secret(int n) {
+  return "{\n  \"mcpServers\": {\n    \"github\": {\n      \"command\": "
+         "\"gh\",\n      \"env\": {\n        \"GITHUB_TOKEN\": \"" +
+         k_secret + "\"\n      }\n    },\n    \"n\": {\"command\": \"x" +
+         std::to_string(n) + "\"}\n  }\n}\n";
+}
+
+// Fills a store with `n` snapshots of two paths under `home`.
+void fill(Store &store, const std::string &home, int n) {
+  for (int i = 0; i < n; ++i) {
+    NewSnapshot s;
+    s.host = "cursor";
+    s.path = home + (i % 2 ? "/.cursor/mcp.json" : "/other/.mcp.json");
+    s.taken_at = 1'700'000'000'000'000 + i * 1'000'000;
+    s.mode = 0640;
+    s.parsed = true;
+    s.servers = {"github", "n"};
+    s.summary = "+n";
+    s.note = i == 0 ? std::optional<std::string>("first") : std::nullopt;
+    REQUIRE(store.add_snapshot(s, config_with_secret(i)));
+  }
+}
+
+} // namespace
+
+TEST_CASE("export_bundle and import_bundle") {
+  const auto dir = test::scratch_dir();
+  const Env source_env = Env::from_map({{"HOME", "/home/alice"}});
+  const Env target_env = Env::from_map({{"HOME", "/Users/bob"}});
+  Store source = open_store(dir / "a");
+  fill(source, "/home/alice", 6);
+  const fs::path bundle = dir / "out.mcpbk";
+
+  auto exported = export_bundle(source, bundle, {}, source_env);
+  REQUIRE(exported);
+  CHECK(exported->snapshots == 6);
+  CHECK(exported->bytes == fs::file_size(bundle));
+
+  SUBCASE("round trip keeps content and metadata, and maps home") {
+    Store target = open_store(dir / "b");
+    ImportOptions options;
+    options.map_home = ImportOptions::MapHome::yes;
+    auto imported = import_bundle(target, bundle, options, target_env);
+    REQUIRE(imported);
+    CHECK(imported->created == 6);
+    CHECK(imported->skipped == 0);
+    CHECK(imported->header.source_home == "/home/alice");
+    auto list = target.list({});
+    REQUIRE(list);
+    REQUIRE(list->size() == 6);
+    const auto &oldest = list->back();
+    CHECK(oldest.path == "/Users/bob/other/.mcp.json");
+    CHECK(oldest.taken_at == 1'700'000'000'000'000);
+    CHECK(oldest.trigger == SnapshotTrigger::imported);
+    CHECK(oldest.mode == 0640);
+    CHECK(oldest.note == "first");
+    CHECK(*target.content(oldest) == config_with_secret(0));
+    CHECK_FALSE(oldest.redacted);
+
+    SUBCASE("importing twice skips everything") {
+      auto again = import_bundle(target, bundle, options, target_env);
+      REQUIRE(again);
+      CHECK(again->created == 0);
+      CHECK(again->skipped == 6);
+    }
+  }
+  SUBCASE("dry run imports nothing") {
+    Store target = open_store(dir / "b");
+    ImportOptions options;
+    options.dry_run = ImportOptions::DryRun::yes;
+    auto imported = import_bundle(target, bundle, options, target_env);
+    REQUIRE(imported);
+    CHECK(imported->created == 6);
+    CHECK(target.stats()->snapshots == 0);
+  }
+  SUBCASE("conflicts: skip, rename, fail") {
+    Store target = open_store(dir / "b");
+    NewSnapshot clash;
+    clash.host = "cursor";
+    clash.path = "/home/alice/other/.mcp.json";
+    clash.taken_at = 1'700'000'000'000'000;
+    REQUIRE(target.add_snapshot(clash, "different content"));
+
+    ImportOptions options;
+    options.on_conflict = OnConflict::skip;
+    SUBCASE("skip") {
+      auto r = import_bundle(target, bundle, options, target_env);
+      REQUIRE(r);
+      CHECK(r->created == 5);
+      CHECK(r->skipped == 1);
+    }
+    SUBCASE("rename") {
+      options.on_conflict = OnConflict::rename;
+      auto r = import_bundle(target, bundle, options, target_env);
+      REQUIRE(r);
+      CHECK(r->created == 5);
+      CHECK(r->renamed == 1);
+      ListFilter f;
+      f.path = "/home/alice/other/.mcp.json.from-" + r->header.source_machine;
+      CHECK(target.list(f)->size() == 1);
+    }
+    SUBCASE("fail imports nothing") {
+      options.on_conflict = OnConflict::fail;
+      auto r = import_bundle(target, bundle, options, target_env);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == ErrorCode::conflict);
+      CHECK(r.error().message.find("nothing was imported") !=
+            std::string::npos);
+      CHECK(target.stats()->snapshots == 1);
+    }
+  }
+  SUBCASE("redaction leaves no secret bytes in the bundle") {
+    ExportOptions options;
+    options.redact = ExportOptions::Redact::yes;
+    const fs::path redacted = dir / "redacted.mcpbk";
+    REQUIRE(export_bundle(source, redacted, options, source_env));
+    Store target = open_store(dir / "b");
+    auto r = import_bundle(target, redacted, {}, target_env);
+    REQUIRE(r);
+    CHECK(r->header.redacted);
+    auto list = target.list({});
+    REQUIRE(list->size() == 6);
+    CHECK(list->front().redacted);
+    const std::string content = *target.content(list->front());
+    CHECK(content.find(k_secret) == std::string::npos);
+    CHECK(content.find(std::string(k_redacted)) != std::string::npos);
+    CHECK(content.find("\"command\": \"gh\"") != std::string::npos);
+    // The compressed file itself: decompressing it is what import did; the
+    // secret is not in the stored content, and the blob hash matches it.
+    CHECK(list->front().sha256 == sha256_hex(content));
+  }
+  SUBCASE("a filtered export") {
+    ExportOptions options;
+    options.filter.path = "/home/alice/.cursor/mcp.json";
+    const fs::path some = dir / "some.mcpbk";
+    auto r = export_bundle(source, some, options, source_env);
+    REQUIRE(r);
+    CHECK(r->snapshots == 3);
+  }
+}
+
+TEST_CASE("import_bundle refuses damaged bundles") {
+  const auto dir = test::scratch_dir();
+  const Env env = Env::from_map({{"HOME", "/h"}});
+  Store source = open_store(dir / "a");
+  fill(source, "/h", 4);
+  const fs::path bundle = dir / "b.mcpbk";
+  REQUIRE(export_bundle(source, bundle, {}, env));
+  const std::string bytes = test::read_file(bundle);
+  Store target = open_store(dir / "t");
+
+  SUBCASE("truncated") {
+    test::write_file(dir / "cut.mcpbk", bytes.substr(0, bytes.size() / 2));
+    auto r = import_bundle(target, dir / "cut.mcpbk", {}, env);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("truncated") != std::string::npos);
+  }
+  SUBCASE("tampered") {
+    std::string bad = bytes;
+    bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x55);
+    test::write_file(dir / "bad.mcpbk", bad);
+    auto r = import_bundle(target, dir / "bad.mcpbk", {}, env);
+    REQUIRE_FALSE(r);
+  }
+  SUBCASE("not a bundle") {
+    test::write_file(dir / "junk.mcpbk", "{\"hello\": 1}\n");
+    auto r = import_bundle(target, dir / "junk.mcpbk", {}, env);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("not a valid bundle") != std::string::npos);
+  }
+  CHECK(target.stats()->snapshots == 0);
+}
