@@ -102,6 +102,17 @@ public:
     }
     print_error("daemon not reachable at " + where +
                 "; reading the store directly");
+    open_store_directly();
+  }
+
+  // Opens the store in this process (no daemon needed), as the daemon's
+  // handlers would see it.
+  void open_store_directly() {
+    if (!fs::exists(m_paths.store_file)) {
+      die(k_exit_failed,
+          "no store at " + m_paths.store_file.string() +
+              " (has mcpbkd ever run with this state directory?)");
+    }
     auto store = Store::open(m_paths.store_file, m_config.store.compression,
                              Store::Repair::no);
     if (!store) {
@@ -111,7 +122,19 @@ public:
     }
     m_store.emplace(std::move(*store));
     m_context = std::make_unique<ops::Context>(
-        ops::Context{*m_store, m_config, m_env, current_os(), nullptr, {}});
+        ops::Context{*m_store, m_config, m_env, current_os(), nullptr, {}, {}});
+    if (::isatty(STDERR_FILENO) != 0 && !m_json) {
+      m_context->progress = [](std::uint64_t done, std::uint64_t total) {
+        if (done == total || done % 100 == 0) {
+          std::fprintf(
+              stderr, "\r%llu/%llu snapshots (%llu%%)%s",
+              static_cast<unsigned long long>(done),
+              static_cast<unsigned long long>(total),
+              static_cast<unsigned long long>(total ? done * 100 / total : 100),
+              done == total ? "\n" : "");
+        }
+      };
+    }
   }
 
   bool offline() const { return m_context != nullptr; }
@@ -865,34 +888,79 @@ int cmd_events(Runtime &rt, bool follow, std::int64_t limit) {
   }
 }
 
-int cmd_export(Runtime &rt, const std::string &host, const std::string &output,
-               bool redact) {
-  json args = {{"output", rt.client_path(output)}};
-  if (!host.empty()) {
-    args["host"] = host;
+struct ExportOptions {
+  std::string host;
+  std::string path;
+  std::string since;
+  std::string output;
+  bool redact = false;
+};
+
+// Export reads the store in this process (a reader never blocks the daemon)
+// so it can show progress and stream any store size.
+int cmd_export(Runtime &rt, const ExportOptions &o) {
+  json args = {{"output", rt.client_path(o.output)}};
+  if (!o.host.empty()) {
+    args["host"] = o.host;
   }
-  if (redact) {
+  if (!o.path.empty()) {
+    args["path"] = rt.client_path(o.path);
+  }
+  if (!o.since.empty()) {
+    const auto t = parse_iso8601(o.since);
+    if (!t) {
+      die(k_exit_usage, "--since: not an ISO 8601 time: " + o.since);
+    }
+    args["since"] = *t;
+  }
+  if (o.redact) {
     args["redact"] = true;
   }
-  rt.connect(Reach::daemon, "export");
+  rt.open_store_directly();
   const json r = rt.call("export", args);
   if (rt.json_output()) {
     rt.print_json(r);
   } else {
-    std::cout << "exported to " << output << '\n';
+    std::cout << "exported " << r.value("snapshots", 0) << " snapshots ("
+              << r.value("bytes", 0) << " bytes"
+              << (o.redact ? ", secrets redacted" : "") << ") to "
+              << rt.shorten(r.value("file", o.output)) << '\n';
   }
   return k_exit_ok;
 }
 
-int cmd_import(Runtime &rt, const std::string &file,
-               const std::string &on_conflict) {
-  json args = {{"file", rt.client_path(file)}, {"on_conflict", on_conflict}};
-  rt.connect(Reach::daemon, "import");
+struct ImportOptions {
+  std::string file;
+  std::string on_conflict = "skip";
+  bool dry_run = false;
+  bool map_home = false;
+};
+
+// Import goes through the daemon when it runs (its loop then owns every
+// write to the store), else straight into the store.
+int cmd_import(Runtime &rt, const ImportOptions &o) {
+  json args = {{"file", rt.client_path(o.file)},
+               {"on_conflict", o.on_conflict}};
+  if (o.dry_run) {
+    args["dry_run"] = true;
+  }
+  if (o.map_home) {
+    args["map_home"] = true;
+  }
+  rt.connect(Reach::offline_ok, "import");
   const json r = rt.call("import", args);
   if (rt.json_output()) {
     rt.print_json(r);
   } else {
-    std::cout << "imported " << file << '\n';
+    std::cout << (o.dry_run ? "would import: " : "imported: ")
+              << r.value("created", 0) << " created, " << r.value("skipped", 0)
+              << " skipped, " << r.value("renamed", 0) << " renamed (from "
+              << r.value("source_machine", std::string("?")) << ", "
+              << r.value("created_at", std::string("?")) << ")\n";
+    if (r.value("redacted", false)) {
+      std::cout << "note: this bundle was redacted; its secret values are "
+                   "placeholders\n";
+    }
   }
   return k_exit_ok;
 }
@@ -1060,31 +1128,37 @@ int run(int argc, char **argv) {
     };
   });
 
-  std::string export_host;
-  std::string export_output;
-  bool redact = false;
+  ExportOptions export_options;
   auto *export_cmd = app.add_subcommand("export", "write a portable bundle");
-  export_cmd->add_option("--host", export_host, "only this host");
-  export_cmd->add_option("-o,--output", export_output, "bundle file")
+  export_cmd->add_option("--host", export_options.host, "only this host");
+  export_cmd->add_option("--path", export_options.path, "only this file");
+  export_cmd->add_option("--since", export_options.since,
+                         "only snapshots taken since (ISO 8601)");
+  export_cmd->add_option("-o,--output", export_options.output, "bundle file")
       ->required();
-  export_cmd->add_flag("--redact", redact, "mask secret values");
+  export_cmd->add_flag("--redact", export_options.redact,
+                       "replace secret values with placeholders");
   export_cmd->callback([&] {
     action = [&](Runtime &rt) {
-      return cmd_export(rt, export_host, export_output, redact);
+      return cmd_export(rt, export_options);
     };
   });
 
-  std::string import_file;
-  std::string on_conflict = "skip";
+  ImportOptions import_options;
   auto *import_cmd = app.add_subcommand("import", "read a portable bundle");
-  import_cmd->add_option("FILE", import_file, "bundle file")->required();
+  import_cmd->add_option("FILE", import_options.file, "bundle file")
+      ->required();
   import_cmd
-      ->add_option("--on-conflict", on_conflict,
+      ->add_option("--on-conflict", import_options.on_conflict,
                    "skip, rename or fail (default skip)")
       ->check(CLI::IsMember({"skip", "rename", "fail"}));
+  import_cmd->add_flag("--dry-run", import_options.dry_run,
+                       "check and count, import nothing");
+  import_cmd->add_flag("--map-home", import_options.map_home,
+                       "rewrite the source machine's home to this one's");
   import_cmd->callback([&] {
     action = [&](Runtime &rt) {
-      return cmd_import(rt, import_file, on_conflict);
+      return cmd_import(rt, import_options);
     };
   });
 

@@ -1,16 +1,94 @@
-// export / import: portable bundles (SPEC §9). Not implemented yet: both
-// answer bad_request so clients can tell.
+// export / import: portable bundles (docs/BUNDLE.md).
+//
+// export args: output (absolute path), host?, path?, since?, redact?.
+// Result: {"file", "snapshots", "bytes", "redacted"}.
+// import args: file (absolute path), on_conflict? (skip|rename|fail),
+// dry_run?, map_home?. Result: {"file", "created", "skipped", "renamed",
+// "dry_run", "redacted", "source_machine", "source_home", "created_at"}.
 
 #include <common/ops/support.hpp>
 
+#include <common/bundle.hpp>
+
 namespace mcpbk::ops {
 
-json op_export(Context &, const json &) {
-  throw OpError(ErrorCode::bad_request, "export/import is not implemented yet");
+json op_export(Context &context, const json &raw_args) {
+  Args args(raw_args);
+  const auto output_text = args.string("output");
+  if (!output_text && !args.has("output")) {
+    args.error("output", "required: the bundle file to write");
+  }
+  const auto output = output_text
+                          ? client_path(context, args, "output", *output_text)
+                          : std::nullopt;
+  ExportOptions options;
+  options.filter.host = args.string("host");
+  check_host(args, "host", options.filter.host);
+  if (const auto p = args.string("path")) {
+    if (const auto path = client_path(context, args, "path", *p)) {
+      options.filter.path = path->string();
+    }
+  }
+  options.filter.since = args.time("since");
+  const bool redact = args.flag("redact");
+  options.redact =
+      redact ? ExportOptions::Redact::yes : ExportOptions::Redact::no;
+  options.progress = context.progress;
+  args.finish();
+
+  const auto result = value_or_throw(
+      export_bundle(context.store, *output, options, context.env));
+  return {{"file", output->string()},
+          {"snapshots", result.snapshots},
+          {"bytes", result.bytes},
+          {"redacted", redact}};
 }
 
-json op_import(Context &, const json &) {
-  throw OpError(ErrorCode::bad_request, "export/import is not implemented yet");
+namespace {
+
+json import_result_json(const ImportResult &result, const std::string &file,
+                        bool dry_run) {
+  return {{"file", file},
+          {"created", result.created},
+          {"skipped", result.skipped},
+          {"renamed", result.renamed},
+          {"dry_run", dry_run},
+          {"redacted", result.header.redacted},
+          {"source_machine", result.header.source_machine},
+          {"source_home", result.header.source_home},
+          {"source_version", result.header.mcpbk_version},
+          {"created_at", format_iso8601(result.header.created_at)}};
+}
+
+} // namespace
+
+json op_import(Context &context, const json &raw_args) {
+  Args args(raw_args);
+  const auto file_text = args.string("file");
+  if (!file_text && !args.has("file")) {
+    args.error("file", "required: the bundle file to read");
+  }
+  const auto file =
+      file_text ? client_path(context, args, "file", *file_text) : std::nullopt;
+  ImportOptions options;
+  if (const auto strategy = args.string("on_conflict")) {
+    if (const auto parsed = on_conflict_from_string(*strategy)) {
+      options.on_conflict = *parsed;
+    } else {
+      args.error("on_conflict", "expected skip, rename or fail");
+    }
+  }
+  const bool dry_run = args.flag("dry_run");
+  options.dry_run =
+      dry_run ? ImportOptions::DryRun::yes : ImportOptions::DryRun::no;
+  options.map_home = args.flag("map_home") ? ImportOptions::MapHome::yes
+                                           : ImportOptions::MapHome::no;
+  options.progress = context.progress;
+  args.finish();
+
+  const auto result =
+      value_or_throw(import_bundle(context.store, *file, options, context.env));
+  return import_result_json(result, file->string(), dry_run);
 }
 
 } // namespace mcpbk::ops

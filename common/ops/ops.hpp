@@ -81,6 +81,9 @@ struct Context {
   DaemonServices *daemon = nullptr; // null in the client's offline mode
   // Resolved watch targets (the daemon's, or resolved by the client).
   std::vector<WatchTarget> targets;
+  // Long ops (export, import) report (done, total) here when set: the
+  // client's direct mode draws a progress bar with it.
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
 // An op: its name, handler, whether it works offline, and a one-line help.

@@ -203,7 +203,8 @@ json to_json(const SnapshotRecord &snapshot) {
           {"mcp_digest", snapshot.mcp_digest},
           {"summary", snapshot.summary},
           {"note", snapshot.note ? json(*snapshot.note) : json(nullptr)},
-          {"pinned", snapshot.pinned}};
+          {"pinned", snapshot.pinned},
+          {"redacted", snapshot.redacted}};
 }
 
 json to_json(const EventRecord &event) {

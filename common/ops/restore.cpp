@@ -123,8 +123,18 @@ json op_restore(Context &context, const json &raw_args) {
                                  : unified_diff(mask_secrets_in_text(old_bytes),
                                                 mask_secrets_in_text(new_bytes),
                                                 before_label, after_label)}};
-  if (auto warning = running_host_warning(target.host)) {
-    result["warning"] = *warning;
+  std::string warning;
+  if (source.redacted) {
+    warning = "snapshot #" + std::to_string(source.id) +
+              " came from a redacted bundle: its secret values are "
+              "placeholders (" +
+              std::string(k_redacted) + "); put the real values back";
+  }
+  if (auto running = running_host_warning(target.host)) {
+    warning += (warning.empty() ? "" : "; ") + *running;
+  }
+  if (!warning.empty()) {
+    result["warning"] = warning;
   }
   if (dry_run) {
     result["dry_run"] = true;
@@ -148,6 +158,14 @@ json op_restore(Context &context, const json &raw_args) {
     }
   }
   if (changed) {
+    // A new machine may not have the host's directory yet.
+    std::error_code ec;
+    std::filesystem::create_directories(dest.parent_path(), ec);
+    if (ec) {
+      throw OpError(ErrorCode::io_error, "cannot create " +
+                                             dest.parent_path().string() +
+                                             ": " + ec.message());
+    }
     value_or_throw(atomic_write(dest, new_bytes,
                                 source.mode != 0
                                     ? std::optional<std::uint32_t>(source.mode)

@@ -269,11 +269,10 @@ class CommandsTest(ClientTestCase):
             proc.kill()
             proc.wait()
 
-    def test_export_import_not_yet(self):
-        r = self.ctl("export", "-o", self.sb.path("b.json"), code=1)
-        self.assertIn(b"not implemented", r.stderr)
-        self.ctl("import", self.sb.path("b.json"), "--on-conflict", "sideways",
-                 code=2)
+    def test_import_usage_errors(self):
+        self.ctl("import", self.sb.path("b.mcpbk"), "--on-conflict",
+                 "sideways", code=2)
+        self.ctl("export", code=2)  # -o is required
 
 
 class RestoreTest(ClientTestCase):

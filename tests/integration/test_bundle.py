@@ -1,0 +1,163 @@
+"""Export and import between two sandboxed machines, through the real
+daemons and the real mcpbkctl."""
+
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+from harness import (Daemon, DEFAULT_CONFIG, Sandbox, StoreReader, request,
+                     run_ctl, sha256, wait_for)
+
+CURSOR = "~/.cursor/mcp.json"
+SECRET = "ghp_" + "Q" * 36
+
+
+def config(n):
+    return json.dumps({"mcpServers": {
+        "github": {"command": "gh-mcp",
+                   "env": {"GITHUB_TOKEN": SECRET}},
+        "n": {"command": f"v{n}"}}}, indent=2) + "\n"
+
+
+class Machine:
+    def __init__(self):
+        self.sb = Sandbox(DEFAULT_CONFIG)
+        self.daemon = Daemon(self.sb)
+        self.store = StoreReader(self.sb.store_file)
+
+    def ctl(self, *args, code=0):
+        r = run_ctl(self.sb, *args)
+        assert r.returncode == code, (args, r.returncode, r.stdout, r.stderr)
+        return r
+
+
+class BundleTest(unittest.TestCase):
+
+    def setUp(self):
+        self.a = Machine()
+        self.b = Machine()
+        self.bundle = os.path.join(self.a.sb.root, "history.mcpbk")
+        # Machine A records three versions of its Cursor config.
+        self.a.sb.write(CURSOR, config(0))
+        self.a.daemon.start()
+        for n in range(1, 3):
+            self.a.sb.write(CURSOR, config(n))
+            path = self.a.sb.path(CURSOR)
+            wait_for(lambda: any(s["sha256"] == sha256(config(n))
+                                 for s in self.a.store.snapshots(path)),
+                     10, f"version {n} on machine A")
+
+    def tearDown(self):
+        for m in (self.a, self.b):
+            m.daemon.kill()
+        failed = any(t is self for t, _ in
+                     self._outcome.result.failures + self._outcome.result.errors)
+        if failed:
+            print(f"\nkept {self.a.sb.root} and {self.b.sb.root}")
+        else:
+            self.a.sb.cleanup()
+            self.b.sb.cleanup()
+
+    def test_round_trip_between_two_machines(self):
+        r = self.a.ctl("export", "-o", self.bundle, "--json")
+        out = json.loads(r.stdout)
+        self.assertEqual(out["snapshots"], 3)
+        self.assertEqual(os.stat(self.bundle).st_mode & 0o777, 0o600)
+        shutil.copy(self.bundle, os.path.join(self.b.sb.root, "in.mcpbk"))
+        self.b.daemon.start()
+        r = self.b.ctl("import", os.path.join(self.b.sb.root, "in.mcpbk"),
+                       "--map-home", "--json")
+        res = json.loads(r.stdout)
+        self.assertEqual((res["created"], res["skipped"]), (3, 0))
+        # Same path on B after --map-home, original times, trigger import.
+        b_path = self.b.sb.path(CURSOR)
+        snaps = self.b.store.snapshots(b_path)
+        a_snaps = self.a.store.snapshots(self.a.sb.path(CURSOR))
+        self.assertEqual([s["taken_at"] for s in snaps],
+                         [s["taken_at"] for s in a_snaps])
+        self.assertTrue(all(s["trigger"] == "import" for s in snaps))
+        # Restore the oldest on B: byte exact.
+        self.b.ctl("restore", str(snaps[0]["id"]), "--yes")
+        with open(b_path) as f:
+            self.assertEqual(f.read(), config(0))
+        # A second import skips everything.
+        r = self.b.ctl("import", os.path.join(self.b.sb.root, "in.mcpbk"),
+                       "--map-home", "--json")
+        self.assertEqual(json.loads(r.stdout)["skipped"], 3)
+
+    def test_import_without_a_daemon(self):
+        self.a.ctl("export", "-o", self.bundle)
+        self.b.daemon.start()
+        self.assertEqual(self.b.daemon.stop(), 0)
+        r = self.b.ctl("import", self.bundle, "--json")
+        self.assertIn(b"reading the store directly", r.stderr)
+        self.assertEqual(json.loads(r.stdout)["created"], 3)
+
+    def test_redacted_bundle_holds_no_secret(self):
+        self.a.ctl("export", "-o", self.bundle, "--redact")
+        raw = subprocess.run(["zstd", "-dc", self.bundle], check=True,
+                             capture_output=True).stdout
+        self.assertTrue(raw.startswith(b'{"'))
+        import base64
+        decoded = b"".join(
+            base64.b64decode(json.loads(line)["content"])
+            for line in raw.splitlines() if b'"type":"snapshot"' in line)
+        self.assertNotIn(SECRET.encode(), raw)
+        self.assertNotIn(SECRET.encode(), decoded)
+        self.assertIn(b"gh-mcp", decoded)
+        self.b.daemon.start()
+        self.b.ctl("import", self.bundle)
+        snaps = self.b.store.snapshots()
+        self.assertEqual(len(snaps), 3)
+        # Restoring a redacted snapshot warns that secrets are placeholders.
+        r = self.b.ctl("restore", str(snaps[0]["id"]), "--yes",
+                       "--to", os.path.join(self.b.sb.root, "restored.json"))
+        self.assertIn(b"redacted", r.stderr + r.stdout)
+
+    def test_damaged_bundles_import_nothing(self):
+        self.a.ctl("export", "-o", self.bundle)
+        data = open(self.bundle, "rb").read()
+        self.b.daemon.start()
+        cases = {
+            "truncated": data[: len(data) // 2],
+            "tampered": data[:40] + bytes([data[40] ^ 0xFF]) + data[41:],
+        }
+        for name, content in cases.items():
+            p = os.path.join(self.b.sb.root, name + ".mcpbk")
+            with open(p, "wb") as f:
+                f.write(content)
+            r = self.b.ctl("import", p, code=1)
+            self.assertTrue(r.stderr.startswith(b"mcpbkctl: "), r.stderr)
+        # A bundle from a future format version.
+        raw = subprocess.run(["zstd", "-dc", self.bundle], check=True,
+                             capture_output=True).stdout
+        future = raw.replace(b'"version":1', b'"version":9', 1)
+        p = os.path.join(self.b.sb.root, "future.mcpbk")
+        subprocess.run(["zstd", "-q", "-f", "-o", p], input=future, check=True)
+        r = self.b.ctl("import", p, code=1)
+        self.assertIn(b"version 9", r.stderr)
+        self.assertEqual(self.b.store.snapshots(), [])
+
+    def test_conflict_strategies(self):
+        self.a.ctl("export", "-o", self.bundle)
+        self.b.daemon.start()
+        self.b.ctl("import", self.bundle)
+        # Make a different snapshot sit at the same path and time: import a
+        # bundle of B's history into A, whose own snapshots differ.
+        a_file = self.a.sb.path(CURSOR)
+        self.a.sb.write(CURSOR, config(99))
+        wait_for(lambda: any(s["sha256"] == sha256(config(99))
+                             for s in self.a.store.snapshots(a_file)),
+                 10, "version 99 on machine A")
+        other = os.path.join(self.a.sb.root, "second.mcpbk")
+        self.a.ctl("export", "-o", other)
+        # B already has the first three: equal content is always skipped.
+        r = self.b.ctl("import", other, "--on-conflict", "fail", "--json")
+        res = json.loads(r.stdout)
+        self.assertEqual((res["created"], res["skipped"]), (1, 3))
+
+
+if __name__ == "__main__":
+    unittest.main()

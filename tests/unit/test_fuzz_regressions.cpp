@@ -1,0 +1,67 @@
+// Bugs found by the fuzzers (fuzz/, docs/RELIABILITY.md), reproduced in the
+// normal build. Each test names the function at fault and the reproducer
+// kept in fuzz/regressions/<target>/. A test of a bug not fixed yet carries
+// doctest::may_fail(): it runs and reports, but does not fail the suite;
+// whoever fixes the bug removes the decorator.
+
+#include <common/config.hpp>
+#include <common/env.hpp>
+#include <common/ops/ops.hpp>
+#include <common/store.hpp>
+
+#include <doctest/doctest.h>
+#include <tests/unit/scratch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+using namespace mcpbk;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// A store in the test's scratch dir and a HOME next to it, as the client's
+// offline mode would have them.
+struct OfflineOps {
+  fs::path dir = test::scratch_dir();
+  Config config = default_config();
+  Env env = Env::from_map({{"HOME", (dir / "home").string()}});
+  std::optional<Store> store;
+
+  OfflineOps() {
+    fs::create_directories(dir / "home");
+    auto opened =
+        Store::open(dir / "store.db", Compression::zstd, Store::Repair::no);
+    REQUIRE(opened);
+    store.emplace(std::move(*opened));
+  }
+
+  json request(std::string_view line) {
+    ops::Context context{.store = *store,
+                         .config = config,
+                         .env = env,
+                         .os = current_os(),
+                         .daemon = nullptr,
+                         .targets = {},
+                         .progress = {}};
+    return json::parse(ops::handle_line(context, line));
+  }
+};
+
+} // namespace
+
+// fuzz/regressions/fuzz_request/number-overflow-internal-error: a number
+// too large for a double throws json out_of_range (406), not parse_error, so
+// handle_line answered "internal" instead of "bad_request" (SPEC §8:
+// malformed JSON gets a bad_request error reply).
+TEST_CASE("ops::handle_line rejects an overflowing number as bad_request" *
+          doctest::may_fail()) {
+  OfflineOps ops;
+  const json reply = ops.request(R"({"v":1,"id":1e400,"op":"status"})");
+  CHECK(reply["v"] == 1);
+  CHECK(reply["ok"] == false);
+  CHECK(reply["error"]["code"] == "bad_request");
+}
