@@ -1,6 +1,7 @@
 #include <client/cli.hpp>
 
 #include <client/connection.hpp>
+#include <client/doctor.hpp>
 #include <client/format.hpp>
 
 #include <common/base64.hpp>
@@ -1128,6 +1129,11 @@ int run(int argc, char **argv) {
     };
   });
 
+  bool doctor = false;
+  app.add_subcommand("doctor",
+                     "check the setup and say how to fix each problem")
+      ->callback([&] { doctor = true; });
+
   ExportOptions export_options;
   auto *export_cmd = app.add_subcommand("export", "write a portable bundle");
   export_cmd->add_option("--host", export_options.host, "only this host");
@@ -1178,6 +1184,9 @@ int run(int argc, char **argv) {
   }
   if (!state_dir.empty()) {
     overrides.state_dir = state_dir;
+  }
+  if (doctor) {
+    return run_doctor(Env::from_process(), overrides, json_output);
   }
   try {
     Runtime rt(Env::from_process(), overrides, json_output);

@@ -1,0 +1,340 @@
+#include <client/doctor.hpp>
+
+#include <client/connection.hpp>
+#include <client/format.hpp>
+
+#include <common/config.hpp>
+#include <common/fs.hpp>
+#include <common/hosts.hpp>
+#include <common/store.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace mcpbk::client {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Check {
+  enum class Level { ok, warning, problem };
+  std::string name;
+  Level level = Level::ok;
+  std::string message;
+  std::string fix; // empty when nothing needs doing
+};
+
+const char *to_string(Check::Level level) {
+  switch (level) {
+  case Check::Level::ok:
+    return "ok";
+  case Check::Level::warning:
+    return "warning";
+  case Check::Level::problem:
+    return "problem";
+  }
+  return "?";
+}
+
+// Runs a fixed command (no user input in it) and returns its first line of
+// output, or std::nullopt when it could not run or failed.
+std::optional<std::string> first_line_of(const char *command) {
+  std::FILE *pipe = ::popen(command, "r");
+  if (!pipe) {
+    return std::nullopt;
+  }
+  char buf[256] = {};
+  const bool got = std::fgets(buf, sizeof buf, pipe) != nullptr;
+  const int status = ::pclose(pipe);
+  std::string line = got ? buf : "";
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
+    line.pop_back();
+  }
+  if (status != 0) {
+    return std::nullopt;
+  }
+  return line;
+}
+
+bool have_user_systemd() {
+  return first_line_of("systemctl --user show-environment 2>/dev/null")
+      .has_value();
+}
+
+std::string start_advice() {
+  if (current_os() == Os::macos) {
+    return "launchctl kickstart gui/$(id -u)/com.mcpbk.mcpbkd (or run "
+           "./scripts/install)";
+  }
+  if (have_user_systemd()) {
+    return "systemctl --user start mcpbkd; `journalctl --user -u mcpbkd` "
+           "says why it stopped";
+  }
+  return "run `mcpbkd &` (no service manager here), or ./scripts/install";
+}
+
+std::string mode_text(std::uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode);
+  return buf;
+}
+
+} // namespace
+
+int run_doctor(const Env &env, const PathOverrides &overrides,
+               bool json_output) {
+  std::vector<Check> checks;
+  const Os os = current_os();
+
+  // Config.
+  Config config = default_config();
+  const auto config_file = resolve_config_file(overrides, env, os);
+  if (config_file) {
+    auto loaded = load_config_file(*config_file);
+    if (loaded) {
+      config = std::move(*loaded);
+      checks.push_back({"config", Check::Level::ok,
+                        "using " + shorten_home(*config_file, env.home()), ""});
+    } else {
+      std::string message = "invalid, so mcpbkd will not start (exit 78):";
+      for (const auto &p : loaded.error().problems) {
+        message += "\n" + p.to_string();
+      }
+      checks.push_back({"config", Check::Level::problem, message,
+                        "edit " + config_file->string() +
+                            " and fix each field above; `mcpbkd "
+                            "--check-config` confirms"});
+    }
+  } else {
+    checks.push_back(
+        {"config", Check::Level::ok,
+         "no config file; using the built-in defaults "
+         "(" +
+             shorten_home(default_config_file(env, os), env.home()) +
+             " would be read)",
+         ""});
+  }
+  const StatePaths paths = resolve_state_paths(overrides, config, env, os);
+
+  // Daemon.
+  json status;
+  auto connection = Connection::open(paths.socket);
+  if (connection) {
+    connection->set_timeout(std::chrono::seconds(5));
+    auto reply = connection->call("status", json::object());
+    if (reply && reply->value("ok", false)) {
+      status = (*reply)["result"];
+    }
+  }
+  if (status.is_object()) {
+    const json d = status.contains("daemon") && status["daemon"].is_object()
+                       ? status["daemon"]
+                       : status;
+    const auto watched = d.value("watched", json::array());
+    checks.push_back({"daemon", Check::Level::ok,
+                      "mcpbkd " + d.value("version", std::string("?")) +
+                          " running (pid " + std::to_string(d.value("pid", 0)) +
+                          ", up " + std::to_string(d.value("uptime_s", 0)) +
+                          " s, " + std::to_string(watched.size()) +
+                          " files watched with " +
+                          d.value("backend", std::string("?")) + ")",
+                      ""});
+    for (const auto &w : d.value("warnings", json::array())) {
+      if (w.is_string()) {
+        checks.push_back({"watcher", Check::Level::warning,
+                          w.get<std::string>(), "see README, Troubleshooting"});
+      }
+    }
+  } else {
+    checks.push_back(
+        {"daemon", Check::Level::problem,
+         "not reachable at " + paths.socket.string() +
+             (connection ? "" : " (" + connection.error().message + ")") +
+             ": your configs are not being protected",
+         start_advice()});
+  }
+
+  // Service.
+  if (os == Os::gnu_linux) {
+    if (have_user_systemd()) {
+      const auto enabled =
+          first_line_of("systemctl --user is-enabled mcpbkd 2>/dev/null");
+      if (enabled && *enabled == "enabled") {
+        checks.push_back({"service", Check::Level::ok,
+                          "systemd user service mcpbkd is enabled", ""});
+      } else {
+        checks.push_back({"service", Check::Level::warning,
+                          "systemd user service mcpbkd is not enabled: "
+                          "mcpbkd will not start at login",
+                          "systemctl --user enable --now mcpbkd (or run "
+                          "./scripts/install)"});
+      }
+    } else {
+      checks.push_back({"service", Check::Level::warning,
+                        "no systemd user manager here: mcpbkd will not "
+                        "start at login",
+                        "start `mcpbkd` from your session's startup, or "
+                        "re-run ./scripts/install after a reboot"});
+    }
+  } else if (os == Os::macos) {
+    const auto loaded = first_line_of(
+        "launchctl print gui/$(id -u)/com.mcpbk.mcpbkd >/dev/null 2>&1 && "
+        "echo loaded");
+    checks.push_back(
+        loaded ? Check{"service", Check::Level::ok,
+                       "LaunchAgent com.mcpbk.mcpbkd is loaded", ""}
+               : Check{"service", Check::Level::warning,
+                       "LaunchAgent com.mcpbk.mcpbkd is not loaded: mcpbkd "
+                       "will not start at login",
+                       "run ./scripts/install"});
+  }
+
+  // Hosts.
+  {
+    ResolveInput input;
+    input.config = &config;
+    input.env = env;
+    input.os = os;
+    if (auto bytes = read_file(claude_code_config_path(env), 64u << 20)) {
+      input.claude_projects = claude_projects_from(*bytes);
+    }
+    std::map<std::string, int> found;
+    std::size_t total = 0;
+    for (const auto &t : resolve_targets(input)) {
+      std::error_code ec;
+      if (fs::exists(t.path, ec)) {
+        ++found[t.host];
+        ++total;
+      }
+    }
+    if (total == 0) {
+      checks.push_back({"hosts", Check::Level::warning,
+                        "no host config file exists yet; each is protected "
+                        "as soon as it appears",
+                        ""});
+    } else {
+      std::string list;
+      for (const auto &[host, n] : found) {
+        list +=
+            (list.empty() ? "" : ", ") + host + " (" + std::to_string(n) + ")";
+      }
+      checks.push_back({"hosts", Check::Level::ok,
+                        std::to_string(total) + " config files found: " + list,
+                        ""});
+    }
+  }
+
+  // Watcher backend.
+  if (os == Os::gnu_linux && config.watch.backend != WatchBackend::poll) {
+    std::ifstream in("/proc/sys/fs/inotify/max_user_watches");
+    long watches = 0;
+    if (in >> watches && watches < 8192) {
+      checks.push_back(
+          {"backend", Check::Level::warning,
+           "fs.inotify.max_user_watches is only " + std::to_string(watches),
+           "sudo sysctl fs.inotify.max_user_watches=65536 (or "
+           "set watch.backend: poll)"});
+    } else {
+      checks.push_back(
+          {"backend", Check::Level::ok,
+           "inotify (max_user_watches " + std::to_string(watches) + ")", ""});
+    }
+  } else {
+    checks.push_back({"backend", Check::Level::ok,
+                      "poll (stat every " +
+                          std::to_string(config.watch.poll_interval_ms) +
+                          " ms)",
+                      ""});
+  }
+
+  // Store.
+  struct stat st {};
+  if (::stat(paths.state_dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    checks.push_back({"store", Check::Level::problem,
+                      "state directory " + paths.state_dir.string() +
+                          " is readable by others (mode " +
+                          mode_text(st.st_mode & 07777) + ")",
+                      "chmod 700 " + paths.state_dir.string()});
+  }
+  if (::stat(paths.store_file.c_str(), &st) != 0) {
+    checks.push_back({"store", Check::Level::warning,
+                      "no store at " + paths.store_file.string() +
+                          " yet (mcpbkd creates it when it first starts)",
+                      ""});
+  } else if ((st.st_mode & 077) != 0) {
+    checks.push_back({"store", Check::Level::problem,
+                      paths.store_file.string() +
+                          " is readable by others (mode " +
+                          mode_text(st.st_mode & 07777) +
+                          "); it holds your configs and their secrets",
+                      "chmod 600 " + paths.store_file.string()});
+  } else {
+    auto store = Store::open(paths.store_file, config.store.compression,
+                             Store::Repair::no);
+    auto stats = store ? store->stats()
+                       : Result<StoreStats>(tl::unexpected(store.error()));
+    if (!stats) {
+      checks.push_back({"store", Check::Level::problem,
+                        "cannot read " + paths.store_file.string() + ": " +
+                            stats.error().message,
+                        "restart mcpbkd: a store that fails its integrity "
+                        "check is moved aside and a new one started"});
+    } else {
+      checks.push_back({"store", Check::Level::ok,
+                        paths.store_file.string() + ": " +
+                            std::to_string(stats->snapshots) +
+                            " snapshots of " + std::to_string(stats->paths) +
+                            " files, " + human_size(stats->file_bytes),
+                        ""});
+    }
+  }
+
+  bool any_problem = false;
+  json out = json::array();
+  for (const auto &c : checks) {
+    any_problem = any_problem || c.level == Check::Level::problem;
+    out.push_back({{"name", c.name},
+                   {"level", to_string(c.level)},
+                   {"message", c.message},
+                   {"fix", c.fix}});
+  }
+  if (json_output) {
+    std::cout << json{{"ok", !any_problem}, {"checks", out}}.dump(2) << '\n';
+  } else {
+    const Style style = Style::detect();
+    for (const auto &c : checks) {
+      const char *mark = c.level == Check::Level::ok        ? "ok  "
+                         : c.level == Check::Level::warning ? "warn"
+                                                            : "FAIL";
+      const Colour colour = c.level == Check::Level::ok ? Colour::green
+                            : c.level == Check::Level::warning
+                                ? Colour::yellow
+                                : Colour::bold_red;
+      std::string message = c.message;
+      for (std::size_t pos = 0;
+           (pos = message.find('\n', pos)) != std::string::npos; pos += 15) {
+        message.replace(pos, 1, "\n              ");
+      }
+      std::printf("%s  %-8s %s\n", style.paint(mark, colour).c_str(),
+                  c.name.c_str(), message.c_str());
+      if (!c.fix.empty()) {
+        std::printf("              fix: %s\n", c.fix.c_str());
+      }
+    }
+    std::printf("%s\n", any_problem ? "doctor: problems found"
+                                    : "doctor: no problems found");
+  }
+  return any_problem ? 1 : 0;
+}
+
+} // namespace mcpbk::client

@@ -1,0 +1,52 @@
+"""mcpbkctl doctor on healthy and broken setups."""
+
+import json
+import os
+import unittest
+
+from harness import DaemonTestCase, run_ctl
+
+
+class DoctorTest(DaemonTestCase):
+
+    def doctor(self, code):
+        r = run_ctl(self.sb, "doctor", "--json")
+        self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        return {c["name"]: c for c in out["checks"]}, out
+
+    def test_healthy_setup(self):
+        self.sb.write("~/.cursor/mcp.json", '{"mcpServers": {"a": {}}}')
+        self.daemon.start()
+        checks, out = self.doctor(0)
+        self.assertTrue(out["ok"])
+        self.assertEqual(checks["daemon"]["level"], "ok")
+        self.assertIn("running", checks["daemon"]["message"])
+        self.assertIn("cursor (1)", checks["hosts"]["message"])
+        self.assertEqual(checks["store"]["level"], "ok")
+        # Human output too.
+        r = run_ctl(self.sb, "doctor")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"doctor: no problems found", r.stdout)
+
+    def test_broken_setup_names_each_fix(self):
+        self.daemon.start()
+        self.assertEqual(self.daemon.stop(), 0)
+        self.sb.write_config("retention:\n  max_count: ten\n")
+        os.chmod(self.sb.store_file, 0o644)
+        checks, out = self.doctor(1)
+        self.assertFalse(out["ok"])
+        self.assertEqual(checks["config"]["level"], "problem")
+        self.assertIn("retention.max_count", checks["config"]["message"])
+        self.assertIn("--check-config", checks["config"]["fix"])
+        self.assertEqual(checks["daemon"]["level"], "problem")
+        self.assertIn("mcpbkd", checks["daemon"]["fix"])
+        self.assertEqual(checks["store"]["level"], "problem")
+        self.assertIn("chmod 600", checks["store"]["fix"])
+        r = run_ctl(self.sb, "doctor")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"fix: ", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
