@@ -466,29 +466,36 @@ struct ListOptions {
   std::int64_t limit = 0;
 };
 
-int cmd_list(Runtime &rt, const ListOptions &o) {
+// The snapshot filter arguments shared by list and export.
+json filter_args(Runtime &rt, const std::string &host, const std::string &path,
+                 const std::string &since, const std::string &newer_than) {
   json args = json::object();
-  if (!o.host.empty()) {
-    args["host"] = o.host;
+  if (!host.empty()) {
+    args["host"] = host;
   }
-  if (!o.path.empty()) {
-    args["path"] = rt.client_path(o.path);
+  if (!path.empty()) {
+    args["path"] = rt.client_path(path);
   }
-  if (!o.since.empty()) {
-    const auto t = parse_iso8601(o.since);
+  if (!since.empty()) {
+    const auto t = parse_iso8601(since);
     if (!t) {
-      die(k_exit_usage, "--since: not an ISO 8601 time: " + o.since);
+      die(k_exit_usage, "--since: not an ISO 8601 time: " + since);
     }
     args["since"] = *t;
   }
-  if (!o.newer_than.empty()) {
-    const auto d = parse_duration(o.newer_than);
+  if (!newer_than.empty()) {
+    const auto d = parse_duration(newer_than);
     if (!d) {
       die(k_exit_usage,
-          "--newer-than: not a duration (30m, 2h, 7d): " + o.newer_than);
+          "--newer-than: not a duration (30m, 2h, 7d): " + newer_than);
     }
     args["since"] = now_micros() - *d;
   }
+  return args;
+}
+
+int cmd_list(Runtime &rt, const ListOptions &o) {
+  json args = filter_args(rt, o.host, o.path, o.since, o.newer_than);
   if (o.limit > 0) {
     args["limit"] = o.limit;
   }
@@ -900,20 +907,8 @@ struct ExportOptions {
 // Export reads the store in this process (a reader never blocks the daemon)
 // so it can show progress and stream any store size.
 int cmd_export(Runtime &rt, const ExportOptions &o) {
-  json args = {{"output", rt.client_path(o.output)}};
-  if (!o.host.empty()) {
-    args["host"] = o.host;
-  }
-  if (!o.path.empty()) {
-    args["path"] = rt.client_path(o.path);
-  }
-  if (!o.since.empty()) {
-    const auto t = parse_iso8601(o.since);
-    if (!t) {
-      die(k_exit_usage, "--since: not an ISO 8601 time: " + o.since);
-    }
-    args["since"] = *t;
-  }
+  json args = filter_args(rt, o.host, o.path, o.since, "");
+  args["output"] = rt.client_path(o.output);
   if (o.redact) {
     args["redact"] = true;
   }
