@@ -42,8 +42,9 @@ class BundleTest(unittest.TestCase):
         # Machine A records three versions of its Cursor config.
         self.a.sb.write(CURSOR, config(0))
         self.a.daemon.start()
-        for n in range(1, 3):
-            self.a.sb.write(CURSOR, config(n))
+        for n in range(0, 3):
+            if n:
+                self.a.sb.write(CURSOR, config(n))
             path = self.a.sb.path(CURSOR)
             wait_for(lambda: any(s["sha256"] == sha256(config(n))
                                  for s in self.a.store.snapshots(path)),
