@@ -24,6 +24,9 @@ using nlohmann::json;
 
 inline constexpr int k_protocol_version = 1;
 inline constexpr std::size_t k_max_request_bytes = 1 << 20;
+// Requests nested deeper than this are refused (values are walked
+// recursively).
+inline constexpr int k_max_request_depth = 64;
 
 // A problem with one field of a request.
 struct FieldError {

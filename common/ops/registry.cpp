@@ -125,7 +125,7 @@ json dispatch(Context &context, const json &request) {
                            {{"args", std::string("expected an object, got ") +
                                          it->type_name()}});
       }
-      args = *it;
+      args = *it; // depth is bounded by handle_line's parse
     }
     json result = def->handler(context, args);
     json reply = {{"v", k_protocol_version},
@@ -169,8 +169,20 @@ std::string handle_line(Context &context, std::string_view line) {
     }
     json request;
     try {
-      request = json::parse(line);
-    } catch (const json::parse_error &e) {
+      // Copying and walking a value is recursive: refuse deep nesting while
+      // parsing, before anything recurses.
+      request = json::parse(line, [](int depth, json::parse_event_t, json &) {
+        if (depth > k_max_request_depth) {
+          throw OpError(ErrorCode::bad_request,
+                        "request nested deeper than " +
+                            std::to_string(k_max_request_depth) + " levels");
+        }
+        return true;
+      });
+    } catch (const OpError &e) {
+      return dump(error_reply(nullptr, e.code, e.message));
+    } catch (const json::exception &e) {
+      // parse_error, and out_of_range for numbers too large to hold.
       return dump(error_reply(nullptr, ErrorCode::bad_request,
                               std::string("malformed JSON: ") + e.what()));
     }
