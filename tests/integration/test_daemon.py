@@ -270,6 +270,16 @@ class WatchingTest(DaemonTestCase):
                  "a too_large event")
         self.assertEqual(len(self.snapshots(CURSOR)), 1)
 
+    def test_directory_in_place_of_a_file_is_a_warning(self):
+        os.makedirs(self.sb.path(CURSOR))
+        self.daemon.start()
+        wait_for(lambda: self.store.events("not_a_file"), 10,
+                 "a not_a_file event")
+        self.assertEqual(self.snapshots(CURSOR), [])
+        os.rmdir(self.sb.path(CURSOR))
+        self.sb.write(CURSOR, servers_json("file-again"))
+        self.wait_snapshot(CURSOR, servers_json("file-again"))
+
     def test_overflow_rescan_catches_changes(self):
         self.sb.write(CURSOR, servers_json("a"))
         self.daemon.start()
