@@ -29,6 +29,14 @@ Result<fs::path> final_target(const fs::path &path) {
     if (!S_ISLNK(st.st_mode)) {
       return current;
     }
+    // A link someone else planted (say in a shared directory) must not
+    // redirect our write to a file of their choosing.
+    if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+      return fail(ErrorCode::forbidden,
+                  current.string() + " is a symbolic link owned by uid " +
+                      std::to_string(st.st_uid) +
+                      ", not by you; refusing to write through it");
+    }
     char buf[PATH_MAX];
     const ssize_t n = ::readlink(current.c_str(), buf, sizeof buf - 1);
     if (n < 0) {

@@ -15,7 +15,8 @@ inline constexpr std::string_view k_temp_marker = ".mcpbk-tmp-";
 // Replaces a file's content atomically: a temp file in the same directory is
 // written, fsynced and renamed over the target, then the directory is
 // fsynced. When the target is a symlink, its final target is replaced and the
-// link kept. The mode is the existing file's, else `mode` (else 0600). On any
+// link kept; a link owned by another user (not root) is refused with
+// forbidden. The mode is the existing file's, else `mode` (else 0600). On any
 // failure the original is untouched and the temp file removed.
 Result<void> atomic_write(const std::filesystem::path &target,
                           std::string_view bytes,

@@ -158,7 +158,50 @@ Result<Store> Store::open(const fs::path &file, Compression compression,
                              aside.string() + "; a new store was started",
                          json{{"moved_to", aside.string()}}.dump(), 0}));
   }
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) {
+    store.m_dev = st.st_dev;
+    store.m_ino = st.st_ino;
+  }
   return store;
+}
+
+Result<fs::path> Store::reopen_replaced() {
+  struct stat st {};
+  const bool missing = ::stat(m_file.c_str(), &st) != 0 && errno == ENOENT;
+  const fs::path keep = m_file.string() +
+                        (missing ? ".recovered-" : ".orphaned-") +
+                        corrupt_suffix();
+  {
+    TRY_ASSIGN(auto copy, m_db.prepare("VACUUM INTO ?1"));
+    copy.bind(1, keep.string());
+    TRY(copy.run());
+  }
+  m_db = sql::Database();
+  // SQLite leaves the WAL and shm of a database whose file was deleted or
+  // replaced. Opened with a new file, that WAL would be replayed into it:
+  // move them aside (never deleted).
+  const std::string stale = ".stale-" + corrupt_suffix();
+  for (const char *ext : {"-wal", "-shm"}) {
+    const std::string side = m_file.string() + ext;
+    (void)::rename(side.c_str(), (side + stale).c_str());
+  }
+  fs::path history = keep;
+  if (missing && ::stat(m_file.c_str(), &st) != 0 && errno == ENOENT &&
+      ::rename(keep.c_str(), m_file.c_str()) == 0) {
+    history = m_file;
+  }
+  TRY_ASSIGN(auto fresh, Store::open(m_file, m_compression, Repair::yes));
+  *this = std::move(fresh);
+  return history;
+}
+
+bool Store::file_replaced() const {
+  struct stat st {};
+  if (::stat(m_file.c_str(), &st) != 0) {
+    return errno == ENOENT;
+  }
+  return st.st_dev != m_dev || st.st_ino != m_ino;
 }
 
 Result<void> Store::prepare_schema() {
@@ -541,19 +584,30 @@ Store::plan_prune(const RetentionPolicy &policy,
   } else {
     TRY_ASSIGN(targets, paths());
   }
+  // Retention runs after every snapshot: read only the columns the plan
+  // needs (no record building, no JSON), and whole records only for the
+  // snapshots it deletes. "good" is SnapshotRecord::good() in SQL.
+  TRY_ASSIGN(auto stmt,
+             m_db.prepare("SELECT id, taken_at, pinned, parsed <> 0 AND "
+                          "servers <> '[]' FROM snapshots WHERE path = ?1"));
+  std::vector<RetentionItem> items;
   for (const auto &p : targets) {
-    ListFilter filter;
-    filter.path = p;
-    TRY_ASSIGN(auto snaps, list(filter));
-    std::vector<RetentionItem> items;
-    items.reserve(snaps.size());
-    std::map<std::int64_t, const SnapshotRecord *> by_id;
-    for (const auto &s : snaps) {
-      items.push_back({s.id, s.taken_at, s.pinned, s.good()});
-      by_id[s.id] = &s;
+    stmt.reset();
+    stmt.bind(1, p);
+    items.clear();
+    for (;;) {
+      TRY_ASSIGN(const bool row, stmt.step());
+      if (!row) {
+        break;
+      }
+      items.push_back({stmt.column_int64(0), stmt.column_int64(1),
+                       stmt.column_int64(2) != 0, stmt.column_int64(3) != 0});
     }
     for (const auto &d : plan_retention(items, policy)) {
-      out.emplace_back(*by_id.at(d.id), d.rule);
+      TRY_ASSIGN(auto record, get(d.id));
+      if (record) {
+        out.emplace_back(std::move(*record), d.rule);
+      }
     }
   }
   return out;

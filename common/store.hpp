@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace mcpbk {
@@ -136,6 +137,17 @@ public:
     return m_moved_aside;
   }
   void set_compression(Compression compression) { m_compression = compression; }
+  // True when file() no longer names the database this Store has open: it
+  // was deleted, or another file was renamed over it. SQLite would go on
+  // writing to the unlinked inode, so the caller should reopen.
+  bool file_replaced() const;
+  // After file_replaced(), opens whatever file() now names (creating a new
+  // store when nothing does; a damaged one is moved aside as in open()).
+  // The history of the database that was open is never dropped: it is
+  // copied back to file() when that was deleted, else kept as
+  // "<file>.orphaned-<timestamp>". Returns where the history went. On error
+  // (e.g. the disk is full) the old database stays open and in use.
+  Result<std::filesystem::path> reopen_replaced();
 
   // Records a snapshot of `content` in one transaction (blob, row). Equal
   // content anywhere in the store is stored once.
@@ -211,6 +223,8 @@ private:
   sql::Database m_db;
   Compression m_compression = Compression::zstd;
   std::optional<std::filesystem::path> m_moved_aside;
+  dev_t m_dev = 0;
+  ino_t m_ino = 0;
 };
 
 } // namespace mcpbk

@@ -1,5 +1,6 @@
 #include <daemon/daemon.hpp>
 
+#include <common/atomic_file.hpp>
 #include <common/capture.hpp>
 #include <common/fs.hpp>
 #include <common/hosts.hpp>
@@ -16,12 +17,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <map>
 #include <random>
 #include <set>
 #include <spawn.h>
@@ -42,6 +46,13 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto k_restore_watch = 10s;
+// A failed capture (disk full, read-only store) is retried after this, then
+// twice as long each time it fails again, up to k_retry_max.
+constexpr auto k_retry_first = 500ms;
+constexpr auto k_retry_max = 30s;
+// How often the daemon checks that its store file and socket are still the
+// ones it opened.
+constexpr auto k_health_interval = 1s;
 
 // The exclusive lock of a state dir, held for the daemon's lifetime.
 class LockFile {
@@ -166,6 +177,36 @@ void run_notify(const std::vector<std::string> &command,
   }
 }
 
+// Removes the temp files a restore left next to `target` when it was killed
+// before its rename: ".<name>.mcpbk-tmp-<pid>-<n>" whose writer no longer
+// runs. A live writer's file is left alone.
+void remove_stale_temp_files(const fs::path &target) {
+  const std::string prefix =
+      "." + target.filename().string() + std::string(k_temp_marker);
+  std::error_code ec;
+  for (fs::directory_iterator it(target.parent_path(), ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) {
+      continue;
+    }
+    const std::string rest = name.substr(prefix.size());
+    const auto dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos ||
+        rest.find_first_not_of("0123456789") != dash) {
+      continue;
+    }
+    const long pid = std::strtol(rest.c_str(), nullptr, 10);
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) {
+      continue;
+    }
+    if (::unlink(it->path().c_str()) == 0) {
+      spdlog::info("removed {}, left by an interrupted restore",
+                   it->path().string());
+    }
+  }
+}
+
 class Daemon final : public ops::DaemonServices {
 public:
   Daemon(asio::io_context &io, const Env &env, DaemonOptions options,
@@ -181,7 +222,8 @@ public:
         m_debouncer(std::chrono::milliseconds(m_config.watch.debounce_ms),
                     std::chrono::milliseconds(m_config.watch.max_delay_ms)),
         m_debounce_timer(io), m_rescan_timer(io), m_prune_timer(io),
-        m_signals(io), m_instance_id(random_instance_id()),
+        m_retry_timer(io), m_health_timer(io), m_signals(io),
+        m_instance_id(random_instance_id()),
         m_started(std::chrono::steady_clock::now()) {}
 
   Result<void> start() {
@@ -205,6 +247,7 @@ public:
     wait_signal();
     schedule_rescan();
     schedule_prune();
+    schedule_health_check();
     spdlog::info("mcpbkd {} started (pid {}, instance {}): watching {} files "
                  "with {}, store {}, socket {}",
                  MCPBK_VERSION, ::getpid(), m_instance_id, m_targets.size(),
@@ -354,6 +397,7 @@ private:
     for (const auto &t : m_targets) {
       paths.push_back(t.path);
       if (!before.count(t.path)) {
+        remove_stale_temp_files(t.path);
         queue_scan(t.path, trigger);
       }
     }
@@ -406,6 +450,7 @@ private:
     refresh_claude_projects();
     refresh_targets(SnapshotTrigger::initial);
     for (const auto &t : m_targets) {
+      remove_stale_temp_files(t.path);
       queue_scan(t.path, SnapshotTrigger::change);
     }
   }
@@ -453,6 +498,7 @@ private:
   void capture(const fs::path &path, SnapshotTrigger trigger) {
     const WatchTarget *found = find_target(path);
     if (!found) {
+      m_retry.erase(path);
       return;
     }
     const WatchTarget target = *found;
@@ -462,6 +508,11 @@ private:
     if (!outcome) {
       spdlog::error("cannot snapshot {}: {}", path.string(),
                     outcome.error().message);
+      if (m_retry.count(path) > 0) {
+        // Already reported; a failure that lasts must not fill the events.
+        schedule_retry(path, trigger);
+        return;
+      }
       auto event = m_store.add_event(
           {Severity::error, "snapshot_failed", path.string(),
            "cannot snapshot " + path.string() + ": " + outcome.error().message,
@@ -470,8 +521,16 @@ private:
         publish({{"v", ops::k_protocol_version},
                  {"event", "event"},
                  {"data", ops::to_json(*event)}});
+      } else {
+        spdlog::error("cannot record the snapshot_failed event either: {}",
+                      event.error().message);
       }
+      schedule_retry(path, trigger);
       return;
+    }
+    if (m_retry.erase(path) > 0 && m_retry.empty()) {
+      spdlog::info("snapshots work again");
+      m_retry_delay = 0ms;
     }
     for (const auto &event : outcome->events) {
       publish({{"v", ops::k_protocol_version},
@@ -584,6 +643,115 @@ private:
     });
   }
 
+  // Captures `path` again later: a failure such as a full disk must not
+  // leave the last change unprotected until the next edit.
+  void schedule_retry(const fs::path &path, SnapshotTrigger trigger) {
+    if (m_stopping) {
+      return;
+    }
+    m_retry.emplace(path, trigger);
+    if (m_retry_armed) {
+      return;
+    }
+    m_retry_delay = m_retry_delay == 0ms
+                        ? std::chrono::milliseconds(k_retry_first)
+                        : std::min<std::chrono::milliseconds>(m_retry_delay * 2,
+                                                              k_retry_max);
+    spdlog::warn("retrying {} failed snapshots in {} ms", m_retry.size(),
+                 m_retry_delay.count());
+    m_retry_armed = true;
+    m_retry_timer.expires_after(m_retry_delay);
+    m_retry_timer.async_wait([this](const boost::system::error_code &ec) {
+      m_retry_armed = false;
+      if (ec || m_stopping) {
+        return;
+      }
+      for (const auto &[retry_path, retry_trigger] : m_retry) {
+        queue_scan(retry_path, retry_trigger);
+      }
+    });
+  }
+
+  // Detects a store file deleted or replaced behind the daemon's back
+  // (SQLite would go on writing to the unlinked inode) and a deleted
+  // socket, and repairs both.
+  void schedule_health_check() {
+    m_health_timer.expires_after(k_health_interval);
+    m_health_timer.async_wait([this](const boost::system::error_code &ec) {
+      if (ec || m_stopping) {
+        return;
+      }
+      check_store_file();
+      check_socket();
+      schedule_health_check();
+    });
+  }
+
+  void check_store_file() {
+    if (!m_store.file_replaced()) {
+      return;
+    }
+    auto history = m_store.reopen_replaced();
+    if (!history) {
+      if (m_store_problem != history.error().message) {
+        m_store_problem = history.error().message;
+        spdlog::critical("the store file {} was deleted or replaced, and "
+                         "cannot be reopened: {}; still writing to the "
+                         "open database",
+                         m_store.file().string(), m_store_problem);
+      }
+      return;
+    }
+    m_store_problem.clear();
+    const std::string message =
+        "the store file " + m_store.file().string() +
+        " was deleted or replaced while the daemon ran; the store is open "
+        "again and its history is in " +
+        history->string();
+    spdlog::critical("{}", message);
+    m_warnings.insert(message);
+    auto event = m_store.add_event(
+        {Severity::critical, "store_replaced", m_store.file().string(), message,
+         json{{"history", history->string()}}.dump(), 0});
+    if (event) {
+      publish({{"v", ops::k_protocol_version},
+               {"event", "event"},
+               {"data", ops::to_json(*event)}});
+    }
+    // A new store may lack the current content of every file.
+    rescan_all();
+  }
+
+  void check_socket() {
+    if (!m_server) {
+      return;
+    }
+    auto recreated = m_server->ensure_socket();
+    if (!recreated) {
+      if (!m_socket_lost) {
+        m_socket_lost = true;
+        spdlog::critical("the socket {} was removed and cannot be re-created: "
+                         "{}; clients cannot reach the daemon",
+                         m_paths.socket.string(), recreated.error().message);
+        (void)m_store.add_event({Severity::critical, "socket_lost",
+                                 m_paths.socket.string(),
+                                 "the socket was removed and cannot be "
+                                 "re-created: " +
+                                     recreated.error().message,
+                                 "{}", 0});
+      }
+      return;
+    }
+    if (*recreated) {
+      m_socket_lost = false;
+      const std::string message = "the socket " + m_paths.socket.string() +
+                                  " was removed or replaced; re-created it";
+      spdlog::warn("{}", message);
+      (void)m_store.add_event({Severity::warning, "socket_recreated",
+                               m_paths.socket.string(), message, "{}", 0});
+    }
+  }
+
   void schedule_prune() {
     m_prune_timer.cancel();
     m_prune_timer.expires_after(
@@ -638,6 +806,8 @@ private:
     m_debounce_timer.cancel();
     m_rescan_timer.cancel();
     m_prune_timer.cancel();
+    m_retry_timer.cancel();
+    m_health_timer.cancel();
     boost::system::error_code ignored;
     m_signals.cancel(ignored);
   }
@@ -656,12 +826,19 @@ private:
   asio::steady_timer m_debounce_timer;
   asio::steady_timer m_rescan_timer;
   asio::steady_timer m_prune_timer;
+  asio::steady_timer m_retry_timer;
+  asio::steady_timer m_health_timer;
   asio::signal_set m_signals;
   std::vector<WatchTarget> m_targets;
   std::vector<fs::path> m_claude_projects;
   std::map<fs::path, bool> m_exists;
   std::map<fs::path, std::chrono::steady_clock::time_point> m_restored;
   std::deque<std::pair<fs::path, SnapshotTrigger>> m_scan_queue;
+  std::map<fs::path, SnapshotTrigger> m_retry;
+  std::chrono::milliseconds m_retry_delay{0};
+  bool m_retry_armed = false;
+  std::string m_store_problem;
+  bool m_socket_lost = false;
   std::set<std::string> m_warnings;
   std::uint64_t m_overflow_rescans = 0;
   std::string m_last_rescan_reason;

@@ -93,8 +93,11 @@ struct IpcServer::Impl : std::enable_shared_from_this<IpcServer::Impl> {
   IpcLimits limits;
   stream::acceptor acceptor;
   fs::path socket_path;
+  dev_t socket_dev = 0;
+  ino_t socket_ino = 0;
   std::set<std::shared_ptr<Session>> sessions;
   bool listening = false;
+  bool lost = false; // the socket file went away and re-binding failed
 };
 
 namespace {
@@ -399,6 +402,10 @@ Result<void> IpcServer::listen(const fs::path &socket) {
     ::unlink(socket.c_str());
     return fail_errno("cannot chmod " + socket.string(), err);
   }
+  if (::lstat(socket.c_str(), &st) == 0) {
+    impl.socket_dev = st.st_dev;
+    impl.socket_ino = st.st_ino;
+  }
   impl.socket_path = socket;
   impl.listening = true;
   impl.accept();
@@ -414,10 +421,33 @@ void IpcServer::stop() {
     session->close();
   }
   impl.sessions.clear();
+  impl.lost = false;
   if (impl.listening) {
     impl.listening = false;
     ::unlink(impl.socket_path.c_str());
   }
+}
+
+Result<bool> IpcServer::ensure_socket() {
+  Impl &impl = *m_impl;
+  if (!impl.listening && !impl.lost) {
+    return false;
+  }
+  struct stat st {};
+  if (impl.listening && ::lstat(impl.socket_path.c_str(), &st) == 0 &&
+      st.st_dev == impl.socket_dev && st.st_ino == impl.socket_ino) {
+    return false;
+  }
+  // The pending accept completes with operation_aborted and stops there;
+  // listen() starts a new one.
+  boost::system::error_code ignored;
+  impl.acceptor.close(ignored);
+  impl.listening = false;
+  impl.lost = true;
+  const fs::path socket = impl.socket_path;
+  TRY(listen(socket));
+  impl.lost = false;
+  return true;
 }
 
 void IpcServer::publish(const json &message) {

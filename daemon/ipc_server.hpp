@@ -52,6 +52,11 @@ public:
   // nothing else is pending.
   void stop();
 
+  // Checks that the socket file is still the one bound by listen(); when it
+  // was deleted or replaced, binds a new one (open connections stay).
+  // Returns true when the socket was re-created; fails like listen().
+  Result<bool> ensure_socket();
+
   // Sends one message line to every subscribed connection.
   void publish(const nlohmann::json &message);
 

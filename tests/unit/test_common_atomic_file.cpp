@@ -48,6 +48,23 @@ TEST_CASE("atomic_write") {
     CHECK(test::read_file(dir / "dotfiles/mcp.json") == "new");
     CHECK(entries(dir / "dotfiles") == 1);
   }
+  SUBCASE("refuses a symlink owned by another user") {
+    if (::geteuid() != 0) {
+      return; // only root can give a link away
+    }
+    test::write_file(dir / "victim", "mine");
+    fs::create_directories(dir / "shared");
+    fs::create_symlink(dir / "victim", dir / "shared/mcp.json");
+    REQUIRE(::lchown((dir / "shared/mcp.json").c_str(), 65534, 65534) == 0);
+    auto r = atomic_write(dir / "shared/mcp.json", "new");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::forbidden);
+    CHECK(r.error().message.find("is a symbolic link owned by uid 65534, not "
+                                 "by you; refusing to write through it") !=
+          std::string::npos);
+    CHECK(test::read_file(dir / "victim") == "mine");
+    CHECK(entries(dir) == 2);
+  }
   SUBCASE("a failure leaves the original and no temp file") {
     test::write_file(dir / "ro/f.json", "original");
     ::chmod((dir / "ro").c_str(), 0500);

@@ -1,0 +1,206 @@
+"""Concurrency: a hundred clients at once while the daemon snapshots a write
+storm, and an offline mcpbkctl writing the same SQLite store as the running
+daemon. The daemon is single-threaded (one io_context, one thread), so the
+interleavings here are between processes and connections, not threads."""
+
+import json
+import os
+import random
+import threading
+import time
+import unittest
+
+from harness import (DaemonTestCase, connect, read_line, request, run_ctl,
+                     sha256)
+
+FILES = [f"~/storm/f{i}.json" for i in range(4)]
+CONFIG = """\
+watch:
+  debounce_ms: 20
+  max_delay_ms: 200
+  paths:
+    - {path: "~/storm/*.json", host: cursor}
+log:
+  level: info
+"""
+
+
+def doc(tag):
+    return json.dumps({"mcpServers": {tag: {"command": "npx",
+                                            "args": ["-y", tag]}}}) + "\n"
+
+
+class Storm:
+    """Rewrites FILES in a background thread until stopped."""
+
+    def __init__(self, sb):
+        self.sb = sb
+        self.final = {}
+        self.writes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self):
+        rng = random.Random(7)
+        while not self._stop.is_set():
+            rel = rng.choice(FILES)
+            self.final[rel] = doc(f"storm{self.writes}")
+            self.sb.write(rel, self.final[rel])
+            self.writes += 1
+            time.sleep(0.002)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class ConcurrencyTest(DaemonTestCase):
+    config = CONFIG
+
+    def setUp(self):
+        super().setUp()
+        for rel in FILES:
+            self.sb.write(rel, doc("start-" + rel[-7:-5]))
+        self.daemon.start()
+        for rel in FILES:
+            self.wait_snapshot(rel, doc("start-" + rel[-7:-5]))
+        self.source = self.snapshots(FILES[0])[-1]
+        self.source_bytes = doc("start-f0")
+
+    def settle(self, storm):
+        for rel, content in storm.final.items():
+            self.wait_snapshot(rel, content, timeout=30)
+        r = run_ctl(self.sb, "verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_a_hundred_clients_during_a_storm(self):
+        errors = []
+        counts = {"list": 0, "show": 0, "dry_run": 0, "restore": 0,
+                  "ctl_restore": 0, "subscribe": 0}
+        lock = threading.Lock()
+        sid = self.source["id"]
+
+        def call(s, op, args, rid):
+            s.sendall(json.dumps({"v": 1, "id": rid, "op": op,
+                                  "args": args}).encode() + b"\n")
+            reply = json.loads(read_line(s))
+            if not reply.get("ok") or reply.get("id") != rid:
+                raise AssertionError(f"{op}: {reply}")
+            return reply["result"]
+
+        def client(n):
+            try:
+                role = n % 6
+                dest = self.sb.path(f"restored/{n}.json")
+                if role == 5:
+                    r = run_ctl(self.sb, "restore", sid, "--to", dest, "--yes",
+                                timeout=60)
+                    if r.returncode != 0:
+                        raise AssertionError(r.stderr)
+                    key = "ctl_restore"
+                else:
+                    with connect(self.sb.socket, timeout=60) as s:
+                        if role == 0:
+                            for i in range(5):
+                                call(s, "list", {"limit": 20}, i)
+                            key = "list"
+                        elif role == 1:
+                            res = call(s, "show", {"id": sid}, 1)
+                            assert res["snapshot"]["id"] == sid, res
+                            key = "show"
+                        elif role == 2:
+                            res = call(s, "restore", {"id": sid,
+                                                      "dry_run": True}, 1)
+                            assert res["dry_run"] is True, res
+                            key = "dry_run"
+                        elif role == 3:
+                            call(s, "restore", {"id": sid, "to": dest}, 1)
+                            key = "restore"
+                        else:
+                            s.sendall(b'{"v":1,"id":1,"op":"subscribe"}\n')
+                            # Pushed messages may share a read with the
+                            # reply: read whole lines.
+                            lines = s.makefile("rb")
+                            reply = json.loads(lines.readline())
+                            assert reply["ok"], reply
+                            # The storm makes snapshots; each is pushed.
+                            for _ in range(3):
+                                msg = json.loads(lines.readline())
+                                assert msg["event"] in ("snapshot", "event")
+                            lines.close()
+                            key = "subscribe"
+                if role in (3, 5):
+                    with open(dest) as f:
+                        assert f.read() == self.source_bytes, dest
+                with lock:
+                    counts[key] += 1
+            except Exception as e:  # reported below
+                errors.append(f"client {n}: {e!r}")
+
+        with Storm(self.sb) as storm:
+            threads = [threading.Thread(target=client, args=(n,))
+                       for n in range(100)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+        self.assertEqual(errors, [])
+        self.assertEqual(sum(counts.values()), 100, counts)
+        self.settle(storm)
+        self.assertTrue(request(self.sb.socket, "status")["ok"])
+        print(f"\n100 clients {counts}, {storm.writes} storm writes, "
+              f"0 errors", flush=True)
+
+    def test_offline_client_writes_while_the_daemon_runs(self):
+        # A socket nobody listens on: mcpbkctl opens the daemon's store
+        # itself, so two processes write one SQLite store.
+        nowhere = os.path.join(self.sb.root, "nowhere.sock")
+        errors = []
+        dests = []
+
+        def offline(n):
+            for i in range(5):
+                dest = self.sb.path(f"offline/{n}-{i}.json")
+                r = run_ctl(self.sb, "--socket", nowhere, "restore",
+                            self.source["id"], "--to", dest, "--yes",
+                            timeout=60)
+                if r.returncode != 0 or b"reading the store directly" \
+                        not in r.stderr:
+                    errors.append(r.stderr.decode())
+                    continue
+                dests.append(dest)
+                r = run_ctl(self.sb, "--socket", nowhere, "--json", "list",
+                            "--limit", "5")
+                if r.returncode != 0:
+                    errors.append(r.stderr.decode())
+
+        with Storm(self.sb) as storm:
+            threads = [threading.Thread(target=offline, args=(n,))
+                       for n in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(300)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(dests), 20)
+        for dest in dests:
+            with open(dest) as f:
+                self.assertEqual(f.read(), self.source_bytes)
+            snaps = self.store.snapshots(dest)
+            self.assertEqual([s["trigger"] for s in snaps], ["restore"])
+            self.assertEqual(snaps[0]["sha256"], sha256(self.source_bytes))
+        self.settle(storm)
+        # The daemon's own writes and the client's interleave; ids stay
+        # unique and increasing.
+        ids = [s["id"] for s in self.store.snapshots()]
+        self.assertEqual(ids, sorted(set(ids)))
+        print(f"\noffline client: 20 restores + 20 lists beside "
+              f"{storm.writes} storm writes, 0 errors", flush=True)
+
+
+if __name__ == "__main__":
+    unittest.main()

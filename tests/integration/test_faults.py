@@ -1,0 +1,285 @@
+"""Faults from outside: a full disk, a read-only state dir, the store or the
+socket deleted behind the daemon's back, a corrupt store at start, hundreds
+of watched paths and an exhausted inotify watch limit. The daemon stays up,
+the store stays sound, and it catches up once the fault is gone."""
+
+import base64
+import json
+import os
+import subprocess
+import unittest
+
+from harness import (DaemonTestCase, Daemon, MCPBKD, StoreReader, request,
+                     run_ctl, wait_for)
+
+CURSOR = "~/.cursor/mcp.json"
+
+
+def servers_json(*names, pad=""):
+    doc = {"mcpServers": {n: {"command": "npx", "args": ["-y", n]}
+                          for n in names}}
+    if pad:
+        doc["pad"] = pad
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def incompressible(n):
+    return base64.b64encode(os.urandom(n)).decode()
+
+
+def verify_ok(test):
+    r = run_ctl(test.sb, "verify")
+    test.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
+class TmpfsStateDirTest(DaemonTestCase):
+    """The state dir on its own small tmpfs (needs root and mount)."""
+
+    SIZE = "4m"
+
+    def setUp(self):
+        super().setUp()
+        os.makedirs(self.sb.state_dir, mode=0o700)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                            f"size={self.SIZE},mode=0700", "tmpfs",
+                            self.sb.state_dir], capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs (needs root): "
+                          + r.stderr.decode().strip())
+        self.mounted = True
+
+    def tearDown(self):
+        self.daemon.kill()
+        if getattr(self, "mounted", False):
+            subprocess.run(["umount", "-l", self.sb.state_dir])
+        super().tearDown()
+
+    def fill_disk(self):
+        filler = os.path.join(self.sb.state_dir, "filler")
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        return filler
+
+    def test_disk_full_then_space_returns(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        filler = self.fill_disk()
+        # Far more than is free: the snapshot cannot be stored.
+        final = servers_json("a", "b", pad=incompressible(600 << 10))
+        self.sb.write(CURSOR, final)
+        wait_for(lambda: "cannot snapshot" in self.daemon.log(), 15,
+                 "the failure to be logged")
+        self.assertIn("retrying", self.daemon.log())
+        self.assertTrue(request(self.sb.socket, "status")["ok"])
+        self.assertIsNone(self.daemon.proc.poll())
+        os.unlink(filler)
+        # No further change: the retry alone must capture the final bytes.
+        self.wait_snapshot(CURSOR, final, timeout=20)
+        verify_ok(self)
+        self.assertEqual(self.daemon.stop(), 0)
+
+    def remount(self, how):
+        return subprocess.run(["mount", "-o", f"remount,{how}",
+                               self.sb.state_dir], capture_output=True)
+
+    def test_read_only_state_dir(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        # While the daemon has the store open for writing, the kernel
+        # refuses to make the file system read-only (EBUSY).
+        r = self.remount("ro")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"busy", r.stderr)
+        self.assertEqual(self.daemon.stop(), 0)
+        r = self.remount("ro")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        final = servers_json("a", "ro")
+        self.sb.write(CURSOR, final)
+        proc = subprocess.run([MCPBKD], env=self.sb.env, capture_output=True,
+                              timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"Read-only file system", proc.stderr)
+        self.assertEqual(self.remount("rw").returncode, 0)
+        self.daemon = Daemon(self.sb)
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, final)
+        verify_ok(self)
+
+
+class StoreAndSocketTest(DaemonTestCase):
+
+    def store_events(self, kind):
+        if not os.path.exists(self.sb.store_file):
+            return []
+        try:
+            return self.store.events(kind)
+        except Exception:  # the file may be mid-creation
+            return []
+
+    def test_store_deleted_while_running_keeps_its_history(self):
+        self.sb.write(CURSOR, servers_json("before"))
+        self.daemon.start()
+        first = self.wait_snapshot(CURSOR, servers_json("before"))
+        # Only the main file, as `rm store.db` would: the WAL left beside
+        # it must not be replayed into the new one.
+        os.unlink(self.sb.store_file)
+        wait_for(lambda: self.store_events("store_replaced"), 10,
+                 "a store_replaced event in the new store file")
+        # The history that was only in the unlinked inode is back.
+        ids = [s["id"] for s in self.snapshots(CURSOR)]
+        self.assertIn(first["id"], ids)
+        self.sb.write(CURSOR, servers_json("after"))
+        self.wait_snapshot(CURSOR, servers_json("after"))
+        status = request(self.sb.socket, "status")["result"]
+        self.assertIn("deleted or replaced", json.dumps(status))
+        verify_ok(self)
+
+    def test_store_replaced_by_garbage_while_running(self):
+        self.sb.write(CURSOR, servers_json("before"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("before"))
+        tmp = self.sb.store_file + ".new"
+        with open(tmp, "wb") as f:
+            f.write(b"this is not a database" * 100)
+        os.rename(tmp, self.sb.store_file)
+        wait_for(lambda: self.store_events("store_replaced"), 10,
+                 "a store_replaced event")
+        names = os.listdir(self.sb.state_dir)
+        self.assertTrue([n for n in names if ".corrupt-" in n], names)
+        orphaned = [n for n in names if ".orphaned-" in n]
+        self.assertTrue(orphaned, names)
+        old = StoreReader(os.path.join(self.sb.state_dir, orphaned[0]))
+        self.assertTrue(old.snapshots(self.sb.path(CURSOR)))
+        self.assertTrue(self.store_events("store_moved_aside"))
+        # Protection goes on: the current content is in the new store.
+        self.wait_snapshot(CURSOR, servers_json("before"))
+        self.sb.write(CURSOR, servers_json("after"))
+        self.wait_snapshot(CURSOR, servers_json("after"))
+        verify_ok(self)
+
+    def test_corrupt_store_at_start_is_moved_aside(self):
+        os.makedirs(self.sb.state_dir, mode=0o700, exist_ok=True)
+        with open(self.sb.store_file, "wb") as f:
+            f.write(b"SQLite format 3\0" + os.urandom(8192))
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        names = os.listdir(self.sb.state_dir)
+        self.assertTrue([n for n in names if ".corrupt-" in n], names)
+        self.assertTrue(self.store.events("store_moved_aside"))
+        status = request(self.sb.socket, "status")["result"]
+        self.assertIn("moved", json.dumps(status["warnings"]))
+        verify_ok(self)
+
+    def test_socket_deleted_while_running_is_recreated(self):
+        self.daemon.start()
+        os.unlink(self.sb.socket)
+
+        def answers():
+            try:
+                return request(self.sb.socket, "status")["ok"]
+            except OSError:
+                return False
+        wait_for(answers, 10, "the socket to be re-created")
+        self.assertEqual(os.stat(self.sb.socket).st_mode & 0o777, 0o600)
+        wait_for(lambda: self.store.events("socket_recreated"), 10,
+                 "a socket_recreated event")
+        r = run_ctl(self.sb, "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+def many_config(extra=""):
+    return DaemonTestCase.config.replace(
+        "watch:\n", "watch:\n" + extra + "  paths:\n"
+        "    - {path: \"~/many/d*/mcp.json\", host: cursor}\n", 1)
+
+
+class ManyPathsBase(DaemonTestCase):
+    """COUNT files, each in its own directory (one inotify watch each)."""
+    COUNT = 300
+
+    def files(self):
+        return [f"~/many/d{i:03}/mcp.json" for i in range(self.COUNT)]
+
+    def all_captured(self, tag):
+        def check():
+            latest = {}
+            for s in self.snapshots():
+                latest[s["path"]] = s["servers"]
+            return all(latest.get(self.sb.path(f)) == [f"{tag}{i}"]
+                       for i, f in enumerate(self.files()))
+        wait_for(check, 60, f"all {self.COUNT} files captured ({tag})",
+                 interval=0.2)
+
+
+class ManyPathsTest(ManyPathsBase):
+    config = many_config()
+
+    def test_hundreds_of_watched_files_in_distinct_directories(self):
+        for i, f in enumerate(self.files()):
+            self.sb.write(f, servers_json(f"v1-{i}"))
+        self.daemon.start()
+        self.all_captured("v1-")
+        status = request(self.sb.socket, "status")["result"]
+        many = [w for w in status["watched"] if "/many/" in w["path"]]
+        self.assertEqual(len(many), self.COUNT)
+        self.assertFalse([w for w in status["warnings"] if "inotify" in w])
+        for i, f in enumerate(self.files()):
+            self.sb.write(f, servers_json(f"v2-{i}"))
+        self.all_captured("v2-")
+        verify_ok(self)
+
+
+class InotifyLimitTest(ManyPathsBase):
+    """The inotify watch limit, lowered only inside a user namespace of our
+    own (/proc/sys/user/max_inotify_watches is per user namespace), so the
+    machine's limit is never touched."""
+    COUNT = 40
+    LIMIT = 10
+
+    config = many_config("  rescan_interval_s: 1\n")
+
+    def setUp(self):
+        super().setUp()
+        probe = subprocess.run(
+            ["unshare", "--user", "--map-root-user", "sh", "-c",
+             f"echo {self.LIMIT} > /proc/sys/user/max_inotify_watches"],
+            capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("cannot lower the inotify limit in a user "
+                          "namespace: " + probe.stderr.decode().strip())
+
+    def test_watch_limit_is_reported_and_rescans_still_capture(self):
+        for i, f in enumerate(self.files()):
+            self.sb.write(f, servers_json(f"v1-{i}"))
+        log = open(self.daemon.log_path, "ab")
+        self.daemon.proc = subprocess.Popen(
+            ["unshare", "--user", "--map-root-user", "sh", "-c",
+             f"echo {self.LIMIT} > /proc/sys/user/max_inotify_watches && "
+             f"exec \"$0\"", MCPBKD],
+            env=self.sb.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+        log.close()
+        self.daemon.wait_ready()
+        self.all_captured("v1-")
+        status = request(self.sb.socket, "status")["result"]
+        self.assertTrue(any("inotify watch limit reached" in w
+                            for w in status["warnings"]), status["warnings"])
+        # Changes in unwatched directories are caught by the rescan.
+        for i, f in enumerate(self.files()):
+            self.sb.write(f, servers_json(f"v2-{i}"))
+        self.all_captured("v2-")
+        r = run_ctl(self.sb, "status")
+        self.assertIn(b"max_user_watches", r.stdout + r.stderr)
+        verify_ok(self)
+
+
+if __name__ == "__main__":
+    unittest.main()
