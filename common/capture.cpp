@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <list>
+
 namespace mcpbk {
 
 namespace fs = std::filesystem;
@@ -42,6 +44,49 @@ std::string mcp_digest_of(const McpView &view) {
 }
 
 namespace {
+
+// The server maps of recently recorded contents, so that rating the next
+// change of a file does not parse its previous snapshot again (for a 2 MB
+// ~/.claude.json that parse is most of a capture). A view depends only on
+// the bytes (by hash), the format and the locations. Least recently used
+// first out; a miss only costs the parse. Per thread, like the Store.
+class ViewCache {
+public:
+  const McpView *find(const std::string &key) {
+    for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
+      if (it->first == key) {
+        m_entries.splice(m_entries.begin(), m_entries, it);
+        return &m_entries.front().second;
+      }
+    }
+    return nullptr;
+  }
+  void put(std::string key, McpView view) {
+    if (find(key)) {
+      return;
+    }
+    m_entries.emplace_front(std::move(key), std::move(view));
+    if (m_entries.size() > k_capacity) {
+      m_entries.pop_back();
+    }
+  }
+
+private:
+  static constexpr std::size_t k_capacity = 32;
+  std::list<std::pair<std::string, McpView>> m_entries;
+};
+
+thread_local ViewCache t_views;
+
+std::string view_key(std::string_view sha256, Format format,
+                     std::string_view locations) {
+  std::string key(sha256);
+  key += '\0';
+  key += std::to_string(static_cast<int>(format));
+  key += '\0';
+  key += locations;
+  return key;
+}
 
 Severity severity_of(Risk risk) {
   switch (risk) {
@@ -93,9 +138,15 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   std::string summary;
   if (latest) {
     TRY_ASSIGN(const std::string previous, store.content(*latest));
-    const McpView before = extract_mcp(previous, target.format, locations);
-    risk = assess_risk(previous, &before, bytes, view);
-    summary = summarize_change(&before, view);
+    McpView parsed;
+    const McpView *before =
+        t_views.find(view_key(latest->sha256, target.format, locations));
+    if (!before) {
+      parsed = extract_mcp(previous, target.format, locations);
+      before = &parsed;
+    }
+    risk = assess_risk(previous, before, bytes, view);
+    summary = summarize_change(before, view);
   } else {
     risk = assess_risk({}, nullptr, bytes, view);
     summary = summarize_change(nullptr, view);
@@ -116,6 +167,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   snap.pinned = request.pinned;
   TRY_ASSIGN(auto record, store.add_snapshot(snap, bytes));
   outcome.kind = CaptureOutcome::Kind::recorded;
+  t_views.put(view_key(record.sha256, target.format, locations), view);
 
   if (risk >= Risk::medium) {
     json details = {{"snapshot_id", record.id},

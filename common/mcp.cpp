@@ -141,8 +141,9 @@ std::string json_error_text(const nlohmann::json::parse_error &e,
 }
 
 template <typename J>
-tl::expected<J, std::string> parse_json_text(std::string_view bytes,
-                                             Format format) {
+tl::expected<J, std::string>
+parse_json_text(std::string_view bytes, Format format,
+                typename J::parser_callback_t callback = nullptr) {
   if (is_blank(bytes)) {
     return J::object();
   }
@@ -157,7 +158,8 @@ tl::expected<J, std::string> parse_json_text(std::string_view bytes,
     bytes = stripped;
   }
   try {
-    return J::parse(bytes.begin(), bytes.end(), nullptr, true, comments);
+    return J::parse(bytes.begin(), bytes.end(), std::move(callback), true,
+                    comments);
   } catch (const nlohmann::json::parse_error &e) {
     return tl::unexpected(json_error_text(e, bytes));
   }
@@ -388,6 +390,51 @@ std::vector<LocationMatch<J>> find_locations(const J &doc,
   return out;
 }
 
+// Parses JSON keeping only what extract_mcp() can look at: the objects on
+// the way to a location and the whole value at one. Everything else is still
+// read (syntax errors are the same) but never built, which makes a 2 MB
+// ~/.claude.json several times cheaper to extract. The document equals the
+// full parse wherever find_locations() looks.
+tl::expected<Json, std::string>
+parse_json_for_locations(std::string_view bytes, Format format,
+                         std::string_view locations) {
+  const std::vector<KeyPath> patterns = split_locations(locations);
+  // path[i] is the key at nesting level i + 1; an array level holds
+  // k_array_level, which no pattern element (not even "*") matches.
+  static const std::string k_array_level("\0[]", 3);
+  KeyPath path;
+  auto wanted = [&patterns, &path] {
+    for (const KeyPath &pattern : patterns) {
+      const std::size_t n = std::min(pattern.size(), path.size());
+      bool match = true;
+      for (std::size_t i = 0; i < n && match; ++i) {
+        match = path[i] != k_array_level &&
+                (pattern[i] == "*" || pattern[i] == path[i]);
+      }
+      if (match) {
+        return true;
+      }
+    }
+    return false;
+  };
+  auto callback = [&](int depth, Json::parse_event_t event, Json &parsed) {
+    const auto level = static_cast<std::size_t>(depth);
+    switch (event) {
+    case Json::parse_event_t::key:
+      path.resize(level > 0 ? level - 1 : 0);
+      path.push_back(parsed.get_ref<const std::string &>());
+      return wanted();
+    case Json::parse_event_t::array_start:
+      path.resize(level);
+      path.push_back(k_array_level);
+      return true;
+    default:
+      return true;
+    }
+  };
+  return parse_json_text<Json>(bytes, format, callback);
+}
+
 void add_server(McpView &view, const std::string &name, const Json &entry) {
   std::string unique = name;
   for (int n = 2; view.servers.count(unique); ++n) {
@@ -435,6 +482,20 @@ std::vector<std::string> split_lines(std::string_view text) {
   return lines;
 }
 
+// The same lines as views into `text`: line_stats() runs on every recorded
+// change and must not copy a 2 MB file line by line.
+std::vector<std::string_view> split_line_views(std::string_view text) {
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    std::size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+    lines.push_back(text.substr(start, end - start));
+    start = end;
+  }
+  return lines;
+}
+
 using LineDiff = dtl::Diff<std::string, std::vector<std::string>>;
 
 // dtl's diff costs O((M+N)·D) and D cannot be bounded in advance (a reordered
@@ -450,8 +511,8 @@ struct LineStats {
 };
 
 LineStats line_stats(std::string_view before, std::string_view after) {
-  std::vector<std::string> a = split_lines(before);
-  std::vector<std::string> b = split_lines(after);
+  std::vector<std::string_view> a = split_line_views(before);
+  std::vector<std::string_view> b = split_line_views(after);
   LineStats stats{0, a.size() + b.size()};
   // A common prefix and suffix are never part of a shortest edit script;
   // trimming them keeps large, mostly equal files cheap to compare.
@@ -464,10 +525,10 @@ LineStats line_stats(std::string_view before, std::string_view after) {
          a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
     ++suffix;
   }
-  std::vector<std::string> mid_a(a.begin() + static_cast<long>(prefix),
-                                 a.end() - static_cast<long>(suffix));
-  std::vector<std::string> mid_b(b.begin() + static_cast<long>(prefix),
-                                 b.end() - static_cast<long>(suffix));
+  std::vector<std::string_view> mid_a(a.begin() + static_cast<long>(prefix),
+                                      a.end() - static_cast<long>(suffix));
+  std::vector<std::string_view> mid_b(b.begin() + static_cast<long>(prefix),
+                                      b.end() - static_cast<long>(suffix));
   if (mid_a.empty() || mid_b.empty()) {
     stats.changed = mid_a.size() + mid_b.size();
     return stats;
@@ -489,11 +550,11 @@ LineStats line_stats(std::string_view before, std::string_view after) {
   }
   // dtl compares elements many times: compare line hashes, not strings
   // (a collision can only make the estimate slightly low).
-  auto hashes = [](const std::vector<std::string> &lines) {
+  auto hashes = [](const std::vector<std::string_view> &lines) {
     std::vector<std::size_t> out;
     out.reserve(lines.size());
     for (const auto &line : lines) {
-      out.push_back(std::hash<std::string>{}(line));
+      out.push_back(std::hash<std::string_view>{}(line));
     }
     return out;
   };
@@ -591,14 +652,42 @@ bool is_token_char(char c, std::string_view extra) {
 
 // Replaces every well-known token format inside a text by its mask.
 std::string mask_tokens(std::string_view text, MaskStyle style) {
+  // Characters that start some token format: text between them is copied
+  // in runs, not character by character.
+  static const std::array<bool, 256> k_starts = [] {
+    std::array<bool, 256> starts{};
+    for (const TokenFormat &format : k_token_formats) {
+      starts[static_cast<unsigned char>(format.prefix[0])] = true;
+    }
+    return starts;
+  }();
   std::string out;
+  out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
+    if (!k_starts[static_cast<unsigned char>(text[i])]) {
+      std::size_t next = i + 1;
+      while (next < text.size() &&
+             !k_starts[static_cast<unsigned char>(text[next])]) {
+        ++next;
+      }
+      out.append(text.substr(i, next - i));
+      i = next;
+      continue;
+    }
     bool masked = false;
-    const bool boundary =
-        i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
+    // Restore and diff mask whole files (2 MB for ~/.claude.json): test the
+    // first character before anything dearer, and the word boundary once.
+    std::optional<bool> boundary;
     for (const TokenFormat &format : k_token_formats) {
-      if (!boundary || text.substr(i, format.prefix.size()) != format.prefix) {
+      if (text[i] != format.prefix[0]) {
+        continue;
+      }
+      if (!boundary) {
+        boundary =
+            i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
+      }
+      if (!*boundary || text.substr(i, format.prefix.size()) != format.prefix) {
         continue;
       }
       std::size_t end = i + format.prefix.size();
@@ -1027,7 +1116,9 @@ McpView extract_mcp(std::string_view bytes, Format format,
   McpView view;
   view.empty = is_blank(bytes);
   try {
-    auto doc = parse_document(bytes, format);
+    auto doc = format == Format::json || format == Format::jsonc
+                   ? parse_json_for_locations(bytes, format, locations)
+                   : parse_document(bytes, format);
     if (!doc) {
       view.parse_error = doc.error();
       return view;

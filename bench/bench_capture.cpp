@@ -1,0 +1,250 @@
+// Snapshot cost in the daemon per change: capture_file() and
+// capture_bytes() on a real store in a temp dir (SQLite WAL, fsync on, zstd,
+// default retention), for a 5 KB Claude Desktop config and a 2 MB
+// ~/.claude.json. Each iteration is one small MCP edit that gets recorded:
+// read, hash, compare, parse, assess risk against the previous snapshot,
+// compress, insert, retention. The store is pre-filled past
+// retention.max_count so retention deletes one snapshot per capture, as in
+// steady state. The pieces are benchmarked too, to attribute the cost.
+
+#include "gen.hpp"
+
+#include <common/capture.hpp>
+#include <common/compress.hpp>
+#include <common/config.hpp>
+#include <common/hash.hpp>
+#include <common/mcp.hpp>
+#include <common/store.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace mcpbk;
+
+enum class Doc { desktop, claude };
+
+const std::string &base_doc(Doc doc) {
+  static const std::string desktop = bench::desktop_config();
+  static const std::string claude = bench::claude_config();
+  return doc == Doc::desktop ? desktop : claude;
+}
+
+void write_bytes(const fs::path &file, const std::string &bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// A temp dir with a store, the watched file and its target; removed at the
+// end.
+struct Fixture {
+  explicit Fixture(Doc doc) {
+    const char *tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp && *tmp ? tmp : "/tmp") + "/mcpbk-bench-XXXXXX";
+    if (!::mkdtemp(pattern.data())) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    dir = pattern;
+    auto opened =
+        Store::open(dir / "store.db", Compression::zstd, Store::Repair::no);
+    if (!opened) {
+      throw std::runtime_error(opened.error().message);
+    }
+    store = std::make_unique<Store>(std::move(*opened));
+    config = default_config();
+    base = base_doc(doc);
+    const fs::path file =
+        dir /
+        (doc == Doc::desktop ? "claude_desktop_config.json" : ".claude.json");
+    target = target_for(doc == Doc::desktop ? "claude-desktop" : "claude-code",
+                        file.string(), {});
+  }
+  ~Fixture() {
+    store.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  Fixture(const Fixture &) = delete;
+  Fixture &operator=(const Fixture &) = delete;
+
+  std::string next() { return bench::with_rev(base, ++rev); }
+
+  // Records `n` edits so that retention is in steady state.
+  void prefill(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string bytes = next();
+      auto r = capture_bytes(*store, target, bytes, 0644, {}, config);
+      if (!r || r->kind != CaptureOutcome::Kind::recorded) {
+        throw std::runtime_error("prefill capture failed");
+      }
+    }
+  }
+
+  fs::path dir;
+  std::unique_ptr<Store> store;
+  Config config;
+  WatchTarget target;
+  std::string base;
+  std::uint64_t rev = 0;
+};
+
+// One fixture per document for the whole run, pre-filled once: Google
+// Benchmark calls a benchmark function several times, and retention keeps
+// the store at its steady-state size anyway.
+Fixture &fixture(Doc doc) {
+  static std::unique_ptr<Fixture> fixtures[2];
+  auto &fx = fixtures[doc == Doc::desktop ? 0 : 1];
+  if (!fx) {
+    fx = std::make_unique<Fixture>(doc);
+    fx->prefill(fx->config.retention.max_count + 5);
+  }
+  return *fx;
+}
+
+void check(benchmark::State &state, const Result<CaptureOutcome> &r) {
+  if (!r) {
+    state.SkipWithError(r.error().message.c_str());
+  } else if (r->kind != CaptureOutcome::Kind::recorded) {
+    state.SkipWithError("capture did not record");
+  }
+}
+
+// One recorded edit through capture_file(): the daemon's path.
+void BM_capture_file(benchmark::State &state, Doc doc) {
+  Fixture &fx = fixture(doc);
+  for (auto _ : state) {
+    state.PauseTiming();
+    write_bytes(fx.target.path, fx.next());
+    state.ResumeTiming();
+    check(state, capture_file(*fx.store, fx.target, {}, fx.config));
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(fx.base.size()));
+}
+
+// The same from bytes already in memory (no read).
+void BM_capture_bytes(benchmark::State &state, Doc doc) {
+  Fixture &fx = fixture(doc);
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string bytes = fx.next();
+    state.ResumeTiming();
+    check(state,
+          capture_bytes(*fx.store, fx.target, bytes, 0644, {}, fx.config));
+  }
+}
+
+// A change event whose bytes equal the latest snapshot (touch, or an editor
+// rewriting the same content): read, hash, compare, record nothing.
+void BM_capture_file_unchanged(benchmark::State &state, Doc doc) {
+  Fixture &fx = fixture(doc);
+  write_bytes(fx.target.path, bench::with_rev(fx.base, fx.rev));
+  for (auto _ : state) {
+    auto r = capture_file(*fx.store, fx.target, {}, fx.config);
+    if (!r || r->kind != CaptureOutcome::Kind::unchanged) {
+      state.SkipWithError("expected unchanged");
+    }
+  }
+}
+
+// The pieces of one capture, for attribution.
+void BM_sha256(benchmark::State &state, Doc doc) {
+  const std::string bytes = base_doc(doc);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(sha256_hex(bytes));
+  }
+}
+
+void BM_zstd_compress(benchmark::State &state, Doc doc) {
+  const std::string bytes = base_doc(doc);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(zstd_compress(bytes));
+  }
+}
+
+void BM_zstd_decompress(benchmark::State &state, Doc doc) {
+  const std::string bytes = base_doc(doc);
+  const std::string frame = zstd_compress(bytes);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(zstd_decompress(frame, bytes.size()));
+  }
+}
+
+void BM_extract_mcp(benchmark::State &state, Doc doc) {
+  Fixture &fx = fixture(doc);
+  std::string locations;
+  for (const auto &l : fx.target.mcp_locations) {
+    locations += (locations.empty() ? "" : " ") + l;
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(extract_mcp(fx.base, fx.target.format, locations));
+  }
+}
+
+void BM_assess_risk(benchmark::State &state, Doc doc) {
+  Fixture &fx = fixture(doc);
+  std::string locations;
+  for (const auto &l : fx.target.mcp_locations) {
+    locations += (locations.empty() ? "" : " ") + l;
+  }
+  const std::string before = bench::with_rev(fx.base, 1);
+  const std::string after = bench::with_rev(fx.base, 2);
+  const McpView vb = extract_mcp(before, fx.target.format, locations);
+  const McpView va = extract_mcp(after, fx.target.format, locations);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(assess_risk(before, &vb, after, va));
+    benchmark::DoNotOptimize(summarize_change(&vb, va));
+  }
+}
+
+void BM_apply_retention(benchmark::State &state, Doc doc) {
+  Fixture &fx = fixture(doc);
+  const std::string path = fx.target.path.string();
+  for (auto _ : state) {
+    auto r = apply_retention(*fx.store, fx.config.retention, path);
+    if (!r) {
+      state.SkipWithError(r.error().message.c_str());
+    }
+  }
+}
+
+} // namespace
+
+BENCHMARK_CAPTURE(BM_capture_file, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_capture_file, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_capture_bytes, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_capture_bytes, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_capture_file_unchanged, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_capture_file_unchanged, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_sha256, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_zstd_compress, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_zstd_decompress, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_extract_mcp, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_extract_mcp, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_assess_risk, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_assess_risk, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_apply_retention, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_MAIN();
