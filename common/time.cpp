@@ -51,7 +51,7 @@ std::string format_iso8601(Micros t) {
   const Micros in_day = t - floor_div(t, k_micros_per_day) * k_micros_per_day;
   const auto secs = in_day / k_micros_per_second;
   const auto frac = in_day % k_micros_per_second;
-  char buf[40];
+  char buf[64];
   std::snprintf(
       buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
       static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
