@@ -52,7 +52,7 @@ constexpr auto k_retry_first = 500ms;
 constexpr auto k_retry_max = 30s;
 // How often the daemon checks that its store file and socket are still the
 // ones it opened.
-constexpr auto k_health_interval = 1s;
+constexpr auto k_health_retry = 1s;
 
 // The exclusive lock of a state dir, held for the daemon's lifetime.
 class LockFile {
@@ -247,7 +247,6 @@ public:
     wait_signal();
     schedule_rescan();
     schedule_prune();
-    schedule_health_check();
     spdlog::info("mcpbkd {} started (pid {}, instance {}): watching {} files "
                  "with {}, store {}, socket {}",
                  MCPBK_VERSION, ::getpid(), m_instance_id, m_targets.size(),
@@ -348,35 +347,45 @@ public:
   }
 
 private:
-  Result<void> make_watcher() {
-    WatcherCallbacks callbacks{[this](const fs::path &p) { on_change(p); },
-                               [this](const std::string &reason) {
-                                 on_rescan_needed(reason);
-                               }};
+  // A watcher of the configured backend (inotify falls back to poll under
+  // `auto` when it cannot start).
+  Result<std::unique_ptr<Watcher>> new_watcher(WatcherCallbacks callbacks) {
     const bool poll = m_config.watch.backend == WatchBackend::poll ||
                       (m_config.watch.backend == WatchBackend::automatic &&
                        current_os() != Os::gnu_linux);
-    if (poll) {
-      m_watcher = make_poll_watcher(m_io, std::move(callbacks),
-                                    m_config.watch.poll_interval_ms);
-    } else {
+    if (!poll) {
       auto w = make_inotify_watcher(m_io, callbacks);
-      if (!w) {
-        if (m_config.watch.backend == WatchBackend::inotify) {
-          return tl::unexpected<Error>(w.error());
-        }
-        m_warnings.insert(w.error().message + "; using the poll backend");
-        m_watcher = make_poll_watcher(m_io, std::move(callbacks),
-                                      m_config.watch.poll_interval_ms);
-      } else {
-        m_watcher = std::move(*w);
+      if (w || m_config.watch.backend == WatchBackend::inotify) {
+        return w;
       }
+      m_warnings.insert(w.error().message + "; using the poll backend");
     }
+    return make_poll_watcher(m_io, std::move(callbacks),
+                             m_config.watch.poll_interval_ms);
+  }
+
+  Result<void> make_watcher() {
+    TRY_ASSIGN(m_watcher,
+               new_watcher({[this](const fs::path &p) { on_change(p); },
+                            [this](const std::string &reason) {
+                              on_rescan_needed(reason);
+                            }}));
     std::vector<fs::path> paths;
     for (const auto &t : m_targets) {
       paths.push_back(t.path);
     }
     m_watcher->set_paths(paths);
+    // The store file and the socket are watched like config files, so a
+    // deletion or replacement is noticed at once without polling.
+    if (m_state_watcher) {
+      m_state_watcher->stop();
+    }
+    TRY_ASSIGN(m_state_watcher,
+               new_watcher({[this](const fs::path &) { health_check(); },
+                            [this](const std::string &) {
+                              health_check();
+                            }}));
+    m_state_watcher->set_paths({m_store.file(), m_paths.socket});
     return {};
   }
 
@@ -638,6 +647,7 @@ private:
         return;
       }
       spdlog::debug("periodic rescan");
+      health_check();
       rescan_all();
       schedule_rescan();
     });
@@ -674,16 +684,22 @@ private:
 
   // Detects a store file deleted or replaced behind the daemon's back
   // (SQLite would go on writing to the unlinked inode) and a deleted
-  // socket, and repairs both.
-  void schedule_health_check() {
-    m_health_timer.expires_after(k_health_interval);
+  // socket, and repairs both. Runs on the state watcher's events; while a
+  // repair fails it is retried every second.
+  void health_check() {
+    if (m_stopping) {
+      return;
+    }
+    check_store_file();
+    check_socket();
+    if (m_store_problem.empty() && !m_socket_lost) {
+      return;
+    }
+    m_health_timer.expires_after(k_health_retry);
     m_health_timer.async_wait([this](const boost::system::error_code &ec) {
-      if (ec || m_stopping) {
-        return;
+      if (!ec) {
+        health_check();
       }
-      check_store_file();
-      check_socket();
-      schedule_health_check();
     });
   }
 
@@ -803,6 +819,7 @@ private:
     m_stopping = true;
     m_scan_queue.clear();
     m_watcher->stop();
+    m_state_watcher->stop();
     m_debounce_timer.cancel();
     m_rescan_timer.cancel();
     m_prune_timer.cancel();
@@ -821,6 +838,7 @@ private:
   Store m_store;
   ops::Context m_context;
   std::unique_ptr<Watcher> m_watcher;
+  std::unique_ptr<Watcher> m_state_watcher;
   std::unique_ptr<IpcServer> m_server;
   Debouncer m_debouncer;
   asio::steady_timer m_debounce_timer;
