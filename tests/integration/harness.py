@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import weakref
 
 BUILD_DIR = os.environ.get("MCPBK_BUILD_DIR") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "debug")
@@ -182,14 +183,24 @@ def connect(socket_path, timeout=10.0):
     return s
 
 
+# Bytes received past the last returned line, per socket: replies and
+# stream messages may arrive together.
+_pending = weakref.WeakKeyDictionary()
+
+
 def read_line(sock):
-    data = b""
-    while not data.endswith(b"\n"):
+    """Returns exactly one line (with its newline), or what arrived before
+    the peer closed (b"" when nothing)."""
+    buf = _pending.pop(sock, b"")
+    while b"\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
-            break
-        data += chunk
-    return data
+            return buf
+        buf += chunk
+    line, rest = buf.split(b"\n", 1)
+    if rest:
+        _pending[sock] = rest
+    return line + b"\n"
 
 
 def request(socket_path, op, args=None, req_id=1, timeout=10.0):
