@@ -216,6 +216,42 @@ def request(socket_path, op, args=None, req_id=1, timeout=10.0):
     return json.loads(line)
 
 
+# Runs a command as uid/gid 65534 (needs root and setpriv).
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+_RAW_CLIENT = """\
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+try:
+    s.sendall(sys.argv[2].encode() + b"\\n")
+except OSError:
+    pass
+data = b""
+while True:
+    try:
+        chunk = s.recv(65536)
+    except ConnectionResetError:
+        break
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode())
+"""
+
+
+def request_as_nobody(socket_path, line):
+    """Sends one raw request line as uid 65534 and returns the lines the
+    daemon sent before it closed the connection."""
+    r = subprocess.run(AS_NOBODY + ["/usr/bin/python3", "-c", _RAW_CLIENT,
+                                    socket_path, line],
+                       capture_output=True, timeout=30, cwd="/")
+    if r.returncode != 0:
+        raise AssertionError(f"client as uid 65534 failed: {r.stderr!r}")
+    return r.stdout.decode().splitlines()
+
+
 def run_ctl(sandbox, *args, input=None, extra_env=None, timeout=30):
     """Runs the real mcpbkctl in the sandbox; returns CompletedProcess with
     bytes stdout/stderr."""

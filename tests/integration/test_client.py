@@ -12,6 +12,7 @@ import time
 import unittest
 
 from harness import (DaemonTestCase, MCPBKCTL, connect, read_line, request,
+                     request_as_nobody,
                      run_ctl, sha256, wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
@@ -617,31 +618,9 @@ class ProtocolTest(DaemonTestCase):
                   os.path.dirname(self.sb.socket)):
             os.chmod(d, 0o711)
         os.chmod(self.sb.socket, 0o666)
-        code = (
-            "import socket,sys\n"
-            "s=socket.socket(socket.AF_UNIX)\n"
-            "s.settimeout(10)\n"
-            "s.connect(sys.argv[1])\n"
-            "try:\n"
-            "  s.sendall(b'{\"v\":1,\"id\":1,\"op\":\"list\"}\\n')\n"
-            "except OSError:\n"
-            "  pass\n"
-            "d=b''\n"
-            "while True:\n"
-            "  try:\n"
-            "    c=s.recv(65536)\n"
-            "  except ConnectionResetError:\n"
-            "    break\n"
-            "  if not c: break\n"
-            "  d+=c\n"
-            "sys.stdout.write(d.decode())\n")
-        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
-                            "--clear-groups", "/usr/bin/python3", "-c", code,
-                            self.sb.socket], capture_output=True, timeout=30,
-                           cwd="/")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        lines = r.stdout.decode().splitlines()
-        self.assertEqual(len(lines), 1, r.stdout)
+        lines = request_as_nobody(self.sb.socket,
+                                  '{"v":1,"id":1,"op":"list"}')
+        self.assertEqual(len(lines), 1, lines)
         reply = json.loads(lines[0])
         self.assertEqual(reply["error"]["code"], "forbidden")
         self.bystander_ok()

@@ -12,13 +12,13 @@ import subprocess
 import sys
 import unittest
 
-from harness import (DaemonTestCase, connect, read_line, request, run_ctl,
+from harness import (AS_NOBODY, DaemonTestCase, connect, read_line, request,
+                     request_as_nobody, run_ctl,
                      wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
 CODEX = "~/.codex/config.toml"
 SANITIZED = os.environ.get("MCPBK_SANITIZED") == "1"
-AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 can_switch_user = unittest.skipUnless(
     os.geteuid() == 0 and shutil.which("setpriv"),
     "needs root and setpriv to act as another user")
@@ -58,31 +58,9 @@ class PermissionsTest(DaemonTestCase):
                   os.path.dirname(self.sb.socket)):
             os.chmod(d, 0o777)
         os.chmod(self.sb.socket, 0o777)
-        code = (
-            "import socket,sys\n"
-            "s=socket.socket(socket.AF_UNIX)\n"
-            "s.settimeout(10)\n"
-            "s.connect(sys.argv[1])\n"
-            "try:\n"
-            "  s.sendall(b'{\"v\":1,\"id\":1,\"op\":\"restore\","
-            "\"args\":{\"id\":1}}\\n')\n"
-            "except OSError:\n"
-            "  pass\n"
-            "d=b''\n"
-            "while True:\n"
-            "  try:\n"
-            "    c=s.recv(65536)\n"
-            "  except ConnectionResetError:\n"
-            "    break\n"
-            "  if not c: break\n"
-            "  d+=c\n"
-            "sys.stdout.write(d.decode())\n")
-        r = subprocess.run(AS_NOBODY + [sys.executable, "-c", code,
-                                        self.sb.socket],
-                           capture_output=True, timeout=30, cwd="/")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        lines = r.stdout.decode().splitlines()
-        self.assertEqual(len(lines), 1, r.stdout)
+        lines = request_as_nobody(
+            self.sb.socket, '{"v":1,"id":1,"op":"restore","args":{"id":1}}')
+        self.assertEqual(len(lines), 1, lines)
         self.assertEqual(json.loads(lines[0])["error"]["code"], "forbidden")
         self.assertIn("refused a connection from uid 65534", self.daemon.log())
         # The store stays out of reach even so (state dir 0700).
