@@ -659,6 +659,10 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
   if (o.dry_run || ask) {
     json preview_args = args;
     preview_args["dry_run"] = true;
+    if (rt.json_output() && !o.dry_run) {
+      // Only the header goes to stderr before the question.
+      preview_args["diff"] = false;
+    }
     const json preview = rt.call("restore", preview_args);
     if (o.dry_run) {
       if (rt.json_output()) {
@@ -695,6 +699,11 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
       args.erase("path");
       args["id"] = it->value("id", 0LL);
     }
+  }
+  if (!rt.json_output()) {
+    // Nothing below prints the diff (the preview did, if any): spare the
+    // daemon a masked text diff of both whole files.
+    args["diff"] = false;
   }
   const json r = rt.call("restore", args);
   if (rt.json_output()) {

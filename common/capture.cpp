@@ -104,6 +104,25 @@ Severity severity_of(Risk risk) {
 
 } // namespace
 
+McpView view_for(std::string_view bytes, std::string_view sha256,
+                 const WatchTarget &target) {
+#ifndef NDEBUG
+  MCPBK_ASSERT(sha256 == sha256_hex(bytes));
+#endif
+  std::string locations;
+  for (const auto &l : target.mcp_locations) {
+    locations += locations.empty() ? "" : " ";
+    locations += l;
+  }
+  std::string key = view_key(sha256, target.format, locations);
+  if (const McpView *hit = t_views.find(key)) {
+    return *hit;
+  }
+  McpView view = extract_mcp(bytes, target.format, locations);
+  t_views.put(std::move(key), view);
+  return view;
+}
+
 Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
                                      std::string_view bytes, std::uint32_t mode,
                                      const CaptureRequest &request,
@@ -124,7 +143,9 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
     }
     return joined;
   }();
-  const McpView view = extract_mcp(bytes, target.format, locations);
+  const McpView view = request.view != nullptr
+                           ? *request.view
+                           : extract_mcp(bytes, target.format, locations);
   const std::string digest = mcp_digest_of(view);
   const bool automatic = request.trigger == SnapshotTrigger::change ||
                          request.trigger == SnapshotTrigger::initial;
@@ -165,7 +186,10 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   snap.summary = summary;
   snap.note = request.note;
   snap.pinned = request.pinned;
-  TRY_ASSIGN(auto record, store.add_snapshot(snap, bytes));
+  // One transaction (one WAL fsync) for the snapshot, its risk event and
+  // the retention it triggers: a crash keeps all of them or none.
+  TRY_ASSIGN(auto tx, store.transaction());
+  TRY_ASSIGN(auto record, store.add_snapshot(snap, bytes, sha));
   outcome.kind = CaptureOutcome::Kind::recorded;
   t_views.put(view_key(record.sha256, target.format, locations), view);
 
@@ -183,8 +207,29 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
                                 std::move(message), details.dump(), 0}));
     outcome.events.push_back(std::move(event));
   }
+  // Retention in a savepoint of its own: when it fails, only its deletions
+  // are rolled back, the snapshot is still committed and the failure is
+  // recorded as an event.
+  auto pruned = [&]() -> Result<DeleteResult> {
+    TRY_ASSIGN(auto savepoint, store.transaction());
+    TRY_ASSIGN(auto result, apply_retention(store, config.retention, path));
+    TRY(savepoint.commit());
+    return result;
+  }();
+  if (pruned) {
+    outcome.pruned = *pruned;
+  } else {
+    auto event = store.add_event({Severity::warning, "retention_failed", path,
+                                  "retention after snapshot #" +
+                                      std::to_string(record.id) +
+                                      " failed: " + pruned.error().message,
+                                  json{{"snapshot_id", record.id}}.dump(), 0});
+    if (event) {
+      outcome.events.push_back(std::move(*event));
+    }
+  }
+  TRY(tx.commit());
   outcome.snapshot = std::move(record);
-  TRY_ASSIGN(outcome.pruned, apply_retention(store, config.retention, path));
   return outcome;
 }
 

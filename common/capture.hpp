@@ -3,6 +3,7 @@
 #include <common/config.hpp>
 #include <common/error.hpp>
 #include <common/hosts.hpp>
+#include <common/mcp.hpp>
 #include <common/store.hpp>
 
 #include <optional>
@@ -18,6 +19,10 @@ struct CaptureRequest {
   bool always = false;
   std::optional<std::string> note;
   bool pinned = false;
+  // The MCP view of exactly these bytes as the target reads them, when the
+  // caller already has it (restore parsed them for its summary); saves
+  // capture_bytes() a parse. Not owned; only read during the call.
+  const struct McpView *view = nullptr;
 };
 
 // What a capture did.
@@ -40,6 +45,13 @@ const char *to_string(CaptureOutcome::Kind kind);
 
 // The digest of a view's server maps (SHA-256 of their canonical form).
 std::string mcp_digest_of(const struct McpView &view);
+
+// The MCP view of `bytes` (whose SHA-256 is `sha256`) as the target reads
+// them: from the per-thread cache of recently recorded contents when it is
+// there, else parsed (and then cached). Restore uses it for the current file
+// and the snapshot, which the daemon usually has just recorded or parsed.
+McpView view_for(std::string_view bytes, std::string_view sha256,
+                 const WatchTarget &target);
 
 // Reads a watched file and records a snapshot when it changed (SPEC §5):
 // compares the bytes (and, for trigger mcp, the server maps) with the path's

@@ -194,6 +194,41 @@ bool Statement::column_is_null(int column) const {
   return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
 }
 
+CachedStatement::CachedStatement(Statement owned)
+    : m_owned(std::move(owned)), m_stmt(&m_owned) {}
+
+CachedStatement::~CachedStatement() {
+  if (m_stmt != nullptr) {
+    m_stmt->reset();
+  }
+  if (m_in_use != nullptr) {
+    *m_in_use = false;
+  }
+}
+
+CachedStatement::CachedStatement(CachedStatement &&other) noexcept
+    : m_owned(std::move(other.m_owned)),
+      m_stmt(other.m_stmt == &other.m_owned ? &m_owned : other.m_stmt),
+      m_in_use(std::exchange(other.m_in_use, nullptr)) {
+  other.m_stmt = nullptr;
+}
+
+Result<CachedStatement> StatementCache::get(Database &db,
+                                            const std::string &sql) {
+  auto it = m_entries.find(sql);
+  if (it == m_entries.end()) {
+    TRY_ASSIGN(auto stmt, db.prepare(sql));
+    it = m_entries.emplace(sql, Entry{std::move(stmt), false}).first;
+  } else if (it->second.in_use) {
+    // Borrowed further up the stack (a visitor calling back into the
+    // store): resetting it would break the outer loop.
+    TRY_ASSIGN(auto stmt, db.prepare(sql));
+    return CachedStatement(std::move(stmt));
+  }
+  it->second.in_use = true;
+  return CachedStatement(&it->second.stmt, &it->second.in_use);
+}
+
 Result<Transaction> Transaction::begin(Database &db) {
   if (sqlite3_get_autocommit(db.handle()) == 0) {
     // Inside an outer transaction: a savepoint commits or rolls back with it.

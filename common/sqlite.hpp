@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -82,12 +83,58 @@ public:
   std::string column_text(int column) const;
   std::string column_blob(int column) const;
   bool column_is_null(int column) const;
+  bool is_prepared() const { return m_stmt != nullptr; }
 
 private:
   friend class Database;
   Statement(sqlite3 *db, sqlite3_stmt *stmt) : m_db(db), m_stmt(stmt) {}
   sqlite3 *m_db = nullptr;
   sqlite3_stmt *m_stmt = nullptr;
+};
+
+// A statement borrowed from a StatementCache (or, when the cached one is
+// already borrowed, e.g. by an outer loop, a freshly prepared one it owns).
+// Going out of scope resets the statement and clears its bindings, on every
+// path including errors, so a cached statement never keeps a read
+// transaction open or leaks a binding into the next use.
+class CachedStatement {
+public:
+  ~CachedStatement();
+  CachedStatement(CachedStatement &&other) noexcept;
+  CachedStatement &operator=(CachedStatement &&) = delete;
+  CachedStatement(const CachedStatement &) = delete;
+  CachedStatement &operator=(const CachedStatement &) = delete;
+
+  Statement &operator*() { return *m_stmt; }
+  Statement *operator->() { return m_stmt; }
+
+private:
+  friend class StatementCache;
+  CachedStatement(Statement *stmt, bool *in_use)
+      : m_stmt(stmt), m_in_use(in_use) {}
+  explicit CachedStatement(Statement owned);
+  Statement m_owned;
+  Statement *m_stmt = nullptr;
+  bool *m_in_use = nullptr;
+};
+
+// Prepared statements by SQL text, prepared on first use and kept for the
+// connection's life. Clear it before closing the connection. Movable; the
+// statements stay where they are.
+class StatementCache {
+public:
+  // The statement for `sql` on `db`, reset when the result goes.
+  Result<CachedStatement> get(Database &db, const std::string &sql);
+  void clear() { m_entries.clear(); }
+  std::size_t size() const { return m_entries.size(); }
+
+private:
+  struct Entry {
+    Statement stmt;
+    bool in_use = false;
+  };
+  // Node-based: an Entry does not move when the map grows.
+  std::unordered_map<std::string, Entry> m_entries;
 };
 
 // Begins a transaction (BEGIN IMMEDIATE), or a savepoint inside an open

@@ -136,7 +136,7 @@ Result<Store> Store::open(const fs::path &file, Compression compression,
         open_error->code != ErrorCode::integrity_error) {
       return tl::unexpected<Error>(*open_error);
     }
-    store.m_db = sql::Database();
+    store.close_db();
     const fs::path aside = file.string() + ".corrupt-" + corrupt_suffix();
     if (::rename(file.c_str(), aside.c_str()) != 0) {
       return fail_errno("store is damaged (" + open_error->message +
@@ -177,7 +177,7 @@ Result<fs::path> Store::reopen_replaced() {
     copy.bind(1, keep.string());
     TRY(copy.run());
   }
-  m_db = sql::Database();
+  close_db();
   // SQLite leaves the WAL and shm of a database whose file was deleted or
   // replaced. Opened with a new file, that WAL would be replayed into it:
   // move them aside (never deleted).
@@ -194,6 +194,27 @@ Result<fs::path> Store::reopen_replaced() {
   TRY_ASSIGN(auto fresh, Store::open(m_file, m_compression, Repair::yes));
   *this = std::move(fresh);
   return history;
+}
+
+Store &Store::operator=(Store &&other) noexcept {
+  if (this != &other) {
+    close_db();
+    m_file = std::move(other.m_file);
+    m_db = std::move(other.m_db);
+    m_statements = std::move(other.m_statements);
+    m_compression = other.m_compression;
+    m_moved_aside = std::move(other.m_moved_aside);
+    m_dev = other.m_dev;
+    m_ino = other.m_ino;
+  }
+  return *this;
+}
+
+void Store::close_db() {
+  // A connection closed with statements left becomes a zombie that closes
+  // (and may delete its WAL by name) only when they are finalized.
+  m_statements.clear();
+  m_db = sql::Database();
 }
 
 bool Store::file_replaced() const {
@@ -267,33 +288,45 @@ Result<std::optional<SnapshotRecord>> Store::one(sql::Statement &stmt) {
 
 Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
                                            std::string_view content) {
-  const std::string sha = sha256_hex(content);
+  return add_snapshot(s, content, sha256_hex(content));
+}
+
+Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
+                                           std::string_view content,
+                                           std::string_view sha256) {
+#ifndef NDEBUG
+  MCPBK_ASSERT(sha256 == sha256_hex(content));
+#endif
+  const std::string sha(sha256);
   TRY_ASSIGN(auto tx, sql::Transaction::begin(m_db));
-  TRY_ASSIGN(auto exists,
-             m_db.prepare("SELECT 1 FROM blobs WHERE sha256 = ?1"));
-  exists.bind(1, sha);
-  TRY_ASSIGN(const bool have_blob, exists.step());
+  bool have_blob = false;
+  {
+    TRY_ASSIGN(auto exists, cached("SELECT 1 FROM blobs WHERE sha256 = ?1"));
+    exists->bind(1, sha);
+    TRY_ASSIGN(have_blob, exists->step());
+  }
   if (!have_blob) {
     TRY_ASSIGN(auto insert_blob,
-               m_db.prepare("INSERT INTO blobs(sha256, size, compression, "
-                            "data) VALUES (?1, ?2, ?3, ?4)"));
-    insert_blob.bind(1, sha).bind(2, static_cast<std::int64_t>(content.size()));
+               cached("INSERT INTO blobs(sha256, size, compression, "
+                      "data) VALUES (?1, ?2, ?3, ?4)"));
+    insert_blob->bind(1, sha).bind(2,
+                                   static_cast<std::int64_t>(content.size()));
     if (m_compression == Compression::zstd) {
-      insert_blob.bind(3, std::string_view("zstd"))
+      insert_blob->bind(3, std::string_view("zstd"))
           .bind_blob(4, zstd_compress(content));
     } else {
-      insert_blob.bind(3, std::string_view("none")).bind_blob(4, content);
+      insert_blob->bind(3, std::string_view("none")).bind_blob(4, content);
     }
-    TRY(insert_blob.run());
+    TRY(insert_blob->run());
   }
   json servers = s.servers;
   TRY_ASSIGN(auto insert,
-             m_db.prepare("INSERT INTO snapshots(host, path, taken_at, "
-                          "sha256, size, mode, trigger, risk, parsed, "
-                          "servers, mcp_sha256, summary, note, pinned, "
-                          "redacted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                          "?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
-  insert.bind(1, s.host)
+             cached("INSERT INTO snapshots(host, path, taken_at, "
+                    "sha256, size, mode, trigger, risk, parsed, "
+                    "servers, mcp_sha256, summary, note, pinned, "
+                    "redacted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                    "?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
+  insert->bind(1, s.host)
       .bind(2, s.path)
       .bind(3, s.taken_at)
       .bind(4, sha)
@@ -308,7 +341,7 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
       .bind(13, s.note)
       .bind(14, std::int64_t{s.pinned ? 1 : 0})
       .bind(15, std::int64_t{s.redacted ? 1 : 0});
-  TRY(insert.run());
+  TRY(insert->run());
   const std::int64_t id = m_db.last_insert_rowid();
   TRY(tx.commit());
 
@@ -333,37 +366,36 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
 }
 
 Result<std::optional<SnapshotRecord>> Store::get(std::int64_t id) {
-  TRY_ASSIGN(auto stmt,
-             m_db.prepare(std::string("SELECT ") + k_snapshot_columns +
-                          " FROM snapshots WHERE id = ?1"));
-  stmt.bind(1, id);
-  return one(stmt);
+  TRY_ASSIGN(auto stmt, cached(std::string("SELECT ") + k_snapshot_columns +
+                               " FROM snapshots WHERE id = ?1"));
+  stmt->bind(1, id);
+  return one(*stmt);
 }
 
 Result<std::optional<SnapshotRecord>>
 Store::latest_for_path(std::string_view path) {
   TRY_ASSIGN(auto stmt,
-             m_db.prepare(std::string("SELECT ") + k_snapshot_columns +
-                          " FROM snapshots WHERE path = ?1 ORDER BY id DESC "
-                          "LIMIT 1"));
-  stmt.bind(1, path);
-  return one(stmt);
+             cached(std::string("SELECT ") + k_snapshot_columns +
+                    " FROM snapshots WHERE path = ?1 ORDER BY id DESC "
+                    "LIMIT 1"));
+  stmt->bind(1, path);
+  return one(*stmt);
 }
 
 Result<std::optional<SnapshotRecord>>
 Store::latest_good(const std::optional<std::string> &host,
                    const std::optional<std::string> &path) {
   TRY_ASSIGN(auto stmt,
-             m_db.prepare(std::string("SELECT ") + k_snapshot_columns +
-                          " FROM snapshots WHERE parsed = 1 AND servers <> "
-                          "'[]' AND (?1 IS NULL OR host = ?1) AND (?2 IS "
-                          "NULL OR path = ?2) ORDER BY id DESC LIMIT 1"));
-  stmt.bind(1, host).bind(2, path);
-  return one(stmt);
+             cached(std::string("SELECT ") + k_snapshot_columns +
+                    " FROM snapshots WHERE parsed = 1 AND servers <> "
+                    "'[]' AND (?1 IS NULL OR host = ?1) AND (?2 IS "
+                    "NULL OR path = ?2) ORDER BY id DESC LIMIT 1"));
+  stmt->bind(1, host).bind(2, path);
+  return one(*stmt);
 }
 
-Result<sql::Statement> Store::select(const ListFilter &f, const char *columns,
-                                     const char *order) {
+Result<sql::CachedStatement>
+Store::select(const ListFilter &f, const char *columns, const char *order) {
   std::string sql =
       std::string("SELECT ") + columns + " FROM snapshots WHERE 1";
   if (f.host) {
@@ -382,21 +414,21 @@ Result<sql::Statement> Store::select(const ListFilter &f, const char *columns,
   if (f.limit) {
     sql += " LIMIT ?5";
   }
-  TRY_ASSIGN(auto stmt, m_db.prepare(sql));
+  TRY_ASSIGN(auto stmt, cached(sql));
   if (f.host) {
-    stmt.bind(1, *f.host);
+    stmt->bind(1, *f.host);
   }
   if (f.path) {
-    stmt.bind(2, *f.path);
+    stmt->bind(2, *f.path);
   }
   if (f.since) {
-    stmt.bind(3, *f.since);
+    stmt->bind(3, *f.since);
   }
   if (f.before_id) {
-    stmt.bind(4, *f.before_id);
+    stmt->bind(4, *f.before_id);
   }
   if (f.limit) {
-    stmt.bind(5, *f.limit);
+    stmt->bind(5, *f.limit);
   }
   return stmt;
 }
@@ -405,11 +437,11 @@ Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
   TRY_ASSIGN(auto stmt, select(f, k_snapshot_columns, " ORDER BY id DESC"));
   std::vector<SnapshotRecord> out;
   for (;;) {
-    TRY_ASSIGN(const bool row, stmt.step());
+    TRY_ASSIGN(const bool row, stmt->step());
     if (!row) {
       break;
     }
-    TRY_ASSIGN(auto r, read_row(stmt));
+    TRY_ASSIGN(auto r, read_row(*stmt));
     out.push_back(std::move(r));
   }
   return out;
@@ -420,11 +452,11 @@ Result<void> Store::for_each(
     const std::function<Result<void>(const SnapshotRecord &)> &visit) {
   TRY_ASSIGN(auto stmt, select(f, k_snapshot_columns, " ORDER BY id ASC"));
   for (;;) {
-    TRY_ASSIGN(const bool row, stmt.step());
+    TRY_ASSIGN(const bool row, stmt->step());
     if (!row) {
       break;
     }
-    TRY_ASSIGN(const auto r, read_row(stmt));
+    TRY_ASSIGN(const auto r, read_row(*stmt));
     TRY(visit(r));
   }
   return {};
@@ -434,54 +466,58 @@ Result<std::uint64_t> Store::count(const ListFilter &f) {
   ListFilter unlimited = f;
   unlimited.limit.reset();
   TRY_ASSIGN(auto stmt, select(unlimited, "count(*)", ""));
-  TRY(stmt.step());
-  return static_cast<std::uint64_t>(stmt.column_int64(0));
+  TRY(stmt->step());
+  return static_cast<std::uint64_t>(stmt->column_int64(0));
 }
 
 Result<std::optional<SnapshotRecord>> Store::find_at(std::string_view path,
                                                      Micros taken_at) {
-  TRY_ASSIGN(auto stmt,
-             m_db.prepare(std::string("SELECT ") + k_snapshot_columns +
-                          " FROM snapshots WHERE path = ?1 AND "
-                          "taken_at = ?2 ORDER BY id LIMIT 1"));
-  stmt.bind(1, path).bind(2, taken_at);
-  return one(stmt);
+  TRY_ASSIGN(auto stmt, cached(std::string("SELECT ") + k_snapshot_columns +
+                               " FROM snapshots WHERE path = ?1 AND "
+                               "taken_at = ?2 ORDER BY id LIMIT 1"));
+  stmt->bind(1, path).bind(2, taken_at);
+  return one(*stmt);
 }
 
 Result<std::vector<std::string>> Store::paths() {
   TRY_ASSIGN(auto stmt,
-             m_db.prepare("SELECT DISTINCT path FROM snapshots ORDER BY path"));
+             cached("SELECT DISTINCT path FROM snapshots ORDER BY path"));
   std::vector<std::string> out;
   for (;;) {
-    TRY_ASSIGN(const bool row, stmt.step());
+    TRY_ASSIGN(const bool row, stmt->step());
     if (!row) {
       break;
     }
-    out.push_back(stmt.column_text(0));
+    out.push_back(stmt->column_text(0));
   }
   return out;
 }
 
 Result<std::uint64_t> Store::count_for_path(std::string_view path) {
   TRY_ASSIGN(auto stmt,
-             m_db.prepare("SELECT count(*) FROM snapshots WHERE path = ?1"));
-  stmt.bind(1, path);
-  TRY(stmt.step());
-  return static_cast<std::uint64_t>(stmt.column_int64(0));
+             cached("SELECT count(*) FROM snapshots WHERE path = ?1"));
+  stmt->bind(1, path);
+  TRY(stmt->step());
+  return static_cast<std::uint64_t>(stmt->column_int64(0));
 }
 
 Result<std::string> Store::read_blob(std::string_view sha256, Verify verify) {
-  TRY_ASSIGN(auto stmt, m_db.prepare("SELECT size, compression, data FROM "
-                                     "blobs WHERE sha256 = ?1"));
-  stmt.bind(1, sha256);
-  TRY_ASSIGN(const bool row, stmt.step());
-  if (!row) {
-    return fail(ErrorCode::integrity_error,
-                "blob " + std::string(sha256) + " is missing from the store");
+  std::size_t size = 0;
+  std::string compression;
+  std::string data;
+  {
+    TRY_ASSIGN(auto stmt, cached("SELECT size, compression, data FROM "
+                                 "blobs WHERE sha256 = ?1"));
+    stmt->bind(1, sha256);
+    TRY_ASSIGN(const bool row, stmt->step());
+    if (!row) {
+      return fail(ErrorCode::integrity_error,
+                  "blob " + std::string(sha256) + " is missing from the store");
+    }
+    size = static_cast<std::size_t>(stmt->column_int64(0));
+    compression = stmt->column_text(1);
+    data = stmt->column_blob(2);
   }
-  const auto size = static_cast<std::size_t>(stmt.column_int64(0));
-  const std::string compression = stmt.column_text(1);
-  std::string data = stmt.column_blob(2);
   std::string bytes;
   if (compression == "zstd") {
     auto plain = zstd_decompress(data, size);
@@ -511,9 +547,9 @@ Result<std::string> Store::content(const SnapshotRecord &snapshot) {
 
 Result<void> Store::set_pinned(std::int64_t id, bool pinned) {
   TRY_ASSIGN(auto stmt,
-             m_db.prepare("UPDATE snapshots SET pinned = ?1 WHERE id = ?2"));
-  stmt.bind(1, std::int64_t{pinned ? 1 : 0}).bind(2, id);
-  TRY(stmt.run());
+             cached("UPDATE snapshots SET pinned = ?1 WHERE id = ?2"));
+  stmt->bind(1, std::int64_t{pinned ? 1 : 0}).bind(2, id);
+  TRY(stmt->run());
   if (m_db.changes() == 0) {
     return fail(ErrorCode::not_found,
                 "no snapshot with id " + std::to_string(id));
@@ -528,43 +564,41 @@ Store::delete_snapshots(const std::vector<std::int64_t> &ids) {
     return result;
   }
   TRY_ASSIGN(auto tx, sql::Transaction::begin(m_db));
-  TRY_ASSIGN(auto sha_of,
-             m_db.prepare("SELECT sha256 FROM snapshots WHERE id = ?1"));
-  TRY_ASSIGN(auto del, m_db.prepare("DELETE FROM snapshots WHERE id = ?1"));
+  TRY_ASSIGN(auto sha_of, cached("SELECT sha256 FROM snapshots WHERE id = ?1"));
+  TRY_ASSIGN(auto del, cached("DELETE FROM snapshots WHERE id = ?1"));
   std::vector<std::string> candidates;
   for (const auto id : ids) {
-    sha_of.bind(1, id);
-    TRY_ASSIGN(const bool row, sha_of.step());
+    sha_of->bind(1, id);
+    TRY_ASSIGN(const bool row, sha_of->step());
     if (row) {
-      candidates.push_back(sha_of.column_text(0));
+      candidates.push_back(sha_of->column_text(0));
     }
-    sha_of.reset();
-    del.bind(1, id);
-    TRY(del.run());
+    sha_of->reset();
+    del->bind(1, id);
+    TRY(del->run());
     result.snapshots += static_cast<std::uint64_t>(m_db.changes());
   }
   TRY_ASSIGN(auto used,
-             m_db.prepare("SELECT 1 FROM snapshots WHERE sha256 = ?1 LIMIT 1"));
+             cached("SELECT 1 FROM snapshots WHERE sha256 = ?1 LIMIT 1"));
   TRY_ASSIGN(auto blob_size,
-             m_db.prepare("SELECT length(data) FROM blobs WHERE sha256 = ?1"));
-  TRY_ASSIGN(auto del_blob,
-             m_db.prepare("DELETE FROM blobs WHERE sha256 = ?1"));
+             cached("SELECT length(data) FROM blobs WHERE sha256 = ?1"));
+  TRY_ASSIGN(auto del_blob, cached("DELETE FROM blobs WHERE sha256 = ?1"));
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()),
                    candidates.end());
   for (const auto &sha : candidates) {
-    used.bind(1, sha);
-    TRY_ASSIGN(const bool in_use, used.step());
-    used.reset();
+    used->bind(1, sha);
+    TRY_ASSIGN(const bool in_use, used->step());
+    used->reset();
     if (in_use) {
       continue;
     }
-    blob_size.bind(1, sha);
-    TRY_ASSIGN(const bool have, blob_size.step());
-    const auto bytes = have ? blob_size.column_int64(0) : 0;
-    blob_size.reset();
-    del_blob.bind(1, sha);
-    TRY(del_blob.run());
+    blob_size->bind(1, sha);
+    TRY_ASSIGN(const bool have, blob_size->step());
+    const auto bytes = have ? blob_size->column_int64(0) : 0;
+    blob_size->reset();
+    del_blob->bind(1, sha);
+    TRY(del_blob->run());
     if (m_db.changes() > 0) {
       ++result.blobs;
       result.bytes_freed += static_cast<std::uint64_t>(bytes);
@@ -588,20 +622,20 @@ Store::plan_prune(const RetentionPolicy &policy,
   // needs (no record building, no JSON), and whole records only for the
   // snapshots it deletes. "good" is SnapshotRecord::good() in SQL.
   TRY_ASSIGN(auto stmt,
-             m_db.prepare("SELECT id, taken_at, pinned, parsed <> 0 AND "
-                          "servers <> '[]' FROM snapshots WHERE path = ?1"));
+             cached("SELECT id, taken_at, pinned, parsed <> 0 AND "
+                    "servers <> '[]' FROM snapshots WHERE path = ?1"));
   std::vector<RetentionItem> items;
   for (const auto &p : targets) {
-    stmt.reset();
-    stmt.bind(1, p);
+    stmt->reset();
+    stmt->bind(1, p);
     items.clear();
     for (;;) {
-      TRY_ASSIGN(const bool row, stmt.step());
+      TRY_ASSIGN(const bool row, stmt->step());
       if (!row) {
         break;
       }
-      items.push_back({stmt.column_int64(0), stmt.column_int64(1),
-                       stmt.column_int64(2) != 0, stmt.column_int64(3) != 0});
+      items.push_back({stmt->column_int64(0), stmt->column_int64(1),
+                       stmt->column_int64(2) != 0, stmt->column_int64(3) != 0});
     }
     for (const auto &d : plan_retention(items, policy)) {
       TRY_ASSIGN(auto record, get(d.id));
@@ -615,16 +649,16 @@ Store::plan_prune(const RetentionPolicy &policy,
 
 Result<EventRecord> Store::add_event(const NewEvent &e) {
   TRY_ASSIGN(auto stmt,
-             m_db.prepare("INSERT INTO events(at, severity, kind, path, "
-                          "message, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+             cached("INSERT INTO events(at, severity, kind, path, "
+                    "message, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
   const Micros at = e.at != 0 ? e.at : now_micros();
-  stmt.bind(1, at)
+  stmt->bind(1, at)
       .bind(2, std::string_view(to_string(e.severity)))
       .bind(3, e.kind)
       .bind(4, e.path)
       .bind(5, e.message)
       .bind(6, e.details.empty() ? std::string("{}") : e.details);
-  TRY(stmt.run());
+  TRY(stmt->run());
   return EventRecord{m_db.last_insert_rowid(),
                      at,
                      e.severity,
@@ -638,28 +672,28 @@ Result<std::vector<EventRecord>>
 Store::events(std::optional<std::int64_t> limit,
               std::optional<std::int64_t> after_id) {
   TRY_ASSIGN(auto stmt,
-             m_db.prepare("SELECT id, at, severity, kind, path, message, "
-                          "details FROM events WHERE (?1 IS NULL OR id > ?1) "
-                          "ORDER BY id DESC LIMIT ?2"));
+             cached("SELECT id, at, severity, kind, path, message, "
+                    "details FROM events WHERE (?1 IS NULL OR id > ?1) "
+                    "ORDER BY id DESC LIMIT ?2"));
   if (after_id) {
-    stmt.bind(1, *after_id);
+    stmt->bind(1, *after_id);
   }
-  stmt.bind(2, limit.value_or(-1));
+  stmt->bind(2, limit.value_or(-1));
   std::vector<EventRecord> out;
   for (;;) {
-    TRY_ASSIGN(const bool row, stmt.step());
+    TRY_ASSIGN(const bool row, stmt->step());
     if (!row) {
       break;
     }
     EventRecord e;
-    e.id = stmt.column_int64(0);
-    e.at = stmt.column_int64(1);
+    e.id = stmt->column_int64(0);
+    e.at = stmt->column_int64(1);
     e.severity =
-        severity_from_string(stmt.column_text(2)).value_or(Severity::info);
-    e.kind = stmt.column_text(3);
-    e.path = stmt.column_text(4);
-    e.message = stmt.column_text(5);
-    e.details = stmt.column_text(6);
+        severity_from_string(stmt->column_text(2)).value_or(Severity::info);
+    e.kind = stmt->column_text(3);
+    e.path = stmt->column_text(4);
+    e.message = stmt->column_text(5);
+    e.details = stmt->column_text(6);
     out.push_back(std::move(e));
   }
   return out;

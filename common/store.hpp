@@ -129,7 +129,8 @@ public:
                             Compression compression, Repair repair);
 
   Store(Store &&) noexcept = default;
-  Store &operator=(Store &&) noexcept = default;
+  // Finalizes this store's statements before closing its connection.
+  Store &operator=(Store &&other) noexcept;
   ~Store() = default;
 
   const std::filesystem::path &file() const { return m_file; }
@@ -153,6 +154,12 @@ public:
   // content anywhere in the store is stored once.
   Result<SnapshotRecord> add_snapshot(const NewSnapshot &snapshot,
                                       std::string_view content);
+  // The same with the content's SHA-256 (lowercase hex) already computed by
+  // the caller, so that a capture hashes its bytes once. Debug builds check
+  // that it matches.
+  Result<SnapshotRecord> add_snapshot(const NewSnapshot &snapshot,
+                                      std::string_view content,
+                                      std::string_view sha256);
 
   Result<std::optional<SnapshotRecord>> get(std::int64_t id);
   Result<std::optional<SnapshotRecord>> latest_for_path(std::string_view path);
@@ -216,11 +223,20 @@ private:
   Result<void> prepare_schema();
   Result<SnapshotRecord> read_row(sql::Statement &stmt);
   Result<std::optional<SnapshotRecord>> one(sql::Statement &stmt);
-  Result<sql::Statement> select(const ListFilter &filter, const char *columns,
-                                const char *order);
+  Result<sql::CachedStatement> select(const ListFilter &filter,
+                                      const char *columns, const char *order);
+  // The prepared statement for `sql`, kept for the connection's life (every
+  // Store call would otherwise prepare its SQL again).
+  Result<sql::CachedStatement> cached(const std::string &sql) {
+    return m_statements.get(m_db, sql);
+  }
+  // Finalizes the cached statements, then closes the connection.
+  void close_db();
 
   std::filesystem::path m_file;
   sql::Database m_db;
+  // After m_db: destroyed (finalized) before the connection closes.
+  sql::StatementCache m_statements;
   Compression m_compression = Compression::zstd;
   std::optional<std::filesystem::path> m_moved_aside;
   dev_t m_dev = 0;

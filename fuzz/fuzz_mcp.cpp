@@ -75,7 +75,8 @@ void exercise(std::string_view before, std::string_view after, Format format,
     // the snapshot's servers in the file, at the catalog's locations (odd
     // ones like "*" may overlap and need not).
     static const bool strict = std::getenv("MCPBK_FUZZ_STRICT") != nullptr;
-    if (strict && catalog == Catalog::yes && (!result.parsed || result.servers != b.servers)) {
+    if (strict && catalog == Catalog::yes &&
+        (!result.parsed || result.servers != b.servers)) {
       std::fprintf(stderr, "fuzz_mcp: format %s, locations \"%.*s\"\n",
                    to_string(format), static_cast<int>(locations.size()),
                    locations.data());

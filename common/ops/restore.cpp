@@ -1,7 +1,9 @@
 // restore: write a snapshot back atomically (SPEC §9).
 //
 // Args: id | last_good:true with host? and/or path?; to? (another path);
-// dry_run?; only_mcp?; show_secrets? (for the diff).
+// dry_run?; only_mcp?; show_secrets? (for the diff); diff? (default true:
+// false leaves out `unified`, the masked text diff of both whole files, for
+// clients that do not show it).
 // Steps: verify the blob's hash; compute the new bytes (only_mcp: the current
 // file with its server maps replaced, refused when the current file does not
 // parse); with dry_run return the diff and change nothing; else snapshot the
@@ -11,12 +13,13 @@
 // Result: {restored_to, restored_from:{snapshot}, snapshot:{the restore
 // snapshot}, pre_restore_id? (the pre-restore snapshot, when one was
 // taken), previous_id? (the snapshot already holding the replaced content),
-// bytes, changed, summary, servers, unified, warning?}; with dry_run:
+// bytes, changed, summary, servers, unified?, warning?}; with dry_run:
 // {dry_run:true, restored_to, restored_from, changed, bytes, summary, servers,
-// unified, warning?}.
+// unified?, warning?}. unified is there unless diff:false.
 
 #include <common/atomic_file.hpp>
 #include <common/fs.hpp>
+#include <common/hash.hpp>
 #include <common/ops/support.hpp>
 
 namespace mcpbk::ops {
@@ -66,11 +69,14 @@ json op_restore(Context &context, const json &raw_args) {
   const bool dry_run = args.flag("dry_run");
   const bool only_mcp = args.flag("only_mcp");
   const bool show_secrets = args.flag("show_secrets");
+  // Absent means true (the reply had the diff before the argument existed).
+  const bool has_diff = args.has("diff");
+  const bool diff_flag = args.flag("diff");
+  const bool with_diff = !has_diff || diff_flag;
   const SnapshotRecord source = pick_snapshot(context, args);
 
   const std::vector<WatchTarget> known = known_targets(context);
-  const std::string snapshot_bytes =
-      value_or_throw(context.store.content(source));
+  std::string snapshot_bytes = value_or_throw(context.store.content(source));
   const WatchTarget source_target = target_for(source.host, source.path, known);
   const std::filesystem::path dest =
       to ? *to : std::filesystem::path(source.path);
@@ -89,8 +95,11 @@ json op_restore(Context &context, const json &raw_args) {
                                          read.error().message);
   }
 
-  std::string new_bytes = snapshot_bytes;
-  if (only_mcp && current) {
+  std::string new_bytes;
+  const bool new_bytes_are_snapshot = !only_mcp || !current;
+  if (new_bytes_are_snapshot) {
+    new_bytes = std::move(snapshot_bytes);
+  } else {
     auto replaced = replace_mcp(*current, snapshot_bytes, target.format,
                                 locations_of(target));
     if (!replaced) {
@@ -101,28 +110,38 @@ json op_restore(Context &context, const json &raw_args) {
     new_bytes = std::move(*replaced);
   }
 
-  const std::string old_bytes = current.value_or(std::string());
+  const std::string_view old_bytes =
+      current ? std::string_view(*current) : std::string_view();
   const std::string home_dest = shorten_home(dest, context.env.home());
   const std::string before_label =
       home_dest + (current ? " (current)" : " (missing)");
   const std::string after_label =
       home_dest + " (restored from #" + std::to_string(source.id) + ")";
-  const McpView before = view_of(old_bytes, target);
-  const McpView after = view_of(new_bytes, target);
+  // The daemon has usually just recorded (and parsed) the current content,
+  // and the snapshot's view may be cached too: parsing a 2 MB file is most
+  // of a restore.
+  const McpView before = view_for(old_bytes, sha256_hex(old_bytes), target);
+  const McpView after =
+      new_bytes_are_snapshot
+          ? view_for(new_bytes, source.sha256, target)
+          : view_for(new_bytes, sha256_hex(new_bytes), target);
   const bool changed = !current || *current != new_bytes;
 
-  json result = {{"restored_to", dest.string()},
-                 {"restored_from", to_json(source)},
-                 {"changed", changed},
-                 {"bytes", new_bytes.size()},
-                 {"summary", summarize_change(&before, after)},
-                 {"servers", server_changes_json(semantic_diff(before, after))},
-                 {"unified", show_secrets
-                                 ? unified_diff(old_bytes, new_bytes,
-                                                before_label, after_label)
-                                 : unified_diff(mask_secrets_in_text(old_bytes),
-                                                mask_secrets_in_text(new_bytes),
-                                                before_label, after_label)}};
+  json result = {
+      {"restored_to", dest.string()},
+      {"restored_from", to_json(source)},
+      {"changed", changed},
+      {"bytes", new_bytes.size()},
+      {"summary", summarize_change(&before, after)},
+      {"servers", server_changes_json(semantic_diff(before, after))}};
+  if (with_diff) {
+    result["unified"] =
+        show_secrets
+            ? unified_diff(old_bytes, new_bytes, before_label, after_label)
+            : unified_diff(mask_secrets_in_text(old_bytes),
+                           mask_secrets_in_text(new_bytes), before_label,
+                           after_label);
+  }
   std::string warning;
   if (source.redacted) {
     warning = "snapshot #" + std::to_string(source.id) +
@@ -176,6 +195,7 @@ json op_restore(Context &context, const json &raw_args) {
   record.trigger = SnapshotTrigger::restore;
   record.always = true;
   record.note = "restored from #" + std::to_string(source.id);
+  record.view = &after;
   const CaptureOutcome outcome = value_or_throw(
       capture_bytes(context.store, target, new_bytes,
                     info ? info->mode : source.mode, record, context.config));

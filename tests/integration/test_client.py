@@ -318,6 +318,13 @@ class RestoreTest(ClientTestCase):
         d = ctl_json(self, "restore", self.id1, "--dry-run")
         self.assertTrue(d["dry_run"])
         self.assertTrue(d["changed"])
+        self.assertIn("+++", d["unified"])
+        # diff:false leaves out only the text diff.
+        lean = request(self.sb.socket, "restore",
+                       {"id": int(self.id1), "dry_run": True, "diff": False})
+        self.assertNotIn("unified", lean["result"])
+        self.assertEqual(lean["result"]["summary"], d["summary"])
+        self.assertEqual(lean["result"]["servers"], d["servers"])
         with open(self.cursor, "rb") as f:
             self.assertEqual(f.read(), self.v2.encode())
         self.assertEqual(os.stat(self.cursor).st_mtime_ns, st.st_mtime_ns)
@@ -494,6 +501,7 @@ class ProtocolTest(DaemonTestCase):
             ("show", {"id": "1"}, "args.id"),
             ("show", {"id": 1, "show_secrets": "yes"}, "args.show_secrets"),
             ("restore", {"id": 1, "dry_run": 1}, "args.dry_run"),
+            ("restore", {"id": 1, "diff": "no"}, "args.diff"),
             ("snapshot", {"paths": "~/.cursor/mcp.json"}, "args.paths"),
             ("snapshot", {"paths": [1]}, "args.paths[0]"),
             ("events", {"after_id": -1}, "args.after_id"),

@@ -262,7 +262,9 @@ class NotifyTest(DaemonTestCase):
         self.daemon.start()
         self.wait_snapshot(CURSOR, servers_json(*evil))
         self.sb.write(CURSOR, servers_json("keep"))  # high risk: 3 of 4 gone
-        wait_for(lambda: os.path.exists(out), 10, "notify.command to run")
+        # The writer creates the file before it writes: wait for the text.
+        wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 10,
+                 "notify.command to run")
         with open(out) as f:
             text = f.read()
         self.assertIn(f"$(touch {mark})", text)

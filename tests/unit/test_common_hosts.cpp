@@ -1,9 +1,11 @@
 #include <common/hosts.hpp>
+#include <common/process.hpp>
 
 #include <doctest/doctest.h>
 #include <tests/unit/scratch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -494,4 +496,20 @@ TEST_CASE("resolve_targets") {
                      "  " + (root / "models/lms").string() + "\n");
     CHECK(lms_path() == root / "models/lms/mcp.json");
   }
+}
+
+TEST_CASE("running_processes") {
+#if defined(__linux__)
+  // This test's own process, by its comm (at most 15 characters).
+  std::ifstream in("/proc/self/comm");
+  std::string self;
+  std::getline(in, self);
+  REQUIRE_FALSE(self.empty());
+  const std::string_view names[] = {"no-such-process-mcpbk", self, self};
+  const auto running = running_processes(names);
+  REQUIRE(running.size() == 1);
+  CHECK(running[0] == self);
+  const std::string_view none[] = {"no-such-process-mcpbk"};
+  CHECK(running_processes(none).empty());
+#endif
 }

@@ -1,3 +1,5 @@
+#include <common/capture.hpp>
+#include <common/config.hpp>
 #include <common/hash.hpp>
 #include <common/sqlite.hpp>
 #include <common/store.hpp>
@@ -120,6 +122,144 @@ TEST_CASE("Store::add_snapshot is one transaction") {
   auto verify = store.verify();
   REQUIRE(verify);
   CHECK(verify->ok());
+}
+
+TEST_CASE("Store caches prepared statements") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  REQUIRE(store.add_snapshot(snap("/a", 1), "one"));
+  REQUIRE(store.add_snapshot(snap("/a", 2), "two"));
+
+  SUBCASE("a visitor may run the same query again") {
+    ListFilter all;
+    int outer = 0;
+    REQUIRE(store.for_each(all, [&](const SnapshotRecord &) -> Result<void> {
+      ++outer;
+      TRY_ASSIGN(auto inner, store.list(all));
+      CHECK(inner.size() == 2);
+      int nested = 0;
+      TRY(store.for_each(all, [&](const SnapshotRecord &) -> Result<void> {
+        ++nested;
+        return {};
+      }));
+      CHECK(nested == 2);
+      return {};
+    }));
+    CHECK(outer == 2);
+  }
+
+  SUBCASE("a query that stopped early or failed leaves nothing bound") {
+    // one() stops after the first row; the next call must start afresh.
+    auto latest = store.latest_for_path("/a");
+    REQUIRE(latest);
+    REQUIRE(*latest);
+    CHECK((*latest)->taken_at == 2);
+    auto missing = store.read_blob(std::string(64, '0'), Store::Verify::yes);
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().message.find("is missing from the store") !=
+          std::string::npos);
+    auto good = store.read_blob(sha256_hex("one"), Store::Verify::yes);
+    REQUIRE(good);
+    CHECK(*good == "one");
+    // A failed insert (bound, stepped with an error) then a good one.
+    {
+      auto db =
+          sql::Database::open(dir / "store.db", sql::Database::Create::no);
+      REQUIRE(db);
+      REQUIRE(db->exec("CREATE TRIGGER once BEFORE INSERT ON snapshots WHEN "
+                       "NEW.path = '/refused' BEGIN SELECT RAISE(ABORT, "
+                       "'refused'); END;"));
+    }
+    NewSnapshot refused = snap("/refused", 3);
+    refused.note = "a note";
+    REQUIRE_FALSE(store.add_snapshot(refused, "three"));
+    auto third = store.add_snapshot(snap("/b", 4), "three");
+    REQUIRE(third);
+    auto row = store.get(third->id);
+    REQUIRE(row);
+    REQUIRE(*row);
+    CHECK_FALSE((*row)->note); // not the refused one's binding
+    CHECK((*row)->path == "/b");
+  }
+
+  SUBCASE("a moved store keeps working") {
+    Store moved = std::move(store);
+    CHECK(moved.count_for_path("/a").value_or(0) == 2);
+    fs::create_directories(dir / "other");
+    Store other = open_store(dir / "other");
+    CHECK(other.count_for_path("/a").value_or(1) == 0);
+    other = std::move(moved);
+    CHECK(other.count_for_path("/a").value_or(0) == 2);
+    REQUIRE(other.add_snapshot(snap("/a", 3), "three"));
+    CHECK(other.count_for_path("/a").value_or(0) == 3);
+  }
+}
+
+TEST_CASE("Store::add_snapshot with a precomputed hash") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  auto record = store.add_snapshot(snap("/a"), "bytes", sha256_hex("bytes"));
+  REQUIRE(record);
+  CHECK(record->sha256 == sha256_hex("bytes"));
+  auto bytes = store.content(*record);
+  REQUIRE(bytes);
+  CHECK(*bytes == "bytes");
+}
+
+TEST_CASE("capture_bytes keeps the snapshot when retention fails") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  Config config = default_config();
+  config.retention = {};
+  config.retention.max_count = 1;
+  const WatchTarget target =
+      target_for("cursor", (dir / "mcp.json").string(), {});
+  auto capture = [&](std::string_view bytes) {
+    CaptureRequest request;
+    request.always = true;
+    return capture_bytes(store, target, bytes, 0644, request, config);
+  };
+  auto first = capture(R"({"mcpServers": {"a": {"command": "x"}}})");
+  REQUIRE(first);
+  CHECK(first->kind == CaptureOutcome::Kind::recorded);
+  {
+    auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+    REQUIRE(db);
+    REQUIRE(db->exec("CREATE TRIGGER keep BEFORE DELETE ON snapshots BEGIN "
+                     "SELECT RAISE(ABORT, 'no deleting today'); END;"));
+  }
+  auto second = capture(R"({"mcpServers": {"b": {"command": "y"}}})");
+  REQUIRE(second);
+  CHECK(second->kind == CaptureOutcome::Kind::recorded);
+  REQUIRE(second->snapshot);
+  CHECK(second->pruned.snapshots == 0);
+  bool reported = false;
+  for (const auto &event : second->events) {
+    if (event.kind == "retention_failed") {
+      reported = true;
+      CHECK(event.message.find("no deleting today") != std::string::npos);
+    }
+  }
+  CHECK(reported);
+  // Both snapshots and the event are committed; nothing is left open.
+  CHECK(store.count_for_path(target.path.string()).value_or(0) == 2);
+  auto events = store.events(std::nullopt, std::nullopt);
+  REQUIRE(events);
+  REQUIRE_FALSE(events->empty());
+  CHECK(events->front().kind == "retention_failed");
+  auto verify = store.verify();
+  REQUIRE(verify);
+  CHECK(verify->ok());
+
+  SUBCASE("and prunes in the same transaction when it works") {
+    auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+    REQUIRE(db);
+    REQUIRE(db->exec("DROP TRIGGER keep"));
+    auto third = capture(R"({"mcpServers": {"c": {"command": "z"}}})");
+    REQUIRE(third);
+    CHECK(third->pruned.snapshots == 2);
+    CHECK(store.count_for_path(target.path.string()).value_or(0) == 1);
+  }
 }
 
 TEST_CASE("Store::list") {
