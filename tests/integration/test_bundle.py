@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import unittest
 
 from harness import (Daemon, DEFAULT_CONFIG, Sandbox, StoreReader, request,
@@ -162,3 +163,71 @@ class BundleTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LargeExportTest(unittest.TestCase):
+    """Export streams: its peak memory does not grow with the number of
+    snapshots (10 000 vs 100 000)."""
+
+    def setUp(self):
+        self.m = Machine()
+
+    def tearDown(self):
+        self.m.daemon.kill()
+        failed = any(t is self for t, _ in
+                     self._outcome.result.failures + self._outcome.result.errors)
+        if failed:
+            print(f"\nkept {self.m.sb.root}")
+        else:
+            self.m.sb.cleanup()
+
+    def fill(self, count):
+        """Adds `count` snapshots of 50 small files straight into the store
+        (uncompressed blobs: the store reads both kinds)."""
+        import sqlite3
+        con = sqlite3.connect(self.m.sb.store_file)
+        contents = [config(i).encode() for i in range(50)]
+        for c in contents:
+            con.execute("INSERT OR IGNORE INTO blobs(sha256, size, compression,"
+                        " data) VALUES (?, ?, 'none', ?)",
+                        (sha256(c), len(c), c))
+        rows = []
+        for i in range(count):
+            c = contents[i % 50]
+            rows.append(("cursor", self.m.sb.path(f"~/p{i % 50}/.mcp.json"),
+                         1_700_000_000_000_000 + i, sha256(c), len(c), 0o644,
+                         "change", "low", 1, '["github","n"]', "d", "+n",
+                         None, 0))
+        con.executemany(
+            "INSERT INTO snapshots(host, path, taken_at, sha256, size, mode, "
+            "trigger, risk, parsed, servers, mcp_sha256, summary, note, "
+            "pinned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        con.commit()
+        con.close()
+
+    def export_peak_kib(self, out):
+        """Runs mcpbkctl export in its own child and returns its peak RSS."""
+        from harness import MCPBKCTL
+        probe = ("import resource, subprocess, sys\n"
+                 "r = subprocess.run(sys.argv[1:], capture_output=True)\n"
+                 "assert r.returncode == 0, r.stderr\n"
+                 "print(resource.getrusage(resource.RUSAGE_CHILDREN)"
+                 ".ru_maxrss)\n")
+        r = subprocess.run([sys.executable, "-c", probe, MCPBKCTL, "export",
+                            "-o", out, "--json"], env=self.m.sb.env,
+                           capture_output=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return int(r.stdout.decode().split()[-1])
+
+    def test_export_memory_does_not_grow_with_the_store(self):
+        self.m.daemon.start()
+        self.assertEqual(self.m.daemon.stop(), 0)  # schema created
+        self.fill(10_000)
+        small = self.export_peak_kib(os.path.join(self.m.sb.root, "a.mcpbk"))
+        self.fill(90_000)
+        out = os.path.join(self.m.sb.root, "b.mcpbk")
+        large = self.export_peak_kib(out)
+        self.assertGreater(os.path.getsize(out), 100_000)
+        # 10x the snapshots: the peak may move by allocator noise, not 10x.
+        self.assertLess(large, small * 1.5 + 4096,
+                        f"10k: {small} KiB, 100k: {large} KiB")
