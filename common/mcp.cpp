@@ -469,21 +469,9 @@ void collect_servers(McpView &view, const LocationMatch<Json> &match) {
 // ---------------------------------------------------------------------------
 // Line diffs
 
-// Lines with their terminators, so that a missing final newline is a change.
-std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t nl = text.find('\n', start);
-    std::size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
-    lines.emplace_back(text.substr(start, end - start));
-    start = end;
-  }
-  return lines;
-}
-
-// The same lines as views into `text`: line_stats() runs on every recorded
-// change and must not copy a 2 MB file line by line.
+// Lines with their terminators, so that a missing final newline is a change,
+// as views into `text`: line_stats() runs on every recorded change and must
+// not copy a 2 MB file line by line.
 std::vector<std::string_view> split_line_views(std::string_view text) {
   std::vector<std::string_view> lines;
   std::size_t start = 0;
@@ -494,6 +482,12 @@ std::vector<std::string_view> split_line_views(std::string_view text) {
     start = end;
   }
   return lines;
+}
+
+// The same lines as strings, for dtl.
+std::vector<std::string> split_lines(std::string_view text) {
+  const auto views = split_line_views(text);
+  return {views.begin(), views.end()};
 }
 
 using LineDiff = dtl::Diff<std::string, std::vector<std::string>>;
