@@ -293,6 +293,23 @@ class WatchingTest(DaemonTestCase):
         self.wait_snapshot(CURSOR, servers_json("frozen49"))
         wait_for(lambda: self.store.events("rescan"), 10, "a rescan event")
 
+    def test_rewrite_right_after_a_restore_is_a_warning(self):
+        from harness import run_ctl
+        self.sb.write(CURSOR, servers_json("a", "b"))
+        self.daemon.start()
+        first = self.wait_snapshot(CURSOR, servers_json("a", "b"))
+        self.sb.write(CURSOR, servers_json("a"))
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        r = run_ctl(self.sb, "restore", first["id"], "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The host application writes its own version back at once.
+        self.sb.write(CURSOR, servers_json("host-wrote-this"))
+        self.wait_snapshot(CURSOR, servers_json("host-wrote-this"))
+        events = wait_for(lambda: self.store.events("rewritten_after_restore"),
+                          10, "a rewritten_after_restore event")
+        self.assertEqual(events[0]["severity"], "warning")
+        self.assertIn("within 10 s of a restore", events[0]["message"])
+
     def test_notify_command_runs_without_a_shell(self):
         out = os.path.join(self.sb.root, "notified")
         self.sb.write_config(self.config +
