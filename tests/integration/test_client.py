@@ -289,9 +289,32 @@ class RestoreTest(ClientTestCase):
         self.assertEqual(snaps[-1]["trigger"], "restore")
         self.assertEqual(snaps[-1]["sha256"], sha256(self.v1))
         self.assertEqual(len(snaps), before + 1)
-        # The daemon does not record the restore's own write again.
-        time.sleep(0.5)
+        # The daemon does not record the restore's own write again: once a
+        # later change to another file is recorded, the restore's write has
+        # been handled too.
+        marker = servers_json("marker")
+        self.sb.write("~/.codeium/windsurf/mcp_config.json", marker)
+        self.wait_snapshot("~/.codeium/windsurf/mcp_config.json", marker)
         self.assertEqual(len(self.snapshots(CURSOR)), before + 1)
+
+    def test_missing_id_or_tampered_blob_touches_nothing(self):
+        st = os.stat(self.cursor)
+        r = self.ctl("restore", "99999", "--yes", code=1)
+        self.assertTrue(r.stderr.startswith(b"mcpbkctl: "), r.stderr)
+        self.assertIn(b"99999", r.stderr)
+        import sqlite3
+        con = sqlite3.connect(self.sb.store_file)
+        con.execute("UPDATE blobs SET data = ? WHERE sha256 = ?",
+                    (b"garbage", sha256(self.v1)))
+        con.commit()
+        con.close()
+        before = len(self.snapshots(CURSOR))
+        r = self.ctl("restore", self.id1, "--yes", code=1)
+        self.assertIn(b"integrity_error", r.stderr)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
+        self.assertEqual(os.stat(self.cursor).st_mtime_ns, st.st_mtime_ns)
+        self.assertEqual(len(self.snapshots(CURSOR)), before)
 
     def test_pre_restore_snapshot_of_unrecorded_content(self):
         self.daemon.stop()
