@@ -8,7 +8,6 @@ import socket
 import stat
 import subprocess
 import threading
-import time
 import unittest
 
 from harness import (DaemonTestCase, MCPBKCTL, connect, read_line, request,
