@@ -516,12 +516,8 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
       }
     }
     const WatchTarget target = target_for(s.host, s.path, {});
-    std::string locations;
-    for (const auto &l : target.mcp_locations) {
-      locations += (locations.empty() ? "" : " ") + l;
-    }
-    s.mcp_digest =
-        mcp_digest_of(extract_mcp(b.content, target.format, locations));
+    s.mcp_digest = mcp_digest_of(
+        extract_mcp(b.content, target.format, locations_of(target)));
     s.redacted = s.redacted || result.header.redacted;
     TRY(store.add_snapshot(s, b.content));
     ++(renamed ? result.renamed : result.created);

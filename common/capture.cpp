@@ -109,11 +109,7 @@ McpView view_for(std::string_view bytes, std::string_view sha256,
 #ifndef NDEBUG
   MCPBK_ASSERT(sha256 == sha256_hex(bytes));
 #endif
-  std::string locations;
-  for (const auto &l : target.mcp_locations) {
-    locations += locations.empty() ? "" : " ";
-    locations += l;
-  }
+  const std::string locations = locations_of(target);
   std::string key = view_key(sha256, target.format, locations);
   if (const McpView *hit = t_views.find(key)) {
     return *hit;
@@ -135,14 +131,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
     outcome.kind = CaptureOutcome::Kind::unchanged;
     return outcome;
   }
-  const std::string locations = [&] {
-    std::string joined;
-    for (const auto &l : target.mcp_locations) {
-      joined += joined.empty() ? "" : " ";
-      joined += l;
-    }
-    return joined;
-  }();
+  const std::string locations = locations_of(target);
   const McpView view = request.view != nullptr
                            ? *request.view
                            : extract_mcp(bytes, target.format, locations);
@@ -290,38 +279,7 @@ WatchTarget target_for(const std::string &host, const std::string &path,
       return t;
     }
   }
-  WatchTarget t;
-  t.host = host;
-  t.path = path;
-  t.scope = Scope::custom;
-  const std::string ext = fs::path(path).extension().string();
-  t.format = ext == ".toml"                      ? Format::toml
-             : (ext == ".yaml" || ext == ".yml") ? Format::yaml
-             : ext == ".jsonc"                   ? Format::jsonc
-                                                 : Format::json;
-  t.mcp_locations = {"mcpServers"};
-  t.trigger = Trigger::any;
-  if (const HostDef *def = find_host(host)) {
-    t.trigger = def->default_trigger;
-    for (const auto &rule : def->files) {
-      if (rule.format == t.format ||
-          (t.format == Format::json && rule.format == Format::jsonc)) {
-        t.format = rule.format;
-        t.mcp_locations.clear();
-        std::string_view locs = rule.mcp_locations;
-        while (!locs.empty()) {
-          const auto space = locs.find(' ');
-          t.mcp_locations.emplace_back(locs.substr(0, space));
-          if (space == std::string_view::npos) {
-            break;
-          }
-          locs.remove_prefix(space + 1);
-        }
-        break;
-      }
-    }
-  }
-  return t;
+  return custom_target(host, path);
 }
 
 } // namespace mcpbk

@@ -747,6 +747,31 @@ std::vector<fs::path> claude_projects_from(std::string_view claude_json) {
   return out;
 }
 
+WatchTarget custom_target(std::string host, fs::path path) {
+  WatchTarget target;
+  target.host = std::move(host);
+  target.format = format_from_extension(path);
+  target.path = std::move(path).lexically_normal();
+  target.scope = Scope::custom;
+  target.trigger = Trigger::any;
+  if (const HostDef *def = find_host(target.host)) {
+    target.trigger = def->default_trigger;
+    apply_host_format(*def, target);
+  } else {
+    target.mcp_locations = {"mcpServers"};
+  }
+  return target;
+}
+
+std::string locations_of(const WatchTarget &target) {
+  std::string joined;
+  for (const auto &location : target.mcp_locations) {
+    joined += joined.empty() ? "" : " ";
+    joined += location;
+  }
+  return joined;
+}
+
 std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
   const Env env = computed_env(input.env, input.os);
   const unsigned os = os_bit(input.os);
@@ -829,13 +854,8 @@ std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
         if (!path.is_absolute()) {
           continue;
         }
-        WatchTarget target{std::string(host->def->name),
-                           path.lexically_normal(),
-                           format_from_extension(path),
-                           {},
-                           host->trigger,
-                           Scope::custom};
-        apply_host_format(*host->def, target);
+        WatchTarget target = custom_target(std::string(host->def->name), path);
+        target.trigger = host->trigger;
         targets.push_back(std::move(target));
       }
     }

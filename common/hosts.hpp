@@ -88,6 +88,15 @@ struct ResolveInput {
 // (the first host in catalog order wins).
 std::vector<WatchTarget> resolve_targets(const ResolveInput &input);
 
+// A target for a file of `host` that the catalog does not list (watch.paths,
+// a recorded path no longer resolved): format from the extension, MCP
+// locations from the host's rule of that format family ("mcpServers" when
+// none), the host's default trigger (`any` for an unknown host).
+WatchTarget custom_target(std::string host, std::filesystem::path path);
+
+// The MCP locations of a target as extract_mcp() takes them ("a b.*.c").
+std::string locations_of(const WatchTarget &target);
+
 // Expands "~", "${VAR}" and "${VAR:-default}" in a pattern; std::nullopt when
 // a variable without default is unset.
 std::optional<std::string> expand_pattern(std::string_view pattern,

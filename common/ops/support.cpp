@@ -229,15 +229,6 @@ void check_host(Args &args, std::string_view field,
   }
 }
 
-std::string locations_of(const WatchTarget &target) {
-  std::string joined;
-  for (const auto &location : target.mcp_locations) {
-    joined += joined.empty() ? "" : " ";
-    joined += location;
-  }
-  return joined;
-}
-
 McpView view_of(std::string_view bytes, const WatchTarget &target) {
   return extract_mcp(bytes, target.format, locations_of(target));
 }

@@ -99,9 +99,6 @@ SnapshotRecord require_snapshot(Context &context, std::int64_t id,
 void check_host(Args &args, std::string_view field,
                 const std::optional<std::string> &host);
 
-// The locations of a target as extract_mcp() wants them.
-std::string locations_of(const WatchTarget &target);
-
 // The MCP view of content as the target's format reads it.
 McpView view_of(std::string_view bytes, const WatchTarget &target);
 
