@@ -2,7 +2,10 @@
 
 #include <common/error.hpp>
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
+
+#include <cstdint>
+#include <memory>
 
 namespace mcpbk {
 
@@ -12,32 +15,30 @@ std::string sha256_hex(std::string_view bytes) {
   return hasher.hex_digest();
 }
 
-Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) {
-  MCPBK_ASSERT(m_ctx != nullptr);
-  MCPBK_ASSERT(EVP_DigestInit_ex(static_cast<EVP_MD_CTX *>(m_ctx), EVP_sha256(),
-                                 nullptr) == 1);
+Sha256::Sha256() : m_ctx(new sha256_ctx) {
+  sha256_init(static_cast<sha256_ctx *>(m_ctx));
 }
 
 Sha256::~Sha256() {
-  EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(m_ctx));
+  delete static_cast<sha256_ctx *>(m_ctx);
 }
 
 void Sha256::update(std::string_view bytes) {
-  MCPBK_ASSERT(EVP_DigestUpdate(static_cast<EVP_MD_CTX *>(m_ctx), bytes.data(),
-                                bytes.size()) == 1);
+  MCPBK_ASSERT(m_ctx != nullptr);
+  sha256_update(static_cast<sha256_ctx *>(m_ctx), bytes.size(),
+                reinterpret_cast<const std::uint8_t *>(bytes.data()));
 }
 
 std::string Sha256::hex_digest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  MCPBK_ASSERT(
-      EVP_DigestFinal_ex(static_cast<EVP_MD_CTX *>(m_ctx), digest, &len) == 1);
+  MCPBK_ASSERT(m_ctx != nullptr);
+  std::uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_digest(static_cast<sha256_ctx *>(m_ctx), sizeof digest, digest);
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(k_hex[digest[i] >> 4]);
-    out.push_back(k_hex[digest[i] & 0xf]);
+  out.reserve(2 * sizeof digest);
+  for (const std::uint8_t byte : digest) {
+    out.push_back(k_hex[byte >> 4]);
+    out.push_back(k_hex[byte & 0xf]);
   }
   return out;
 }

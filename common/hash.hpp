@@ -5,7 +5,7 @@
 
 namespace mcpbk {
 
-// Lowercase hex SHA-256 of the bytes (OpenSSL EVP).
+// Lowercase hex SHA-256 of the bytes (Nettle; SHA-NI where the CPU has it).
 std::string sha256_hex(std::string_view bytes);
 
 // SHA-256 over bytes fed in pieces.
@@ -24,7 +24,7 @@ public:
   std::string hex_digest();
 
 private:
-  void *m_ctx; // EVP_MD_CTX, kept out of this header
+  void *m_ctx; // sha256_ctx, kept out of this header
 };
 
 } // namespace mcpbk
