@@ -146,16 +146,33 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
 
   Risk risk = Risk::low;
   std::string summary;
+  std::optional<NewEvent> damaged;
   if (latest) {
-    TRY_ASSIGN(const std::string previous, store.content(*latest));
+    // The previous version only feeds the risk's line statistics and the
+    // summary. It is read without re-hashing it (verify and restore check
+    // hashes), and a damaged one does not keep this version from the store.
+    auto previous = store.read_blob(latest->sha256, Store::Verify::no);
     McpView parsed;
     const McpView *before =
         t_views.find(view_key(latest->sha256, target.format, locations));
-    if (!before) {
-      parsed = extract_mcp(previous, target.format, locations);
+    if (previous && !before) {
+      parsed = extract_mcp(*previous, target.format, locations);
       before = &parsed;
     }
-    risk = assess_risk(previous, before, bytes, view);
+    if (previous) {
+      risk = assess_risk(*previous, before, bytes, view);
+    } else {
+      risk = assess_risk({}, nullptr, bytes, view);
+      damaged =
+          NewEvent{Severity::error,
+                   "previous_unreadable",
+                   path,
+                   "the previous snapshot #" + std::to_string(latest->id) +
+                       " cannot be read (" + previous.error().message +
+                       "); this change's risk is rated without it",
+                   json{{"snapshot_id", latest->id}}.dump(),
+                   0};
+    }
     summary = summarize_change(before, view);
   } else {
     risk = assess_risk({}, nullptr, bytes, view);
@@ -181,6 +198,10 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   TRY_ASSIGN(auto record, store.add_snapshot(snap, bytes, sha));
   outcome.kind = CaptureOutcome::Kind::recorded;
   t_views.put(view_key(record.sha256, target.format, locations), view);
+  if (damaged) {
+    TRY_ASSIGN(auto event, store.add_event(*damaged));
+    outcome.events.push_back(std::move(event));
+  }
 
   if (risk >= Risk::medium) {
     json details = {{"snapshot_id", record.id},

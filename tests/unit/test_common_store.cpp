@@ -262,6 +262,44 @@ TEST_CASE("capture_bytes keeps the snapshot when retention fails") {
   }
 }
 
+TEST_CASE("capture_bytes records a change after a damaged previous version") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  const Config config = default_config();
+  const WatchTarget target =
+      target_for("cursor", (dir / "mcp.json").string(), {});
+  auto capture = [&](std::string_view bytes) {
+    return capture_bytes(store, target, bytes, 0644, CaptureRequest{}, config);
+  };
+  auto first = capture(R"({"mcpServers": {"a": {"command": "x"}}})");
+  REQUIRE(first);
+  REQUIRE(first->snapshot);
+  {
+    auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+    REQUIRE(db);
+    REQUIRE(db->exec("UPDATE blobs SET data = CAST('not zstd' AS BLOB)"));
+  }
+  const std::string next = R"({"mcpServers": {"a": {"command": "y"}}})";
+  auto second = capture(next);
+  REQUIRE(second);
+  CHECK(second->kind == CaptureOutcome::Kind::recorded);
+  REQUIRE(second->snapshot);
+  CHECK(*store.content(*second->snapshot) == next);
+  bool reported = false;
+  for (const auto &event : second->events) {
+    if (event.kind == "previous_unreadable") {
+      reported = true;
+      CHECK(event.message.find("#" + std::to_string(first->snapshot->id)) !=
+            std::string::npos);
+    }
+  }
+  CHECK(reported);
+  // The damage itself is still found by verify.
+  auto report = store.verify();
+  REQUIRE(report);
+  CHECK_FALSE(report->ok());
+}
+
 TEST_CASE("Store::list") {
   const auto dir = test::scratch_dir();
   Store store = open_store(dir);
