@@ -4,6 +4,7 @@
 #include <common/hash.hpp>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <cerrno>
 #include <fcntl.h>
@@ -215,6 +216,10 @@ void Store::close_db() {
   // (and may delete its WAL by name) only when they are finalized.
   m_statements.clear();
   m_db = sql::Database();
+}
+
+void Store::release_memory() {
+  sqlite3_db_release_memory(m_db.handle());
 }
 
 bool Store::file_replaced() const {

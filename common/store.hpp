@@ -138,6 +138,9 @@ public:
     return m_moved_aside;
   }
   void set_compression(Compression compression) { m_compression = compression; }
+  // Returns the page cache SQLite holds for this connection (pages not in
+  // use) to the allocator; the next queries read them again.
+  void release_memory();
   // True when file() no longer names the database this Store has open: it
   // was deleted, or another file was renamed over it. SQLite would go on
   // writing to the unlinked inode, so the caller should reopen.

@@ -26,6 +26,9 @@
 #include <deque>
 #include <fcntl.h>
 #include <map>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <random>
 #include <set>
 #include <spawn.h>
@@ -53,6 +56,10 @@ constexpr auto k_retry_max = 30s;
 // How often the daemon checks that its store file and socket are still the
 // ones it opened.
 constexpr auto k_health_retry = 1s;
+// This long after its last capture or request, the daemon hands the memory
+// that work used (SQLite's page cache, freed heap) back to the system. A
+// one-shot timer, re-armed by activity: an idle daemon does not wake up.
+constexpr auto k_idle_trim = 5s;
 
 // The exclusive lock of a state dir, held for the daemon's lifetime.
 class LockFile {
@@ -222,7 +229,7 @@ public:
         m_debouncer(std::chrono::milliseconds(m_config.watch.debounce_ms),
                     std::chrono::milliseconds(m_config.watch.max_delay_ms)),
         m_debounce_timer(io), m_rescan_timer(io), m_prune_timer(io),
-        m_retry_timer(io), m_health_timer(io), m_signals(io),
+        m_retry_timer(io), m_health_timer(io), m_idle_timer(io), m_signals(io),
         m_instance_id(random_instance_id()),
         m_started(std::chrono::steady_clock::now()) {}
 
@@ -239,6 +246,7 @@ public:
     refresh_claude_projects();
     refresh_targets(SnapshotTrigger::initial);
     m_server = std::make_unique<IpcServer>(m_io, m_context);
+    m_server->on_request([this] { arm_idle_trim(); });
     TRY(m_server->listen(m_paths.socket));
     m_signals.add(SIGINT);
     m_signals.add(SIGTERM);
@@ -479,6 +487,7 @@ private:
         capture(path, SnapshotTrigger::change);
       }
       arm_debounce_timer();
+      arm_idle_trim();
     });
   }
 
@@ -501,7 +510,22 @@ private:
     capture(path, trigger);
     if (!m_scan_queue.empty()) {
       asio::post(m_io, [this] { drain_one(); });
+    } else {
+      arm_idle_trim();
     }
+  }
+
+  void arm_idle_trim() {
+    m_idle_timer.expires_after(k_idle_trim);
+    m_idle_timer.async_wait([this](const boost::system::error_code &ec) {
+      if (ec || m_stopping) {
+        return;
+      }
+      m_store.release_memory();
+#ifdef __GLIBC__
+      ::malloc_trim(0);
+#endif
+    });
   }
 
   void capture(const fs::path &path, SnapshotTrigger trigger) {
@@ -777,6 +801,7 @@ private:
         return;
       }
       auto result = apply_retention(m_store, m_config.retention);
+      arm_idle_trim();
       if (!result) {
         spdlog::error("retention failed: {}", result.error().message);
       } else if (result->snapshots > 0) {
@@ -825,6 +850,7 @@ private:
     m_prune_timer.cancel();
     m_retry_timer.cancel();
     m_health_timer.cancel();
+    m_idle_timer.cancel();
     boost::system::error_code ignored;
     m_signals.cancel(ignored);
   }
@@ -846,6 +872,7 @@ private:
   asio::steady_timer m_prune_timer;
   asio::steady_timer m_retry_timer;
   asio::steady_timer m_health_timer;
+  asio::steady_timer m_idle_timer;
   asio::signal_set m_signals;
   std::vector<WatchTarget> m_targets;
   std::vector<fs::path> m_claude_projects;

@@ -98,6 +98,7 @@ struct IpcServer::Impl : std::enable_shared_from_this<IpcServer::Impl> {
   std::set<std::shared_ptr<Session>> sessions;
   bool listening = false;
   bool lost = false; // the socket file went away and re-binding failed
+  std::function<void()> on_request;
 };
 
 namespace {
@@ -235,6 +236,9 @@ private:
 
   void handle(const std::string &line) {
     std::string reply = ops::handle_line(m_context, line);
+    if (auto server = m_server.lock(); server && server->on_request) {
+      server->on_request();
+    }
     // The reply says whether a subscribe succeeded; only look when the
     // request could have been one.
     if (!m_subscribed && line.find("subscribe") != std::string::npos) {
@@ -460,6 +464,10 @@ void IpcServer::publish(const json &message) {
 
 std::size_t IpcServer::connection_count() const {
   return m_impl->sessions.size();
+}
+
+void IpcServer::on_request(std::function<void()> callback) {
+  m_impl->on_request = std::move(callback);
 }
 
 } // namespace mcpbk::daemon

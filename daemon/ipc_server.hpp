@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 namespace boost::asio {
@@ -62,6 +63,9 @@ public:
 
   // Open connections.
   std::size_t connection_count() const;
+
+  // Called after each request has been answered.
+  void on_request(std::function<void()> callback);
 
   // The implementation, opaque here so that Asio stays out of this header.
   struct Impl;
