@@ -46,8 +46,12 @@ DEBOUNCE_MS = 20
 MARKER = b'"BENCH_REV": "'
 
 
+T0 = time.monotonic()
+
+
 def log(*args):
-    print("[e2e]", *args, file=sys.stderr, flush=True)
+    print(f"[e2e {time.monotonic() - T0:6.0f} s]", *args, file=sys.stderr,
+          flush=True)
 
 
 def pct(values, p):
@@ -94,6 +98,17 @@ def smaps_top(pid, n=8):
             elif parts[0] == "Rss:":
                 sizes[name] = sizes.get(name, 0) + int(parts[1])
     return sorted(((v, k) for k, v in sizes.items()), reverse=True)[:n]
+
+
+def smaps_rollup(pid):
+    """Rss/Pss totals from /proc/PID/smaps_rollup, in KiB."""
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1])
+    return out
 
 
 def kib(status, key):
@@ -499,6 +514,7 @@ def bench_list_idle(h, args, tool, tmp, out_dir):
                 "rss_anon_kib": kib(st2, "RssAnon"),
                 "rss_file_kib": kib(st2, "RssFile"),
                 "smaps": smaps_top(pid),
+                "rollup": smaps_rollup(pid),
                 "perf_stat_10s": perf,
             },
         }
@@ -648,6 +664,14 @@ def render(res):
                    f" + {i['rss_file_kib']}) | {i['hwm_kib']} | "
                    f"{li['start_to_ready_s']:.2f} | "
                    f"{li['store_bytes'] / 1e6:.0f} |")
+        r = i.get("rollup", {})
+        if r:
+            out.append(f"\nPSS (resident pages divided among the processes "
+                       f"sharing them): {r.get('Pss', 0)} KiB = "
+                       f"{r.get('Pss_Anon', 0)} anon + {r.get('Pss_File', 0)}"
+                       f" file; shared clean {r.get('Shared_Clean', 0)} KiB, "
+                       f"private clean {r.get('Private_Clean', 0)} KiB, "
+                       f"private dirty {r.get('Private_Dirty', 0)} KiB.")
         out.append("\nLargest resident mappings (KiB): " + ", ".join(
             f"{os.path.basename(name)} {kb}" for kb, name in i["smaps"]))
         if i.get("perf_stat_10s"):
