@@ -22,6 +22,8 @@
 #include <common/hash.hpp>
 #include <common/ops/support.hpp>
 
+#include <future>
+
 namespace mcpbk::ops {
 
 namespace {
@@ -117,6 +119,19 @@ json op_restore(Context &context, const json &raw_args) {
       home_dest + (current ? " (current)" : " (missing)");
   const std::string after_label =
       home_dest + " (restored from #" + std::to_string(source.id) + ")";
+  // Whether the host is running is read from /proc (two small files per
+  // process: milliseconds on a desktop with hundreds of processes), on a
+  // thread of its own while this one parses, writes and waits for fsync.
+  std::future<std::optional<std::string>> running =
+      std::async(std::launch::async,
+                 [host = target.host] { return running_host_warning(host); });
+  auto add_running_warning = [&running](json &out) {
+    if (auto text = running.get()) {
+      std::string warning = out.value("warning", std::string());
+      warning += (warning.empty() ? "" : "; ") + *text;
+      out["warning"] = warning;
+    }
+  };
   // The daemon has usually just recorded (and parsed) the current content,
   // and the snapshot's view may be cached too: parsing a 2 MB file is most
   // of a restore.
@@ -149,14 +164,12 @@ json op_restore(Context &context, const json &raw_args) {
               "placeholders (" +
               std::string(k_redacted) + "); put the real values back";
   }
-  if (auto running = running_host_warning(target.host)) {
-    warning += (warning.empty() ? "" : "; ") + *running;
-  }
   if (!warning.empty()) {
     result["warning"] = warning;
   }
   if (dry_run) {
     result["dry_run"] = true;
+    add_running_warning(result);
     return result;
   }
   result["dry_run"] = false;
@@ -207,6 +220,7 @@ json op_restore(Context &context, const json &raw_args) {
   if (context.daemon != nullptr) {
     context.daemon->restored(target);
   }
+  add_running_warning(result);
   return result;
 }
 

@@ -352,6 +352,25 @@ class RestoreTest(ClientTestCase):
         self.assertEqual(os.stat(self.cursor).st_mtime_ns, st.st_mtime_ns)
         self.assertEqual(self.snapshots(), before)
 
+    def test_warns_when_the_host_is_running(self):
+        # A process named like Cursor's: a copy of sleep called "cursor".
+        fake = self.sb.path("bin/cursor")
+        os.makedirs(os.path.dirname(fake), exist_ok=True)
+        shutil.copy(shutil.which("sleep"), fake)
+        proc = subprocess.Popen([fake, "60"])
+        try:
+            for args in (["--dry-run"], ["--yes"]):
+                d = ctl_json(self, "restore", self.id1, *args)
+                self.assertIn("Cursor appears to be running (cursor)",
+                              d.get("warning", ""), args)
+            with open(self.cursor, "rb") as f:
+                self.assertEqual(f.read(), self.v1.encode())
+        finally:
+            proc.kill()
+            proc.wait()
+        d = ctl_json(self, "restore", self.id2, "--yes")
+        self.assertNotIn("running", d.get("warning", ""))
+
     def test_through_a_symlink(self):
         real = self.sb.write("~/dotfiles/cursor-mcp.json", self.v2)
         os.chmod(real, 0o600)
