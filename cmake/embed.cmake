@@ -1,5 +1,16 @@
 # Turns INPUT into a C++ source defining mcpbk::embedded_default_config().
-file(READ "${INPUT}" content HEX)
+#
+# Whole-line comments and blank lines are left out: they are two thirds of
+# config.yaml, and every mcpbkctl start parses this text with yaml-cpp. That
+# is only safe without block scalars (a "#" line inside one is content), so a
+# file with one is embedded as it is.
+file(READ "${INPUT}" text)
+if(NOT text MATCHES ":[ \t]*[|>][-+0-9]*[ \t]*(#[^\n]*)?\n")
+  string(REGEX REPLACE "(^|\n)([ \t]*(#[^\n]*)?\n)+" "\\1" text "${text}")
+endif()
+file(WRITE "${OUTPUT}.yaml" "${text}")
+file(READ "${OUTPUT}.yaml" content HEX)
+file(REMOVE "${OUTPUT}.yaml")
 string(LENGTH "${content}" hex_len)
 math(EXPR byte_count "${hex_len} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${content}")

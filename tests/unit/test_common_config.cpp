@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <tests/unit/scratch.hpp>
 
+#include <sstream>
+
 using namespace mcpbk;
 
 namespace {
@@ -42,9 +44,20 @@ TEST_CASE("default_config") {
   CHECK(cfg.log.level == "info");
   CHECK(cfg.log.format == LogFormat::text);
   CHECK(cfg.notify.command.empty());
-  // The embedded text is the shipped file, byte for byte.
-  CHECK(embedded_default_config().find("max_file_bytes: 16777216") !=
-        std::string_view::npos);
+  // The embedded text is the shipped file without its whole-line comments
+  // and blank lines; every other line is there, in order.
+  const std::string shipped =
+      test::read_file(std::filesystem::path(MCPBK_SOURCE_DIR) / "config.yaml");
+  std::string expected;
+  std::istringstream lines(shipped);
+  for (std::string line; std::getline(lines, line);) {
+    const auto first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line[first] != '#') {
+      expected += line + "\n";
+    }
+  }
+  CHECK(embedded_default_config() == expected);
+  CHECK(expected.find("max_file_bytes: 16777216") != std::string::npos);
 }
 
 TEST_CASE("parse_config") {
