@@ -15,4 +15,8 @@ std::string zstd_compress(std::string_view bytes);
 Result<std::string> zstd_decompress(std::string_view frame,
                                     std::size_t expected_size);
 
+// Both keep a context per thread (reusing it is much cheaper than making
+// one per call); this frees the calling thread's, e.g. when going idle.
+void release_compression_memory();
+
 } // namespace mcpbk

@@ -2,6 +2,7 @@
 
 #include <common/atomic_file.hpp>
 #include <common/capture.hpp>
+#include <common/compress.hpp>
 #include <common/fs.hpp>
 #include <common/hosts.hpp>
 #include <common/ops/ops.hpp>
@@ -522,6 +523,7 @@ private:
         return;
       }
       m_store.release_memory();
+      release_compression_memory();
 #ifdef __GLIBC__
       ::malloc_trim(0);
 #endif
