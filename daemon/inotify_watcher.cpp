@@ -106,12 +106,15 @@ private:
       return;
     }
     m_interest.clear();
+    m_chains.clear();
     std::set<fs::path> dirs;
     for (const auto &p : m_paths) {
-      for (const auto &link : link_chain(p)) {
+      auto chain = link_chain(p);
+      for (const auto &link : chain) {
         m_interest[link].insert(p);
         dirs.insert(watch_dir_for(link));
       }
+      m_chains[p] = std::move(chain);
     }
     for (auto it = m_dir_wd.begin(); it != m_dir_wd.end();) {
       if (!dirs.count(it->first)) {
@@ -202,9 +205,14 @@ private:
     }
     const fs::path full = dir / name;
     if (auto interest = m_interest.find(full); interest != m_interest.end()) {
-      // A link in a chain may have been re-pointed: watch the new chain.
-      m_rearm_needed = true;
       for (const auto &p : interest->second) {
+        // A link in the chain may have been re-pointed (or a file replaced
+        // by a link): then other directories must be watched. Re-arming
+        // for every save instead costs a hundred stat calls per change.
+        const auto known = m_chains.find(p);
+        if (known == m_chains.end() || link_chain(p) != known->second) {
+          m_rearm_needed = true;
+        }
         m_callbacks.changed(p);
       }
       return;
@@ -244,7 +252,8 @@ private:
   WatcherCallbacks m_callbacks;
   std::array<char, 64 * 1024> m_buffer{};
   std::vector<fs::path> m_paths;
-  std::map<fs::path, std::set<fs::path>> m_interest; // path -> watched paths
+  std::map<fs::path, std::set<fs::path>> m_interest;  // path -> watched paths
+  std::map<fs::path, std::vector<fs::path>> m_chains; // watched path -> links
   std::map<fs::path, int> m_dir_wd;
   std::map<int, fs::path> m_wd_dir;
   std::set<std::string> m_warnings;
