@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -376,6 +378,292 @@ TEST_CASE("extract_mcp canonical form") {
     McpView b = extract_mcp(R"({"mcpServers":{"s":{"args":["2","1"]}}})",
                             Format::json, "mcpServers");
     CHECK(a.servers != b.servers);
+  }
+}
+
+namespace {
+
+// Checks that extract_mcp() (simdjson for strict JSON) and
+// extract_mcp_reference() (nlohmann/json only) see `text` alike, as JSON and
+// as JSONC.
+void check_same_as_reference(
+    const std::string &text,
+    const std::string &locations = "mcpServers projects.*.mcpServers") {
+  for (Format format : {Format::json, Format::jsonc}) {
+    CAPTURE(text);
+    CAPTURE(locations);
+    CAPTURE(format == Format::json ? "json" : "jsonc");
+    const McpView fast = extract_mcp(text, format, locations);
+    const McpView reference = extract_mcp_reference(text, format, locations);
+    CHECK(fast.parsed == reference.parsed);
+    CHECK(fast.parse_error == reference.parse_error);
+    CHECK(fast.empty == reference.empty);
+    CHECK(fast.servers == reference.servers);
+  }
+}
+
+// `value` as the only field of one server.
+std::string in_server(const std::string &value) {
+  return R"({"mcpServers": {"s": {"v": )" + value + "}}}";
+}
+
+} // namespace
+
+TEST_CASE("extract_mcp equals extract_mcp_reference") {
+  SUBCASE("numbers of every kind") {
+    // Space-separated literals, valid or not.
+    std::istringstream numbers(
+        "0 -0 1 -1 0.0 -0.0 0e0 -0e-0 1e2 1E+2 1e-2 -1.5e-3 12.5E3 "
+        "9223372036854775807 9223372036854775808 -9223372036854775808 "
+        "-9223372036854775809 18446744073709551615 "
+        "18446744073709551616 -18446744073709551616 "
+        "123456789012345678901234567890 9007199254740993 0.1 "
+        "3.141592653589793238462643383279502884197 1e308 1e309 -1e309 "
+        "1e-400 4.9e-324 2.2250738585072014e-308 "
+        "1.7976931348623157e308 1.7976931348623159e308 "
+        "100000000000000000000000.5 1e-10000000000000000000 01 -01 1. "
+        ".5 +1 - 1e 1e+ 0x10 NaN Infinity -Infinity 1_000");
+    for (std::string number; numbers >> number;) {
+      check_same_as_reference(in_server(number));
+      check_same_as_reference(in_server(std::string("[") + number + "]"));
+    }
+  }
+
+  SUBCASE("the canonical form of numbers") {
+    const std::string numbers =
+        R"({"mcpServers": {"n": {"a": -0, "b": -0.0, "c": 1E2, )"
+        R"("d": 18446744073709551615, "e": 9223372036854775808, )"
+        R"("f": -9223372036854775808, "g": 1e-400, "h": 0.1, "i": 5e-324, )"
+        R"("j": 12345678901234567890123, "k": 1.5}}})";
+    const std::string expected =
+        R"({"a":0,"b":-0.0,"c":100.0,"d":18446744073709551615,)"
+        R"("e":9223372036854775808,"f":-9223372036854775808,"g":0.0,)"
+        R"("h":0.1,"i":5e-324,"j":1.2345678901234568e+22,"k":1.5})";
+    CHECK(extract_mcp(numbers, Format::json, "mcpServers").servers.at("n") ==
+          expected);
+    check_same_as_reference(numbers);
+    // Without the big integer, simdjson reads the document.
+    const std::string small = R"({"mcpServers": {"n": {"a": -0, "b": -0.0, )"
+                              R"("c": 1E2, "d": 18446744073709551615}}})";
+    CHECK(extract_mcp(small, Format::json, "mcpServers").servers.at("n") ==
+          R"({"a":0,"b":-0.0,"c":100.0,"d":18446744073709551615})");
+    check_same_as_reference(small);
+  }
+
+  SUBCASE("strings, escapes and UTF-8") {
+    for (const char *literal : {
+             R"("")",
+             R"("\u0000")",
+             R"("\u00e9 \u00E9 é")",
+             R"("\uD83D\uDE00 \ud83d\ude00 😀")",
+             R"("\uDBFF\uDFFF")",
+             R"("\uDE00")",
+             R"("\uD83D")",
+             R"("\uD83Dx")",
+             R"("\uD83D\u0041")",
+             R"("\uD83D\uD83D")",
+             R"("\\uDE00")",
+             R"("\\\uDE00")",
+             R"("\/\b\f\n\r\t\"\\")",
+             R"("\x")",
+             R"("\u12")",
+             R"("\u12G4")",
+             R"("\U00e9")",
+             "\"\x01\"",
+             "\"\x1f\"",
+             "\"\x7f\"",
+             "\"\t\"",
+             "\"\xC3\"",
+             "\"\xC3\xA9\"",
+             "\"\xC0\xAF\"",
+             "\"\xE0\x80\xAF\"",
+             "\"\xED\xA0\x80\"",
+             "\"\xED\x9F\xBF\"",
+             "\"\xF4\x8F\xBF\xBF\"",
+             "\"\xF4\x90\x80\x80\"",
+             "\"\xF8\x88\x80\x80\x80\"",
+             "\"\xFF\"",
+             "\"\xE2\x80\xA8\"",
+             "\"unterminated",
+             "'single'",
+         }) {
+      const std::string text(literal);
+      check_same_as_reference(in_server(text));
+      check_same_as_reference(R"({"mcpServers": {)" + text + ": {}}}");
+    }
+  }
+
+  SUBCASE("escaped and non-ASCII server names") {
+    const std::string text =
+        R"({"mcpServers": {"\uD83D\uDE00": {"x": "\u00e9"}, "g\u0068": {}}})";
+    const McpView view = extract_mcp(text, Format::json, "mcpServers");
+    CHECK(view.server_names() ==
+          std::vector<std::string>{"gh", "\xF0\x9F\x98\x80"});
+    CHECK(view.servers.at("\xF0\x9F\x98\x80") == "{\"x\":\"\xC3\xA9\"}");
+    check_same_as_reference(text);
+  }
+
+  SUBCASE("documents and locations") {
+    const std::vector<std::string> documents = {
+        k_claude_desktop,
+        k_claude_code,
+        k_vscode_jsonc,
+        k_zed_jsonc,
+        big_claude_json(3),
+        // Duplicate keys: the last one counts, at every level.
+        R"({"mcpServers": {"a": {"x": 1}, "a": {"y": 2}},
+            "mcpServers": {"b": {}, "c": {"env": {"K": "1", "K": "2"}}}})",
+        R"({"mcpServers": {"a": 1, "b": 2, "a": 3}})",
+        R"({"projects": {"/p": {"mcpServers": {"a": {}}}, "/p": {"x": 1},
+                         "/q": {"mcpServers": {"a": {}}, "mcpServers": 5}}})",
+        // Arrays of servers, named by "name" or by index.
+        R"({"mcpServers": [{"name": "a", "command": "x"}, {"command": "y"},
+            {"name": "a"}, {"name": 5}, [1, 2], "str", null, 1.5]})",
+        R"({"projects": [{"mcpServers": {"a": {}}}], "mcpServers": [[{}]]})",
+        R"({"projects": {"/p": [{"mcpServers": {"a": {}}}]}})",
+        // Qualified names that collide.
+        R"({"mcpServers": {"a@/p": {"n": 1}},
+            "projects": {"/p": {"mcpServers": {"a": {"n": 2}}}}})",
+        // Locations that are not objects.
+        R"({"mcpServers": 5, "projects": "x"})",
+        R"({"mcpServers": null, "projects": {"/p": null}})",
+        R"({"mcpServers": "x", "projects": {"/p": {"mcpServers": true}}})",
+        // Roots that are not objects.
+        R"([{"mcpServers": {"a": {}}}])",
+        R"("mcpServers")",
+        "42",
+        "null",
+        "true",
+        "[]",
+        "{}",
+        // Odd keys for odd locations.
+        R"({"": {"": {"s": {}}}, "a": {"": {"b": {"s": 1}}}, ".": [],
+            "mcpServers": {"x": {"y": 1}}, "*": {"*": {"*": 2}},
+            "\u0000[]": {"mcpServers": {"z": {}}}})",
+    };
+    for (const std::string &document : documents) {
+      for (const char *locations :
+           {"mcpServers projects.*.mcpServers", "mcpServers", "servers",
+            "context_servers", "*", "*.*", "", "a..b", ". *", "*.*.*",
+            "mcpServers mcpServers.x mcpServers", "projects.*"}) {
+        check_same_as_reference(document, locations);
+      }
+    }
+  }
+
+  SUBCASE("deep nesting") {
+    for (int depth : {100, 1000, 1030, 3000}) {
+      const std::string deep =
+          std::string(static_cast<std::size_t>(depth), '[') +
+          std::string(static_cast<std::size_t>(depth), ']');
+      check_same_as_reference(in_server(deep));
+      check_same_as_reference(deep);
+    }
+  }
+
+  SUBCASE("whitespace, byte order marks and trailing bytes") {
+    using namespace std::string_literals;
+    for (const std::string &text : {
+             "\t\r\n {\"mcpServers\": {\"a\": {}}} \r\n\t"s,
+             "\xEF\xBB\xBF{\"mcpServers\": {\"a\": {}}}"s,
+             "\xEF\xBB\xBF {\"mcpServers\": {\"a\": {}}}"s,
+             "\xEF\xBB\xBF"s,
+             "\xEF\xBB\xBF \n"s,
+             "\xEF\xBB{}"s,
+             "\xEF\xBB\xBF\xEF\xBB\xBF{}"s,
+             "{\"mcpServers\": {\"a\": {}}}\0"s,
+             "{\"mcpServers\": {\"a\": {}}}\0junk"s,
+             "{\"mcpServers\": {\"a\": \0}}"s,
+             "{\"mcpServers\": {\"a\": {}}} x"s,
+             "{\"mcpServers\": {\"a\": {}}}{}"s,
+             "\f{}"s,
+             "\v{}"s,
+             "{}\f"s,
+             ""s,
+             " \n"s,
+         }) {
+      check_same_as_reference(text);
+    }
+  }
+
+  SUBCASE("invalid documents") {
+    for (const char *text : {
+             "{",
+             "}",
+             "[",
+             R"({"mcpServers": )",
+             R"({"mcpServers": {"a": }})",
+             R"({"mcpServers": {"a": {}},})",
+             R"({"mcpServers": {"a": [1,]}})",
+             R"({"mcpServers": {"a" {}}})",
+             R"({"mcpServers": {"a": {}} "x": 1})",
+             R"({'mcpServers': {}})",
+             R"({mcpServers: {}})",
+             R"({"mcpServers": {"a": tru}})",
+             R"({"mcpServers": {"a": nul}})",
+             R"({"mcpServers": {"a": True}})",
+             "{\n  \"mcpServers\": {\n    \"a\" 1\n}",
+         }) {
+      check_same_as_reference(text);
+    }
+  }
+
+  SUBCASE("JSONC comments and trailing commas") {
+    for (const char *text : {
+             "// only a comment\n",
+             "/* only a comment */",
+             "/* unterminated",
+             "{\"mcpServers\": {\"a\": {}}} // trailing comment",
+             "{\"mcpServers\": {\"a\": {}} /* c */ }",
+             "{\"mcpServers\": {\"a\": {\"args\": [1, 2,],},},}",
+             "{\"mcpServers\": {\"a\": {\"url\": \"http://x//y/*z*/\"}}}",
+             "{\"mcpServers\": {\"a\": {}}, /* , */ }",
+             "{\"mcpServers\": # not a comment\n {}}",
+         }) {
+      check_same_as_reference(text);
+    }
+  }
+
+  SUBCASE("random mutations of tricky documents") {
+    // A fixed seed: the same mutations on every run.
+    std::uint64_t state = 0x9E3779B97F4A7C15u;
+    auto next = [&state](std::size_t bound) {
+      state = state * 6364136223846793005u + 1442695040888963407u;
+      return static_cast<std::size_t>(state >> 33) % bound;
+    };
+    const std::string seeds[] = {
+        R"({"mcpServers": {"a": {"command": "npx", "args": ["-y", "x"],
+            "env": {"K": "\u00e9\uD83D\uDE00"}, "n": [-0, 1.5e3, 7]}},
+            "projects": {"/p": {"mcpServers": {"b": {"t": true}}}}})",
+        R"({"mcpServers": [{"name": "a", "v": null},)"
+        R"( {"v": 18446744073709551615}]})",
+        k_claude_code,
+    };
+    const std::string alphabet = "{}[],:\"\\/*u0123456789eE+-.tfnlrsaD\xC3\xA9"
+                                 "\xF0 \n\t";
+    for (int round = 0; round < 3000; ++round) {
+      std::string text = seeds[next(std::size(seeds))];
+      for (std::size_t edits = 1 + next(3); edits > 0; --edits) {
+        const std::size_t at = next(text.size() + 1);
+        const char c = alphabet[next(alphabet.size())];
+        switch (next(3)) {
+        case 0:
+          text.insert(at, 1, c);
+          break;
+        case 1:
+          if (at < text.size()) {
+            text.erase(at, 1);
+          }
+          break;
+        default:
+          if (at < text.size()) {
+            text[at] = c;
+          }
+          break;
+        }
+      }
+      check_same_as_reference(text);
+    }
   }
 }
 
