@@ -12,6 +12,7 @@
 //   changed_fraction is within [0, 1] and 0 for equal texts;
 //   unified_diff of equal texts is empty;
 //   a view compared with itself has no server changes;
+//   JSON and JSONC views equal extract_mcp_reference()'s (simdjson path);
 //   with MCPBK_FUZZ_STRICT=1, replace_mcp's result holds the second part's
 //   servers (catalog locations only).
 
@@ -60,6 +61,14 @@ void exercise(std::string_view before, std::string_view after, Format format,
               std::string_view locations, Catalog catalog) {
   const McpView a = extract_mcp(before, format, locations);
   const McpView b = extract_mcp(after, format, locations);
+  if (format == Format::json || format == Format::jsonc) {
+    // simdjson reads what is strict JSON: the view must be nlohmann's.
+    const McpView reference = extract_mcp_reference(after, format, locations);
+    require(b.parsed == reference.parsed &&
+                b.parse_error == reference.parse_error &&
+                b.servers == reference.servers && b.empty == reference.empty,
+            "extract_mcp differs from extract_mcp_reference");
+  }
   (void)a.server_names();
   (void)a.good();
   (void)summarize_change(nullptr, b);

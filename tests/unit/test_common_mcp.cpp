@@ -337,6 +337,24 @@ TEST_CASE("extract_mcp") {
     CHECK_FALSE(yaml.parsed);
     CHECK(yaml.parse_error.rfind("line ", 0) == 0);
   }
+  SUBCASE("TOML with other letters where whitespace may stand") {
+    // toml++ 3.3 reached __builtin_unreachable() on these (the ASan+UBSan
+    // build aborts if it still does).
+    for (const char *text :
+         {"[mcp_servers.a]\ncommand =\u03A0 \"x\"\n",
+          "[mcp_servers.a]\ncommand = \"x\"\u00E9\n", "\u2E80 = 1\n",
+          "[mcp_servers]\u00A1\n", "a = [1,\u0400 2]\n"}) {
+      CAPTURE(text);
+      const McpView view = extract_mcp(text, Format::toml, "mcp_servers");
+      CHECK_FALSE(view.parsed);
+      CHECK_FALSE(view.parse_error.empty());
+    }
+    const McpView letters =
+        extract_mcp("[mcp_servers.\"\u03A0\"]\ncommand = \"\u00E9\"\n",
+                    Format::toml, "mcp_servers");
+    CHECK(letters.parsed);
+    CHECK(letters.servers.count("\u03A0") == 1);
+  }
 }
 
 TEST_CASE("extract_mcp canonical form") {
