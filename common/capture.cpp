@@ -126,7 +126,11 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   CaptureOutcome outcome;
   const std::string path = target.path.string();
   TRY_ASSIGN(auto latest, store.latest_for_path(path));
-  const std::string sha = sha256_hex(bytes);
+  const std::string sha =
+      request.sha256.empty() ? sha256_hex(bytes) : std::string(request.sha256);
+#ifndef NDEBUG
+  MCPBK_ASSERT(sha == sha256_hex(bytes));
+#endif
   if (latest && latest->sha256 == sha && !request.always) {
     outcome.kind = CaptureOutcome::Kind::unchanged;
     return outcome;
@@ -151,16 +155,23 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
     // The previous version only feeds the risk's line statistics and the
     // summary. It is read without re-hashing it (verify and restore check
     // hashes), and a damaged one does not keep this version from the store.
-    auto previous = store.read_blob(latest->sha256, Store::Verify::no);
+    const bool known =
+        !request.known_sha256.empty() && latest->sha256 == request.known_sha256;
+    Result<std::string> read =
+        known ? Result<std::string>(std::string())
+              : store.read_blob(latest->sha256, Store::Verify::no);
+    const std::string_view previous =
+        known ? request.known_bytes
+              : (read ? std::string_view(*read) : std::string_view());
     McpView parsed;
     const McpView *before =
         t_views.find(view_key(latest->sha256, target.format, locations));
-    if (previous && !before) {
-      parsed = extract_mcp(*previous, target.format, locations);
+    if (read && !before) {
+      parsed = extract_mcp(previous, target.format, locations);
       before = &parsed;
     }
-    if (previous) {
-      risk = assess_risk(*previous, before, bytes, view);
+    if (read) {
+      risk = assess_risk(previous, before, bytes, view);
     } else {
       risk = assess_risk({}, nullptr, bytes, view);
       damaged =
@@ -168,7 +179,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
                    "previous_unreadable",
                    path,
                    "the previous snapshot #" + std::to_string(latest->id) +
-                       " cannot be read (" + previous.error().message +
+                       " cannot be read (" + read.error().message +
                        "); this change's risk is rated without it",
                    json{{"snapshot_id", latest->id}}.dump(),
                    0};
@@ -278,7 +289,14 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
     }
     return skip("unreadable", bytes.error().message);
   }
-  return capture_bytes(store, target, *bytes, info->mode, request, config);
+  CaptureRequest read_request = request;
+  if (!request.known_sha256.empty() && *bytes == request.known_bytes) {
+    read_request.sha256 = request.known_sha256;
+  } else {
+    read_request.sha256 = {};
+    read_request.view = nullptr;
+  }
+  return capture_bytes(store, target, *bytes, info->mode, read_request, config);
 }
 
 Result<DeleteResult> apply_retention(Store &store,

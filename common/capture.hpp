@@ -23,6 +23,15 @@ struct CaptureRequest {
   // caller already has it (restore parsed them for its summary); saves
   // capture_bytes() a parse. Not owned; only read during the call.
   const struct McpView *view = nullptr;
+  // capture_bytes(): the SHA-256 of the bytes, when the caller has it.
+  std::string_view sha256;
+  // Content the caller holds, with its SHA-256 (restore: the file it is
+  // replacing). Rating the change reads it instead of the latest snapshot's
+  // blob when that blob has this hash. capture_file(): when the file holds
+  // exactly these bytes, their hash is not computed again and `view` is
+  // theirs; otherwise `view` is ignored. Not owned.
+  std::string_view known_bytes;
+  std::string_view known_sha256;
 };
 
 // What a capture did.

@@ -135,11 +135,13 @@ json op_restore(Context &context, const json &raw_args) {
   // The daemon has usually just recorded (and parsed) the current content,
   // and the snapshot's view may be cached too: parsing a 2 MB file is most
   // of a restore.
-  const McpView before = view_for(old_bytes, sha256_hex(old_bytes), target);
-  const McpView after =
-      new_bytes_are_snapshot
-          ? view_for(new_bytes, source.sha256, target)
-          : view_for(new_bytes, sha256_hex(new_bytes), target);
+  // Each content is hashed once: the snapshot's hash is known, and the
+  // captures below reuse these (a 2 MB hash is 1.5 ms).
+  const std::string old_sha = sha256_hex(old_bytes);
+  const std::string new_sha =
+      new_bytes_are_snapshot ? source.sha256 : sha256_hex(new_bytes);
+  const McpView before = view_for(old_bytes, old_sha, target);
+  const McpView after = view_for(new_bytes, new_sha, target);
   const bool changed = !current || *current != new_bytes;
 
   json result = {
@@ -175,8 +177,14 @@ json op_restore(Context &context, const json &raw_args) {
   result["dry_run"] = false;
 
   if (current && changed) {
+    // Read once more: whatever a writer saved meanwhile is what gets
+    // replaced. Usually it is what was read above, whose hash and view are
+    // reused.
     CaptureRequest pre;
     pre.trigger = SnapshotTrigger::pre_restore;
+    pre.known_bytes = *current;
+    pre.known_sha256 = old_sha;
+    pre.view = &before;
     const CaptureOutcome outcome = value_or_throw(
         capture_file(context.store, target, pre, context.config));
     publish_events(context, outcome.events);
@@ -209,6 +217,11 @@ json op_restore(Context &context, const json &raw_args) {
   record.always = true;
   record.note = "restored from #" + std::to_string(source.id);
   record.view = &after;
+  record.sha256 = new_sha;
+  if (current) {
+    record.known_bytes = *current;
+    record.known_sha256 = old_sha;
+  }
   const CaptureOutcome outcome = value_or_throw(
       capture_bytes(context.store, target, new_bytes,
                     info ? info->mode : source.mode, record, context.config));

@@ -300,6 +300,39 @@ TEST_CASE("capture_bytes records a change after a damaged previous version") {
   CHECK_FALSE(report->ok());
 }
 
+TEST_CASE("capture_file reuses the caller's hash and view only for its bytes") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  const Config config = default_config();
+  const WatchTarget target =
+      target_for("cursor", (dir / "mcp.json").string(), {});
+  const std::string known = R"({"mcpServers": {"known": {"command": "x"}}})";
+  const std::string on_disk = R"({"mcpServers": {"disk": {"command": "y"}}})";
+  const McpView known_view = extract_mcp(known, Format::json, "mcpServers");
+  const std::string known_sha = sha256_hex(known);
+  CaptureRequest request;
+  request.known_bytes = known;
+  request.known_sha256 = known_sha;
+  request.view = &known_view;
+  SUBCASE("the file holds other bytes: they are hashed and parsed") {
+    test::write_file(target.path, on_disk);
+    auto outcome = capture_file(store, target, request, config);
+    REQUIRE(outcome);
+    REQUIRE(outcome->snapshot);
+    CHECK(outcome->snapshot->sha256 == sha256_hex(on_disk));
+    CHECK(outcome->snapshot->servers == std::vector<std::string>{"disk"});
+  }
+  SUBCASE("the file holds the known bytes") {
+    test::write_file(target.path, known);
+    auto outcome = capture_file(store, target, request, config);
+    REQUIRE(outcome);
+    REQUIRE(outcome->snapshot);
+    CHECK(outcome->snapshot->sha256 == known_sha);
+    CHECK(outcome->snapshot->servers == std::vector<std::string>{"known"});
+    CHECK(*store.content(*outcome->snapshot) == known);
+  }
+}
+
 TEST_CASE("Store::list") {
   const auto dir = test::scratch_dir();
   Store store = open_store(dir);
