@@ -11,21 +11,50 @@ Database::~Database() {
 }
 
 Database::Database(Database &&other) noexcept
-    : m_db(std::exchange(other.m_db, nullptr)) {}
+    : m_db(std::exchange(other.m_db, nullptr)),
+      m_fixed(std::exchange(other.m_fixed, {})) {}
 
 Database &Database::operator=(Database &&other) noexcept {
   if (this != &other) {
     close();
     m_db = std::exchange(other.m_db, nullptr);
+    m_fixed = std::exchange(other.m_fixed, {});
   }
   return *this;
 }
 
 void Database::close() {
+  // A connection closed with live statements would linger as a zombie.
+  for (const auto &[sql, stmt] : m_fixed) {
+    sqlite3_finalize(stmt);
+  }
+  m_fixed.clear();
   if (m_db) {
     sqlite3_close_v2(m_db);
     m_db = nullptr;
   }
+}
+
+Result<void> Database::exec_fixed(const char *sql) {
+  sqlite3_stmt *stmt = nullptr;
+  for (const auto &[text, prepared] : m_fixed) {
+    if (text == sql) {
+      stmt = prepared;
+      break;
+    }
+  }
+  if (stmt == nullptr) {
+    if (sqlite3_prepare_v2(m_db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+      return tl::unexpected<Error>(error("database error"));
+    }
+    m_fixed.emplace_back(sql, stmt);
+  }
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    return tl::unexpected<Error>(error("database error"));
+  }
+  return {};
 }
 
 Result<Database> Database::open(const std::filesystem::path &file,
@@ -232,10 +261,10 @@ Result<CachedStatement> StatementCache::get(Database &db,
 Result<Transaction> Transaction::begin(Database &db) {
   if (sqlite3_get_autocommit(db.handle()) == 0) {
     // Inside an outer transaction: a savepoint commits or rolls back with it.
-    TRY(db.exec("SAVEPOINT nested"));
+    TRY(db.exec_fixed("SAVEPOINT nested"));
     return Transaction(&db, true);
   }
-  TRY(db.exec("BEGIN IMMEDIATE"));
+  TRY(db.exec_fixed("BEGIN IMMEDIATE"));
   return Transaction(&db, false);
 }
 
@@ -252,9 +281,9 @@ Transaction::Transaction(Transaction &&other) noexcept
 Result<void> Transaction::commit() {
   Database *db = std::exchange(m_db, nullptr);
   if (m_nested) {
-    return db->exec("RELEASE nested");
+    return db->exec_fixed("RELEASE nested");
   }
-  auto rc = db->exec("COMMIT");
+  auto rc = db->exec_fixed("COMMIT");
   if (!rc) {
     (void)db->exec("ROLLBACK");
   }

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -33,6 +35,11 @@ public:
 
   // Runs one or more statements without results.
   Result<void> exec(std::string_view sql);
+  // Runs one statement without results, prepared on first use and kept for
+  // the connection's life: for the few fixed statements run on every
+  // transaction (BEGIN, SAVEPOINT, RELEASE, COMMIT). `sql` must be a string
+  // literal: the cache is keyed by its address.
+  Result<void> exec_fixed(const char *sql);
   // Prepares one statement.
   Result<Statement> prepare(std::string_view sql);
 
@@ -49,6 +56,8 @@ private:
   explicit Database(sqlite3 *db) : m_db(db) {}
   void close();
   sqlite3 *m_db = nullptr;
+  // exec_fixed()'s statements, finalized before the connection closes.
+  std::vector<std::pair<const char *, sqlite3_stmt *>> m_fixed;
 };
 
 // An owned prepared statement. Bind indexes start at 1, columns at 0.
