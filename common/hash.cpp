@@ -5,7 +5,6 @@
 #include <nettle/sha2.h>
 
 #include <cstdint>
-#include <memory>
 
 namespace mcpbk {
 
