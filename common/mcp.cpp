@@ -1,8 +1,9 @@
 #include <common/mcp.hpp>
 
+#include <common/json_reader.hpp>
+
 #include <dtl/dtl.hpp>
 #include <nlohmann/json.hpp>
-#include <simdjson.h>
 // toml++ 3.3's generated Unicode tests end their switches with
 // TOML_UNREACHABLE on code points that do reach them (e.g. U+03A0 where
 // whitespace may stand, found by fuzz/fuzz_mcp.cpp): undefined behaviour.
@@ -31,11 +32,51 @@
 
 namespace mcpbk {
 
+namespace detail {
+
+namespace {
+
+// True when the first n elements of pattern match those of path.
+bool prefix_matches(const KeyPath &pattern, const KeyPath &path,
+                    std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (path[i] == k_array_level ||
+        (pattern[i] != "*" && pattern[i] != path[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+bool path_wanted(const std::vector<KeyPath> &patterns, const KeyPath &path) {
+  return std::any_of(
+      patterns.begin(), patterns.end(), [&path](const KeyPath &pattern) {
+        return prefix_matches(pattern, path,
+                              std::min(pattern.size(), path.size()));
+      });
+}
+
+bool path_complete(const std::vector<KeyPath> &patterns, const KeyPath &path) {
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&path](const KeyPath &pattern) {
+                       return pattern.size() <= path.size() &&
+                              prefix_matches(pattern, path, pattern.size());
+                     });
+}
+
+} // namespace detail
+
 namespace {
 
 using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
-using KeyPath = std::vector<std::string>;
+using detail::k_array_level;
+using detail::KeyPath;
+using detail::parse_strict_json;
+using detail::path_complete;
+using detail::path_wanted;
 
 // ---------------------------------------------------------------------------
 // Parsing
@@ -405,155 +446,7 @@ std::vector<LocationMatch<J>> find_locations(const J &doc,
   return out;
 }
 
-// path[i] is the key at nesting level i + 1 on the way from the root to a
-// value; an array level holds k_array_level, which no pattern element (not
-// even "*") matches.
-constexpr std::string_view k_array_level{"\0[]", 3};
-
-// True when the first n elements of pattern match those of path.
-bool prefix_matches(const KeyPath &pattern, const KeyPath &path,
-                    std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    if (path[i] == k_array_level ||
-        (pattern[i] != "*" && pattern[i] != path[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// True when a location may be at or below path: some pattern matches path
-// as far as both go.
-bool path_wanted(const std::vector<KeyPath> &patterns, const KeyPath &path) {
-  return std::any_of(
-      patterns.begin(), patterns.end(), [&path](const KeyPath &pattern) {
-        return prefix_matches(pattern, path,
-                              std::min(pattern.size(), path.size()));
-      });
-}
-
-// True when path is at or below a location: everything under it is wanted.
-bool path_complete(const std::vector<KeyPath> &patterns, const KeyPath &path) {
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [&path](const KeyPath &pattern) {
-                       return pattern.size() <= path.size() &&
-                              prefix_matches(pattern, path, pattern.size());
-                     });
-}
-
-// A whole value from simdjson's DOM, as nlohmann/json parses it: integers
-// are unsigned when not negative and signed when negative, other numbers
-// doubles, and an object keeps the last of duplicate keys. (nlohmann makes
-// "-0" a signed 0 and this an unsigned one: equal, and dumped alike.)
-Json json_of(simdjson::dom::element element) {
-  using Type = simdjson::dom::element_type;
-  switch (element.type()) {
-  case Type::OBJECT: {
-    Json out = Json::object();
-    // Named: value_unsafe() returns into the temporary result, which a
-    // range-for would not keep alive.
-    const simdjson::dom::object object = element.get_object().value_unsafe();
-    for (const auto field : object) {
-      out[std::string(field.key)] = json_of(field.value);
-    }
-    return out;
-  }
-  case Type::ARRAY: {
-    Json out = Json::array();
-    const simdjson::dom::array array = element.get_array().value_unsafe();
-    for (const auto item : array) {
-      out.push_back(json_of(item));
-    }
-    return out;
-  }
-  case Type::INT64: {
-    const std::int64_t value = element.get_int64().value_unsafe();
-    return value < 0 ? Json(value) : Json(static_cast<std::uint64_t>(value));
-  }
-  case Type::UINT64:
-    return element.get_uint64().value_unsafe();
-  case Type::DOUBLE:
-    return element.get_double().value_unsafe();
-  case Type::STRING:
-    return std::string(element.get_string().value_unsafe());
-  case Type::BOOL:
-    return element.get_bool().value_unsafe();
-  case Type::NULL_VALUE:
-    break;
-  }
-  return nullptr;
-}
-
-// The document parse_json_for_locations() builds, from simdjson's DOM:
-// objects keep only the keys that may lead to a location, arrays on the way
-// keep all their elements, values at a location are whole.
-Json pruned_json_of(simdjson::dom::element element,
-                    const std::vector<KeyPath> &patterns, KeyPath &path) {
-  if (path_complete(patterns, path)) {
-    return json_of(element);
-  }
-  simdjson::dom::object object;
-  if (element.get(object) == simdjson::SUCCESS) {
-    Json out = Json::object();
-    for (const auto field : object) {
-      path.emplace_back(field.key);
-      if (path_wanted(patterns, path)) {
-        out[std::string(field.key)] =
-            pruned_json_of(field.value, patterns, path);
-      }
-      path.pop_back();
-    }
-    return out;
-  }
-  simdjson::dom::array array;
-  if (element.get(array) == simdjson::SUCCESS) {
-    Json out = Json::array();
-    path.emplace_back(k_array_level);
-    for (const auto item : array) {
-      out.push_back(pruned_json_of(item, patterns, path));
-    }
-    path.pop_back();
-    return out;
-  }
-  return json_of(element);
-}
-
-// The parser's buffers (about 3 times the document) are kept for the next
-// call after a document up to this size, and freed after a larger one: an
-// idle daemon should not hold megabytes for its largest file, and a fresh
-// parser costs little next to reading a large document.
-constexpr std::size_t k_max_kept_parser_bytes = 64 << 10;
-
-// The document parse_json_for_locations() gives, read by simdjson, several
-// times faster than by nlohmann/json. simdjson takes strict JSON only:
-// std::nullopt for anything it rejects (comments, trailing commas, invalid
-// UTF-8 or escapes, integers beyond 64 bits, numbers out of range, nesting
-// deeper than 1024, trailing bytes...), which nlohmann/json must then read
-// or explain. Whatever simdjson accepts nlohmann/json reads to the same
-// values, so the result does not depend on which one read it.
-std::optional<Json> parse_strict_json(std::string_view bytes,
-                                      const std::vector<KeyPath> &patterns) {
-  // nlohmann/json skips a UTF-8 byte order mark; simdjson does not.
-  constexpr std::string_view k_bom = "\xEF\xBB\xBF";
-  if (bytes.substr(0, k_bom.size()) == k_bom) {
-    bytes.remove_prefix(k_bom.size());
-  }
-  // The parser copies the text into its own padded buffer (simdjson reads
-  // past the end).
-  thread_local simdjson::dom::parser parser;
-  std::optional<Json> doc;
-  simdjson::dom::element root;
-  if (parser.parse(bytes.data(), bytes.size()).get(root) == simdjson::SUCCESS) {
-    KeyPath path;
-    doc = pruned_json_of(root, patterns, path);
-  }
-  if (bytes.size() > k_max_kept_parser_bytes) {
-    parser = simdjson::dom::parser();
-  }
-  return doc;
-}
-
-// How extract_mcp() reads JSON: simdjson first, or nlohmann/json only.
+// How extract_mcp() reads JSON: the fast reader first, or nlohmann/json only.
 enum class JsonReader { fast, reference };
 
 // Parses JSON keeping only what extract_mcp() can look at: the objects on
@@ -561,7 +454,8 @@ enum class JsonReader { fast, reference };
 // read (syntax errors are the same) but never built, which makes a 2 MB
 // ~/.claude.json several times cheaper to extract. The document equals the
 // full parse wherever find_locations() looks. Strict JSON (most JSONC files
-// too) goes through simdjson, anything else through nlohmann/json.
+// too) goes through the fast reader when the program has one, anything else
+// through nlohmann/json.
 tl::expected<Json, std::string>
 parse_json_for_locations(std::string_view bytes, Format format,
                          std::string_view locations, JsonReader reader) {

@@ -33,14 +33,15 @@ struct McpView {
 // Parses bytes in a format and extracts the server maps found at locations
 // (space-separated dotted paths, "*" matching any key). A parse failure is a
 // value, never an exception. Empty content parses as an empty document.
-// JSON and JSONC that are strict JSON are read with simdjson, anything else
+// JSON and JSONC that are strict JSON are read with the program's fast
+// reader (simdjson in mcpbkd; common/json_reader.hpp), anything else
 // (comments, trailing commas, errors...) with nlohmann/json; the result is
 // the same either way.
 McpView extract_mcp(std::string_view bytes, Format format,
                     std::string_view locations);
 
 // extract_mcp() reading JSON and JSONC with nlohmann/json only: the reference
-// the simdjson path must equal, for tests and fuzzers.
+// the fast path must equal, for tests and fuzzers.
 McpView extract_mcp_reference(std::string_view bytes, Format format,
                               std::string_view locations);
 
