@@ -206,7 +206,12 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   // One transaction (one WAL fsync) for the snapshot, its risk event and
   // the retention it triggers: a crash keeps all of them or none.
   TRY_ASSIGN(auto tx, store.transaction());
-  TRY_ASSIGN(auto record, store.add_snapshot(snap, bytes, sha));
+  // The previous version is what this content most resembles: the store
+  // may keep it as a small delta.
+  TRY_ASSIGN(auto record,
+             store.add_snapshot(snap, bytes, sha,
+                                latest ? std::string_view(latest->sha256)
+                                       : std::string_view()));
   outcome.kind = CaptureOutcome::Kind::recorded;
   t_views.put(view_key(record.sha256, target.format, locations), view);
   if (damaged) {

@@ -23,21 +23,30 @@ thread_local std::unique_ptr<ZSTD_DCtx, ContextDeleter> t_dctx;
 
 } // namespace
 
-std::string zstd_compress(std::string_view bytes) {
+std::string zstd_compress(std::string_view bytes, std::string_view prefix) {
   if (!t_cctx) {
     t_cctx.reset(ZSTD_createCCtx());
     MCPBK_ASSERT(t_cctx != nullptr);
+    MCPBK_ASSERT(!ZSTD_isError(ZSTD_CCtx_setParameter(
+        t_cctx.get(), ZSTD_c_compressionLevel, k_level)));
+  }
+  // A prefix applies to the next frame only; the level stays set. zstd sizes
+  // its window for the prefix and the content together.
+  if (!prefix.empty()) {
+    MCPBK_ASSERT(!ZSTD_isError(
+        ZSTD_CCtx_refPrefix(t_cctx.get(), prefix.data(), prefix.size())));
   }
   std::string out(ZSTD_compressBound(bytes.size()), '\0');
-  const std::size_t n = ZSTD_compressCCtx(t_cctx.get(), out.data(), out.size(),
-                                          bytes.data(), bytes.size(), k_level);
+  const std::size_t n = ZSTD_compress2(t_cctx.get(), out.data(), out.size(),
+                                       bytes.data(), bytes.size());
   MCPBK_ASSERT(!ZSTD_isError(n));
   out.resize(n);
   return out;
 }
 
 Result<std::string> zstd_decompress(std::string_view frame,
-                                    std::size_t expected_size) {
+                                    std::size_t expected_size,
+                                    std::string_view prefix) {
   const unsigned long long declared =
       ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (declared == ZSTD_CONTENTSIZE_ERROR ||
@@ -48,6 +57,11 @@ Result<std::string> zstd_decompress(std::string_view frame,
   if (!t_dctx) {
     t_dctx.reset(ZSTD_createDCtx());
     MCPBK_ASSERT(t_dctx != nullptr);
+  }
+  if (!prefix.empty() && ZSTD_isError(ZSTD_DCtx_refPrefix(
+                             t_dctx.get(), prefix.data(), prefix.size()))) {
+    return fail(ErrorCode::integrity_error,
+                "cannot use the base of a compressed blob");
   }
   std::string out(expected_size, '\0');
   const std::size_t n = ZSTD_decompressDCtx(

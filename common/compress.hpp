@@ -7,13 +7,18 @@
 
 namespace mcpbk {
 
-// zstd-compresses bytes at a fast level.
-std::string zstd_compress(std::string_view bytes);
+// zstd-compresses bytes at a fast level. With a prefix (e.g. the file's
+// previous version), the frame may refer back into it: a small edit of a
+// large file then compresses to a few hundred bytes, and faster than alone.
+// Decompressing such a frame needs the same prefix.
+std::string zstd_compress(std::string_view bytes, std::string_view prefix = {});
 
-// Decompresses a zstd frame whose content size must equal expected_size;
-// integrity_error when the frame is damaged or of another size.
+// Decompresses a zstd frame (made with `prefix`, if any) whose content size
+// must equal expected_size; integrity_error when the frame is damaged or of
+// another size.
 Result<std::string> zstd_decompress(std::string_view frame,
-                                    std::size_t expected_size);
+                                    std::size_t expected_size,
+                                    std::string_view prefix = {});
 
 // Both keep a context per thread (reusing it is much cheaper than making
 // one per call); this frees the calling thread's, e.g. when going idle.

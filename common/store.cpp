@@ -63,6 +63,13 @@ CREATE TABLE events (
 ALTER TABLE snapshots ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX snapshots_by_path_time ON snapshots(path, taken_at);
 )sql",
+    // A blob with compression 'zstd-delta' is a zstd frame made with the
+    // content of blob `base` (a keyframe: compression 'zstd' or 'none') as
+    // its prefix.
+    R"sql(
+ALTER TABLE blobs ADD COLUMN base TEXT;
+CREATE INDEX blobs_by_base ON blobs(base) WHERE base IS NOT NULL;
+)sql",
 };
 static_assert(sizeof(k_migrations) / sizeof(k_migrations[0]) ==
               Store::k_schema_version);
@@ -207,6 +214,7 @@ Store &Store::operator=(Store &&other) noexcept {
     m_moved_aside = std::move(other.m_moved_aside);
     m_dev = other.m_dev;
     m_ino = other.m_ino;
+    m_keyframes = std::move(other.m_keyframes);
   }
   return *this;
 }
@@ -220,6 +228,7 @@ void Store::close_db() {
 
 void Store::release_memory() {
   sqlite3_db_release_memory(m_db.handle());
+  m_keyframes.clear();
 }
 
 bool Store::file_replaced() const {
@@ -291,6 +300,97 @@ Result<std::optional<SnapshotRecord>> Store::one(sql::Statement &stmt) {
   return std::optional<SnapshotRecord>{std::move(record)};
 }
 
+// Keyframes kept in memory: enough for the few files that change together,
+// bounded in bytes (a 16 MiB file is the largest the daemon reads).
+constexpr std::size_t k_keyframes_kept = 4;
+constexpr std::size_t k_keyframe_bytes_kept = 32 << 20;
+// The most deltas made against one keyframe.
+constexpr std::int64_t k_deltas_per_keyframe = 32;
+
+void Store::remember_keyframe(std::string sha256, std::string content) {
+  for (auto it = m_keyframes.begin(); it != m_keyframes.end(); ++it) {
+    if (it->first == sha256) {
+      m_keyframes.erase(it);
+      break;
+    }
+  }
+  m_keyframes.emplace_front(std::move(sha256), std::move(content));
+  std::size_t bytes = 0;
+  std::size_t kept = 0;
+  for (auto it = m_keyframes.begin(); it != m_keyframes.end(); ++it) {
+    bytes += it->second.size();
+    if (++kept > k_keyframes_kept ||
+        (kept > 1 && bytes > k_keyframe_bytes_kept)) {
+      m_keyframes.erase(it, m_keyframes.end());
+      break;
+    }
+  }
+}
+
+Result<std::string_view> Store::keyframe(std::string_view sha256) {
+  for (auto it = m_keyframes.begin(); it != m_keyframes.end(); ++it) {
+    if (it->first == sha256) {
+      m_keyframes.splice(m_keyframes.begin(), m_keyframes, it);
+      return std::string_view(m_keyframes.front().second);
+    }
+  }
+  // read_blob() refuses a delta as a base, so this cannot recurse further.
+  TRY_ASSIGN(auto content, read_blob(sha256, Verify::yes));
+  remember_keyframe(std::string(sha256), std::move(content));
+  return std::string_view(m_keyframes.front().second);
+}
+
+Result<void> Store::insert_blob(std::string_view sha256,
+                                std::string_view content,
+                                std::string_view similar) {
+  TRY_ASSIGN(auto insert,
+             cached("INSERT INTO blobs(sha256, size, compression, data, "
+                    "base) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  insert->bind(1, sha256).bind(2, static_cast<std::int64_t>(content.size()));
+  if (m_compression == Compression::none) {
+    insert->bind(3, std::string_view("none")).bind_blob(4, content);
+    return insert->run();
+  }
+  // A delta is made against the keyframe of the similar blob (the blob
+  // itself when it is whole), so that reading any blob decompresses at most
+  // two frames. It is kept when it is at most half the keyframe's own stored
+  // size; a content that drifted further becomes the next keyframe, and so
+  // does every content after k_deltas_per_keyframe deltas: a damaged
+  // keyframe can cost no more versions than that.
+  std::string keyframe_sha;
+  std::int64_t keyframe_stored = 0;
+  if (!similar.empty() && similar != sha256) {
+    TRY_ASSIGN(auto row,
+               cached("SELECT k.sha256, length(k.data), (SELECT count(*) "
+                      "FROM blobs d WHERE d.base = k.sha256) FROM blobs b "
+                      "JOIN blobs k ON k.sha256 = coalesce(b.base, b.sha256) "
+                      "WHERE b.sha256 = ?1 AND k.base IS NULL"));
+    row->bind(1, similar);
+    TRY_ASSIGN(const bool found, row->step());
+    if (found && row->column_int64(2) < k_deltas_per_keyframe) {
+      keyframe_sha = row->column_text(0);
+      keyframe_stored = row->column_int64(1);
+    }
+  }
+  if (!keyframe_sha.empty()) {
+    // A damaged keyframe only costs the delta: the content is stored whole.
+    if (auto base = keyframe(keyframe_sha)) {
+      std::string delta = zstd_compress(content, *base);
+      if (static_cast<std::int64_t>(delta.size()) <= keyframe_stored / 2) {
+        insert->bind(3, std::string_view("zstd-delta"))
+            .bind_blob(4, delta)
+            .bind(5, keyframe_sha);
+        return insert->run();
+      }
+    }
+  }
+  insert->bind(3, std::string_view("zstd"))
+      .bind_blob(4, zstd_compress(content));
+  TRY(insert->run());
+  remember_keyframe(std::string(sha256), std::string(content));
+  return {};
+}
+
 Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
                                            std::string_view content) {
   return add_snapshot(s, content, sha256_hex(content));
@@ -298,7 +398,8 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
 
 Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
                                            std::string_view content,
-                                           std::string_view sha256) {
+                                           std::string_view sha256,
+                                           std::string_view similar) {
 #ifndef NDEBUG
   MCPBK_ASSERT(sha256 == sha256_hex(content));
 #endif
@@ -311,18 +412,7 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
     TRY_ASSIGN(have_blob, exists->step());
   }
   if (!have_blob) {
-    TRY_ASSIGN(auto insert_blob,
-               cached("INSERT INTO blobs(sha256, size, compression, "
-                      "data) VALUES (?1, ?2, ?3, ?4)"));
-    insert_blob->bind(1, sha).bind(2,
-                                   static_cast<std::int64_t>(content.size()));
-    if (m_compression == Compression::zstd) {
-      insert_blob->bind(3, std::string_view("zstd"))
-          .bind_blob(4, zstd_compress(content));
-    } else {
-      insert_blob->bind(3, std::string_view("none")).bind_blob(4, content);
-    }
-    TRY(insert_blob->run());
+    TRY(insert_blob(sha, content, similar));
   }
   json servers = s.servers;
   TRY_ASSIGN(auto insert,
@@ -510,8 +600,9 @@ Result<std::string> Store::read_blob(std::string_view sha256, Verify verify) {
   std::size_t size = 0;
   std::string compression;
   std::string data;
+  std::string base;
   {
-    TRY_ASSIGN(auto stmt, cached("SELECT size, compression, data FROM "
+    TRY_ASSIGN(auto stmt, cached("SELECT size, compression, data, base FROM "
                                  "blobs WHERE sha256 = ?1"));
     stmt->bind(1, sha256);
     TRY_ASSIGN(const bool row, stmt->step());
@@ -522,9 +613,47 @@ Result<std::string> Store::read_blob(std::string_view sha256, Verify verify) {
     size = static_cast<std::size_t>(stmt->column_int64(0));
     compression = stmt->column_text(1);
     data = stmt->column_blob(2);
+    if (!stmt->column_is_null(3)) {
+      base = stmt->column_text(3);
+    }
+  }
+  if (compression != "zstd-delta" && !base.empty()) {
+    return fail(ErrorCode::integrity_error, "blob " + std::string(sha256) +
+                                                " names a base but is stored " +
+                                                compression);
   }
   std::string bytes;
-  if (compression == "zstd") {
+  if (compression == "zstd-delta") {
+    if (base.empty()) {
+      return fail(ErrorCode::integrity_error,
+                  "blob " + std::string(sha256) + " is a delta without a base");
+    }
+    // Only keyframes are bases (insert_blob), so this reads one more frame
+    // at most; a delta named as a base fails there.
+    {
+      TRY_ASSIGN(auto base_row,
+                 cached("SELECT base IS NULL FROM blobs WHERE sha256 = ?1"));
+      base_row->bind(1, base);
+      TRY_ASSIGN(const bool found, base_row->step());
+      if (found && base_row->column_int64(0) == 0) {
+        return fail(ErrorCode::integrity_error, "blob " + std::string(sha256) +
+                                                    ": its base " + base +
+                                                    " is itself a delta");
+      }
+    }
+    auto prefix = keyframe(base);
+    if (!prefix) {
+      return fail(ErrorCode::integrity_error,
+                  "blob " + std::string(sha256) + ": its base " + base +
+                      " cannot be read (" + prefix.error().message + ")");
+    }
+    auto plain = zstd_decompress(data, size, *prefix);
+    if (!plain) {
+      return fail(ErrorCode::integrity_error,
+                  "blob " + std::string(sha256) + ": " + plain.error().message);
+    }
+    bytes = std::move(*plain);
+  } else if (compression == "zstd") {
     auto plain = zstd_decompress(data, size);
     if (!plain) {
       return fail(ErrorCode::integrity_error,
@@ -583,30 +712,47 @@ Store::delete_snapshots(const std::vector<std::int64_t> &ids) {
     TRY(del->run());
     result.snapshots += static_cast<std::uint64_t>(m_db.changes());
   }
+  // A blob goes when no snapshot uses it and no delta is made against it;
+  // deleting a delta may free its keyframe in turn.
   TRY_ASSIGN(auto used,
              cached("SELECT 1 FROM snapshots WHERE sha256 = ?1 LIMIT 1"));
-  TRY_ASSIGN(auto blob_size,
-             cached("SELECT length(data) FROM blobs WHERE sha256 = ?1"));
+  TRY_ASSIGN(auto is_base,
+             cached("SELECT 1 FROM blobs WHERE base = ?1 LIMIT 1"));
+  TRY_ASSIGN(auto blob_row,
+             cached("SELECT length(data), base FROM blobs WHERE sha256 = ?1"));
   TRY_ASSIGN(auto del_blob, cached("DELETE FROM blobs WHERE sha256 = ?1"));
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()),
                    candidates.end());
-  for (const auto &sha : candidates) {
+  while (!candidates.empty()) {
+    const std::string sha = std::move(candidates.back());
+    candidates.pop_back();
     used->bind(1, sha);
     TRY_ASSIGN(const bool in_use, used->step());
     used->reset();
     if (in_use) {
       continue;
     }
-    blob_size->bind(1, sha);
-    TRY_ASSIGN(const bool have, blob_size->step());
-    const auto bytes = have ? blob_size->column_int64(0) : 0;
-    blob_size->reset();
+    is_base->bind(1, sha);
+    TRY_ASSIGN(const bool needed, is_base->step());
+    is_base->reset();
+    if (needed) {
+      continue;
+    }
+    blob_row->bind(1, sha);
+    TRY_ASSIGN(const bool have, blob_row->step());
+    const auto bytes = have ? blob_row->column_int64(0) : 0;
+    std::string base =
+        have && !blob_row->column_is_null(1) ? blob_row->column_text(1) : "";
+    blob_row->reset();
     del_blob->bind(1, sha);
     TRY(del_blob->run());
     if (m_db.changes() > 0) {
       ++result.blobs;
       result.bytes_freed += static_cast<std::uint64_t>(bytes);
+    }
+    if (!base.empty()) {
+      candidates.push_back(std::move(base));
     }
   }
   TRY(tx.commit());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -139,7 +140,8 @@ public:
   }
   void set_compression(Compression compression) { m_compression = compression; }
   // Returns the page cache SQLite holds for this connection (pages not in
-  // use) to the allocator; the next queries read them again.
+  // use) to the allocator, and drops the cached keyframes; the next queries
+  // read them again.
   void release_memory();
   // True when file() no longer names the database this Store has open: it
   // was deleted, or another file was renamed over it. SQLite would go on
@@ -159,10 +161,13 @@ public:
                                       std::string_view content);
   // The same with the content's SHA-256 (lowercase hex) already computed by
   // the caller, so that a capture hashes its bytes once. Debug builds check
-  // that it matches.
+  // that it matches. `similar` names a blob the content probably resembles
+  // (the file's previous snapshot): a new blob may then be stored as a zstd
+  // delta against that blob's keyframe (docs/ARCHITECTURE.md, "Blobs").
   Result<SnapshotRecord> add_snapshot(const NewSnapshot &snapshot,
                                       std::string_view content,
-                                      std::string_view sha256);
+                                      std::string_view sha256,
+                                      std::string_view similar = {});
 
   Result<std::optional<SnapshotRecord>> get(std::int64_t id);
   Result<std::optional<SnapshotRecord>> latest_for_path(std::string_view path);
@@ -219,7 +224,7 @@ public:
   Result<StoreStats> stats();
 
   // The schema version this build writes (PRAGMA user_version).
-  static constexpr int k_schema_version = 2;
+  static constexpr int k_schema_version = 3;
 
 private:
   Store() = default;
@@ -235,6 +240,14 @@ private:
   }
   // Finalizes the cached statements, then closes the connection.
   void close_db();
+  // Inserts the blob of `content` (absent from the store), as a delta
+  // against the keyframe of `similar` when that pays.
+  Result<void> insert_blob(std::string_view sha256, std::string_view content,
+                           std::string_view similar);
+  // The content of a keyframe (a blob stored whole), hash verified, from
+  // m_keyframes or read and added there.
+  Result<std::string_view> keyframe(std::string_view sha256);
+  void remember_keyframe(std::string sha256, std::string content);
 
   std::filesystem::path m_file;
   sql::Database m_db;
@@ -244,6 +257,9 @@ private:
   std::optional<std::filesystem::path> m_moved_aside;
   dev_t m_dev = 0;
   ino_t m_ino = 0;
+  // The contents of the keyframes used last (most recent first), each
+  // verified against its hash: deltas are written and read against them.
+  std::list<std::pair<std::string, std::string>> m_keyframes;
 };
 
 } // namespace mcpbk

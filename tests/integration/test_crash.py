@@ -67,7 +67,8 @@ class CrashTestCase(DaemonTestCase):
         print(f"\n{self.id()}: seed {SEED}, {ROUNDS} rounds", flush=True)
 
     def assert_store_sound(self):
-        """verify is clean, and every snapshot row points at a blob."""
+        """verify is clean, every snapshot row points at a blob and every
+        delta at its keyframe."""
         r = run_ctl(self.sb, "verify")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         con = sqlite3.connect(f"file:{self.sb.store_file}?mode=ro", uri=True,
@@ -79,6 +80,12 @@ class CrashTestCase(DaemonTestCase):
                 "SELECT count(*) FROM snapshots s LEFT JOIN blobs b "
                 "ON s.sha256 = b.sha256 WHERE b.sha256 IS NULL").fetchone()[0]
             self.assertEqual(orphans, 0)
+            # Every delta's keyframe is there, and is whole.
+            bad_bases = con.execute(
+                "SELECT count(*) FROM blobs d LEFT JOIN blobs k "
+                "ON d.base = k.sha256 WHERE d.base IS NOT NULL AND "
+                "(k.sha256 IS NULL OR k.base IS NOT NULL)").fetchone()[0]
+            self.assertEqual(bad_bases, 0)
         finally:
             con.close()
 

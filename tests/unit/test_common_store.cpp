@@ -1,4 +1,5 @@
 #include <common/capture.hpp>
+#include <common/compress.hpp>
 #include <common/config.hpp>
 #include <common/hash.hpp>
 #include <common/sqlite.hpp>
@@ -405,6 +406,193 @@ TEST_CASE("Store::delete_snapshots") {
   CHECK(stats->blobs == 1);
 }
 
+namespace {
+
+// A config-like text of about `lines` lines; `rev` changes one line.
+std::string versioned_text(int rev, int lines = 400) {
+  std::string out;
+  for (int i = 0; i < lines; ++i) {
+    out += "  \"server" + std::to_string(i) + "\": {\"command\": \"npx\", " +
+           "\"args\": [\"-y\", \"pkg-" + std::to_string(i * 7919 % 1000) +
+           "\"]},\n";
+  }
+  out += "  \"revision\": " + std::to_string(rev) + "\n";
+  return out;
+}
+
+struct BlobRow {
+  std::string compression;
+  std::string base;
+  std::int64_t stored = 0;
+};
+
+BlobRow blob_row(const fs::path &dir, const std::string &sha) {
+  auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+  REQUIRE(db);
+  auto q = db->prepare("SELECT compression, coalesce(base, ''), length(data) "
+                       "FROM blobs WHERE sha256 = ?1");
+  REQUIRE(q);
+  q->bind(1, sha);
+  auto row = q->step();
+  REQUIRE(row);
+  REQUIRE(*row);
+  return {q->column_text(0), q->column_text(1), q->column_int64(2)};
+}
+
+} // namespace
+
+TEST_CASE("Store keeps similar contents as deltas of a keyframe") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  std::vector<SnapshotRecord> recs;
+  for (int rev = 0; rev < 4; ++rev) {
+    const std::string text = versioned_text(rev);
+    auto rec = store.add_snapshot(snap("/a"), text, sha256_hex(text),
+                                  recs.empty() ? "" : recs.back().sha256);
+    REQUIRE(rec);
+    recs.push_back(*rec);
+  }
+  // The first version is whole; every later one is a delta against it (the
+  // keyframe), not against its own predecessor.
+  const BlobRow first = blob_row(dir, recs[0].sha256);
+  CHECK(first.compression == "zstd");
+  CHECK(first.base.empty());
+  for (std::size_t i = 1; i < recs.size(); ++i) {
+    const BlobRow row = blob_row(dir, recs[i].sha256);
+    CHECK(row.compression == "zstd-delta");
+    CHECK(row.base == recs[0].sha256);
+    CHECK(row.stored * 10 < first.stored);
+  }
+  // Read back exactly, by this connection (keyframe cached) and by a fresh
+  // one (keyframe read from the file).
+  for (int round = 0; round < 2; ++round) {
+    Store reader = round == 0 ? std::move(store) : open_store(dir);
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      auto content = reader.content(recs[i]);
+      REQUIRE(content);
+      CHECK(*content == versioned_text(static_cast<int>(i)));
+    }
+    CHECK(reader.verify()->ok());
+    if (round == 0) {
+      store = std::move(reader);
+    }
+  }
+
+  SUBCASE("a keyframe serves at most 32 deltas") {
+    std::string previous = recs[3].sha256;
+    std::vector<std::string> shas;
+    for (int rev = 4; rev < 40; ++rev) {
+      const std::string text = versioned_text(rev);
+      auto rec =
+          store.add_snapshot(snap("/a"), text, sha256_hex(text), previous);
+      REQUIRE(rec);
+      previous = rec->sha256;
+      shas.push_back(rec->sha256);
+    }
+    // Versions 1-32 are deltas of version 0; version 33 is whole and 34-39
+    // are its deltas.
+    CHECK(blob_row(dir, shas[28]).base == recs[0].sha256);
+    CHECK(blob_row(dir, shas[29]).compression == "zstd");
+    CHECK(blob_row(dir, shas[30]).base == shas[29]);
+    CHECK(blob_row(dir, shas[35]).base == shas[29]);
+    CHECK(store.verify()->ok());
+  }
+  SUBCASE("a content unlike its keyframe becomes the next keyframe") {
+    std::string other(20000, '\0');
+    for (std::size_t i = 0; i < other.size(); ++i) {
+      other[i] = static_cast<char>((i * 2654435761u) >> 13);
+    }
+    auto rec = store.add_snapshot(snap("/a"), other, sha256_hex(other),
+                                  recs[3].sha256);
+    REQUIRE(rec);
+    CHECK(blob_row(dir, rec->sha256).compression == "zstd");
+    CHECK(*store.content(*rec) == other);
+  }
+  SUBCASE("retention keeps a keyframe while a delta needs it") {
+    // Deleting the keyframe's own snapshot keeps its blob for the deltas.
+    auto del = store.delete_snapshots({recs[0].id});
+    REQUIRE(del);
+    CHECK(del->snapshots == 1);
+    CHECK(del->blobs == 0);
+    CHECK(*store.content(recs[2]) == versioned_text(2));
+    // Deleting the rest frees every delta and then the keyframe.
+    del = store.delete_snapshots({recs[1].id, recs[2].id, recs[3].id});
+    REQUIRE(del);
+    CHECK(del->blobs == 4);
+    CHECK(store.stats()->blobs == 0);
+    CHECK(store.verify()->ok());
+  }
+  SUBCASE("a damaged keyframe is reported through its deltas") {
+    {
+      auto db =
+          sql::Database::open(dir / "store.db", sql::Database::Create::no);
+      REQUIRE(db);
+      auto update = db->prepare("UPDATE blobs SET data = ?1 WHERE sha256 = ?2");
+      REQUIRE(update);
+      update->bind_blob(1, zstd_compress(versioned_text(99)))
+          .bind(2, recs[0].sha256);
+      REQUIRE(update->run());
+    }
+    Store fresh = open_store(dir);
+    auto content = fresh.content(recs[2]);
+    REQUIRE_FALSE(content);
+    CHECK(content.error().code == ErrorCode::integrity_error);
+    auto report = fresh.verify();
+    REQUIRE(report);
+    CHECK(report->problems.size() == 4); // the keyframe and its 3 deltas
+    // The next version is still recorded: whole, as a new keyframe.
+    const std::string next = versioned_text(4);
+    auto rec =
+        fresh.add_snapshot(snap("/a"), next, sha256_hex(next), recs[3].sha256);
+    REQUIRE(rec);
+    CHECK(blob_row(dir, rec->sha256).compression == "zstd");
+    CHECK(*fresh.content(*rec) == next);
+  }
+  SUBCASE("a delta against a delta is refused") {
+    {
+      auto db =
+          sql::Database::open(dir / "store.db", sql::Database::Create::no);
+      REQUIRE(db);
+      auto update = db->prepare("UPDATE blobs SET base = ?1 WHERE sha256 = ?2");
+      REQUIRE(update);
+      update->bind(1, recs[1].sha256).bind(2, recs[2].sha256);
+      REQUIRE(update->run());
+    }
+    Store fresh = open_store(dir);
+    auto content = fresh.content(recs[2]);
+    REQUIRE_FALSE(content);
+    CHECK(content.error().message.find("is itself a delta") !=
+          std::string::npos);
+  }
+  SUBCASE("a missing base is an integrity error") {
+    {
+      auto db =
+          sql::Database::open(dir / "store.db", sql::Database::Create::no);
+      REQUIRE(db);
+      REQUIRE(
+          db->exec("UPDATE blobs SET base = 'feed' WHERE base IS NOT NULL"));
+    }
+    Store fresh = open_store(dir);
+    auto content = fresh.content(recs[1]);
+    REQUIRE_FALSE(content);
+    CHECK(content.error().code == ErrorCode::integrity_error);
+    CHECK(content.error().message.find("its base feed cannot be read") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("Store without compression stores no deltas") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir, Compression::none);
+  const std::string a = versioned_text(0);
+  const std::string b = versioned_text(1);
+  auto ra = store.add_snapshot(snap("/a"), a, sha256_hex(a));
+  auto rb = store.add_snapshot(snap("/a"), b, sha256_hex(b), ra->sha256);
+  REQUIRE((ra && rb));
+  CHECK(blob_row(dir, rb->sha256).compression == "none");
+  CHECK(*store.content(*rb) == b);
+}
+
 TEST_CASE("Store::verify") {
   const auto dir = test::scratch_dir();
   Store store = open_store(dir, Compression::none);
@@ -513,7 +701,8 @@ TEST_CASE("Store::open migrates an older schema") {
     auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
     REQUIRE(db);
     REQUIRE(
-        db->exec("DROP INDEX snapshots_by_path_time; ALTER TABLE "
+        db->exec("DROP INDEX blobs_by_base; ALTER TABLE blobs DROP COLUMN "
+                 "base; DROP INDEX snapshots_by_path_time; ALTER TABLE "
                  "snapshots DROP COLUMN redacted; PRAGMA user_version = 1"));
   }
   Store store = open_store(dir);
