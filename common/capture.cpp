@@ -307,11 +307,11 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
 Result<DeleteResult> apply_retention(Store &store,
                                      const RetentionPolicy &policy,
                                      const std::optional<std::string> &path) {
-  TRY_ASSIGN(auto plan, store.plan_prune(policy, path));
+  TRY_ASSIGN(const auto plan, store.plan_prune_ids(policy, path));
   std::vector<std::int64_t> ids;
   ids.reserve(plan.size());
-  for (const auto &[snap, rule] : plan) {
-    ids.push_back(snap.id);
+  for (const auto &decision : plan) {
+    ids.push_back(decision.id);
   }
   return store.delete_snapshots(ids);
 }

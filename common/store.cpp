@@ -66,9 +66,16 @@ CREATE INDEX snapshots_by_path_time ON snapshots(path, taken_at);
     // A blob with compression 'zstd-delta' is a zstd frame made with the
     // content of blob `base` (a keyframe: compression 'zstd' or 'none') as
     // its prefix.
+    // snapshots.good is SnapshotRecord::good(), kept so that the retention
+    // plan, run after every snapshot, reads its path's rows from one index.
     R"sql(
 ALTER TABLE blobs ADD COLUMN base TEXT;
 CREATE INDEX blobs_by_base ON blobs(base) WHERE base IS NOT NULL;
+ALTER TABLE snapshots ADD COLUMN good INTEGER NOT NULL DEFAULT 0;
+UPDATE snapshots SET good = (parsed <> 0 AND servers <> '[]');
+DROP INDEX snapshots_by_path_time;
+CREATE INDEX snapshots_by_path_time
+  ON snapshots(path, taken_at, pinned, good);
 )sql",
 };
 static_assert(sizeof(k_migrations) / sizeof(k_migrations[0]) ==
@@ -242,9 +249,13 @@ bool Store::file_replaced() const {
 Result<void> Store::prepare_schema() {
   TRY(m_db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
                 "PRAGMA foreign_keys=ON;"));
-  TRY_ASSIGN(auto version_stmt, m_db.prepare("PRAGMA user_version"));
-  TRY(version_stmt.step());
-  const auto version = version_stmt.column_int64(0);
+  std::int64_t version = 0;
+  {
+    // Finished before migrating: DROP INDEX fails while a statement is live.
+    TRY_ASSIGN(auto version_stmt, m_db.prepare("PRAGMA user_version"));
+    TRY(version_stmt.step());
+    version = version_stmt.column_int64(0);
+  }
   if (version > k_schema_version) {
     return fail(ErrorCode::conflict,
                 m_file.string() + " was written by a newer mcpbk (schema " +
@@ -419,8 +430,8 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
              cached("INSERT INTO snapshots(host, path, taken_at, "
                     "sha256, size, mode, trigger, risk, parsed, "
                     "servers, mcp_sha256, summary, note, pinned, "
-                    "redacted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                    "?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
+                    "redacted, good) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"));
   insert->bind(1, s.host)
       .bind(2, s.path)
       .bind(3, s.taken_at)
@@ -435,7 +446,8 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
       .bind(12, s.summary)
       .bind(13, s.note)
       .bind(14, std::int64_t{s.pinned ? 1 : 0})
-      .bind(15, std::int64_t{s.redacted ? 1 : 0});
+      .bind(15, std::int64_t{s.redacted ? 1 : 0})
+      .bind(16, std::int64_t{s.parsed && !s.servers.empty() ? 1 : 0});
   TRY(insert->run());
   const std::int64_t id = m_db.last_insert_rowid();
   TRY(tx.commit());
@@ -759,22 +771,21 @@ Store::delete_snapshots(const std::vector<std::int64_t> &ids) {
   return result;
 }
 
-Result<std::vector<std::pair<SnapshotRecord, std::string>>>
-Store::plan_prune(const RetentionPolicy &policy,
-                  const std::optional<std::string> &path) {
-  std::vector<std::pair<SnapshotRecord, std::string>> out;
+Result<std::vector<RetentionDecision>>
+Store::plan_prune_ids(const RetentionPolicy &policy,
+                      const std::optional<std::string> &path) {
+  std::vector<RetentionDecision> out;
   std::vector<std::string> targets;
   if (path) {
     targets.push_back(*path);
   } else {
     TRY_ASSIGN(targets, paths());
   }
-  // Retention runs after every snapshot: read only the columns the plan
-  // needs (no record building, no JSON), and whole records only for the
-  // snapshots it deletes. "good" is SnapshotRecord::good() in SQL.
-  TRY_ASSIGN(auto stmt,
-             cached("SELECT id, taken_at, pinned, parsed <> 0 AND "
-                    "servers <> '[]' FROM snapshots WHERE path = ?1"));
+  // Retention runs after every snapshot: the columns the plan needs come
+  // from one index (snapshots_by_path_time covers them), with no record
+  // building and no JSON.
+  TRY_ASSIGN(auto stmt, cached("SELECT id, taken_at, pinned, good FROM "
+                               "snapshots WHERE path = ?1"));
   std::vector<RetentionItem> items;
   for (const auto &p : targets) {
     stmt->reset();
@@ -788,11 +799,22 @@ Store::plan_prune(const RetentionPolicy &policy,
       items.push_back({stmt->column_int64(0), stmt->column_int64(1),
                        stmt->column_int64(2) != 0, stmt->column_int64(3) != 0});
     }
-    for (const auto &d : plan_retention(items, policy)) {
-      TRY_ASSIGN(auto record, get(d.id));
-      if (record) {
-        out.emplace_back(std::move(*record), d.rule);
-      }
+    for (auto &d : plan_retention(items, policy)) {
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<SnapshotRecord, std::string>>>
+Store::plan_prune(const RetentionPolicy &policy,
+                  const std::optional<std::string> &path) {
+  TRY_ASSIGN(const auto decisions, plan_prune_ids(policy, path));
+  std::vector<std::pair<SnapshotRecord, std::string>> out;
+  for (const auto &d : decisions) {
+    TRY_ASSIGN(auto record, get(d.id));
+    if (record) {
+      out.emplace_back(std::move(*record), d.rule);
     }
   }
   return out;

@@ -213,6 +213,10 @@ public:
   Result<std::vector<std::pair<SnapshotRecord, std::string>>>
   plan_prune(const RetentionPolicy &policy,
              const std::optional<std::string> &path = std::nullopt);
+  // The same as ids and rules only (what apply_retention() needs).
+  Result<std::vector<RetentionDecision>>
+  plan_prune_ids(const RetentionPolicy &policy,
+                 const std::optional<std::string> &path = std::nullopt);
 
   Result<EventRecord> add_event(const NewEvent &event);
   // Newest first; after_id gives only newer events (for following).

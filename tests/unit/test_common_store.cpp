@@ -700,10 +700,10 @@ TEST_CASE("Store::open migrates an older schema") {
   {
     auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
     REQUIRE(db);
-    REQUIRE(
-        db->exec("DROP INDEX blobs_by_base; ALTER TABLE blobs DROP COLUMN "
-                 "base; DROP INDEX snapshots_by_path_time; ALTER TABLE "
-                 "snapshots DROP COLUMN redacted; PRAGMA user_version = 1"));
+    REQUIRE(db->exec("DROP INDEX blobs_by_base; ALTER TABLE blobs DROP COLUMN "
+                     "base; DROP INDEX snapshots_by_path_time; ALTER TABLE "
+                     "snapshots DROP COLUMN good; ALTER TABLE snapshots DROP "
+                     "COLUMN redacted; PRAGMA user_version = 1"));
   }
   Store store = open_store(dir);
   auto list = store.list({});
@@ -715,4 +715,9 @@ TEST_CASE("Store::open migrates an older schema") {
   auto version = db->prepare("PRAGMA user_version");
   REQUIRE(version->step());
   CHECK(version->column_int64(0) == Store::k_schema_version);
+  // The migrated row is rated good (parsed, with servers), as retention
+  // must see it.
+  auto good = db->prepare("SELECT good FROM snapshots");
+  REQUIRE(good->step());
+  CHECK(good->column_int64(0) == 1);
 }
