@@ -56,11 +56,11 @@ class TmpfsStateDirTest(DaemonTestCase):
 
     def fill_disk(self):
         filler = os.path.join(self.sb.state_dir, "filler")
-        with open(filler, "wb") as f:
+        # Unbuffered: a buffered file would raise ENOSPC again when closed.
+        with open(filler, "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
-                    f.flush()
             except OSError:
                 pass
         return filler
