@@ -13,6 +13,11 @@ namespace mcpbk {
 // Decompressing such a frame needs the same prefix.
 std::string zstd_compress(std::string_view bytes, std::string_view prefix = {});
 
+// The most prefix and content bytes together that zstd_compress() takes with
+// a prefix: the window of such a frame spans both, and zstd decoders accept
+// windows up to 128 MiB by default.
+inline constexpr std::size_t k_max_prefixed_bytes = std::size_t{1} << 27;
+
 // Decompresses a zstd frame (made with `prefix`, if any) whose content size
 // must equal expected_size; integrity_error when the frame is damaged or of
 // another size.

@@ -385,7 +385,8 @@ Result<void> Store::insert_blob(std::string_view sha256,
   }
   if (!keyframe_sha.empty()) {
     // A damaged keyframe only costs the delta: the content is stored whole.
-    if (auto base = keyframe(keyframe_sha)) {
+    auto base = keyframe(keyframe_sha);
+    if (base && base->size() + content.size() <= k_max_prefixed_bytes) {
       std::string delta = zstd_compress(content, *base);
       if (static_cast<std::int64_t>(delta.size()) <= keyframe_stored / 2) {
         insert->bind(3, std::string_view("zstd-delta"))

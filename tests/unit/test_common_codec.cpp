@@ -1,4 +1,5 @@
 #include <common/base64.hpp>
+#include <common/compress.hpp>
 #include <common/hash.hpp>
 
 #include <doctest/doctest.h>
@@ -78,4 +79,40 @@ TEST_CASE("base64_decode refuses what is not base64") {
       CHECK(decoded.error().code == ErrorCode::bad_request);
     }
   }
+}
+
+TEST_CASE("zstd_compress with a prefix keeps a small edit small") {
+  // 3 MiB of text that does not repeat within itself, so only the prefix
+  // explains it, with one byte changed near the end (the match is as far
+  // back as the prefix is long: beyond zstd's default window at level 3).
+  std::string base;
+  std::uint64_t x = 88172645463325252ULL;
+  while (base.size() < (3u << 20)) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    base += std::to_string(x % 1000000007) + ",\n";
+  }
+  std::string next = base;
+  next[next.size() - 100] = next[next.size() - 100] == '1' ? '2' : '1';
+
+  const std::string whole = zstd_compress(next);
+  const std::string delta = zstd_compress(next, base);
+  CHECK(whole.size() > 1'000'000);
+  CHECK(delta.size() < 4'000);
+  auto back = zstd_decompress(delta, next.size(), base);
+  REQUIRE(back);
+  CHECK(*back == next);
+  // The prefix is needed, and only the right one gives the content back.
+  auto without = zstd_decompress(delta, next.size());
+  CHECK_FALSE(without);
+  CHECK(without.error().code == ErrorCode::integrity_error);
+  std::string other = base;
+  other[other.size() / 2] = other[other.size() / 2] == '1' ? '2' : '1';
+  auto wrong = zstd_decompress(delta, next.size(), other);
+  CHECK((!wrong || *wrong != next));
+  // A frame without a prefix still decodes after one with.
+  auto plain = zstd_decompress(whole, next.size());
+  REQUIRE(plain);
+  CHECK(*plain == next);
 }
