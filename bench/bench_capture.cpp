@@ -178,6 +178,27 @@ void BM_zstd_decompress(benchmark::State &state, Doc doc) {
   }
 }
 
+// A small edit compressed against the previous version, as the store keeps
+// most versions (docs/ARCHITECTURE.md, "Blobs"), and read back.
+void BM_zstd_compress_delta(benchmark::State &state, Doc doc) {
+  const std::string &base = base_doc(doc);
+  const std::string next = bench::with_rev(base, 1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(zstd_compress(next, base));
+  }
+  state.counters["frame_bytes"] =
+      static_cast<double>(zstd_compress(next, base).size());
+}
+
+void BM_zstd_decompress_delta(benchmark::State &state, Doc doc) {
+  const std::string &base = base_doc(doc);
+  const std::string next = bench::with_rev(base, 1);
+  const std::string frame = zstd_compress(next, base);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(zstd_decompress(frame, next.size(), base));
+  }
+}
+
 void BM_extract_mcp(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
   std::string locations;
@@ -235,6 +256,10 @@ BENCHMARK_CAPTURE(BM_sha256, claude_2MB, Doc::claude)
 BENCHMARK_CAPTURE(BM_zstd_compress, claude_2MB, Doc::claude)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_zstd_decompress, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_zstd_compress_delta, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_zstd_decompress_delta, claude_2MB, Doc::claude)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_extract_mcp, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);
