@@ -125,7 +125,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
                                      const Config &config) {
   CaptureOutcome outcome;
   const std::string path = target.path.string();
-  TRY_ASSIGN(auto latest, store.latest_for_path(path));
+  TRY_ASSIGN(auto latest, store.latest_brief_for_path(path));
   const std::string sha =
       request.sha256.empty() ? sha256_hex(bytes) : std::string(request.sha256);
 #ifndef NDEBUG

@@ -491,6 +491,23 @@ Store::latest_for_path(std::string_view path) {
 }
 
 Result<std::optional<SnapshotRecord>>
+Store::latest_brief_for_path(std::string_view path) {
+  TRY_ASSIGN(auto stmt, cached("SELECT id, sha256, mcp_sha256 FROM snapshots "
+                               "WHERE path = ?1 ORDER BY id DESC LIMIT 1"));
+  stmt->bind(1, path);
+  TRY_ASSIGN(const bool row, stmt->step());
+  if (!row) {
+    return std::optional<SnapshotRecord>{};
+  }
+  SnapshotRecord r;
+  r.id = stmt->column_int64(0);
+  r.path = std::string(path);
+  r.sha256 = stmt->column_text(1);
+  r.mcp_digest = stmt->column_text(2);
+  return std::optional<SnapshotRecord>{std::move(r)};
+}
+
+Result<std::optional<SnapshotRecord>>
 Store::latest_good(const std::optional<std::string> &host,
                    const std::optional<std::string> &path) {
   TRY_ASSIGN(auto stmt,

@@ -441,6 +441,28 @@ BlobRow blob_row(const fs::path &dir, const std::string &sha) {
 
 } // namespace
 
+TEST_CASE("Store::latest_brief_for_path") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  NewSnapshot first = snap("/a", 1);
+  first.mcp_digest = "first";
+  NewSnapshot second = snap("/a", 2);
+  second.mcp_digest = "second";
+  REQUIRE(store.add_snapshot(first, "one"));
+  auto newest = store.add_snapshot(second, "two");
+  REQUIRE(newest);
+  REQUIRE(store.add_snapshot(snap("/b", 3), "three"));
+  auto brief = store.latest_brief_for_path("/a");
+  REQUIRE(brief);
+  REQUIRE(brief->has_value());
+  CHECK((*brief)->id == newest->id);
+  CHECK((*brief)->sha256 == sha256_hex("two"));
+  CHECK((*brief)->mcp_digest == "second");
+  auto none = store.latest_brief_for_path("/c");
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+}
+
 TEST_CASE("Store keeps similar contents as deltas of a keyframe") {
   const auto dir = test::scratch_dir();
   Store store = open_store(dir);
