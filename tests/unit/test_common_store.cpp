@@ -439,6 +439,24 @@ BlobRow blob_row(const fs::path &dir, const std::string &sha) {
   return {q->column_text(0), q->column_text(1), q->column_int64(2)};
 }
 
+// Sets one column of one blob row straight in the store file, as damage
+// would ("data" is bound as a BLOB, anything else as text).
+void damage_blob(const fs::path &dir, const std::string &sha,
+                 const std::string &column, const std::string &value) {
+  auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+  REQUIRE(db);
+  auto update =
+      db->prepare("UPDATE blobs SET " + column + " = ?1 WHERE sha256 = ?2");
+  REQUIRE(update);
+  if (column == "data") {
+    update->bind_blob(1, value);
+  } else {
+    update->bind(1, value);
+  }
+  update->bind(2, sha);
+  REQUIRE(update->run());
+}
+
 } // namespace
 
 TEST_CASE("Store::latest_brief_for_path") {
@@ -545,16 +563,7 @@ TEST_CASE("Store keeps similar contents as deltas of a keyframe") {
     CHECK(store.verify()->ok());
   }
   SUBCASE("a damaged keyframe is reported through its deltas") {
-    {
-      auto db =
-          sql::Database::open(dir / "store.db", sql::Database::Create::no);
-      REQUIRE(db);
-      auto update = db->prepare("UPDATE blobs SET data = ?1 WHERE sha256 = ?2");
-      REQUIRE(update);
-      update->bind_blob(1, zstd_compress(versioned_text(99)))
-          .bind(2, recs[0].sha256);
-      REQUIRE(update->run());
-    }
+    damage_blob(dir, recs[0].sha256, "data", zstd_compress(versioned_text(99)));
     Store fresh = open_store(dir);
     auto content = fresh.content(recs[2]);
     REQUIRE_FALSE(content);
@@ -571,15 +580,7 @@ TEST_CASE("Store keeps similar contents as deltas of a keyframe") {
     CHECK(*fresh.content(*rec) == next);
   }
   SUBCASE("a delta against a delta is refused") {
-    {
-      auto db =
-          sql::Database::open(dir / "store.db", sql::Database::Create::no);
-      REQUIRE(db);
-      auto update = db->prepare("UPDATE blobs SET base = ?1 WHERE sha256 = ?2");
-      REQUIRE(update);
-      update->bind(1, recs[1].sha256).bind(2, recs[2].sha256);
-      REQUIRE(update->run());
-    }
+    damage_blob(dir, recs[2].sha256, "base", recs[1].sha256);
     Store fresh = open_store(dir);
     auto content = fresh.content(recs[2]);
     REQUIRE_FALSE(content);
