@@ -892,6 +892,9 @@ Store::events(std::optional<std::int64_t> limit,
 
 Result<VerifyReport> Store::verify() {
   VerifyReport report;
+  // Keyframes are read from the file again: a cached copy would hide damage
+  // done to them since.
+  m_keyframes.clear();
   {
     TRY_ASSIGN(auto check, m_db.prepare("PRAGMA integrity_check"));
     for (;;) {

@@ -564,6 +564,10 @@ TEST_CASE("Store keeps similar contents as deltas of a keyframe") {
   }
   SUBCASE("a damaged keyframe is reported through its deltas") {
     damage_blob(dir, recs[0].sha256, "data", zstd_compress(versioned_text(99)));
+    // The connection that cached the keyframe sees the damage in verify().
+    auto same = store.verify();
+    REQUIRE(same);
+    CHECK(same->problems.size() == 4);
     Store fresh = open_store(dir);
     auto content = fresh.content(recs[2]);
     REQUIRE_FALSE(content);
