@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <memory>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace mcpbk {
 
@@ -479,7 +480,10 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
     return path;
   };
 
-  // Pass 2: import in one transaction.
+  // Pass 2: import in one transaction. Records come oldest first, so each
+  // is stored against the path's previous version (a small delta when they
+  // are alike), as captures are.
+  std::unordered_map<std::string, std::string> previous_sha;
   TRY_ASSIGN(auto tx, store.transaction());
   std::uint64_t done = 0;
   const std::uint64_t total = result.header.snapshots;
@@ -519,7 +523,16 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
     s.mcp_digest = mcp_digest_of(
         extract_mcp(b.content, target.format, locations_of(target)));
     s.redacted = s.redacted || result.header.redacted;
-    TRY(store.add_snapshot(s, b.content));
+    auto previous = previous_sha.find(s.path);
+    if (previous == previous_sha.end()) {
+      TRY_ASSIGN(auto latest, store.latest_brief_for_path(s.path));
+      previous =
+          previous_sha.emplace(s.path, latest ? latest->sha256 : std::string())
+              .first;
+    }
+    const std::string sha = sha256_hex(b.content);
+    TRY(store.add_snapshot(s, b.content, sha, previous->second));
+    previous->second = sha;
     ++(renamed ? result.renamed : result.created);
     if (options.progress) {
       options.progress(++done, total);

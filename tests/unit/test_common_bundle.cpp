@@ -79,6 +79,23 @@ TEST_CASE("export_bundle and import_bundle") {
     CHECK(oldest.note == "first");
     CHECK(*target.content(oldest) == config_with_secret(0));
     CHECK_FALSE(oldest.redacted);
+    // Every version reads back exactly, and the later versions of each path
+    // were stored as deltas of its first.
+    for (const auto &snap : *list) {
+      const int i =
+          static_cast<int>((snap.taken_at - 1'700'000'000'000'000) / 1'000'000);
+      CHECK(*target.content(snap) == config_with_secret(i));
+    }
+    {
+      auto db = sql::Database::open(dir / "b" / "store.db",
+                                    sql::Database::Create::no);
+      REQUIRE(db);
+      auto kinds = db->prepare("SELECT count(*) FROM blobs WHERE compression "
+                               "= 'zstd-delta'");
+      REQUIRE(kinds);
+      REQUIRE(kinds->step());
+      CHECK(kinds->column_int64(0) == 4);
+    }
 
     SUBCASE("importing twice skips everything") {
       auto again = import_bundle(target, bundle, options, target_env);
