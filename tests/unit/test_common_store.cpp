@@ -608,6 +608,26 @@ TEST_CASE("Store keeps similar contents as deltas of a keyframe") {
   }
 }
 
+TEST_CASE("Store turned to zstd makes deltas against uncompressed blobs") {
+  const auto dir = test::scratch_dir();
+  const std::string a = versioned_text(0);
+  const std::string b = versioned_text(1);
+  std::string a_sha;
+  {
+    Store plain = open_store(dir, Compression::none);
+    auto ra = plain.add_snapshot(snap("/a"), a, sha256_hex(a));
+    REQUIRE(ra);
+    a_sha = ra->sha256;
+  }
+  Store store = open_store(dir, Compression::zstd);
+  auto rb = store.add_snapshot(snap("/a"), b, sha256_hex(b), a_sha);
+  REQUIRE(rb);
+  const BlobRow row = blob_row(dir, rb->sha256);
+  CHECK(row.compression == "zstd-delta");
+  CHECK(row.base == a_sha);
+  CHECK(*open_store(dir).content(*rb) == b);
+}
+
 TEST_CASE("Store without compression stores no deltas") {
   const auto dir = test::scratch_dir();
   Store store = open_store(dir, Compression::none);
