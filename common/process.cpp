@@ -1,11 +1,14 @@
 #include <common/process.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <set>
 
 #if defined(__linux__)
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #endif
 
@@ -90,6 +93,130 @@ running_processes(std::span<const std::string_view> names) {
   (void)names;
 #endif
   return found;
+}
+
+#if defined(__linux__)
+namespace {
+
+// One entry of /proc/self/smaps, with the fields release_file_pages() needs.
+struct Mapping {
+  std::uintptr_t start = 0;
+  std::uintptr_t end = 0;
+  std::string_view perms;
+  bool file_backed = false;
+  std::uint64_t rss_kib = 0;
+  // Private copies, resident (Anonymous) or swapped out, and locked pages.
+  // Private_Dirty is not among them: it also counts file pages that are
+  // merely not written back yet, which are the file's own bytes.
+  std::uint64_t private_kib = 0;
+};
+
+std::uint64_t parse_u64(std::string_view text, int base = 10) {
+  std::uint64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value, base);
+  return value;
+}
+
+// "7f00-7f10 r-xp 00000000 08:01 1234   /usr/lib/libc.so.6"
+Mapping parse_header(std::string_view line) {
+  Mapping m;
+  std::string_view fields[6];
+  std::size_t n = 0;
+  while (n < 6 && !line.empty()) {
+    const auto start = line.find_first_not_of(' ');
+    if (start == std::string_view::npos) {
+      break;
+    }
+    line.remove_prefix(start);
+    const auto stop = n == 5 ? line.size() : line.find(' ');
+    fields[n++] = line.substr(0, stop);
+    line.remove_prefix(stop == std::string_view::npos ? line.size() : stop);
+  }
+  const auto dash = fields[0].find('-');
+  if (n < 5 || dash == std::string_view::npos) {
+    return m;
+  }
+  m.start = parse_u64(fields[0].substr(0, dash), 16);
+  m.end = parse_u64(fields[0].substr(dash + 1), 16);
+  m.perms = fields[1];
+  m.file_backed = parse_u64(fields[4]) != 0 && n == 6 && !fields[5].empty() &&
+                  fields[5].front() == '/';
+  return m;
+}
+
+// Drops the mapping's pages when that loses nothing: file backed, not
+// writable, no private copies.
+void release(const Mapping &m, ReleasedPages &out) {
+  if (!m.file_backed || m.perms.size() < 4 || m.perms[1] == 'w' ||
+      m.rss_kib == 0 || m.private_kib != 0 || m.end <= m.start) {
+    return;
+  }
+  if (::madvise(reinterpret_cast<void *>(m.start), m.end - m.start,
+                MADV_DONTNEED) == 0) {
+    ++out.mappings;
+    out.bytes += m.rss_kib * 1024;
+  }
+}
+
+} // namespace
+#endif
+
+ReleasedPages release_file_pages() {
+  ReleasedPages out;
+#if defined(__linux__)
+  const int fd = ::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return out;
+  }
+  // Read all of it first: madvise() while reading would change what the
+  // kernel reports for the mappings not yet read.
+  std::string text;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) {
+      break;
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  std::string_view rest(text);
+  Mapping current;
+  bool have = false;
+  while (!rest.empty()) {
+    const auto eol = rest.find('\n');
+    const std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
+    if (line.empty()) {
+      continue;
+    }
+    const char first = line.front();
+    if ((first >= '0' && first <= '9') || (first >= 'a' && first <= 'f')) {
+      if (have) {
+        release(current, out);
+      }
+      current = parse_header(line);
+      have = true;
+      continue;
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      continue;
+    }
+    const std::string_view key = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    value.remove_prefix(std::min(value.find_first_not_of(' '), value.size()));
+    if (key == "Rss") {
+      current.rss_kib = parse_u64(value);
+    } else if (key == "Anonymous" || key == "Swap" || key == "Locked") {
+      current.private_kib += parse_u64(value);
+    }
+  }
+  if (have) {
+    release(current, out);
+  }
+#endif
+  return out;
 }
 
 } // namespace mcpbk

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,5 +15,22 @@ namespace mcpbk {
 // only a hint for a warning.
 std::vector<std::string>
 running_processes(std::span<const std::string_view> names);
+
+// What release_file_pages() gave back.
+struct ReleasedPages {
+  std::size_t mappings = 0; // mappings it dropped pages from
+  std::size_t bytes = 0;    // resident bytes they held before
+};
+
+// Drops this process's page-table entries for its read-only file mappings:
+// program and library text, read-only data. Their pages stay in the page
+// cache, so the next use is a minor fault, not a disk read; until then they
+// no longer count in this process's RSS and the kernel can reclaim them
+// without unmapping anything. A mapping that holds private copies (relocated
+// data made read-only afterwards, a debugger's breakpoints) is left alone:
+// dropping those copies would revert them to the file's bytes. Writable and
+// anonymous mappings are never touched. Linux only; elsewhere, and when
+// /proc/self/smaps cannot be read, it does nothing.
+ReleasedPages release_file_pages();
 
 } // namespace mcpbk

@@ -6,6 +6,7 @@
 #include <common/fs.hpp>
 #include <common/hosts.hpp>
 #include <common/ops/ops.hpp>
+#include <common/process.hpp>
 #include <common/store.hpp>
 #include <daemon/debouncer.hpp>
 #include <daemon/ipc_server.hpp>
@@ -58,8 +59,9 @@ constexpr auto k_retry_max = 30s;
 // ones it opened.
 constexpr auto k_health_retry = 1s;
 // This long after its last capture or request, the daemon hands the memory
-// that work used (SQLite's page cache, freed heap) back to the system. A
-// one-shot timer, re-armed by activity: an idle daemon does not wake up.
+// that work used (SQLite's page cache, freed heap) back to the system and
+// unmaps the code it ran (release_file_pages). A one-shot timer, re-armed by
+// activity: an idle daemon does not wake up.
 constexpr auto k_idle_trim = 5s;
 
 // The exclusive lock of a state dir, held for the daemon's lifetime.
@@ -527,6 +529,11 @@ private:
 #ifdef __GLIBC__
       ::malloc_trim(0);
 #endif
+      // Last: reading smaps and the trim above fault in code of their own.
+      const ReleasedPages released = release_file_pages();
+      spdlog::debug("idle: released {} KiB of code and read-only data in {} "
+                    "mappings",
+                    released.bytes / 1024, released.mappings);
     });
   }
 

@@ -335,6 +335,33 @@ class PollBackendTest(DaemonTestCase):
         self.wait_snapshot(CURSOR, servers_json("polled"))
 
 
+class IdleTest(DaemonTestCase):
+
+    def rss_file_kib(self):
+        with open(f"/proc/{self.daemon.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("RssFile:"):
+                    return int(line.split()[1])
+        raise AssertionError("no RssFile in /proc/PID/status")
+
+    def test_idle_daemon_unmaps_its_code_and_keeps_working(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        busy = self.rss_file_kib()
+        # Five seconds after its last work the daemon trims its memory,
+        # code pages included. Nothing here talks to it meanwhile.
+        wait_for(lambda: self.rss_file_kib() < busy / 2, 30,
+                 f"file-backed RSS to drop below half of {busy} KiB")
+        # Its code, data and libraries come back in on the next change and
+        # request: the relocated tables it must keep were not dropped.
+        self.sb.write(CURSOR, servers_json("a", "b"))
+        snap = self.wait_snapshot(CURSOR, servers_json("a", "b"))
+        self.assertEqual(snap["trigger"], "change")
+        self.assertEqual(sorted(snap["servers"]), ["a", "b"])
+        self.assertEqual(self.daemon.stop(), 0)
+
+
 class LifecycleTest(DaemonTestCase):
 
     def test_bad_config_exits_78_naming_the_field(self):
