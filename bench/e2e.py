@@ -153,6 +153,18 @@ def git_env():
     return env
 
 
+def sandbox_env(sb):
+    """The environment every timed command runs in: the peers' git settings
+    and the sandbox's HOME and XDG_* for mcpbkctl. hyperfine passes it on
+    itself: an `env VAR=... mcpbkctl` wrapper would add the start of
+    /usr/bin/env (about 1.5 ms here) to every mcpbkctl figure."""
+    env = {k: v for k, v in git_env().items()
+           if not k.startswith(("MCPBK_", "XDG_"))}
+    env.update({k: v for k, v in sb.env.items()
+                if k == "HOME" or k.startswith("XDG_")})
+    return env
+
+
 def du(path):
     total = 0
     for root, _, files in os.walk(path):
@@ -351,10 +363,6 @@ def hyperfine(commands, out_json, prepare=None, runs=None, warmup=3,
     return out
 
 
-def sh_quote(s):
-    return "'" + s.replace("'", "'\\''") + "'"
-
-
 def bench_restore(h, args, e, out_dir):
     """Restores a snapshot of the middle of the edit history over a file
     holding another revision: mcpbkctl (the whole process, through the
@@ -381,11 +389,8 @@ def bench_restore(h, args, e, out_dir):
         # its snapshot of it before the timed command starts.
         prepare = f"sh -c 'cp {bad} {target} && sleep {settle}'"
         ctl = h.MCPBKCTL
-        envs = " ".join(f"{k}={sh_quote(v)}" for k, v in sb.env.items()
-                        if k in ("HOME",) or k.startswith("XDG_"))
         commands = [
-            ("mcpbkctl restore",
-             f"env {envs} {ctl} restore {snap_id} --yes"),
+            ("mcpbkctl restore", f"{ctl} restore {snap_id} --yes"),
             ("git show",
              f"sh -c 'git --git-dir={e['git_dir']} show {rev}:{name} > "
              f"{target}'"),
@@ -393,7 +398,7 @@ def bench_restore(h, args, e, out_dir):
         ]
         res = hyperfine(commands, os.path.join(out_dir,
                         f"hyperfine-restore-{e['kind']}.json"),
-                        prepare=prepare, runs=args.runs, env=git_env())
+                        prepare=prepare, runs=args.runs, env=sandbox_env(sb))
         with open(target, "rb") as f:
             assert f.read() == gen.rev(mid), "restore did not restore"
         return res
@@ -471,16 +476,13 @@ def bench_list_idle(h, args, tool, tmp, out_dir):
         git_fill_s = time.perf_counter() - t0
         log(f"git history of {args.snapshots} commits in {git_fill_s:.1f} s")
 
-        envs = " ".join(f"{k}={sh_quote(v)}" for k, v in sb.env.items()
-                        if k in ("HOME",) or k.startswith("XDG_"))
         lst = hyperfine([
-            ("mcpbkctl list --limit 20",
-             f"env {envs} {h.MCPBKCTL} list --limit 20"),
+            ("mcpbkctl list --limit 20", f"{h.MCPBKCTL} list --limit 20"),
             ("mcpbkctl list --limit 20 --json",
-             f"env {envs} {h.MCPBKCTL} list --limit 20 --json"),
+             f"{h.MCPBKCTL} list --limit 20 --json"),
             ("git log -n 20", f"git --git-dir={git_dir} log -n 20"),
         ], os.path.join(out_dir, "hyperfine-list.json"), runs=args.runs,
-            env=env)
+            env=sandbox_env(sb))
 
         # Idle: nothing touches the files or the socket.
         time.sleep(1)
@@ -510,6 +512,9 @@ def bench_list_idle(h, args, tool, tmp, out_dir):
                 "wakeups_per_min": (vol + invol) * 60.0 / args.idle_s,
                 "cpu_ms": (c1 - c0) * 1e3,
                 "rss_kib_after_start": kib(st0, "VmRSS"),
+                # 1 s after the last list request: before the idle trim.
+                "rss_kib_busy": kib(st1, "VmRSS"),
+                "rss_file_kib_busy": kib(st1, "RssFile"),
                 "rss_kib": kib(st2, "VmRSS"), "hwm_kib": kib(st2, "VmHWM"),
                 "rss_anon_kib": kib(st2, "RssAnon"),
                 "rss_file_kib": kib(st2, "RssFile"),
@@ -664,6 +669,10 @@ def render(res):
                    f" + {i['rss_file_kib']}) | {i['hwm_kib']} | "
                    f"{li['start_to_ready_s']:.2f} | "
                    f"{li['store_bytes'] / 1e6:.0f} |")
+        if "rss_kib_busy" in i:
+            out.append(f"\nVmRSS 1 s after the last request, before the idle "
+                       f"trim: {i['rss_kib_busy']} KiB (file "
+                       f"{i['rss_file_kib_busy']}).")
         r = i.get("rollup", {})
         if r:
             out.append(f"\nPSS (resident pages divided among the processes "
