@@ -14,15 +14,18 @@
 #include <common/config.hpp>
 #include <common/hash.hpp>
 #include <common/mcp.hpp>
+#include <common/sqlite.hpp>
 #include <common/store.hpp>
 
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace {
 
@@ -237,8 +240,82 @@ void BM_apply_retention(benchmark::State &state, Doc doc) {
   }
 }
 
+// Floors: what any durable record costs on this machine, whatever it
+// holds. A transaction inserting one 200-byte row into a WAL database with
+// synchronous=FULL, as the store's are (SQLite writes the page to the WAL and
+// fdatasyncs it), and a 4 KiB pwrite() + fdatasync() of a plain file. A
+// recorded snapshot does at least the first.
+struct TempDir {
+  TempDir() {
+    const char *tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp && *tmp ? tmp : "/tmp") + "/mcpbk-floor-XXXXXX";
+    if (!::mkdtemp(pattern.data())) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  fs::path path;
+};
+
+void BM_floor_sqlite_commit(benchmark::State &state) {
+  TempDir dir;
+  auto db =
+      sql::Database::open(dir.path / "floor.db", sql::Database::Create::yes);
+  if (!db || !db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                       "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);")) {
+    state.SkipWithError("cannot create the floor database");
+    return;
+  }
+  auto insert = db->prepare("INSERT INTO t(v) VALUES (?)");
+  if (!insert) {
+    state.SkipWithError(insert.error().message.c_str());
+    return;
+  }
+  const std::string row(200, 'x');
+  for (auto _ : state) {
+    insert->reset();
+    insert->bind_blob(1, row);
+    if (!db->exec_fixed("BEGIN IMMEDIATE") || !insert->run() ||
+        !db->exec_fixed("COMMIT")) {
+      state.SkipWithError("floor transaction failed");
+      return;
+    }
+  }
+}
+
+void BM_floor_fdatasync_4KiB(benchmark::State &state) {
+  TempDir dir;
+  const int fd = ::open((dir.path / "floor").c_str(),
+                        O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    state.SkipWithError("cannot create the floor file");
+    return;
+  }
+  std::string page(4096, 'x');
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    page[0] = static_cast<char>('a' + n++ % 26);
+    if (::pwrite(fd, page.data(), page.size(), 0) !=
+            static_cast<ssize_t>(page.size()) ||
+        ::fdatasync(fd) != 0) {
+      state.SkipWithError("floor write failed");
+      break;
+    }
+  }
+  ::close(fd);
+}
+
 } // namespace
 
+BENCHMARK(BM_floor_sqlite_commit)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_floor_fdatasync_4KiB)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_capture_file, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_capture_file, claude_2MB, Doc::claude)
