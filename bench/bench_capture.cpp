@@ -9,6 +9,7 @@
 
 #include "gen.hpp"
 
+#include <common/atomic_file.hpp>
 #include <common/capture.hpp>
 #include <common/compress.hpp>
 #include <common/config.hpp>
@@ -312,8 +313,33 @@ void BM_floor_fdatasync_4KiB(benchmark::State &state) {
   ::close(fd);
 }
 
+// What a restore's write costs by itself: atomic_write() replacing the
+// file (temp file, fsync, rename, fsync of the directory), in wall time.
+void BM_atomic_write(benchmark::State &state, Doc doc) {
+  TempDir dir;
+  const fs::path file = dir.path / "config.json";
+  const std::string &base = base_doc(doc);
+  std::uint64_t rev = 0;
+  write_bytes(file, base);
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string bytes = bench::with_rev(base, ++rev);
+    state.ResumeTiming();
+    if (!atomic_write(file, bytes, std::nullopt)) {
+      state.SkipWithError("atomic_write failed");
+      break;
+    }
+  }
+}
+
 } // namespace
 
+BENCHMARK_CAPTURE(BM_atomic_write, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_atomic_write, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_floor_sqlite_commit)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_floor_fdatasync_4KiB)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_capture_file, desktop_5KB, Doc::desktop)
