@@ -63,18 +63,24 @@ running_processes(std::span<const std::string_view> names) {
         })) {
       continue;
     }
+    // The command line first: it is empty for kernel threads (most of the
+    // processes on a quiet machine) and for processes that have exited,
+    // neither of which can be a host, so their names need not be read.
+    relative.assign(pid).append("/cmdline");
+    std::string_view argv0 =
+        read_proc_file(proc_fd, relative.c_str(), cmdline_buffer);
+    if (argv0.empty()) {
+      continue;
+    }
+    argv0 = argv0.substr(0, argv0.find('\0'));
+    if (const auto slash = argv0.rfind('/'); slash != std::string_view::npos) {
+      argv0.remove_prefix(slash + 1);
+    }
     relative.assign(pid).append("/comm");
     std::string_view comm =
         read_proc_file(proc_fd, relative.c_str(), comm_buffer);
     while (!comm.empty() && (comm.back() == '\n' || comm.back() == '\0')) {
       comm.remove_suffix(1);
-    }
-    relative.assign(pid).append("/cmdline");
-    std::string_view argv0 =
-        read_proc_file(proc_fd, relative.c_str(), cmdline_buffer);
-    argv0 = argv0.substr(0, argv0.find('\0'));
-    if (const auto slash = argv0.rfind('/'); slash != std::string_view::npos) {
-      argv0.remove_prefix(slash + 1);
     }
     for (const std::string_view name : names) {
       if (comm == name.substr(0, k_comm_length) || argv0 == name) {

@@ -78,7 +78,6 @@ json op_restore(Context &context, const json &raw_args) {
   const SnapshotRecord source = pick_snapshot(context, args);
 
   const std::vector<WatchTarget> known = known_targets(context);
-  std::string snapshot_bytes = value_or_throw(context.store.content(source));
   const WatchTarget source_target = target_for(source.host, source.path, known);
   const std::filesystem::path dest =
       to ? *to : std::filesystem::path(source.path);
@@ -89,6 +88,20 @@ json op_restore(Context &context, const json &raw_args) {
     target.mcp_locations = source_target.mcp_locations;
   }
 
+  // Whether the host is running is read from /proc (two small files per
+  // process: milliseconds on a desktop with hundreds of processes), on a
+  // thread of its own while this one reads and parses.
+  std::future<std::optional<std::string>> running =
+      std::async(std::launch::async,
+                 [host = target.host] { return running_host_warning(host); });
+  auto add_running_warning = [&running](json &out) {
+    if (auto text = running.get()) {
+      std::string warning = out.value("warning", std::string());
+      warning += (warning.empty() ? "" : "; ") + *text;
+      out["warning"] = warning;
+    }
+  };
+  std::string snapshot_bytes = value_or_throw(context.store.content(source));
   std::optional<std::string> current;
   if (auto read = read_file(dest, context.config.store.max_file_bytes)) {
     current = std::move(*read);
@@ -119,19 +132,6 @@ json op_restore(Context &context, const json &raw_args) {
       home_dest + (current ? " (current)" : " (missing)");
   const std::string after_label =
       home_dest + " (restored from #" + std::to_string(source.id) + ")";
-  // Whether the host is running is read from /proc (two small files per
-  // process: milliseconds on a desktop with hundreds of processes), on a
-  // thread of its own while this one parses, writes and waits for fsync.
-  std::future<std::optional<std::string>> running =
-      std::async(std::launch::async,
-                 [host = target.host] { return running_host_warning(host); });
-  auto add_running_warning = [&running](json &out) {
-    if (auto text = running.get()) {
-      std::string warning = out.value("warning", std::string());
-      warning += (warning.empty() ? "" : "; ") + *text;
-      out["warning"] = warning;
-    }
-  };
   // The daemon has usually just recorded (and parsed) the current content,
   // and the snapshot's view may be cached too: parsing a 2 MB file is most
   // of a restore.
@@ -176,6 +176,10 @@ json op_restore(Context &context, const json &raw_args) {
   }
   result["dry_run"] = false;
 
+  // The scan ends before the flushes start: run beside them, it made the
+  // write and its fsyncs 1.2 ms slower (2.8 instead of 1.6 ms for 5 KB,
+  // bench/RESULTS.md item 31), more than the scan takes.
+  running.wait();
   if (current && changed) {
     // Read once more: whatever a writer saved meanwhile is what gets
     // replaced. Usually it is what was read above, whose hash and view are
