@@ -7,14 +7,10 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-#include <common/default_config.hpp>
-#include <common/fs.hpp>
 #include <common/hosts.hpp>
 
 #include <yaml-cpp/yaml.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <set>
 
@@ -361,8 +357,11 @@ void cross_checks(const Config &cfg, std::vector<ConfigProblem> &problems) {
   }
 }
 
-tl::expected<Config, ConfigErrors> apply_text(Config cfg, std::string_view text,
-                                              const std::string &source) {
+} // namespace
+
+tl::expected<Config, ConfigErrors>
+parse_config_over(Config cfg, std::string_view text,
+                  const std::string &source) {
   ConfigErrors errors{source, {}};
   YAML::Node root;
   try {
@@ -385,8 +384,6 @@ tl::expected<Config, ConfigErrors> apply_text(Config cfg, std::string_view text,
   return cfg;
 }
 
-} // namespace
-
 HostSettings Config::host(std::string_view name) const {
   auto it = hosts.find(std::string(name));
   return it == hosts.end() ? HostSettings{} : it->second;
@@ -398,35 +395,6 @@ std::string ConfigErrors::to_string() const {
     out += source + ": " + p.to_string() + "\n";
   }
   return out;
-}
-
-Config default_config() {
-  static const Config k_default = [] {
-    auto cfg =
-        apply_text(Config{}, embedded_default_config(), "embedded default");
-    if (!cfg) {
-      std::fprintf(stderr, "mcpbk: the built-in config.yaml is invalid:\n%s",
-                   cfg.error().to_string().c_str());
-      std::abort();
-    }
-    return *cfg;
-  }();
-  return k_default;
-}
-
-tl::expected<Config, ConfigErrors> parse_config(std::string_view yaml_text,
-                                                std::string source_name) {
-  return apply_text(default_config(), yaml_text, source_name);
-}
-
-tl::expected<Config, ConfigErrors>
-load_config_file(const std::filesystem::path &file) {
-  auto text = read_file(file, 1 << 20);
-  if (!text) {
-    return tl::unexpected<ConfigErrors>(
-        ConfigErrors{file.string(), {{"(file)", text.error().message}}});
-  }
-  return parse_config(*text, file.string());
 }
 
 } // namespace mcpbk

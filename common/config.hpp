@@ -16,12 +16,14 @@ namespace mcpbk {
 struct WatchPathEntry {
   std::string path;
   std::string host;
+  bool operator==(const WatchPathEntry &) const = default;
 };
 
 // Per-host settings; an unset trigger means the host's own default.
 struct HostSettings {
   bool enabled = true;
   std::optional<Trigger> trigger;
+  bool operator==(const HostSettings &) const = default;
 };
 
 // Retention rules of SPEC §7; 0 disables a rule.
@@ -32,6 +34,7 @@ struct RetentionPolicy {
   std::uint64_t keep_daily = 0;
   std::uint64_t keep_weekly = 0;
   std::uint64_t keep_monthly = 0;
+  bool operator==(const RetentionPolicy &) const = default;
 };
 
 enum class WatchBackend { automatic, inotify, poll };
@@ -44,6 +47,7 @@ struct Config {
     std::string dir;
     Compression compression = Compression::zstd;
     std::uint64_t max_file_bytes = 0;
+    bool operator==(const Store &) const = default;
   } store;
   struct Watch {
     WatchBackend backend = WatchBackend::automatic;
@@ -53,23 +57,28 @@ struct Config {
     std::uint64_t poll_interval_ms = 0;
     std::vector<WatchPathEntry> paths;
     std::vector<std::string> project_roots;
+    bool operator==(const Watch &) const = default;
   } watch;
   std::map<std::string, HostSettings> hosts;
   RetentionPolicy retention;
   std::uint64_t prune_interval_s = 0;
   struct Ipc {
     std::string socket;
+    bool operator==(const Ipc &) const = default;
   } ipc;
   struct Log {
     std::string level = "info";
     LogFormat format = LogFormat::text;
+    bool operator==(const Log &) const = default;
   } log;
   struct Notify {
     std::vector<std::string> command;
+    bool operator==(const Notify &) const = default;
   } notify;
 
   // The settings of a host, defaults when the config does not name it.
   HostSettings host(std::string_view name) const;
+  bool operator==(const Config &) const = default;
 };
 
 // One problem found while loading a config: "retention.max_count: expected a
@@ -87,9 +96,15 @@ struct ConfigErrors {
   std::string to_string() const;
 };
 
-// The embedded default, parsed. Aborts if the shipped file is broken: it is
-// checked by the unit tests.
+// The embedded default: the shipped config.yaml, parsed when the programs
+// were built (common/default_config_gen.cpp), so no program parses it again.
 Config default_config();
+
+// Loads YAML text over `base`: what each key sets replaces base's value.
+// Unknown keys, wrong types and bad values are all reported.
+tl::expected<Config, ConfigErrors> parse_config_over(Config base,
+                                                     std::string_view yaml_text,
+                                                     const std::string &source);
 
 // Loads YAML text over the embedded default. Unknown keys, wrong types and
 // bad values are all reported.

@@ -58,6 +58,16 @@ TEST_CASE("default_config") {
   }
   CHECK(embedded_default_config() == expected);
   CHECK(expected.find("max_file_bytes: 16777216") != std::string::npos);
+  // The defaults the build parsed are what parsing the embedded text gives
+  // now, field for field (default_config_gen writes each field by name).
+  const auto parsed =
+      parse_config_over(Config{}, embedded_default_config(), "embedded");
+  REQUIRE(parsed);
+  CHECK(cfg == *parsed);
+  CHECK(parsed_default_config() == *parsed);
+  Config changed = cfg;
+  changed.hosts["cursor"].trigger = Trigger::mcp;
+  CHECK_FALSE(changed == *parsed);
 }
 
 TEST_CASE("parse_config") {
