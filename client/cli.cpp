@@ -15,12 +15,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 #include <vector>
 
@@ -984,6 +988,12 @@ constexpr const char *k_examples = R"(Examples:
 
 Exit codes: 0 ok, 1 failed, 2 usage, 3 daemon unreachable.)";
 
+// Every subcommand, in the order the help lists them.
+constexpr std::array<std::string_view, 16> k_subcommands{
+    "status",  "hosts",    "list",   "show",  "cat",   "diff",
+    "restore", "snapshot", "pin",    "unpin", "prune", "verify",
+    "events",  "doctor",   "export", "import"};
+
 } // namespace
 
 int run(int argc, char **argv) {
@@ -1004,173 +1014,221 @@ int run(int argc, char **argv) {
 
   std::function<int(Runtime &)> action;
 
-  app.add_subcommand("status", "daemon, store and watch status")->callback([&] {
-    action = cmd_status;
-  });
-  app.add_subcommand("hosts", "known hosts, their files and snapshot counts")
-      ->callback([&] { action = cmd_hosts; });
+  // Only the subcommands named among the arguments are defined (CLI11 takes
+  // a subcommand by its whole name only), or all of them for help and when
+  // none is named (CLI11 then lists them): defining them all was a third of
+  // the instructions of a command (bench/RESULTS.md item 33).
+  const std::set<std::string_view> named(argv + 1, argv + argc);
+  const bool all = named.count("--help") != 0 || named.count("-h") != 0 ||
+                   std::none_of(k_subcommands.begin(), k_subcommands.end(),
+                                [&](std::string_view name) {
+                                  return named.count(name) != 0;
+                                });
+  const auto wanted = [&](std::string_view name) {
+    return all || named.count(name) != 0;
+  };
+
+  if (wanted("status")) {
+    app.add_subcommand("status", "daemon, store and watch status")
+        ->callback([&] { action = cmd_status; });
+  }
+  if (wanted("hosts")) {
+    app.add_subcommand("hosts", "known hosts, their files and snapshot counts")
+        ->callback([&] { action = cmd_hosts; });
+  }
 
   ListOptions list_options;
-  auto *list = app.add_subcommand("list", "snapshots, newest first");
-  list->add_option("--host", list_options.host, "only this host");
-  list->add_option("--path", list_options.path, "only this file");
-  auto *since = list->add_option("--since", list_options.since,
-                                 "taken at or after this ISO 8601 time");
-  list->add_option("--newer-than", list_options.newer_than,
-                   "taken within this duration (30m, 2h, 7d)")
-      ->excludes(since);
-  list->add_option("--limit", list_options.limit, "at most N snapshots")
-      ->check(CLI::PositiveNumber);
-  list->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_list(rt, list_options);
-    };
-  });
+  if (wanted("list")) {
+    auto *list = app.add_subcommand("list", "snapshots, newest first");
+    list->add_option("--host", list_options.host, "only this host");
+    list->add_option("--path", list_options.path, "only this file");
+    auto *since = list->add_option("--since", list_options.since,
+                                   "taken at or after this ISO 8601 time");
+    list->add_option("--newer-than", list_options.newer_than,
+                     "taken within this duration (30m, 2h, 7d)")
+        ->excludes(since);
+    list->add_option("--limit", list_options.limit, "at most N snapshots")
+        ->check(CLI::PositiveNumber);
+    list->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_list(rt, list_options);
+      };
+    });
+  }
 
   std::int64_t id = 0;
   std::int64_t id2 = 0;
   bool show_secrets = false;
-  auto *show = app.add_subcommand("show", "a snapshot's metadata and servers");
-  show->add_option("ID", id, "snapshot id")->required();
-  show->add_flag("--show-secrets", show_secrets, "do not mask secret values");
-  show->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_show(rt, id, show_secrets);
-    };
-  });
+  if (wanted("show")) {
+    auto *show =
+        app.add_subcommand("show", "a snapshot's metadata and servers");
+    show->add_option("ID", id, "snapshot id")->required();
+    show->add_flag("--show-secrets", show_secrets, "do not mask secret values");
+    show->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_show(rt, id, show_secrets);
+      };
+    });
+  }
 
-  auto *cat = app.add_subcommand("cat", "a snapshot's exact bytes on stdout");
-  cat->add_option("ID", id, "snapshot id")->required();
-  cat->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_cat(rt, id);
-    };
-  });
+  if (wanted("cat")) {
+    auto *cat = app.add_subcommand("cat", "a snapshot's exact bytes on stdout");
+    cat->add_option("ID", id, "snapshot id")->required();
+    cat->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_cat(rt, id);
+      };
+    });
+  }
 
-  auto *diff = app.add_subcommand(
-      "diff", "a snapshot against the current file, or two snapshots");
-  diff->add_option("ID", id, "snapshot id")->required();
-  diff->add_option("ID2", id2, "second snapshot id");
-  diff->add_flag("--show-secrets", show_secrets, "do not mask secret values");
-  diff->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_diff(rt, id, id2, show_secrets);
-    };
-  });
+  if (wanted("diff")) {
+    auto *diff = app.add_subcommand(
+        "diff", "a snapshot against the current file, or two snapshots");
+    diff->add_option("ID", id, "snapshot id")->required();
+    diff->add_option("ID2", id2, "second snapshot id");
+    diff->add_flag("--show-secrets", show_secrets, "do not mask secret values");
+    diff->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_diff(rt, id, id2, show_secrets);
+      };
+    });
+  }
 
   RestoreOptions restore_options;
-  auto *restore = app.add_subcommand("restore", "write a snapshot back");
-  restore->add_option("ID", restore_options.id, "snapshot id");
-  restore->add_option("--to", restore_options.to, "write to this path instead");
-  restore->add_flag("--dry-run", restore_options.dry_run,
-                    "show the diff, change nothing");
-  restore->add_flag("--only-mcp", restore_options.only_mcp,
-                    "replace only the MCP server maps in the current file");
-  restore->add_flag("--yes,-y", restore_options.yes, "do not ask");
-  restore->add_flag("--last-good", restore_options.last_good,
-                    "the newest good snapshot of --host or --path");
-  restore->add_option("--host", restore_options.host, "with --last-good");
-  restore->add_option("--path", restore_options.path, "with --last-good");
-  restore->add_flag("--show-secrets", restore_options.show_secrets,
-                    "do not mask secret values in the diff");
-  restore->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_restore(rt, restore_options);
-    };
-  });
+  if (wanted("restore")) {
+    auto *restore = app.add_subcommand("restore", "write a snapshot back");
+    restore->add_option("ID", restore_options.id, "snapshot id");
+    restore->add_option("--to", restore_options.to,
+                        "write to this path instead");
+    restore->add_flag("--dry-run", restore_options.dry_run,
+                      "show the diff, change nothing");
+    restore->add_flag("--only-mcp", restore_options.only_mcp,
+                      "replace only the MCP server maps in the current file");
+    restore->add_flag("--yes,-y", restore_options.yes, "do not ask");
+    restore->add_flag("--last-good", restore_options.last_good,
+                      "the newest good snapshot of --host or --path");
+    restore->add_option("--host", restore_options.host, "with --last-good");
+    restore->add_option("--path", restore_options.path, "with --last-good");
+    restore->add_flag("--show-secrets", restore_options.show_secrets,
+                      "do not mask secret values in the diff");
+    restore->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_restore(rt, restore_options);
+      };
+    });
+  }
 
   std::vector<std::string> snapshot_paths;
   std::string snapshot_host;
   std::string note;
-  auto *snapshot = app.add_subcommand("snapshot", "take a manual snapshot now");
-  snapshot->add_option("PATH", snapshot_paths, "files to snapshot");
-  snapshot->add_option("--host", snapshot_host,
-                       "every file of this host (or the host of PATHs)");
-  snapshot->add_option("--note", note, "a note; noted snapshots are pinned");
-  snapshot->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_snapshot(rt, snapshot_paths, snapshot_host, note);
-    };
-  });
+  if (wanted("snapshot")) {
+    auto *snapshot =
+        app.add_subcommand("snapshot", "take a manual snapshot now");
+    snapshot->add_option("PATH", snapshot_paths, "files to snapshot");
+    snapshot->add_option("--host", snapshot_host,
+                         "every file of this host (or the host of PATHs)");
+    snapshot->add_option("--note", note, "a note; noted snapshots are pinned");
+    snapshot->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_snapshot(rt, snapshot_paths, snapshot_host, note);
+      };
+    });
+  }
 
-  auto *pin = app.add_subcommand("pin", "exempt a snapshot from retention");
-  pin->add_option("ID", id, "snapshot id")->required();
-  pin->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_pin(rt, id, true);
-    };
-  });
-  auto *unpin = app.add_subcommand("unpin", "return a snapshot to retention");
-  unpin->add_option("ID", id, "snapshot id")->required();
-  unpin->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_pin(rt, id, false);
-    };
-  });
+  if (wanted("pin")) {
+    auto *pin = app.add_subcommand("pin", "exempt a snapshot from retention");
+    pin->add_option("ID", id, "snapshot id")->required();
+    pin->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_pin(rt, id, true);
+      };
+    });
+  }
+  if (wanted("unpin")) {
+    auto *unpin = app.add_subcommand("unpin", "return a snapshot to retention");
+    unpin->add_option("ID", id, "snapshot id")->required();
+    unpin->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_pin(rt, id, false);
+      };
+    });
+  }
 
   bool prune_dry_run = false;
-  auto *prune = app.add_subcommand("prune", "apply retention now");
-  prune->add_flag("--dry-run", prune_dry_run,
-                  "list what would be deleted and why");
-  prune->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_prune(rt, prune_dry_run);
-    };
-  });
+  if (wanted("prune")) {
+    auto *prune = app.add_subcommand("prune", "apply retention now");
+    prune->add_flag("--dry-run", prune_dry_run,
+                    "list what would be deleted and why");
+    prune->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_prune(rt, prune_dry_run);
+      };
+    });
+  }
 
-  app.add_subcommand("verify", "check every blob hash and the database")
-      ->callback([&] { action = cmd_verify; });
+  if (wanted("verify")) {
+    app.add_subcommand("verify", "check every blob hash and the database")
+        ->callback([&] { action = cmd_verify; });
+  }
 
   bool follow = false;
   std::int64_t events_limit = 0;
-  auto *events = app.add_subcommand("events", "the event log");
-  events->add_flag("--follow,-f", follow, "stream new events and snapshots");
-  events->add_option("--limit", events_limit, "at most N events (50)")
-      ->check(CLI::PositiveNumber);
-  events->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_events(rt, follow, events_limit);
-    };
-  });
+  if (wanted("events")) {
+    auto *events = app.add_subcommand("events", "the event log");
+    events->add_flag("--follow,-f", follow, "stream new events and snapshots");
+    events->add_option("--limit", events_limit, "at most N events (50)")
+        ->check(CLI::PositiveNumber);
+    events->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_events(rt, follow, events_limit);
+      };
+    });
+  }
 
   bool doctor = false;
-  app.add_subcommand("doctor",
-                     "check the setup and say how to fix each problem")
-      ->callback([&] { doctor = true; });
+  if (wanted("doctor")) {
+    app.add_subcommand("doctor",
+                       "check the setup and say how to fix each problem")
+        ->callback([&] { doctor = true; });
+  }
 
   ExportOptions export_options;
-  auto *export_cmd = app.add_subcommand("export", "write a portable bundle");
-  export_cmd->add_option("--host", export_options.host, "only this host");
-  export_cmd->add_option("--path", export_options.path, "only this file");
-  export_cmd->add_option("--since", export_options.since,
-                         "only snapshots taken since (ISO 8601)");
-  export_cmd->add_option("-o,--output", export_options.output, "bundle file")
-      ->required();
-  export_cmd->add_flag("--redact", export_options.redact,
-                       "replace secret values with placeholders");
-  export_cmd->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_export(rt, export_options);
-    };
-  });
+  if (wanted("export")) {
+    auto *export_cmd = app.add_subcommand("export", "write a portable bundle");
+    export_cmd->add_option("--host", export_options.host, "only this host");
+    export_cmd->add_option("--path", export_options.path, "only this file");
+    export_cmd->add_option("--since", export_options.since,
+                           "only snapshots taken since (ISO 8601)");
+    export_cmd->add_option("-o,--output", export_options.output, "bundle file")
+        ->required();
+    export_cmd->add_flag("--redact", export_options.redact,
+                         "replace secret values with placeholders");
+    export_cmd->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_export(rt, export_options);
+      };
+    });
+  }
 
   ImportOptions import_options;
-  auto *import_cmd = app.add_subcommand("import", "read a portable bundle");
-  import_cmd->add_option("FILE", import_options.file, "bundle file")
-      ->required();
-  import_cmd
-      ->add_option("--on-conflict", import_options.on_conflict,
-                   "skip, rename or fail (default skip)")
-      ->check(CLI::IsMember({"skip", "rename", "fail"}));
-  import_cmd->add_flag("--dry-run", import_options.dry_run,
-                       "check and count, import nothing");
-  import_cmd->add_flag("--map-home", import_options.map_home,
-                       "rewrite the source machine's home to this one's");
-  import_cmd->callback([&] {
-    action = [&](Runtime &rt) {
-      return cmd_import(rt, import_options);
-    };
-  });
+  if (wanted("import")) {
+    auto *import_cmd = app.add_subcommand("import", "read a portable bundle");
+    import_cmd->add_option("FILE", import_options.file, "bundle file")
+        ->required();
+    import_cmd
+        ->add_option("--on-conflict", import_options.on_conflict,
+                     "skip, rename or fail (default skip)")
+        ->check(CLI::IsMember({"skip", "rename", "fail"}));
+    import_cmd->add_flag("--dry-run", import_options.dry_run,
+                         "check and count, import nothing");
+    import_cmd->add_flag("--map-home", import_options.map_home,
+                         "rewrite the source machine's home to this one's");
+    import_cmd->callback([&] {
+      action = [&](Runtime &rt) {
+        return cmd_import(rt, import_options);
+      };
+    });
+  }
 
   try {
     app.parse(argc, argv);

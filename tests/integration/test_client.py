@@ -269,6 +269,25 @@ class CommandsTest(ClientTestCase):
             proc.kill()
             proc.wait()
 
+    def test_usage_and_help(self):
+        # Every subcommand is listed, though a command defines only its own.
+        out = self.ctl("--help").stdout.decode()
+        for name in ("status", "hosts", "list", "show", "cat", "diff",
+                     "restore", "snapshot", "pin", "unpin", "prune", "verify",
+                     "events", "doctor", "export", "import"):
+            self.assertRegex(out, rf"\n  {name} ", name)
+        out = self.ctl("restore", "--help").stdout.decode()
+        self.assertIn("--last-good", out)
+        self.assertNotIn("at most N snapshots", out)  # list's --limit
+        self.ctl(code=2)
+        self.ctl("bogus", code=2)
+        self.ctl("list", "--bogus", code=2)
+        # An option value that names another subcommand is still a value.
+        r = self.ctl("snapshot", self.cursor, "--note", "list")
+        snap = self.snapshots(CURSOR)[-1]
+        self.assertEqual(snap["note"], "list", r.stdout)
+        self.ctl("--json", "list", "--limit", "1")
+
     def test_import_usage_errors(self):
         self.ctl("import", self.sb.path("b.mcpbk"), "--on-conflict",
                  "sideways", code=2)
