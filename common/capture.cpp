@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <list>
 
 namespace mcpbk {
@@ -35,7 +36,19 @@ std::string mcp_digest_of(const McpView &view) {
   }
   std::string canonical;
   for (const auto &[name, entry] : view.servers) {
-    canonical += json(name).dump();
+    // The name as a JSON string, as json(name).dump() writes it (digests
+    // are stored: the bytes must not change); names that need no escaping
+    // skip building a json value for it.
+    const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+      return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (plain) {
+      canonical += '"';
+      canonical += name;
+      canonical += '"';
+    } else {
+      canonical += json(name).dump();
+    }
     canonical += '=';
     canonical += entry;
     canonical += '\n';

@@ -6,6 +6,7 @@
 #include <common/store.hpp>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 #include <tests/unit/scratch.hpp>
 
 #include <sys/stat.h>
@@ -332,6 +333,24 @@ TEST_CASE("capture_file reuses the caller's hash and view only for its bytes") {
     CHECK(outcome->snapshot->servers == std::vector<std::string>{"known"});
     CHECK(*store.content(*outcome->snapshot) == known);
   }
+}
+
+TEST_CASE("mcp_digest_of") {
+  // Digests are stored with each snapshot: the bytes hashed must stay
+  // exactly what they were, names as JSON strings included.
+  McpView view;
+  view.parsed = true;
+  view.servers = {{"github", R"({"command":"npx"})"},
+                  {"quote\"back\\slash", "{}"},
+                  {"tab\there", "{}"},
+                  {"caf\xc3\xa9@/home/u/p", "{}"}};
+  std::string expected;
+  for (const auto &[name, entry] : view.servers) {
+    expected += nlohmann::json(name).dump() + "=" + entry + "\n";
+  }
+  CHECK(mcp_digest_of(view) == sha256_hex(expected));
+  view.parsed = false;
+  CHECK(mcp_digest_of(view) == "unparsed");
 }
 
 TEST_CASE("Store::list") {
