@@ -22,8 +22,6 @@
 #include <common/hash.hpp>
 #include <common/ops/support.hpp>
 
-#include <future>
-
 namespace mcpbk::ops {
 
 namespace {
@@ -88,19 +86,6 @@ json op_restore(Context &context, const json &raw_args) {
     target.mcp_locations = source_target.mcp_locations;
   }
 
-  // Whether the host is running is read from /proc (two small files per
-  // process: milliseconds on a desktop with hundreds of processes), on a
-  // thread of its own while this one reads and parses.
-  std::future<std::optional<std::string>> running =
-      std::async(std::launch::async,
-                 [host = target.host] { return running_host_warning(host); });
-  auto add_running_warning = [&running](json &out) {
-    if (auto text = running.get()) {
-      std::string warning = out.value("warning", std::string());
-      warning += (warning.empty() ? "" : "; ") + *text;
-      out["warning"] = warning;
-    }
-  };
   std::string snapshot_bytes = value_or_throw(context.store.content(source));
   std::optional<std::string> current;
   if (auto read = read_file(dest, context.config.store.max_file_bytes)) {
@@ -166,20 +151,23 @@ json op_restore(Context &context, const json &raw_args) {
               "placeholders (" +
               std::string(k_redacted) + "); put the real values back";
   }
+  // Whether the host is running is read from /proc (two small files per
+  // process with a command line; 0.3-0.8 ms here, milliseconds on a desktop
+  // with hundreds of processes), before any flush: on a thread beside the
+  // write it made the write and its fsyncs 1.2 ms slower (bench/RESULTS.md
+  // item 31), and on a thread before them it saved nothing.
+  if (auto running = running_host_warning(target.host)) {
+    warning += (warning.empty() ? "" : "; ") + *running;
+  }
   if (!warning.empty()) {
     result["warning"] = warning;
   }
   if (dry_run) {
     result["dry_run"] = true;
-    add_running_warning(result);
     return result;
   }
   result["dry_run"] = false;
 
-  // The scan ends before the flushes start: run beside them, it made the
-  // write and its fsyncs 1.2 ms slower (2.8 instead of 1.6 ms for 5 KB,
-  // bench/RESULTS.md item 31), more than the scan takes.
-  running.wait();
   if (current && changed) {
     // Read once more: whatever a writer saved meanwhile is what gets
     // replaced. Usually it is what was read above, whose hash and view are
@@ -237,7 +225,6 @@ json op_restore(Context &context, const json &raw_args) {
   if (context.daemon != nullptr) {
     context.daemon->restored(target);
   }
-  add_running_warning(result);
   return result;
 }
 
