@@ -1,11 +1,12 @@
-// default_config_gen CONFIG_YAML OUTPUT_CPP
+// default_config_gen CONFIG_YAML OUTPUT_CPP [FUNCTION]
 //
 // A build step: parses the shipped config.yaml with the programs' own reader
 // (parse_config_over on an empty Config) and writes a C++ source defining
 // parsed_default_config(), which returns that Config. The programs then
 // start without parsing YAML for their defaults (yaml-cpp took about 1 M
 // instructions of every mcpbkctl start for those 400 bytes). A config.yaml
-// that does not parse fails the build with the reader's messages.
+// that does not parse fails the build with the reader's messages. The unit
+// tests also run it, as FUNCTION, on a config that sets every key.
 //
 // Every field of Config is written below; the unit test of default_config()
 // compares the result with parsing the embedded text, so a field added to
@@ -55,13 +56,15 @@ template <typename Enum> std::string enumerator(const char *type, Enum value) {
          std::to_string(static_cast<int>(value)) + ")";
 }
 
-std::string source_of(const Config &c) {
+std::string source_of(const Config &c, const std::string &function) {
   std::ostringstream o;
   o << "// Generated from config.yaml by common/default_config_gen.cpp. Do not "
        "edit.\n"
        "#include <common/default_config.hpp>\n\n"
        "namespace mcpbk {\n\n"
-       "Config parsed_default_config() {\n"
+       "Config "
+    << function
+    << "() {\n"
        "  Config c;\n";
   o << "  c.store.dir = " << literal(c.store.dir) << ";\n";
   o << "  c.store.compression = "
@@ -107,10 +110,12 @@ std::string source_of(const Config &c) {
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    std::cerr << "usage: default_config_gen CONFIG_YAML OUTPUT_CPP\n";
+  if (argc != 3 && argc != 4) {
+    std::cerr << "usage: default_config_gen CONFIG_YAML OUTPUT_CPP "
+                 "[FUNCTION]\n";
     return 2;
   }
+  const std::string function = argc == 4 ? argv[3] : "parsed_default_config";
   std::ifstream in(argv[1], std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
@@ -124,7 +129,7 @@ int main(int argc, char **argv) {
               << config.error().to_string();
     return 1;
   }
-  const std::string source = source_of(*config);
+  const std::string source = source_of(*config, function);
   // Rewritten only when it changes, so an edit to a comment of config.yaml
   // does not rebuild everything that links the defaults.
   std::ifstream old(argv[2], std::ios::binary);

@@ -70,6 +70,34 @@ TEST_CASE("default_config") {
   CHECK_FALSE(changed == *parsed);
 }
 
+namespace mcpbk {
+// tests/unit/full_config.yaml as written by default_config_gen.
+Config full_config_for_test();
+} // namespace mcpbk
+
+TEST_CASE("default_config_gen writes every key") {
+  const std::string text = test::read_file(
+      std::filesystem::path(MCPBK_SOURCE_DIR) / "tests/unit/full_config.yaml");
+  const auto parsed = parse_config_over(Config{}, text, "full_config.yaml");
+  REQUIRE(parsed);
+  const Config written = full_config_for_test();
+  CHECK(written == *parsed);
+  // The file sets every key away from its default.
+  const Config d = default_config();
+  CHECK(written.store != d.store);
+  CHECK(written.watch.backend != d.watch.backend);
+  CHECK(written.watch.paths.size() == 2);
+  CHECK(written.watch.project_roots.size() == 2);
+  CHECK(written.hosts.size() == 2);
+  CHECK(written.hosts.at("claude-code").trigger == Trigger::any);
+  CHECK(written.retention != d.retention);
+  CHECK(written.prune_interval_s != d.prune_interval_s);
+  CHECK(written.ipc.socket == "/run/\xc3\xa9.sock");
+  CHECK(written.log != d.log);
+  CHECK(written.notify.command.size() == 3);
+  CHECK(written.store.dir == "/tmp/some \"dir\"\n");
+}
+
 TEST_CASE("parse_config") {
   SUBCASE("a subset keeps every other default") {
     auto cfg = parse_config("retention:\n  max_count: 5\nwatch:\n  "
