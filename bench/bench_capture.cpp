@@ -46,17 +46,30 @@ void write_bytes(const fs::path &file, const std::string &bytes) {
   out << bytes;
 }
 
-// A temp dir with a store, the watched file and its target; removed at the
-// end.
-struct Fixture {
-  explicit Fixture(Doc doc) {
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+struct TempDir {
+  TempDir() {
     const char *tmp = std::getenv("TMPDIR");
     std::string pattern =
         std::string(tmp && *tmp ? tmp : "/tmp") + "/mcpbk-bench-XXXXXX";
     if (!::mkdtemp(pattern.data())) {
       throw std::runtime_error("mkdtemp failed");
     }
-    dir = pattern;
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  fs::path path;
+};
+
+// A temp dir with a store, the watched file and its target; removed at the
+// end.
+struct Fixture {
+  explicit Fixture(Doc doc) : dir(temp.path) {
     auto opened =
         Store::open(dir / "store.db", Compression::zstd, Store::Repair::no);
     if (!opened) {
@@ -71,11 +84,7 @@ struct Fixture {
     target = target_for(doc == Doc::desktop ? "claude-desktop" : "claude-code",
                         file.string(), {});
   }
-  ~Fixture() {
-    store.reset();
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  ~Fixture() { store.reset(); }
   Fixture(const Fixture &) = delete;
   Fixture &operator=(const Fixture &) = delete;
 
@@ -92,6 +101,7 @@ struct Fixture {
     }
   }
 
+  TempDir temp;
   fs::path dir;
   std::unique_ptr<Store> store;
   Config config;
@@ -246,25 +256,6 @@ void BM_apply_retention(benchmark::State &state, Doc doc) {
 // synchronous=FULL, as the store's are (SQLite writes the page to the WAL and
 // fdatasyncs it), and a 4 KiB pwrite() + fdatasync() of a plain file. A
 // recorded snapshot does at least the first.
-struct TempDir {
-  TempDir() {
-    const char *tmp = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp && *tmp ? tmp : "/tmp") + "/mcpbk-floor-XXXXXX";
-    if (!::mkdtemp(pattern.data())) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  fs::path path;
-};
-
 void BM_floor_sqlite_commit(benchmark::State &state) {
   TempDir dir;
   auto db =

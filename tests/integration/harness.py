@@ -44,6 +44,15 @@ log:
 """
 
 
+def status_kib(pid, field):
+    """A memory figure of /proc/PID/status (VmRSS, RssFile, ...) in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
 def wait_for(condition, timeout=10.0, what="a condition", interval=0.01):
     """Polls condition() until it returns a true value, which is returned;
     fails the test after `timeout` seconds."""

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from harness import (DaemonTestCase, Daemon, MCPBKD, request, sha256,
-                     wait_for)
+                     status_kib, wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
 WINDSURF = "~/.codeium/windsurf/mcp_config.json"
@@ -338,11 +338,7 @@ class PollBackendTest(DaemonTestCase):
 class IdleTest(DaemonTestCase):
 
     def rss_file_kib(self):
-        with open(f"/proc/{self.daemon.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("RssFile:"):
-                    return int(line.split()[1])
-        raise AssertionError("no RssFile in /proc/PID/status")
+        return status_kib(self.daemon.proc.pid, "RssFile")
 
     def test_idle_daemon_unmaps_its_code_and_keeps_working(self):
         self.sb.write(CURSOR, servers_json("a"))

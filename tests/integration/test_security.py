@@ -13,7 +13,7 @@ import sys
 import unittest
 
 from harness import (AS_NOBODY, DaemonTestCase, connect, read_line, request,
-                     request_as_nobody, run_ctl,
+                     request_as_nobody, run_ctl, status_kib,
                      wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
@@ -31,11 +31,7 @@ def servers_json(*names, env=None):
 
 
 def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    return status_kib(pid, "VmRSS")
 
 
 class PermissionsTest(DaemonTestCase):
