@@ -1,5 +1,7 @@
 #include <common/process.hpp>
 
+#include <common/fs.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -170,23 +172,13 @@ void release(const Mapping &m, ReleasedPages &out) {
 ReleasedPages release_file_pages() {
   ReleasedPages out;
 #if defined(__linux__)
-  const int fd = ::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return out;
-  }
   // Read all of it first: madvise() while reading would change what the
   // kernel reports for the mappings not yet read.
-  std::string text;
-  char buffer[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) {
-      break;
-    }
-    text.append(buffer, static_cast<std::size_t>(n));
+  const auto text = read_file("/proc/self/smaps", std::uint64_t{64} << 20);
+  if (!text) {
+    return out;
   }
-  ::close(fd);
-  std::string_view rest(text);
+  std::string_view rest(*text);
   Mapping current;
   bool have = false;
   while (!rest.empty()) {
