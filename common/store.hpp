@@ -232,7 +232,7 @@ public:
   Result<StoreStats> stats();
 
   // The schema version this build writes (PRAGMA user_version).
-  static constexpr int k_schema_version = 3;
+  static constexpr int k_schema_version = 4;
 
 private:
   Store() = default;
