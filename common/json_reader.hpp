@@ -30,12 +30,22 @@ bool path_wanted(const std::vector<KeyPath> &patterns, const KeyPath &path);
 // True when path is at or below a location: everything under it is wanted.
 bool path_complete(const std::vector<KeyPath> &patterns, const KeyPath &path);
 
+// True when a location ends at path and no other one passes through it or
+// ends above it: the value there is a server map and nothing more is looked
+// up inside its entries.
+bool path_is_location_end(const std::vector<KeyPath> &patterns,
+                          const KeyPath &path);
+
 // The document parse_json_for_locations() builds (objects keep only the keys
 // that may lead to a location, arrays on the way keep all their elements,
 // values at a location are whole), when `bytes` is strict JSON that the fast
 // reader takes. std::nullopt otherwise, and always from the plain reader:
 // nlohmann/json then reads the text (or explains why it cannot). Whatever
 // the fast reader accepts, nlohmann/json reads to the same values.
+// One shortcut: when the value at a location end (path_is_location_end) is
+// an object, each of its entries may come already written in canonical form
+// (what nlohmann::json::dump() writes for it) as a binary value, which JSON
+// text never produces; extract_mcp() then uses those bytes as they are.
 std::optional<nlohmann::json>
 parse_strict_json(std::string_view bytes, const std::vector<KeyPath> &patterns);
 

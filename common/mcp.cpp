@@ -66,6 +66,21 @@ bool path_complete(const std::vector<KeyPath> &patterns, const KeyPath &path) {
                      });
 }
 
+bool path_is_location_end(const std::vector<KeyPath> &patterns,
+                          const KeyPath &path) {
+  bool ends_here = false;
+  for (const KeyPath &pattern : patterns) {
+    if (!prefix_matches(pattern, path, std::min(pattern.size(), path.size()))) {
+      continue;
+    }
+    if (pattern.size() != path.size()) {
+      return false;
+    }
+    ends_here = true;
+  }
+  return ends_here;
+}
+
 } // namespace detail
 
 namespace {
@@ -489,7 +504,13 @@ void add_server(McpView &view, const std::string &name, const Json &entry) {
   for (int n = 2; view.servers.count(unique); ++n) {
     unique = name + "#" + std::to_string(n);
   }
-  view.servers.emplace(unique, entry.dump());
+  if (entry.is_binary()) {
+    // Written by the fast reader already (common/json_reader.hpp).
+    const auto &bytes = entry.get_binary();
+    view.servers.emplace(unique, std::string(bytes.begin(), bytes.end()));
+  } else {
+    view.servers.emplace(unique, entry.dump());
+  }
 }
 
 void collect_servers(McpView &view, const LocationMatch<Json> &match) {

@@ -508,6 +508,9 @@ TEST_CASE("extract_mcp equals extract_mcp_reference") {
       const std::string text(literal);
       check_same_as_reference(in_server(text));
       check_same_as_reference(R"({"mcpServers": {)" + text + ": {}}}");
+      // As a key inside a server's entry, which is written canonically.
+      check_same_as_reference(R"({"mcpServers": {"s": {"a": 1, )" + text +
+                              R"(: [2], "z": {)" + text + ": null}}}}");
     }
   }
 
@@ -532,6 +535,11 @@ TEST_CASE("extract_mcp equals extract_mcp_reference") {
         R"({"mcpServers": {"a": {"x": 1}, "a": {"y": 2}},
             "mcpServers": {"b": {}, "c": {"env": {"K": "1", "K": "2"}}}})",
         R"({"mcpServers": {"a": 1, "b": 2, "a": 3}})",
+        // Keys sorted byte-wise (not by code point or locale), empty ones,
+        // ones that share a prefix, nested and repeated.
+        R"({"mcpServers": {"s": {"z": 1, "\u00e9": 2, "A": 3, "a\u0000b": 4,
+            "a": 5, "\u007f": 6, "": 7, "ab": {"y": [], "x": {}, "y": [0]},
+            "\uD83D\uDE00": true, "\uFFFF": false, "z": -1}}})",
         R"({"projects": {"/p": {"mcpServers": {"a": {}}}, "/p": {"x": 1},
                          "/q": {"mcpServers": {"a": {}}, "mcpServers": 5}}})",
         // Arrays of servers, named by "name" or by index.
