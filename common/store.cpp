@@ -331,16 +331,16 @@ constexpr std::int64_t k_deltas_per_keyframe = 32;
 
 void Store::remember_keyframe(std::string sha256, std::string content) {
   for (auto it = m_keyframes.begin(); it != m_keyframes.end(); ++it) {
-    if (it->first == sha256) {
+    if (it->sha256 == sha256) {
       m_keyframes.erase(it);
       break;
     }
   }
-  m_keyframes.emplace_front(std::move(sha256), std::move(content));
+  m_keyframes.push_front({std::move(sha256), std::move(content), nullptr});
   std::size_t bytes = 0;
   std::size_t kept = 0;
   for (auto it = m_keyframes.begin(); it != m_keyframes.end(); ++it) {
-    bytes += it->second.size();
+    bytes += it->content.size();
     if (++kept > k_keyframes_kept ||
         (kept > 1 && bytes > k_keyframe_bytes_kept)) {
       m_keyframes.erase(it, m_keyframes.end());
@@ -351,15 +351,23 @@ void Store::remember_keyframe(std::string sha256, std::string content) {
 
 Result<std::string_view> Store::keyframe(std::string_view sha256) {
   for (auto it = m_keyframes.begin(); it != m_keyframes.end(); ++it) {
-    if (it->first == sha256) {
+    if (it->sha256 == sha256) {
       m_keyframes.splice(m_keyframes.begin(), m_keyframes, it);
-      return std::string_view(m_keyframes.front().second);
+      return std::string_view(m_keyframes.front().content);
     }
   }
   // read_blob() refuses a delta as a base, so this cannot recurse further.
   TRY_ASSIGN(auto content, read_blob(sha256, Verify::yes));
   remember_keyframe(std::string(sha256), std::move(content));
-  return std::string_view(m_keyframes.front().second);
+  return std::string_view(m_keyframes.front().content);
+}
+
+const ZstdPrefix &Store::front_keyframe_prefix() {
+  Keyframe &front = m_keyframes.front();
+  if (!front.prefix) {
+    front.prefix = std::make_unique<ZstdPrefix>(front.content);
+  }
+  return *front.prefix;
 }
 
 Result<void> Store::insert_blob(std::string_view sha256,
@@ -398,7 +406,9 @@ Result<void> Store::insert_blob(std::string_view sha256,
     // A damaged keyframe only costs the delta: the content is stored whole.
     auto base = keyframe(keyframe_sha);
     if (base && base->size() + content.size() <= k_max_prefixed_bytes) {
-      std::string delta = zstd_compress(content, *base);
+      // The keyframe is first in m_keyframes now, and usually serves the
+      // next deltas too: its prefix is indexed once for all of them.
+      std::string delta = zstd_compress(content, front_keyframe_prefix());
       if (static_cast<std::int64_t>(delta.size()) <= keyframe_stored / 2) {
         insert->bind(3, std::string_view("zstd-delta"))
             .bind_blob(4, delta)

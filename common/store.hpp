@@ -1,5 +1,6 @@
 #pragma once
 
+#include <common/compress.hpp>
 #include <common/error.hpp>
 #include <common/retention.hpp>
 #include <common/sqlite.hpp>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -256,6 +258,15 @@ private:
   // m_keyframes or read and added there.
   Result<std::string_view> keyframe(std::string_view sha256);
   void remember_keyframe(std::string sha256, std::string content);
+  // The first of m_keyframes indexed as a zstd prefix (made on first use).
+  const ZstdPrefix &front_keyframe_prefix();
+
+  struct Keyframe {
+    std::string sha256;
+    std::string content;
+    // Refers to content (a list node's string stays in place).
+    std::unique_ptr<ZstdPrefix> prefix;
+  };
 
   std::filesystem::path m_file;
   sql::Database m_db;
@@ -267,7 +278,7 @@ private:
   ino_t m_ino = 0;
   // The contents of the keyframes used last (most recent first), each
   // verified against its hash: deltas are written and read against them.
-  std::list<std::pair<std::string, std::string>> m_keyframes;
+  std::list<Keyframe> m_keyframes;
 };
 
 } // namespace mcpbk

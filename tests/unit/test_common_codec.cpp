@@ -116,3 +116,61 @@ TEST_CASE("zstd_compress with a prefix keeps a small edit small") {
   REQUIRE(plain);
   CHECK(*plain == next);
 }
+
+TEST_CASE("zstd_compress with a prepared prefix") {
+  std::string base;
+  std::uint64_t x = 2463534242ULL;
+  while (base.size() < (3u << 20)) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    base += std::to_string(x % 1000000007) + ",\n";
+  }
+  const ZstdPrefix prefix(base);
+  CHECK(prefix.bytes() == base);
+  // Several frames with one prefix, each decoded with the prefix's bytes
+  // (as zstd_decompress(frame, size, base) reads a keyframe's deltas).
+  for (std::size_t at : {std::size_t{10}, base.size() / 2, base.size() - 100}) {
+    CAPTURE(at);
+    std::string next = base;
+    next[at] = next[at] == '1' ? '2' : '1';
+    const std::string delta = zstd_compress(next, prefix);
+    // As small as with the prefix indexed per frame: the window spans the
+    // prefix and the content.
+    CHECK(delta.size() < 4'000);
+    CHECK(delta.size() < zstd_compress(next, base).size() + 200);
+    auto back = zstd_decompress(delta, next.size(), base);
+    REQUIRE(back);
+    CHECK(*back == next);
+  }
+  // A content much larger than the prefix, and one unrelated to it.
+  const std::string twice = base + base;
+  auto big = zstd_decompress(zstd_compress(twice, prefix), twice.size(), base);
+  REQUIRE(big);
+  CHECK(*big == twice);
+  const std::string unrelated(5000, 'u');
+  auto other =
+      zstd_decompress(zstd_compress(unrelated, prefix), unrelated.size(), base);
+  REQUIRE(other);
+  CHECK(*other == unrelated);
+  // The context forgets the prefix after each frame: a plain frame next
+  // decodes without it.
+  const std::string plain_frame = zstd_compress(unrelated);
+  auto plain = zstd_decompress(plain_frame, unrelated.size());
+  REQUIRE(plain);
+  CHECK(*plain == unrelated);
+  // A prefix that begins like a zstd dictionary (magic 0xEC30A437) is still
+  // raw content, as a file's bytes always are.
+  const std::string magic = std::string("\x37\xA4\x30\xEC", 4) +
+                            std::string(4000, 'x') + "tail of the keyframe";
+  const ZstdPrefix odd(magic);
+  const std::string edited = magic + " edited";
+  auto back = zstd_decompress(zstd_compress(edited, odd), edited.size(), magic);
+  REQUIRE(back);
+  CHECK(*back == edited);
+  // An empty prefix is no prefix.
+  const ZstdPrefix none{std::string_view()};
+  auto alone = zstd_decompress(zstd_compress(edited, none), edited.size());
+  REQUIRE(alone);
+  CHECK(*alone == edited);
+}
