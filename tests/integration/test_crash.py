@@ -150,7 +150,14 @@ class KillDuringRestoreTest(CrashTestCase):
         self.daemon.start()
         self.ids = []
         for v in self.versions:
-            self.sb.write(FILES[0], v)
+            # Saved whole (temp file, rename): written in place, a writer
+            # descheduled between the truncation and the write (a loaded CI
+            # machine) let the daemon record the empty file, and max_count 2
+            # then pruned the old version before it could be pinned.
+            tmp = self.target + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(v)
+            os.rename(tmp, self.target)
             self.ids.append(self.wait_snapshot(FILES[0], v, timeout=30)["id"])
         # Pin them so max_count 2 keeps them through the restores.
         for i in self.ids:
