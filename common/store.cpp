@@ -349,25 +349,17 @@ void Store::remember_keyframe(std::string sha256, std::string content) {
   }
 }
 
-Result<std::string_view> Store::keyframe(std::string_view sha256) {
+Result<Store::Keyframe *> Store::keyframe(std::string_view sha256) {
   for (auto it = m_keyframes.begin(); it != m_keyframes.end(); ++it) {
     if (it->sha256 == sha256) {
       m_keyframes.splice(m_keyframes.begin(), m_keyframes, it);
-      return std::string_view(m_keyframes.front().content);
+      return &m_keyframes.front();
     }
   }
   // read_blob() refuses a delta as a base, so this cannot recurse further.
   TRY_ASSIGN(auto content, read_blob(sha256, Verify::yes));
   remember_keyframe(std::string(sha256), std::move(content));
-  return std::string_view(m_keyframes.front().content);
-}
-
-const ZstdPrefix &Store::front_keyframe_prefix() {
-  Keyframe &front = m_keyframes.front();
-  if (!front.prefix) {
-    front.prefix = std::make_unique<ZstdPrefix>(front.content);
-  }
-  return *front.prefix;
+  return &m_keyframes.front();
 }
 
 Result<void> Store::insert_blob(std::string_view sha256,
@@ -405,10 +397,11 @@ Result<void> Store::insert_blob(std::string_view sha256,
   if (!keyframe_sha.empty()) {
     // A damaged keyframe only costs the delta: the content is stored whole.
     auto base = keyframe(keyframe_sha);
-    if (base && base->size() + content.size() <= k_max_prefixed_bytes) {
-      // The keyframe is first in m_keyframes now, and usually serves the
-      // next deltas too: its prefix is indexed once for all of them.
-      std::string delta = zstd_compress(content, front_keyframe_prefix());
+    if (base &&
+        (*base)->content.size() + content.size() <= k_max_prefixed_bytes) {
+      // A keyframe usually serves the next deltas too: it is indexed once
+      // for all of them.
+      std::string delta = zstd_compress(content, (*base)->indexed());
       if (static_cast<std::int64_t>(delta.size()) <= keyframe_stored / 2) {
         insert->bind(3, std::string_view("zstd-delta"))
             .bind_blob(4, delta)
@@ -693,13 +686,13 @@ Result<std::string> Store::read_blob(std::string_view sha256, Verify verify) {
                                                     " is itself a delta");
       }
     }
-    auto prefix = keyframe(base);
-    if (!prefix) {
+    auto base_frame = keyframe(base);
+    if (!base_frame) {
       return fail(ErrorCode::integrity_error,
                   "blob " + std::string(sha256) + ": its base " + base +
-                      " cannot be read (" + prefix.error().message + ")");
+                      " cannot be read (" + base_frame.error().message + ")");
     }
-    auto plain = zstd_decompress(data, size, *prefix);
+    auto plain = zstd_decompress(data, size, (*base_frame)->content);
     if (!plain) {
       return fail(ErrorCode::integrity_error,
                   "blob " + std::string(sha256) + ": " + plain.error().message);

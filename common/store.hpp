@@ -254,19 +254,26 @@ private:
   // against the keyframe of `similar` when that pays.
   Result<void> insert_blob(std::string_view sha256, std::string_view content,
                            std::string_view similar);
-  // The content of a keyframe (a blob stored whole), hash verified, from
-  // m_keyframes or read and added there.
-  Result<std::string_view> keyframe(std::string_view sha256);
-  void remember_keyframe(std::string sha256, std::string content);
-  // The first of m_keyframes indexed as a zstd prefix (made on first use).
-  const ZstdPrefix &front_keyframe_prefix();
-
+  // A keyframe (a blob stored whole) kept in memory, hash verified.
   struct Keyframe {
     std::string sha256;
     std::string content;
-    // Refers to content (a list node's string stays in place).
+    // content indexed as a zstd prefix, made on first use; it refers to
+    // content (a list node's string stays in place).
     std::unique_ptr<ZstdPrefix> prefix;
+
+    const ZstdPrefix &indexed() {
+      if (!prefix) {
+        prefix = std::make_unique<ZstdPrefix>(content);
+      }
+      return *prefix;
+    }
   };
+
+  // A keyframe from m_keyframes, or read and added there; valid until
+  // m_keyframes next changes.
+  Result<Keyframe *> keyframe(std::string_view sha256);
+  void remember_keyframe(std::string sha256, std::string content);
 
   std::filesystem::path m_file;
   sql::Database m_db;

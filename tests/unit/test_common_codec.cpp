@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
 
 using namespace mcpbk;
@@ -81,18 +82,28 @@ TEST_CASE("base64_decode refuses what is not base64") {
   }
 }
 
-TEST_CASE("zstd_compress with a prefix keeps a small edit small") {
-  // 3 MiB of text that does not repeat within itself, so only the prefix
-  // explains it, with one byte changed near the end (the match is as far
-  // back as the prefix is long: beyond zstd's default window at level 3).
-  std::string base;
-  std::uint64_t x = 88172645463325252ULL;
-  while (base.size() < (3u << 20)) {
+namespace {
+
+// 3 MiB of numbers from a xorshift generator: text that does not repeat
+// within itself, so only a prefix can explain it.
+std::string unrepeating_text(std::uint64_t seed) {
+  std::string text;
+  std::uint64_t x = seed;
+  while (text.size() < (3u << 20)) {
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    base += std::to_string(x % 1000000007) + ",\n";
+    text += std::to_string(x % 1000000007) + ",\n";
   }
+  return text;
+}
+
+} // namespace
+
+TEST_CASE("zstd_compress with a prefix keeps a small edit small") {
+  // One byte changed near the end (the match is as far back as the prefix
+  // is long: beyond zstd's default window at level 3).
+  const std::string base = unrepeating_text(88172645463325252ULL);
   std::string next = base;
   next[next.size() - 100] = next[next.size() - 100] == '1' ? '2' : '1';
 
@@ -118,14 +129,7 @@ TEST_CASE("zstd_compress with a prefix keeps a small edit small") {
 }
 
 TEST_CASE("zstd_compress with a prepared prefix") {
-  std::string base;
-  std::uint64_t x = 2463534242ULL;
-  while (base.size() < (3u << 20)) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    base += std::to_string(x % 1000000007) + ",\n";
-  }
+  const std::string base = unrepeating_text(2463534242ULL);
   const ZstdPrefix prefix(base);
   CHECK(prefix.bytes() == base);
   // Several frames with one prefix, each decoded with the prefix's bytes
