@@ -218,7 +218,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   snap.pinned = request.pinned;
   // One transaction (one WAL fsync) for the snapshot, its risk event and
   // the retention it triggers: a crash keeps all of them or none.
-  TRY_ASSIGN(auto tx, store.transaction());
+  TRY_ASSIGN(auto tx, store.transaction(request.durability));
   // The previous version is what this content most resembles: the store
   // may keep it as a small delta.
   TRY_ASSIGN(auto record,

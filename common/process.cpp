@@ -3,6 +3,7 @@
 #include <common/fs.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <set>
@@ -56,7 +57,7 @@ running_processes(std::span<const std::string_view> names) {
   const int proc_fd = ::dirfd(proc);
   std::set<std::string_view> seen_names;
   char comm_buffer[64];
-  char cmdline_buffer[4096];
+  char exe_buffer[4096];
   std::string relative;
   while (const dirent *entry = ::readdir(proc)) {
     const std::string_view pid(entry->d_name);
@@ -65,18 +66,31 @@ running_processes(std::span<const std::string_view> names) {
         })) {
       continue;
     }
-    // The command line first: it is empty for kernel threads (most of the
-    // processes on a quiet machine) and for processes that have exited,
-    // neither of which can be a host, so their names need not be read.
-    relative.assign(pid).append("/cmdline");
-    std::string_view argv0 =
-        read_proc_file(proc_fd, relative.c_str(), cmdline_buffer);
-    if (argv0.empty()) {
+    // The executable first, in one call: a kernel thread (most of the
+    // processes on a quiet machine) and a process that has exited have
+    // none, and cannot be a host, so their names need not be read. The
+    // kernel shows it only to whoever may trace the process: for another
+    // user's process, or one that made itself undumpable, only the name is
+    // read.
+    relative.assign(pid).append("/exe");
+    const ssize_t length =
+        ::readlinkat(proc_fd, relative.c_str(), exe_buffer, sizeof exe_buffer);
+    if (length < 0 && errno != EACCES && errno != EPERM) {
       continue;
     }
-    argv0 = argv0.substr(0, argv0.find('\0'));
-    if (const auto slash = argv0.rfind('/'); slash != std::string_view::npos) {
-      argv0.remove_prefix(slash + 1);
+    std::string_view exe_name;
+    if (length > 0) {
+      exe_name =
+          std::string_view(exe_buffer, static_cast<std::size_t>(length));
+      // An executable replaced or deleted since it started.
+      constexpr std::string_view deleted = " (deleted)";
+      if (exe_name.ends_with(deleted)) {
+        exe_name.remove_suffix(deleted.size());
+      }
+      if (const auto slash = exe_name.rfind('/');
+          slash != std::string_view::npos) {
+        exe_name.remove_prefix(slash + 1);
+      }
     }
     relative.assign(pid).append("/comm");
     std::string_view comm =
@@ -84,8 +98,11 @@ running_processes(std::span<const std::string_view> names) {
     while (!comm.empty() && (comm.back() == '\n' || comm.back() == '\0')) {
       comm.remove_suffix(1);
     }
+    if (comm.empty() && exe_name.empty()) {
+      continue;
+    }
     for (const std::string_view name : names) {
-      if (comm == name.substr(0, k_comm_length) || argv0 == name) {
+      if (comm == name.substr(0, k_comm_length) || exe_name == name) {
         seen_names.insert(name);
       }
     }

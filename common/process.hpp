@@ -10,8 +10,8 @@ namespace mcpbk {
 
 // The names among `names` of processes that are running now, each once, in
 // the order given. On Linux a process matches by /proc/<pid>/comm (which the
-// kernel truncates to 15 characters) or by the file name of its argv[0]; one
-// with an empty command line (a kernel thread, a process that has exited) is
+// kernel truncates to 15 characters) or by the file name of its executable;
+// one without an executable (a kernel thread, a process that has exited) is
 // passed over.
 // Elsewhere, and when /proc cannot be read, the list is empty: the check is
 // only a hint for a warning.

@@ -12,12 +12,14 @@ Database::~Database() {
 
 Database::Database(Database &&other) noexcept
     : m_db(std::exchange(other.m_db, nullptr)),
+      m_durability(std::exchange(other.m_durability, Durability::full)),
       m_fixed(std::exchange(other.m_fixed, {})) {}
 
 Database &Database::operator=(Database &&other) noexcept {
   if (this != &other) {
     close();
     m_db = std::exchange(other.m_db, nullptr);
+    m_durability = std::exchange(other.m_durability, Durability::full);
     m_fixed = std::exchange(other.m_fixed, {});
   }
   return *this;
@@ -258,35 +260,63 @@ Result<CachedStatement> StatementCache::get(Database &db,
   return CachedStatement(&it->second.stmt, &it->second.in_use);
 }
 
-Result<Transaction> Transaction::begin(Database &db) {
+Result<void> Database::set_durability(Durability durability) {
+  if (durability == m_durability) {
+    return {};
+  }
+  // Not a kept statement: SQLite applies this pragma when it is prepared,
+  // not when it runs.
+  TRY(exec(durability == Durability::full ? "PRAGMA synchronous=FULL"
+                                          : "PRAGMA synchronous=NORMAL"));
+  m_durability = durability;
+  return {};
+}
+
+Result<Transaction> Transaction::begin(Database &db, Durability durability) {
   if (sqlite3_get_autocommit(db.handle()) == 0) {
     // Inside an outer transaction: a savepoint commits or rolls back with it.
     TRY(db.exec_fixed("SAVEPOINT nested"));
     return Transaction(&db, true);
   }
-  TRY(db.exec_fixed("BEGIN IMMEDIATE"));
+  TRY(db.set_durability(durability));
+  if (auto begun = db.exec_fixed("BEGIN IMMEDIATE"); !begun) {
+    (void)db.set_durability(Durability::full);
+    return tl::unexpected(begun.error());
+  }
   return Transaction(&db, false);
 }
 
-Transaction::~Transaction() {
-  if (m_db) {
-    (void)m_db->exec(m_nested ? "ROLLBACK TO nested; RELEASE nested"
-                              : "ROLLBACK");
+// After an outermost transaction (rolled back first when `rollback`): a
+// deferred one leaves the connection's durability full again (were that to
+// fail, the next transaction sets it before it begins).
+void Transaction::end(bool rollback) {
+  Database *db = std::exchange(m_db, nullptr);
+  if (rollback) {
+    (void)db->exec_fixed("ROLLBACK");
   }
+  (void)db->set_durability(Durability::full);
+}
+
+Transaction::~Transaction() {
+  if (m_db == nullptr) {
+    return;
+  }
+  if (m_nested) {
+    (void)m_db->exec("ROLLBACK TO nested; RELEASE nested");
+    return;
+  }
+  end(true);
 }
 
 Transaction::Transaction(Transaction &&other) noexcept
     : m_db(std::exchange(other.m_db, nullptr)), m_nested(other.m_nested) {}
 
 Result<void> Transaction::commit() {
-  Database *db = std::exchange(m_db, nullptr);
   if (m_nested) {
-    return db->exec_fixed("RELEASE nested");
+    return std::exchange(m_db, nullptr)->exec_fixed("RELEASE nested");
   }
-  auto rc = db->exec_fixed("COMMIT");
-  if (!rc) {
-    (void)db->exec("ROLLBACK");
-  }
+  auto rc = m_db->exec_fixed("COMMIT");
+  end(!rc);
   return rc;
 }
 

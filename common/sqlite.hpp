@@ -18,6 +18,15 @@ namespace mcpbk::sql {
 
 class Statement;
 
+// When an outermost transaction's COMMIT returns (the connection is in WAL
+// mode). full (synchronous=FULL, every transaction of the store unless asked
+// otherwise): once the WAL is on disk. deferred (synchronous=NORMAL): without
+// waiting for the disk; the transaction survives the process being killed,
+// and a power cut before the next full commit or checkpoint can lose it but
+// never the database's consistency. Only for records whose content is kept
+// durably elsewhere.
+enum class Durability { full, deferred };
+
 // An owned SQLite connection.
 class Database {
 public:
@@ -43,6 +52,11 @@ public:
   // Prepares one statement.
   Result<Statement> prepare(std::string_view sql);
 
+  // Sets synchronous for the transactions that follow; only outside a
+  // transaction (SQLite refuses to change it inside one).
+  Result<void> set_durability(Durability durability);
+  Durability durability() const { return m_durability; }
+
   std::int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3 *handle() const { return m_db; }
@@ -56,6 +70,7 @@ private:
   explicit Database(sqlite3 *db) : m_db(db) {}
   void close();
   sqlite3 *m_db = nullptr;
+  Durability m_durability = Durability::full;
   // exec_fixed()'s statements, finalized before the connection closes.
   std::vector<std::pair<const char *, sqlite3_stmt *>> m_fixed;
 };
@@ -150,7 +165,12 @@ private:
 // one; rolls back on destruction unless committed.
 class Transaction {
 public:
-  static Result<Transaction> begin(Database &db);
+  // Begins a transaction, or a savepoint inside the current one (which
+  // then keeps the outer transaction's durability). An outermost
+  // transaction sets the connection's durability first, and a deferred one
+  // puts it back to full when it ends.
+  static Result<Transaction> begin(Database &db,
+                                   Durability durability = Durability::full);
   ~Transaction();
   Transaction(Transaction &&other) noexcept;
   Transaction &operator=(Transaction &&) = delete;
@@ -160,6 +180,7 @@ public:
 
 private:
   Transaction(Database *db, bool nested) : m_db(db), m_nested(nested) {}
+  void end(bool rollback);
   Database *m_db = nullptr;
   bool m_nested = false;
 };

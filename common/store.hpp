@@ -194,9 +194,10 @@ public:
   Result<std::optional<SnapshotRecord>> find_at(std::string_view path,
                                                 Micros taken_at);
   // Opens a transaction spanning several calls (each call's own transaction
-  // nests inside it).
-  Result<sql::Transaction> transaction() {
-    return sql::Transaction::begin(m_db);
+  // nests inside it). See sql::Durability for deferred.
+  Result<sql::Transaction>
+  transaction(sql::Durability durability = sql::Durability::full) {
+    return sql::Transaction::begin(m_db, durability);
   }
   // Every path with at least one snapshot.
   Result<std::vector<std::string>> paths();

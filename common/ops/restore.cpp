@@ -151,12 +151,13 @@ json op_restore(Context &context, const json &raw_args) {
               "placeholders (" +
               std::string(k_redacted) + "); put the real values back";
   }
-  // Whether the host is running is read from /proc (two small files per
-  // process with a command line; 0.3-0.8 ms here, milliseconds on a desktop
-  // with hundreds of processes), before any flush: on a thread beside the
-  // write it made the write and its fsyncs 1.2 ms slower (bench/RESULTS.md
-  // item 31), on a thread before them it saved nothing, and done by
-  // mcpbkctl while the daemon restored it cost 1.1 ms more (round 6).
+  // Whether the host is running is read from /proc (for each process, the
+  // link to its executable, and the name of those that have one: 0.2-0.5 ms
+  // here, more on a desktop with hundreds of processes), before any flush: on
+  // a thread beside the write it made the write and its fsyncs 1.2 ms slower
+  // (bench/RESULTS.md item 31), on a thread before them it saved nothing,
+  // and done by mcpbkctl while the daemon restored it cost 1.1 ms more
+  // (round 6).
   if (auto running = running_host_warning(target.host)) {
     warning += (warning.empty() ? "" : "; ") + *running;
   }
@@ -211,6 +212,9 @@ json op_restore(Context &context, const json &raw_args) {
   record.note = "restored from #" + std::to_string(source.id);
   record.view = &after;
   record.sha256 = new_sha;
+  // The restored bytes are on disk (fsynced) and came from snapshots the
+  // store holds durably: the record need not wait for the disk.
+  record.durability = sql::Durability::deferred;
   if (current) {
     record.known_bytes = *current;
     record.known_sha256 = old_sha;

@@ -4,11 +4,19 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
+#include <thread>
+#include <vector>
 #include <fstream>
 #include <string>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
@@ -118,3 +126,79 @@ TEST_CASE("release_file_pages") {
   }
 #endif
 }
+
+#if defined(__linux__)
+namespace {
+
+// A child process renamed (its comm) to `name`, until destroyed.
+struct RenamedChild {
+  pid_t pid = -1;
+  explicit RenamedChild(const char *name) {
+    pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::prctl(PR_SET_NAME, name);
+      for (;;) {
+        ::pause();
+      }
+    }
+    // Until the kernel shows the new name (the child runs on its own).
+    const std::string comm = "/proc/" + std::to_string(pid) + "/comm";
+    const std::string expected = std::string(name).substr(0, 15) + "\n";
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (test::read_file(comm) != expected) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~RenamedChild() {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  RenamedChild(const RenamedChild &) = delete;
+  RenamedChild &operator=(const RenamedChild &) = delete;
+};
+
+std::vector<std::string> running(std::initializer_list<std::string_view> names) {
+  const std::vector<std::string_view> list(names);
+  return running_processes(list);
+}
+
+} // namespace
+
+TEST_CASE("running_processes") {
+  using Names = std::vector<std::string>;
+  SUBCASE("by name, as long as the kernel keeps it") {
+    RenamedChild child("mcpbk-renamed-process");
+    CHECK(running({"mcpbk-renamed-process", "mcpbk-renamed-other",
+                   "mcpbk-absent"}) == Names{"mcpbk-renamed-process"});
+    CHECK(running({"mcpbk-renamed-p"}) == Names{"mcpbk-renamed-p"});
+    CHECK(running({"mcpbk-renamed"}).empty());
+  }
+  SUBCASE("by the file name of the executable") {
+    // This program and its child go by other names for the while: only
+    // their executable can match.
+    std::array<char, 16> own_comm{};
+    REQUIRE(::prctl(PR_GET_NAME, own_comm.data()) == 0);
+    REQUIRE(::prctl(PR_SET_NAME, "mcpbk-renamed-1") == 0);
+    RenamedChild child("mcpbk-renamed-2");
+    std::array<char, 4096> exe{};
+    const ssize_t n = ::readlink("/proc/self/exe", exe.data(), exe.size());
+    REQUIRE(n > 0);
+    const std::string own =
+        std::filesystem::path(
+            std::string(exe.data(), static_cast<std::size_t>(n)))
+            .filename()
+            .string();
+    const auto found = running({own, "mcpbk-renamed"});
+    ::prctl(PR_SET_NAME, own_comm.data());
+    CHECK(found == Names{own});
+  }
+  SUBCASE("a process that has gone is not running") {
+    { RenamedChild child("mcpbk-gone-soon"); }
+    CHECK(running({"mcpbk-gone-soon"}).empty());
+  }
+  CHECK(running({}).empty());
+}
+#endif

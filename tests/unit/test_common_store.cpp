@@ -126,6 +126,70 @@ TEST_CASE("Store::add_snapshot is one transaction") {
   CHECK(verify->ok());
 }
 
+namespace {
+
+// The synchronous level SQLite itself reports (1 NORMAL, 2 FULL).
+std::int64_t synchronous_level(sql::Database &db) {
+  auto stmt = db.prepare("PRAGMA synchronous");
+  REQUIRE(stmt);
+  auto row = stmt->step();
+  REQUIRE(row);
+  REQUIRE(*row);
+  return stmt->column_int64(0);
+}
+
+} // namespace
+
+TEST_CASE("A deferred transaction relaxes only its own commit") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir); // creates the schema, in WAL mode
+  auto opened = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+  REQUIRE(opened);
+  sql::Database &db = *opened;
+  REQUIRE(db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                  "CREATE TABLE t (x INTEGER)"));
+  CHECK(synchronous_level(db) == 2);
+  {
+    auto tx = sql::Transaction::begin(db, sql::Durability::deferred);
+    REQUIRE(tx);
+    CHECK(synchronous_level(db) == 1);
+    CHECK(db.durability() == sql::Durability::deferred);
+    REQUIRE(db.exec("INSERT INTO t VALUES (1)"));
+    {
+      // A nested one keeps the outer transaction's durability.
+      auto nested = sql::Transaction::begin(db, sql::Durability::full);
+      REQUIRE(nested);
+      CHECK(synchronous_level(db) == 1);
+      REQUIRE(db.exec("INSERT INTO t VALUES (2)"));
+      REQUIRE(nested->commit());
+    }
+    REQUIRE(tx->commit());
+  }
+  CHECK(synchronous_level(db) == 2);
+  CHECK(db.durability() == sql::Durability::full);
+  {
+    // Rolled back (dropped without commit): full again too.
+    auto tx = sql::Transaction::begin(db, sql::Durability::deferred);
+    REQUIRE(tx);
+    REQUIRE(db.exec("INSERT INTO t VALUES (3)"));
+  }
+  CHECK(synchronous_level(db) == 2);
+  {
+    // A full transaction nested in nothing stays full.
+    auto tx = sql::Transaction::begin(db);
+    REQUIRE(tx);
+    CHECK(synchronous_level(db) == 2);
+    REQUIRE(tx->commit());
+  }
+  // Committed rows are there for another connection; the rolled back is not.
+  auto other = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+  REQUIRE(other);
+  auto count = other->prepare("SELECT group_concat(x) FROM t");
+  REQUIRE(count);
+  REQUIRE(count->step());
+  CHECK(count->column_text(0) == "1,2");
+}
+
 TEST_CASE("Store caches prepared statements") {
   const auto dir = test::scratch_dir();
   Store store = open_store(dir);
