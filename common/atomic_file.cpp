@@ -139,6 +139,13 @@ Result<void> AtomicFileWriter::write(std::string_view bytes) {
   return {};
 }
 
+void AtomicFileWriter::start_flush() {
+#if defined(__linux__)
+  // Errors (EIO, ENOSPC at allocation) come back from commit()'s fsync.
+  (void)::sync_file_range(m_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+}
+
 Result<void> AtomicFileWriter::commit() {
   // fchmod: the umask may have narrowed the mode given to open().
   if (::fchmod(m_fd, m_mode & 07777) != 0) {

@@ -38,6 +38,10 @@ public:
   ~AtomicFileWriter();
 
   Result<void> write(std::string_view bytes);
+  // Starts writing what was written so far to the disk without waiting for
+  // it (Linux; elsewhere nothing), so that work done before commit()
+  // overlaps the disk's. A hint: commit() makes it durable either way.
+  void start_flush();
   // fsync, rename over the target, fsync the directory.
   Result<void> commit();
 

@@ -39,6 +39,55 @@ std::string_view read_proc_file(int proc_fd, const char *relative,
   return n > 0 ? std::string_view(buffer, static_cast<std::size_t>(n))
                : std::string_view();
 }
+
+std::uint32_t parse_pid(std::string_view text) {
+  std::uint32_t pid = 0;
+  const auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), pid);
+  return ec == std::errc() && end == text.data() + text.size() ? pid : 0;
+}
+
+// The kernel's own threads, sorted: kthreadd (pid 2, when this /proc is the
+// machine's) and its children, which it lists in one file (most kernels
+// have it; it needs CONFIG_PROC_CHILDREN). A scan need not look at any of
+// them, and on a quiet machine they are most of /proc. Empty when pid 2 is
+// not kthreadd (a PID namespace) or the list cannot be read; a thread
+// started after the list was read is simply looked at.
+std::vector<std::uint32_t> kernel_threads(int proc_fd) {
+  std::vector<std::uint32_t> pids;
+  char comm[32];
+  char exe[8];
+  if (read_proc_file(proc_fd, "2/comm", comm) != "kthreadd\n" ||
+      ::readlinkat(proc_fd, "2/exe", exe, sizeof exe) >= 0) {
+    return pids;
+  }
+  const int fd = ::openat(proc_fd, "2/task/2/children", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return pids;
+  }
+  std::string text;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n <= 0) {
+      break;
+    }
+    text.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  pids.push_back(2);
+  std::string_view rest(text);
+  while (!rest.empty()) {
+    const auto space = rest.find(' ');
+    if (const std::uint32_t pid = parse_pid(rest.substr(0, space))) {
+      pids.push_back(pid);
+    }
+    rest.remove_prefix(space == std::string_view::npos ? rest.size()
+                                                       : space + 1);
+  }
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
 #endif
 
 } // namespace
@@ -55,23 +104,23 @@ running_processes(std::span<const std::string_view> names) {
     return found;
   }
   const int proc_fd = ::dirfd(proc);
+  const std::vector<std::uint32_t> kernel = kernel_threads(proc_fd);
   std::set<std::string_view> seen_names;
   char comm_buffer[64];
   char exe_buffer[4096];
   std::string relative;
   while (const dirent *entry = ::readdir(proc)) {
     const std::string_view pid(entry->d_name);
-    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), [](char c) {
-          return c >= '0' && c <= '9';
-        })) {
+    const std::uint32_t number = parse_pid(pid);
+    if (number == 0 ||
+        std::binary_search(kernel.begin(), kernel.end(), number)) {
       continue;
     }
-    // The executable first, in one call: a kernel thread (most of the
-    // processes on a quiet machine) and a process that has exited have
-    // none, and cannot be a host, so their names need not be read. The
-    // kernel shows it only to whoever may trace the process: for another
-    // user's process, or one that made itself undumpable, only the name is
-    // read.
+    // The executable first, in one call: a kernel thread (when the list
+    // above is not there) and a process that has exited have none, and
+    // cannot be a host, so their names need not be read. The kernel shows
+    // it only to whoever may trace the process: for another user's
+    // process, or one that made itself undumpable, only the name is read.
     relative.assign(pid).append("/exe");
     const ssize_t length =
         ::readlinkat(proc_fd, relative.c_str(), exe_buffer, sizeof exe_buffer);
@@ -80,8 +129,7 @@ running_processes(std::span<const std::string_view> names) {
     }
     std::string_view exe_name;
     if (length > 0) {
-      exe_name =
-          std::string_view(exe_buffer, static_cast<std::size_t>(length));
+      exe_name = std::string_view(exe_buffer, static_cast<std::size_t>(length));
       // An executable replaced or deleted since it started.
       constexpr std::string_view deleted = " (deleted)";
       if (exe_name.ends_with(deleted)) {

@@ -128,6 +128,25 @@ json op_restore(Context &context, const json &raw_args) {
   const McpView before = view_for(old_bytes, old_sha, target);
   const McpView after = view_for(new_bytes, new_sha, target);
   const bool changed = !current || *current != new_bytes;
+  // The new content goes to a temp file first (invisible until the rename
+  // below), and the disk starts writing it: the summary, the diff and the
+  // running-host check below run while it does.
+  std::optional<AtomicFileWriter> writer;
+  if (!dry_run && changed) {
+    // A new machine may not have the host's directory yet.
+    std::error_code ec;
+    std::filesystem::create_directories(dest.parent_path(), ec);
+    if (ec) {
+      throw OpError(ErrorCode::io_error, "cannot create " +
+                                             dest.parent_path().string() +
+                                             ": " + ec.message());
+    }
+    writer.emplace(value_or_throw(AtomicFileWriter::open(
+        dest, source.mode != 0 ? std::optional<std::uint32_t>(source.mode)
+                               : std::nullopt)));
+    value_or_throw(writer->write(new_bytes));
+    writer->start_flush();
+  }
 
   json result = {
       {"restored_to", dest.string()},
@@ -152,12 +171,12 @@ json op_restore(Context &context, const json &raw_args) {
               std::string(k_redacted) + "); put the real values back";
   }
   // Whether the host is running is read from /proc (for each process, the
-  // link to its executable, and the name of those that have one: 0.2-0.5 ms
-  // here, more on a desktop with hundreds of processes), before any flush: on
-  // a thread beside the write it made the write and its fsyncs 1.2 ms slower
-  // (bench/RESULTS.md item 31), on a thread before them it saved nothing,
-  // and done by mcpbkctl while the daemon restored it cost 1.1 ms more
-  // (round 6).
+  // link to its executable, and the name of those that have one: about
+  // 0.5 ms in the daemon here, more on a desktop with hundreds of processes)
+  // while the disk writes the temp file. On a thread of its own beside the
+  // write it made the write and its fsyncs 1.2 ms slower (bench/RESULTS.md
+  // item 31), and done by mcpbkctl while the daemon restored it cost 1.1 ms
+  // more (round 6).
   if (auto running = running_host_warning(target.host)) {
     warning += (warning.empty() ? "" : "; ") + *running;
   }
@@ -191,19 +210,8 @@ json op_restore(Context &context, const json &raw_args) {
       result["previous_id"] = latest->id;
     }
   }
-  if (changed) {
-    // A new machine may not have the host's directory yet.
-    std::error_code ec;
-    std::filesystem::create_directories(dest.parent_path(), ec);
-    if (ec) {
-      throw OpError(ErrorCode::io_error, "cannot create " +
-                                             dest.parent_path().string() +
-                                             ": " + ec.message());
-    }
-    value_or_throw(atomic_write(dest, new_bytes,
-                                source.mode != 0
-                                    ? std::optional<std::uint32_t>(source.mode)
-                                    : std::nullopt));
+  if (writer) {
+    value_or_throw(writer->commit());
   }
   const auto info = value_or_throw(stat_path(dest));
   CaptureRequest record;

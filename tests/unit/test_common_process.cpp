@@ -10,14 +10,14 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <thread>
-#include <vector>
 #include <fstream>
 #include <string>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -160,7 +160,8 @@ struct RenamedChild {
   RenamedChild &operator=(const RenamedChild &) = delete;
 };
 
-std::vector<std::string> running(std::initializer_list<std::string_view> names) {
+std::vector<std::string>
+running(std::initializer_list<std::string_view> names) {
   const std::vector<std::string_view> list(names);
   return running_processes(list);
 }
@@ -198,6 +199,10 @@ TEST_CASE("running_processes") {
   SUBCASE("a process that has gone is not running") {
     { RenamedChild child("mcpbk-gone-soon"); }
     CHECK(running({"mcpbk-gone-soon"}).empty());
+  }
+  SUBCASE("kernel threads are not hosts") {
+    // kthreadd and its children have names but no executable.
+    CHECK(running({"kthreadd"}).empty());
   }
   CHECK(running({}).empty());
 }

@@ -143,7 +143,8 @@ std::int64_t synchronous_level(sql::Database &db) {
 TEST_CASE("A deferred transaction relaxes only its own commit") {
   const auto dir = test::scratch_dir();
   Store store = open_store(dir); // creates the schema, in WAL mode
-  auto opened = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+  auto opened =
+      sql::Database::open(dir / "store.db", sql::Database::Create::no);
   REQUIRE(opened);
   sql::Database &db = *opened;
   REQUIRE(db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
