@@ -308,7 +308,9 @@ public:
             {"warnings", std::move(warnings)}};
   }
 
-  std::vector<WatchTarget> watched_targets() override { return m_targets; }
+  const std::vector<WatchTarget> &watched_targets() override {
+    return m_targets;
+  }
 
   Result<void> reload() override {
     auto loaded = m_config_file

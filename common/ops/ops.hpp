@@ -63,8 +63,9 @@ public:
   // Daemon facts for `status`: version, instance_id, pid, uptime_s, watched
   // files and their state, warnings.
   virtual json status_info() = 0;
-  // The files currently being watched.
-  virtual std::vector<WatchTarget> watched_targets() = 0;
+  // The files currently being watched (valid until the daemon next
+  // resolves its targets: a rescan or a reload).
+  virtual const std::vector<WatchTarget> &watched_targets() = 0;
   // Re-reads the config file; the error message says why it was refused.
   virtual Result<void> reload() = 0;
   // Tells the daemon a file was just restored (it records a warning if the

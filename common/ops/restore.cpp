@@ -75,7 +75,9 @@ json op_restore(Context &context, const json &raw_args) {
   const bool with_diff = !has_diff || diff_flag;
   const SnapshotRecord source = pick_snapshot(context, args);
 
-  const std::vector<WatchTarget> known = known_targets(context);
+  // Only looked up here, before anything that could change the daemon's
+  // targets.
+  const std::vector<WatchTarget> &known = known_targets(context);
   const WatchTarget source_target = target_for(source.host, source.path, known);
   const std::filesystem::path dest =
       to ? *to : std::filesystem::path(source.path);

@@ -175,7 +175,7 @@ void Args::finish() {
                 std::move(m_errors));
 }
 
-std::vector<WatchTarget> known_targets(Context &context) {
+const std::vector<WatchTarget> &known_targets(Context &context) {
   if (!context.targets.empty()) {
     return context.targets;
   }

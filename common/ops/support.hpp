@@ -81,8 +81,10 @@ private:
 std::string field_name(std::string_view name);
 
 // The watch targets a handler should consider: the context's, else the
-// daemon's, else resolved now from the config and environment.
-std::vector<WatchTarget> known_targets(Context &context);
+// daemon's, else resolved now from the config and environment. A view: copy
+// it to keep it across anything that may make the daemon resolve its targets
+// again.
+const std::vector<WatchTarget> &known_targets(Context &context);
 
 // A path from a client: "~" expanded, absolute required, lexically normal.
 // Relative paths are refused (the client resolves them against its own
