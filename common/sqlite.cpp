@@ -264,8 +264,8 @@ Result<void> Database::set_durability(Durability durability) {
   if (durability == m_durability) {
     return {};
   }
-  // Not a kept statement: SQLite applies this pragma when it is prepared,
-  // not when it runs.
+  // Not a kept statement: SQLite applies this pragma while preparing it,
+  // and prepares pragma statements again at every run anyway.
   TRY(exec(durability == Durability::full ? "PRAGMA synchronous=FULL"
                                           : "PRAGMA synchronous=NORMAL"));
   m_durability = durability;

@@ -169,9 +169,11 @@ TEST_CASE("A deferred transaction relaxes only its own commit") {
   CHECK(synchronous_level(db) == 2);
   CHECK(db.durability() == sql::Durability::full);
   {
-    // Rolled back (dropped without commit): full again too.
+    // Deferred a second time, then rolled back (dropped without commit):
+    // full again too.
     auto tx = sql::Transaction::begin(db, sql::Durability::deferred);
     REQUIRE(tx);
+    CHECK(synchronous_level(db) == 1);
     REQUIRE(db.exec("INSERT INTO t VALUES (3)"));
   }
   CHECK(synchronous_level(db) == 2);
