@@ -8,6 +8,7 @@
 #endif
 
 #include <common/hosts.hpp>
+#include <common/yaml_load.hpp>
 
 #include <yaml-cpp/yaml.h>
 
@@ -365,7 +366,7 @@ parse_config_over(Config cfg, std::string_view text,
   ConfigErrors errors{source, {}};
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(text));
+    root = load_yaml(text);
   } catch (const YAML::Exception &e) {
     errors.problems.push_back(
         {"(syntax)", "line " + std::to_string(e.mark.line + 1) + ", column " +

@@ -1,10 +1,14 @@
 #include <common/config.hpp>
 #include <common/default_config.hpp>
+#include <common/yaml_load.hpp>
 
 #include <doctest/doctest.h>
 #include <tests/unit/scratch.hpp>
 
+#include <fstream>
 #include <sstream>
+
+#include <yaml-cpp/yaml.h>
 
 using namespace mcpbk;
 
@@ -214,5 +218,81 @@ TEST_CASE("load_config_file") {
     REQUIRE(cfg);
     CHECK(cfg->log.level == "debug");
     CHECK(cfg->log.format == LogFormat::json);
+  }
+}
+
+TEST_CASE("load_yaml reads the tree YAML::Load reads") {
+  std::ifstream shipped(MCPBK_SOURCE_DIR "/config.yaml");
+  std::ifstream full(MCPBK_SOURCE_DIR "/tests/unit/full_config.yaml");
+  std::stringstream shipped_text;
+  std::stringstream full_text;
+  shipped_text << shipped.rdbuf();
+  full_text << full.rdbuf();
+  REQUIRE(shipped_text.str().size() > 1000);
+  REQUIRE(full_text.str().size() > 100);
+  const std::vector<std::string> texts = {
+      shipped_text.str(),
+      full_text.str(),
+      "",
+      "# only a comment\n",
+      "store:\n",
+      "a: ~\nb: null\nc: Null\nd: NULL\ne:\nf: 'null'\ng: \"~\"\nh: nul\n",
+      "a: !!str null\nb: !!int 12\nc: !custom x\n",
+      "list: [1, 'two', \"three\", [4, 5], {six: 6}]\nempty: []\nnone: {}\n",
+      "- a\n- - b\n  - c\n- d: e\n  f: g\n-\n",
+      "base: &b {x: 1, y: [1, 2]}\nuse: *b\nlist: [&s str, *s]\n",
+      "dup: 1\ndup: 2\nother: {k: 1, k: 2}\n",
+      "? [complex, key]\n: value\n? {a: 1}\n: other\n",
+      "text: |\n  line one\n  # not a comment\n\n  line three\n"
+      "keep: |+\n  kept\n\n# after\nfolded: >-\n  one\n  two\n",
+      "plain: word1\n  word2\n\n  word3\nquoted: \"a\\tb\\u00e9\\\n  c\"\n",
+      "first: 1\n---\nsecond: 2\n",
+      "--- \nx: 1\n...\n",
+      "%YAML 1.1\n---\nx: y\n",
+      "key with spaces: 'it''s'\nnumbers: [0x1F, 1e3, -0, .5]\n",
+      "\xef\xbb\xbf"
+      "bom: yes\n",
+      "unicode: \xc3\xa9t\xc3\xa9\n",
+  };
+  for (const auto &text : texts) {
+    CAPTURE(text);
+    const YAML::Node expected = YAML::Load(text);
+    const YAML::Node got = load_yaml(text);
+    CHECK(YAML::Dump(got) == YAML::Dump(expected));
+    CHECK(got.Type() == expected.Type());
+  }
+  SUBCASE("aliases share their anchor's node") {
+    const YAML::Node root = load_yaml("a: &x [1]\nb: *x\n");
+    CHECK(root["b"].is(root["a"]));
+  }
+  SUBCASE("errors") {
+    for (const char *bad : {"a: [unclosed\n", "a: b: c\n", "a: *undefined\n",
+                            "{a: 1\n", "\tkey: value\n"}) {
+      const std::string text = bad;
+      CAPTURE(text);
+      CHECK_THROWS_AS(YAML::Load(text), YAML::ParserException);
+      CHECK_THROWS_AS(load_yaml(text), YAML::ParserException);
+    }
+    // yaml-cpp reads these without a word (the first stops after "- a",
+    // the second ends the string at the end of the text); libyaml refuses
+    // them, and a config that says more than is read is better refused.
+    for (const char *bad : {"- a\nb: c\n", "a: 'unterminated\n"}) {
+      const std::string text = bad;
+      CAPTURE(text);
+      CHECK_NOTHROW(YAML::Load(text));
+      CHECK_THROWS_AS(load_yaml(text), YAML::ParserException);
+    }
+    try {
+      load_yaml("ok: 1\nbad: [unclosed\n");
+      FAIL("no exception");
+    } catch (const YAML::ParserException &e) {
+      CHECK(e.mark.line >= 1);
+    }
+    std::string deep(600, '[');
+    deep += std::string(600, ']');
+    CHECK_THROWS_AS(load_yaml(deep), YAML::ParserException);
+    std::string fine(400, '[');
+    fine += std::string(400, ']');
+    CHECK(YAML::Dump(load_yaml(fine)) == YAML::Dump(YAML::Load(fine)));
   }
 }

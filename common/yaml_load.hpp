@@ -1,0 +1,20 @@
+#pragma once
+
+#include <yaml-cpp/node/node.h>
+
+#include <string_view>
+
+namespace mcpbk {
+
+// Reads the first YAML document of `text` into a yaml-cpp tree, as
+// YAML::Load() would, with libyaml's event parser: yaml-cpp's own scanner
+// spends about 2 M instructions on the shipped config.yaml, most of what a
+// short mcpbkctl command costs (bench/RESULTS.md, round 7). The tree is the
+// same: plain empty, "~" and "null" scalars are null nodes, duplicate keys
+// are kept in order, aliases share their anchor's node, explicit tags are
+// kept; an empty text is a null node. A syntax error, an undefined alias and
+// nesting deeper than 500 throw YAML::ParserException with the position
+// (0-based line and column) where libyaml stopped.
+YAML::Node load_yaml(std::string_view text);
+
+} // namespace mcpbk
