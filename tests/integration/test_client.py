@@ -349,6 +349,33 @@ class RestoreTest(ClientTestCase):
         with open(self.cursor, "rb") as f:
             self.assertEqual(f.read(), self.v1.encode())
 
+    def test_a_write_that_cannot_start_records_nothing(self):
+        # The temp file is made before the current content is snapshotted:
+        # a directory where no file can be created (immutable, which binds
+        # root too) fails the restore before anything is recorded, even
+        # with unrecorded content in the file.
+        chattr = shutil.which("chattr")
+        if chattr is None:
+            self.skipTest("no chattr")
+        self.daemon.stop()
+        v3 = servers_json("github", "other")
+        self.sb.write(CURSOR, v3)
+        before = self.snapshots(CURSOR)
+        directory = os.path.dirname(self.cursor)
+        if subprocess.run([chattr, "+i", directory],
+                          capture_output=True).returncode != 0:
+            self.skipTest("this filesystem or user cannot set immutable")
+        try:
+            r = run_ctl(self.sb, "restore", self.id1, "--yes")
+        finally:
+            subprocess.run([chattr, "-i", directory], check=True)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"cannot create a temporary file", r.stderr)
+        self.assertEqual(self.snapshots(CURSOR), before)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), v3.encode())
+        self.assertEqual(sorted(os.listdir(directory)), ["mcp.json"])
+
     def test_dry_run_changes_nothing(self):
         st = os.stat(self.cursor)
         before = self.snapshots()
