@@ -61,22 +61,12 @@ std::vector<std::uint32_t> kernel_threads(int proc_fd) {
       ::readlinkat(proc_fd, "2/exe", exe, sizeof exe) >= 0) {
     return pids;
   }
-  const int fd = ::openat(proc_fd, "2/task/2/children", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const auto text = read_file("/proc/2/task/2/children", 1 << 20);
+  if (!text) {
     return pids;
   }
-  std::string text;
-  char chunk[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n <= 0) {
-      break;
-    }
-    text.append(chunk, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
   pids.push_back(2);
-  std::string_view rest(text);
+  std::string_view rest(*text);
   while (!rest.empty()) {
     const auto space = rest.find(' ');
     if (const std::uint32_t pid = parse_pid(rest.substr(0, space))) {
@@ -145,9 +135,6 @@ running_processes(std::span<const std::string_view> names) {
         read_proc_file(proc_fd, relative.c_str(), comm_buffer);
     while (!comm.empty() && (comm.back() == '\n' || comm.back() == '\0')) {
       comm.remove_suffix(1);
-    }
-    if (comm.empty() && exe_name.empty()) {
-      continue;
     }
     for (const std::string_view name : names) {
       if (comm == name.substr(0, k_comm_length) || exe_name == name) {

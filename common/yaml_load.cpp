@@ -25,12 +25,6 @@ YAML::Mark mark_of(const yaml_mark_t &at) {
   return mark;
 }
 
-// What yaml-cpp reads as null in an untagged plain scalar.
-bool is_null_text(std::string_view text) {
-  return text.empty() || text == "~" || text == "null" || text == "Null" ||
-         text == "NULL";
-}
-
 class Parser {
 public:
   explicit Parser(std::string_view text) {
@@ -144,8 +138,9 @@ YAML::Node load_yaml(std::string_view text) {
       const auto &scalar = event.data.scalar;
       const std::string value(text_of(scalar.value), scalar.length);
       YAML::Node node;
+      // An untagged plain scalar that yaml-cpp reads as null.
       if (scalar.tag == nullptr && scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-          is_null_text(value)) {
+          YAML::IsNullString(value)) {
         node = YAML::Node(YAML::NodeType::Null);
       } else {
         node = YAML::Node(value);
