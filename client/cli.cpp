@@ -126,8 +126,8 @@ public:
                              store.error().message);
     }
     m_store.emplace(std::move(*store));
-    m_context = std::make_unique<ops::Context>(
-        ops::Context{*m_store, m_config, m_env, current_os(), nullptr, {}, {}});
+    m_context = std::make_unique<ops::Context>(ops::Context{
+        *m_store, m_config, m_env, current_os(), nullptr, {}, {}, {}});
     if (::isatty(STDERR_FILENO) != 0 && !m_json) {
       m_context->progress = [](std::uint64_t done, std::uint64_t total) {
         if (done == total || done % 100 == 0) {

@@ -111,6 +111,7 @@ AtomicFileWriter::open(const fs::path &target,
 AtomicFileWriter::AtomicFileWriter(AtomicFileWriter &&other) noexcept
     : m_fd(std::exchange(other.m_fd, -1)), m_temp(std::move(other.m_temp)),
       m_target(std::move(other.m_target)), m_mode(other.m_mode),
+      m_replaced(std::exchange(other.m_replaced, -1)),
       m_committed(std::exchange(other.m_committed, true)) {
   other.m_temp.clear();
 }
@@ -118,6 +119,9 @@ AtomicFileWriter::AtomicFileWriter(AtomicFileWriter &&other) noexcept
 AtomicFileWriter::~AtomicFileWriter() {
   if (m_fd >= 0) {
     ::close(m_fd);
+  }
+  if (m_replaced >= 0) {
+    ::close(m_replaced);
   }
   if (!m_temp.empty() && !m_committed) {
     ::unlink(m_temp.c_str());
@@ -158,8 +162,18 @@ Result<void> AtomicFileWriter::commit() {
   if (::close(fd) != 0) {
     return fail_errno("cannot close " + m_temp.string(), errno);
   }
+  // A reference to the file about to be replaced (see release_replaced);
+  // O_PATH opens nothing, so a target swapped for a FIFO cannot block it.
+  // Only a hint: without it the rename frees the old blocks itself.
+#if defined(O_PATH)
+  m_replaced = ::open(m_target.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+#endif
   if (::rename(m_temp.c_str(), m_target.c_str()) != 0) {
-    return fail_errno("cannot rename over " + m_target.string(), errno);
+    const int error = errno;
+    if (m_replaced >= 0) {
+      ::close(std::exchange(m_replaced, -1));
+    }
+    return fail_errno("cannot rename over " + m_target.string(), error);
   }
   m_committed = true;
   fs::path dir = m_target.parent_path();

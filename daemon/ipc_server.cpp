@@ -206,6 +206,7 @@ private:
       if (m_buffer.find_first_not_of(" \t\r\n") != std::string::npos) {
         // A last request without its newline.
         send(ops::handle_line(m_context, m_buffer) + '\n');
+        ops::finish_after_reply(m_context);
         m_buffer.clear();
         m_close_after_write = true;
         if (!m_writing) {
@@ -251,7 +252,10 @@ private:
       }
     }
     reply += '\n';
+    // Usually written at once (the socket is writable): what the op left
+    // for later runs while the client reads its reply.
     send(std::move(reply));
+    ops::finish_after_reply(m_context);
   }
 
   void write_next() {

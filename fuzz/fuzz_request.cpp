@@ -258,8 +258,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data,
                        .env = s.env,
                        .os = current_os(),
                        .daemon = nullptr,
-                       .targets = s.targets};
+                       .targets = s.targets,
+                       .progress = {},
+                       .after_reply = {}};
   const std::string reply_text = ops::handle_line(context, line);
+  ops::finish_after_reply(context);
 
   const json reply = json::parse(reply_text, nullptr, false);
   if (!reply.is_object()) {

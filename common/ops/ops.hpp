@@ -88,7 +88,14 @@ struct Context {
   // Long ops (export, import) report (done, total) here when set: the
   // client's direct mode draws a progress bar with it.
   std::function<void(std::uint64_t, std::uint64_t)> progress;
+  // Work that need not delay the reply (a restore frees the replaced
+  // file's blocks here): run by finish_after_reply(), which the daemon calls
+  // once the reply is sent and dispatch() calls before the next request.
+  std::vector<std::function<void()>> after_reply;
 };
+
+// Runs and clears context.after_reply.
+void finish_after_reply(Context &context);
 
 // An op: its name, handler, whether it works offline, and a one-line help.
 struct OpDef {

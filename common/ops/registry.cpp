@@ -2,6 +2,8 @@
 
 #include <common/ops/support.hpp>
 
+#include <utility>
+
 namespace mcpbk::ops {
 
 namespace {
@@ -67,7 +69,17 @@ json error_reply(const json &id, ErrorCode code, const std::string &message,
           {"error", std::move(error)}};
 }
 
+void finish_after_reply(Context &context) {
+  // Taken first: the work may not add more to a list being run.
+  auto work = std::exchange(context.after_reply, {});
+  for (auto &item : work) {
+    item();
+  }
+}
+
 json dispatch(Context &context, const json &request) {
+  // Left by a previous request whose caller did not run it.
+  finish_after_reply(context);
   json id = nullptr;
   try {
     if (!request.is_object()) {

@@ -22,6 +22,8 @@
 #include <common/hash.hpp>
 #include <common/ops/support.hpp>
 
+#include <unistd.h>
+
 namespace mcpbk::ops {
 
 namespace {
@@ -88,7 +90,13 @@ json op_restore(Context &context, const json &raw_args) {
     target.mcp_locations = source_target.mcp_locations;
   }
 
-  std::string snapshot_bytes = value_or_throw(context.store.content(source));
+  // Read without the hash check, which runs while the disk writes the temp
+  // file below (a 2 MB hash is 1.5 ms): nothing is replaced or recorded
+  // before it. --only-mcp merges the snapshot into the file: checked first.
+  std::string snapshot_bytes =
+      only_mcp ? value_or_throw(context.store.content(source))
+               : value_or_throw(
+                     context.store.read_blob(source.sha256, Store::Verify::no));
   std::optional<std::string> current;
   if (auto read = read_file(dest, context.config.store.max_file_bytes)) {
     current = std::move(*read);
@@ -114,25 +122,10 @@ json op_restore(Context &context, const json &raw_args) {
 
   const std::string_view old_bytes =
       current ? std::string_view(*current) : std::string_view();
-  const std::string home_dest = shorten_home(dest, context.env.home());
-  const std::string before_label =
-      home_dest + (current ? " (current)" : " (missing)");
-  const std::string after_label =
-      home_dest + " (restored from #" + std::to_string(source.id) + ")";
-  // The daemon has usually just recorded (and parsed) the current content,
-  // and the snapshot's view may be cached too: parsing a 2 MB file is most
-  // of a restore.
-  // Each content is hashed once: the snapshot's hash is known, and the
-  // captures below reuse these (a 2 MB hash is 1.5 ms).
-  const std::string old_sha = sha256_hex(old_bytes);
-  const std::string new_sha =
-      new_bytes_are_snapshot ? source.sha256 : sha256_hex(new_bytes);
-  const McpView before = view_for(old_bytes, old_sha, target);
-  const McpView after = view_for(new_bytes, new_sha, target);
   const bool changed = !current || *current != new_bytes;
   // The new content goes to a temp file first (invisible until the rename
-  // below), and the disk starts writing it: the summary, the diff and the
-  // running-host check below run while it does.
+  // below), and the disk starts writing it: the hash checks, the summary,
+  // the diff and the running-host check below run while it does.
   std::optional<AtomicFileWriter> writer;
   if (!dry_run && changed) {
     // A new machine may not have the host's directory yet.
@@ -149,6 +142,24 @@ json op_restore(Context &context, const json &raw_args) {
     value_or_throw(writer->write(new_bytes));
     writer->start_flush();
   }
+  if (!only_mcp) {
+    value_or_throw(Store::check_blob(source.sha256, new_bytes));
+  }
+  const std::string home_dest = shorten_home(dest, context.env.home());
+  const std::string before_label =
+      home_dest + (current ? " (current)" : " (missing)");
+  const std::string after_label =
+      home_dest + " (restored from #" + std::to_string(source.id) + ")";
+  // The daemon has usually just recorded (and parsed) the current content,
+  // and the snapshot's view may be cached too: parsing a 2 MB file is most
+  // of a restore.
+  // Each content is hashed once: the snapshot's hash is known, and the
+  // captures below reuse these (a 2 MB hash is 1.5 ms).
+  const std::string old_sha = sha256_hex(old_bytes);
+  const std::string new_sha =
+      new_bytes_are_snapshot ? source.sha256 : sha256_hex(new_bytes);
+  const McpView before = view_for(old_bytes, old_sha, target);
+  const McpView after = view_for(new_bytes, new_sha, target);
 
   json result = {
       {"restored_to", dest.string()},
@@ -212,26 +223,40 @@ json op_restore(Context &context, const json &raw_args) {
       result["previous_id"] = latest->id;
     }
   }
+  // The restore's record is made before the file is replaced, in a
+  // transaction committed once the replace is durable: its work (risk,
+  // compression, retention) runs while the disk writes the temp file, and a
+  // replace that fails leaves no record of a restore that did not happen.
+  // The restored bytes came from snapshots the store holds durably and are
+  // fsynced by then: the record's commit need not wait for the disk.
+  std::uint32_t mode = source.mode;
   if (writer) {
-    value_or_throw(writer->commit());
+    mode = writer->mode();
+  } else if (const auto info = value_or_throw(stat_path(dest))) {
+    mode = info->mode;
   }
-  const auto info = value_or_throw(stat_path(dest));
+  auto record_tx =
+      value_or_throw(context.store.transaction(sql::Durability::deferred));
   CaptureRequest record;
   record.trigger = SnapshotTrigger::restore;
   record.always = true;
   record.note = "restored from #" + std::to_string(source.id);
   record.view = &after;
   record.sha256 = new_sha;
-  // The restored bytes are on disk (fsynced) and came from snapshots the
-  // store holds durably: the record need not wait for the disk.
   record.durability = sql::Durability::deferred;
   if (current) {
     record.known_bytes = *current;
     record.known_sha256 = old_sha;
   }
-  const CaptureOutcome outcome = value_or_throw(
-      capture_bytes(context.store, target, new_bytes,
-                    info ? info->mode : source.mode, record, context.config));
+  const CaptureOutcome outcome = value_or_throw(capture_bytes(
+      context.store, target, new_bytes, mode, record, context.config));
+  if (writer) {
+    value_or_throw(writer->commit());
+    if (const int replaced = writer->release_replaced(); replaced >= 0) {
+      context.after_reply.emplace_back([replaced] { ::close(replaced); });
+    }
+  }
+  value_or_throw(record_tx.commit());
   publish_events(context, outcome.events);
   if (outcome.snapshot) {
     publish_snapshot(context, *outcome.snapshot);

@@ -300,6 +300,23 @@ class RestoreTest(ClientTestCase):
         before = len(self.snapshots(CURSOR))
         r = self.ctl("restore", self.id1, "--yes")
         self.assertIn(b"restored #%d" % self.id1, r.stdout)
+        # The replaced file is held open only until the reply is sent (its
+        # blocks are freed then, not during the rename), not until the next
+        # request: nothing else is asked before this check.
+        fd_dir = f"/proc/{self.daemon.proc.pid}/fd"
+
+        def replaced_files_held():
+            held = []
+            for name in os.listdir(fd_dir):
+                try:
+                    link = os.readlink(os.path.join(fd_dir, name))
+                except FileNotFoundError:
+                    continue
+                if link.startswith(self.cursor) and link.endswith("(deleted)"):
+                    held.append(link)
+            return held
+        wait_for(lambda: not replaced_files_held(), timeout=5,
+                 what="the daemon to close the replaced file")
         with open(self.cursor, "rb") as f:
             self.assertEqual(f.read(), self.v1.encode())
         self.assertEqual(stat.S_IMODE(os.stat(self.cursor).st_mode), 0o640)
@@ -333,6 +350,24 @@ class RestoreTest(ClientTestCase):
             self.assertEqual(f.read(), self.v2.encode())
         self.assertEqual(os.stat(self.cursor).st_mtime_ns, st.st_mtime_ns)
         self.assertEqual(len(self.snapshots(CURSOR)), before)
+        # A blob that reads back whole but is not what its hash names: the
+        # check runs while the temp file is written, and fails the restore
+        # before anything is replaced or recorded.
+        con = sqlite3.connect(self.sb.store_file)
+        con.execute("UPDATE blobs SET compression = 'none', data = ?, "
+                    "base = NULL WHERE sha256 = ?",
+                    (servers_json("impostor").encode(), sha256(self.v1)))
+        con.commit()
+        con.close()
+        r = self.ctl("restore", self.id1, "--yes", code=1)
+        self.assertIn(b"integrity_error", r.stderr)
+        self.assertIn(b"does not match its hash", r.stderr)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
+        self.assertEqual(os.stat(self.cursor).st_mtime_ns, st.st_mtime_ns)
+        self.assertEqual(len(self.snapshots(CURSOR)), before)
+        self.assertEqual(os.listdir(os.path.dirname(self.cursor)),
+                         ["mcp.json"])
 
     def test_pre_restore_snapshot_of_unrecorded_content(self):
         self.daemon.stop()
@@ -375,6 +410,36 @@ class RestoreTest(ClientTestCase):
         with open(self.cursor, "rb") as f:
             self.assertEqual(f.read(), v3.encode())
         self.assertEqual(sorted(os.listdir(directory)), ["mcp.json"])
+
+    def test_a_replace_that_fails_records_no_restore(self):
+        # The restore's record is made while the temp file is written and
+        # committed only once the file is replaced: an immutable file (the
+        # directory is writable, so the temp file is made and written, and
+        # the rename over the file fails) leaves the store as it was and no
+        # temp file behind.
+        chattr = shutil.which("chattr")
+        if chattr is None:
+            self.skipTest("no chattr")
+        before = self.snapshots(CURSOR)
+        if subprocess.run([chattr, "+i", self.cursor],
+                          capture_output=True).returncode != 0:
+            self.skipTest("this filesystem or user cannot set immutable")
+        try:
+            r = run_ctl(self.sb, "restore", self.id1, "--yes")
+        finally:
+            subprocess.run([chattr, "-i", self.cursor], check=True)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"cannot rename over", r.stderr)
+        self.assertEqual(self.snapshots(CURSOR), before)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
+        directory = os.path.dirname(self.cursor)
+        self.assertEqual(sorted(os.listdir(directory)), ["mcp.json"])
+        # The next restore works and records itself once.
+        self.ctl("restore", self.id1, "--yes")
+        snaps = self.snapshots(CURSOR)
+        self.assertEqual(len(snaps), len(before) + 1)
+        self.assertEqual(snaps[-1]["trigger"], "restore")
 
     def test_dry_run_changes_nothing(self):
         st = os.stat(self.cursor)

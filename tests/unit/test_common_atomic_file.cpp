@@ -91,6 +91,55 @@ TEST_CASE("atomic_write") {
   }
 }
 
+TEST_CASE("AtomicFileWriter hands over the file it replaced") {
+  const auto dir = test::scratch_dir();
+  const fs::path target = dir / "f.json";
+  SUBCASE("the old inode stays open, unlinked, until the caller closes it") {
+    test::write_file(target, "old content");
+    struct stat old {};
+    REQUIRE(::stat(target.c_str(), &old) == 0);
+    auto writer = AtomicFileWriter::open(target);
+    REQUIRE(writer);
+    CHECK(writer->mode() == (old.st_mode & 07777));
+    REQUIRE(writer->write("new content"));
+    REQUIRE(writer->commit());
+    const int replaced = writer->release_replaced();
+    REQUIRE(replaced >= 0);
+    CHECK(writer->release_replaced() == -1);
+    struct stat held {};
+    REQUIRE(::fstat(replaced, &held) == 0);
+    CHECK(held.st_ino == old.st_ino);
+    CHECK(held.st_nlink == 0);
+    CHECK(test::read_file(target) == "new content");
+    CHECK(::close(replaced) == 0);
+    CHECK(entries(dir) == 1);
+  }
+  SUBCASE("nothing to hand over for a new file") {
+    auto writer = AtomicFileWriter::open(target, 0600);
+    REQUIRE(writer);
+    REQUIRE(writer->write("first"));
+    REQUIRE(writer->commit());
+    CHECK(writer->release_replaced() == -1);
+    CHECK(test::read_file(target) == "first");
+  }
+  SUBCASE("a failed rename hands over nothing and leaves no temp file") {
+    test::write_file(target, "old");
+    {
+      auto writer = AtomicFileWriter::open(target);
+      REQUIRE(writer);
+      REQUIRE(writer->write("new"));
+      // The file becomes a directory, which a file cannot be renamed over.
+      fs::remove(target);
+      fs::create_directory(target);
+      test::write_file(target / "inside", "x");
+      CHECK_FALSE(writer->commit());
+      CHECK(writer->release_replaced() == -1);
+    }
+    CHECK(entries(dir) == 1);
+    CHECK(test::read_file(target / "inside") == "x");
+  }
+}
+
 TEST_CASE("is_temp_name") {
   CHECK(is_temp_name("config.yaml.tmp"));
   CHECK(is_temp_name("cline_mcp_settings.json.lock"));

@@ -46,8 +46,11 @@ struct OfflineOps {
                          .os = current_os(),
                          .daemon = nullptr,
                          .targets = {},
-                         .progress = {}};
-    return json::parse(ops::handle_line(context, line));
+                         .progress = {},
+                         .after_reply = {}};
+    const std::string reply = ops::handle_line(context, line);
+    ops::finish_after_reply(context);
+    return json::parse(reply);
   }
 };
 
