@@ -1,6 +1,7 @@
 #include <common/mcp.hpp>
 
 #include <doctest/doctest.h>
+#include <dtl/dtl.hpp>
 
 #include <cstdint>
 #include <sstream>
@@ -797,6 +798,58 @@ TEST_CASE("changed_fraction") {
     // Changes at both ends only.
     std::string ends = "first\n" + before + "last\n";
     CHECK(changed_fraction(before, ends) == doctest::Approx(2.0 / 40002.0));
+  }
+
+  SUBCASE("the same as a plain line diff of the whole texts") {
+    // changed_fraction trims the common whole lines on the bytes before
+    // splitting; dtl on every line of both texts is the reference. Texts
+    // from few distinct lines (some without their newline) make many
+    // shared prefixes and suffixes, repeated lines, and ends mid-line.
+    const std::vector<std::string> pieces = {"a\n", "b\n", "ab\n", "\n",
+                                             "a",   "b",   "b\nb"};
+    std::uint64_t seed = 12345;
+    auto next = [&seed](std::uint64_t n) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      return (seed >> 33) % n;
+    };
+    auto text = [&](std::uint64_t n) {
+      std::string out;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        out += pieces[next(pieces.size())];
+      }
+      return out;
+    };
+    auto lines = [](std::string_view t) {
+      std::vector<std::string> out;
+      std::size_t start = 0;
+      while (start < t.size()) {
+        const std::size_t nl = t.find('\n', start);
+        const std::size_t end =
+            nl == std::string_view::npos ? t.size() : nl + 1;
+        out.emplace_back(t.substr(start, end - start));
+        start = end;
+      }
+      return out;
+    };
+    for (int round = 0; round < 3000; ++round) {
+      const std::string common_head = text(next(4));
+      const std::string common_foot = text(next(4));
+      const std::string before = common_head + text(next(5)) + common_foot;
+      const std::string after =
+          round % 7 == 0 ? before : common_head + text(next(5)) + common_foot;
+      const auto a = lines(before);
+      const auto b = lines(after);
+      double expected = 0.0;
+      if (!a.empty() || !b.empty()) {
+        dtl::Diff<std::string, std::vector<std::string>> diff(a, b);
+        diff.onOnlyEditDistance();
+        diff.compose();
+        expected = static_cast<double>(diff.getEditDistance()) /
+                   static_cast<double>(a.size() + b.size());
+      }
+      INFO("before: ", before, " after: ", after);
+      REQUIRE(changed_fraction(before, after) == doctest::Approx(expected));
+    }
   }
 }
 
