@@ -1,0 +1,64 @@
+#include <common/fs.hpp>
+
+#include <doctest/doctest.h>
+#include <tests/unit/scratch.hpp>
+
+#include <cstdint>
+#include <string>
+
+using namespace mcpbk;
+namespace fs = std::filesystem;
+
+TEST_CASE("read_file") {
+  const auto dir = test::scratch_dir();
+  SUBCASE("reads every byte, whatever the size") {
+    std::uint64_t seed = 7;
+    for (const std::size_t size :
+         {std::size_t{0}, std::size_t{1}, std::size_t{4095}, std::size_t{4096},
+          std::size_t{65536}, std::size_t{65537}, std::size_t{2'200'000}}) {
+      std::string bytes(size, '\0');
+      for (auto &c : bytes) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        c = static_cast<char>(seed >> 56);
+      }
+      test::write_file(dir / "f", bytes);
+      auto read = read_file(dir / "f", 4'000'000);
+      REQUIRE(read);
+      CHECK(read->size() == size);
+      CHECK(*read == bytes);
+    }
+  }
+  SUBCASE("the limit is inclusive") {
+    test::write_file(dir / "f", std::string(1000, 'x'));
+    CHECK(read_file(dir / "f", 1000));
+    auto over = read_file(dir / "f", 999);
+    REQUIRE_FALSE(over);
+    CHECK(over.error().code == ErrorCode::too_large);
+    CHECK(over.error().message.find("over the limit of 999") !=
+          std::string::npos);
+  }
+#if defined(__linux__)
+  SUBCASE("a file longer than its stat size grows the buffer, to the limit") {
+    // /proc files are regular files of size 0 with content.
+    auto status = read_file("/proc/self/status", 1'000'000);
+    REQUIRE(status);
+    CHECK(status->rfind("Name:", 0) == 0);
+    CHECK(status->size() > 100);
+    auto cut = read_file("/proc/self/status", 10);
+    REQUIRE_FALSE(cut);
+    CHECK(cut.error().code == ErrorCode::too_large);
+    CHECK(cut.error().message.find("grew over the limit of 10") !=
+          std::string::npos);
+  }
+#endif
+  SUBCASE("missing files and directories") {
+    auto missing = read_file(dir / "nothing", 100);
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().code == ErrorCode::not_found);
+    auto directory = read_file(dir, 100);
+    REQUIRE_FALSE(directory);
+    CHECK(directory.error().code == ErrorCode::io_error);
+    CHECK(directory.error().message.find("not a regular file") !=
+          std::string::npos);
+  }
+}
