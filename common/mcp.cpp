@@ -656,16 +656,21 @@ bool starts_line(std::string_view text, std::size_t at) {
   return at == 0 || text[at - 1] == '\n';
 }
 
-LineStats line_stats(std::string_view before, std::string_view after) {
-  LineStats stats{0, count_lines(before) + count_lines(after)};
-  // The whole lines both texts begin and end with are found on the bytes
-  // first: splitting a 2 MB file into lines and comparing them one by one
-  // took most of a capture's risk rating. The prefix is cut back to the
-  // start of the line holding the first difference; the suffix, which
-  // cannot overlap the prefix, forward to a start of line in both texts.
+// The whole lines two texts begin and end with, in bytes: `head` ends and
+// `foot` starts at a line start in both texts, and they do not overlap.
+// Found on the bytes (splitting a 2 MB file into lines and comparing them
+// one by one took most of a capture's risk rating): the common prefix is
+// cut back to the start of the line holding the first difference, the
+// suffix forward to a start of line in both texts.
+struct CommonLines {
+  std::size_t head = 0;
+  std::size_t foot = 0;
+};
+
+CommonLines common_lines(std::string_view before, std::string_view after) {
   std::size_t head = common_prefix(before, after);
   if (head == before.size() && head == after.size()) {
-    return stats;
+    return {head, 0};
   }
   const std::size_t cut = before.substr(0, head).rfind('\n');
   head = cut == std::string_view::npos ? 0 : cut + 1;
@@ -679,6 +684,15 @@ LineStats line_stats(std::string_view before, std::string_view after) {
     const std::size_t nl = common.find('\n');
     foot = nl == std::string_view::npos ? 0 : common.size() - nl - 1;
   }
+  return {head, foot};
+}
+
+LineStats line_stats(std::string_view before, std::string_view after) {
+  LineStats stats{0, count_lines(before) + count_lines(after)};
+  if (before == after) {
+    return stats;
+  }
+  const auto [head, foot] = common_lines(before, after);
   // What is left starts and ends with lines that differ (or one side is
   // empty): a common prefix or suffix is never part of a shortest edit
   // script, so this is all that needs comparing.
@@ -1392,18 +1406,59 @@ double changed_fraction(std::string_view before, std::string_view after) {
 
 std::string unified_diff(std::string_view before, std::string_view after,
                          std::string_view before_label,
-                         std::string_view after_label) {
+                         std::string_view after_label, DiffSecrets secrets) {
   if (before == after) {
     return {};
   }
-  std::vector<std::string> a = split_lines(before);
-  std::vector<std::string> b = split_lines(after);
   // Equal lines far from any change only cost time: keep 3 of them around the
-  // changed middle and offset the hunk line numbers.
+  // changed middle and offset the hunk line numbers. The whole lines both
+  // texts share are found on the bytes first, and only the middle with its
+  // context is split into lines (and masked: masking works line by line,
+  // so equal lines stay equal).
   constexpr std::size_t k_context = 3;
+  const auto [head, foot] = common_lines(before, after);
+  std::size_t from = head;
+  for (std::size_t i = 0; i < k_context && from > 0; ++i) {
+    const std::size_t nl =
+        from >= 2 ? before.rfind('\n', from - 2) : std::string_view::npos;
+    from = nl == std::string_view::npos ? 0 : nl + 1;
+  }
+  std::size_t end = before.size() - foot; // the same lines end `after`
+  std::size_t tail_context = 0;
+  for (; tail_context < k_context && end < before.size(); ++tail_context) {
+    const std::size_t nl = before.find('\n', end);
+    end = nl == std::string_view::npos ? before.size() : nl + 1;
+  }
+  const std::size_t tail = before.size() - end;
+  const std::size_t lines_before = static_cast<std::size_t>(std::count(
+      before.begin(), before.begin() + static_cast<long>(from), '\n'));
+  std::string_view middle_a = before.substr(from, end - from);
+  std::string_view middle_b = after.substr(from, after.size() - tail - from);
+  std::string masked_a;
+  std::string masked_b;
+  if (secrets == DiffSecrets::masked) {
+    masked_a = mask_secrets_in_text(middle_a);
+    masked_b = mask_secrets_in_text(middle_b);
+    if (masked_a == masked_b) {
+      return {};
+    }
+    middle_a = masked_a;
+    middle_b = masked_b;
+  }
+  std::vector<std::string> a = split_lines(middle_a);
+  std::vector<std::string> b = split_lines(middle_b);
+  // Masked lines may be equal where the bytes were not.
   std::size_t prefix = 0;
   while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) {
     ++prefix;
+  }
+  if (secrets == DiffSecrets::masked &&
+      prefix > std::min(a.size(), b.size()) - tail_context) {
+    // The masked texts agree past the start of the lines they share at the
+    // end (values that mask alike), so those lines were not all the
+    // suffix a diff of the masked texts would keep: diff those whole.
+    return unified_diff(mask_secrets_in_text(before),
+                        mask_secrets_in_text(after), before_label, after_label);
   }
   std::size_t suffix = 0;
   while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
@@ -1436,8 +1491,8 @@ std::string unified_diff(std::string_view before, std::string_view after,
            std::to_string(length);
   };
   for (const auto &hunk : diff.getUniHunks()) {
-    out += "@@ -" + range(hunk.a, hunk.b, skip_front) + " +" +
-           range(hunk.c, hunk.d, skip_front) + " @@\n";
+    out += "@@ -" + range(hunk.a, hunk.b, lines_before + skip_front) + " +" +
+           range(hunk.c, hunk.d, lines_before + skip_front) + " @@\n";
     for (const auto *lines : {&hunk.common[0], &hunk.change, &hunk.common[1]}) {
       for (const auto &[line, info] : *lines) {
         out += info.type == dtl::SES_ADD      ? '+'

@@ -63,10 +63,14 @@ std::vector<ServerChange> semantic_diff(const McpView &before,
 // (deleted + inserted lines) / (old lines + new lines).
 double changed_fraction(std::string_view before, std::string_view after);
 
-// A unified diff with 3 lines of context; empty when equal.
+// A unified diff with 3 lines of context; empty when equal. `masked`
+// diffs the texts as mask_secrets_in_text() shows them (masking only the
+// lines the diff needs).
+enum class DiffSecrets { shown, masked };
 std::string unified_diff(std::string_view before, std::string_view after,
                          std::string_view before_label,
-                         std::string_view after_label);
+                         std::string_view after_label,
+                         DiffSecrets secrets = DiffSecrets::shown);
 
 // Risk of `after` against the previous content (SPEC §5). Without a previous
 // snapshot, only emptiness and parse failures count.

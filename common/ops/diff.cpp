@@ -60,10 +60,8 @@ json op_diff(Context &context, const json &raw_args) {
   const McpView before = view_of(from_bytes, from_target);
   const McpView after = view_of(to_bytes, to_target);
   const std::string unified =
-      show_secrets
-          ? unified_diff(from_bytes, to_bytes, from_label, to_label)
-          : unified_diff(mask_secrets_in_text(from_bytes),
-                         mask_secrets_in_text(to_bytes), from_label, to_label);
+      unified_diff(from_bytes, to_bytes, from_label, to_label,
+                   show_secrets ? DiffSecrets::shown : DiffSecrets::masked);
   return {{"from",
            {{"label", from_label},
             {"kind", "snapshot"},

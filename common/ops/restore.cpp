@@ -170,11 +170,8 @@ json op_restore(Context &context, const json &raw_args) {
       {"servers", server_changes_json(semantic_diff(before, after))}};
   if (with_diff) {
     result["unified"] =
-        show_secrets
-            ? unified_diff(old_bytes, new_bytes, before_label, after_label)
-            : unified_diff(mask_secrets_in_text(old_bytes),
-                           mask_secrets_in_text(new_bytes), before_label,
-                           after_label);
+        unified_diff(old_bytes, new_bytes, before_label, after_label,
+                     show_secrets ? DiffSecrets::shown : DiffSecrets::masked);
   }
   std::string warning;
   if (source.redacted) {

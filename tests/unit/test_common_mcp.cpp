@@ -12,6 +12,84 @@ using namespace mcpbk;
 
 namespace {
 
+std::vector<std::string> reference_lines(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t nl = text.find('\n', start);
+    const std::size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+    out.emplace_back(text.substr(start, end - start));
+    start = end;
+  }
+  return out;
+}
+
+// Round 7's unified_diff (lines compared one by one over whole texts), the
+// reference the byte-trimming one must equal.
+std::string reference_unified_diff(std::string_view before,
+                                   std::string_view after,
+                                   std::string_view before_label,
+                                   std::string_view after_label) {
+  if (before == after) {
+    return {};
+  }
+  std::vector<std::string> a = reference_lines(before);
+  std::vector<std::string> b = reference_lines(after);
+  // Equal lines far from any change only cost time: keep 3 of them around the
+  // changed middle and offset the hunk line numbers.
+  constexpr std::size_t k_context = 3;
+  std::size_t prefix = 0;
+  while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) {
+    ++prefix;
+  }
+  std::size_t suffix = 0;
+  while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
+         a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  const std::size_t skip_front = prefix > k_context ? prefix - k_context : 0;
+  const std::size_t skip_back = suffix > k_context ? suffix - k_context : 0;
+  std::vector<std::string> mid_a(a.begin() + static_cast<long>(skip_front),
+                                 a.end() - static_cast<long>(skip_back));
+  std::vector<std::string> mid_b(b.begin() + static_cast<long>(skip_front),
+                                 b.end() - static_cast<long>(skip_back));
+  dtl::Diff<std::string, std::vector<std::string>> diff(mid_a, mid_b);
+  if (mid_a.size() + mid_b.size() > 100'000) {
+    diff.onHuge();
+  }
+  diff.compose();
+  diff.composeUnifiedHunks();
+
+  std::string out;
+  out += "--- ";
+  out += before_label;
+  out += "\n+++ ";
+  out += after_label;
+  out += '\n';
+  auto range = [](long long start, long long length, std::size_t offset) {
+    // An empty range starts at the line before it (0 for an empty file).
+    long long first = length == 0 ? start - 1 : start;
+    return std::to_string(first + static_cast<long long>(offset)) + "," +
+           std::to_string(length);
+  };
+  for (const auto &hunk : diff.getUniHunks()) {
+    out += "@@ -" + range(hunk.a, hunk.b, skip_front) + " +" +
+           range(hunk.c, hunk.d, skip_front) + " @@\n";
+    for (const auto *lines : {&hunk.common[0], &hunk.change, &hunk.common[1]}) {
+      for (const auto &[line, info] : *lines) {
+        out += info.type == dtl::SES_ADD      ? '+'
+               : info.type == dtl::SES_DELETE ? '-'
+                                              : ' ';
+        out += line;
+        if (line.empty() || line.back() != '\n') {
+          out += "\n\\ No newline at end of file\n";
+        }
+      }
+    }
+  }
+  return out;
+}
+
 const std::string k_minus = "\xE2\x88\x92"; // U+2212
 const std::string k_mask = "\xE2\x80\xA2\xE2\x80\xA2\xE2\x80\xA2"
                            "\xE2\x80\xA2"; // "••••"
@@ -851,6 +929,55 @@ TEST_CASE("changed_fraction") {
       REQUIRE(changed_fraction(before, after) == doctest::Approx(expected));
     }
   }
+}
+
+TEST_CASE("unified_diff equals a whole-text line diff, masked or not") {
+  // Lines with secrets (the two API keys mask alike: only their last four
+  // characters show), plain lines, a line without
+  // its newline; shared heads and feet longer than the 3 lines of context.
+  const std::vector<std::string> pieces = {
+      "{\n",
+      "  \"a\": 1,\n",
+      "  \"b\": 2,\n",
+      "      \"API_KEY\": \"sk-abcdef0123456789abcdef0123\",\n",
+      "      \"API_KEY\": \"sk-zyxwvu9876543210zyxwvu0123\",\n",
+      "      \"TOKEN\": \"ghp_0123456789abcdefghij0123456789ab\",\n",
+      "--token=s3cr3t-v4lu3-th4t-is-l0ng\n",
+      "\n",
+      "}",
+  };
+  std::uint64_t seed = 99;
+  auto next = [&seed](std::uint64_t n) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (seed >> 33) % n;
+  };
+  auto text = [&](std::uint64_t n) {
+    std::string out;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      out += pieces[next(pieces.size())];
+    }
+    return out;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    const std::string head = text(next(9));
+    const std::string foot = text(next(9));
+    const std::string before = head + text(next(6)) + foot;
+    const std::string after =
+        round % 11 == 0 ? before : head + text(next(6)) + foot;
+    INFO("before: ", before, "\nafter: ", after);
+    REQUIRE(unified_diff(before, after, "a", "b") ==
+            reference_unified_diff(before, after, "a", "b"));
+    REQUIRE(unified_diff(before, after, "a", "b", DiffSecrets::masked) ==
+            reference_unified_diff(mask_secrets_in_text(before),
+                                   mask_secrets_in_text(after), "a", "b"));
+  }
+  // Texts that differ only in values that mask alike: nothing to show.
+  const std::string one = "{\n" + pieces[3] + "}\n";
+  const std::string other = "{\n" + pieces[4] + "}\n";
+  CHECK_FALSE(unified_diff(one, other, "a", "b").empty());
+  CHECK(unified_diff(one, other, "a", "b", DiffSecrets::masked).empty());
+  CHECK(unified_diff(pieces[3], pieces[4], "a", "b", DiffSecrets::masked)
+            .empty());
 }
 
 TEST_CASE("unified_diff") {
