@@ -6,11 +6,36 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace mcpbk;
 
 namespace {
+
+// Texts made of pieces picked by a fixed-seed generator, for the
+// differential tests.
+class PieceTexts {
+public:
+  PieceTexts(std::vector<std::string> pieces, std::uint64_t seed)
+      : m_pieces(std::move(pieces)), m_seed(seed) {}
+  std::uint64_t next(std::uint64_t n) {
+    m_seed = m_seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (m_seed >> 33) % n;
+  }
+  std::string text(std::uint64_t n) {
+    std::string out;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      out += m_pieces[next(m_pieces.size())];
+    }
+    return out;
+  }
+  const std::string &piece(std::size_t i) const { return m_pieces[i]; }
+
+private:
+  std::vector<std::string> m_pieces;
+  std::uint64_t m_seed;
+};
 
 std::vector<std::string> reference_lines(std::string_view text) {
   std::vector<std::string> out;
@@ -883,40 +908,17 @@ TEST_CASE("changed_fraction") {
     // splitting; dtl on every line of both texts is the reference. Texts
     // from few distinct lines (some without their newline) make many
     // shared prefixes and suffixes, repeated lines, and ends mid-line.
-    const std::vector<std::string> pieces = {"a\n", "b\n", "ab\n", "\n",
-                                             "a",   "b",   "b\nb"};
-    std::uint64_t seed = 12345;
-    auto next = [&seed](std::uint64_t n) {
-      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-      return (seed >> 33) % n;
-    };
-    auto text = [&](std::uint64_t n) {
-      std::string out;
-      for (std::uint64_t i = 0; i < n; ++i) {
-        out += pieces[next(pieces.size())];
-      }
-      return out;
-    };
-    auto lines = [](std::string_view t) {
-      std::vector<std::string> out;
-      std::size_t start = 0;
-      while (start < t.size()) {
-        const std::size_t nl = t.find('\n', start);
-        const std::size_t end =
-            nl == std::string_view::npos ? t.size() : nl + 1;
-        out.emplace_back(t.substr(start, end - start));
-        start = end;
-      }
-      return out;
-    };
+    PieceTexts gen({"a\n", "b\n", "ab\n", "\n", "a", "b", "b\nb"}, 12345);
     for (int round = 0; round < 3000; ++round) {
-      const std::string common_head = text(next(4));
-      const std::string common_foot = text(next(4));
-      const std::string before = common_head + text(next(5)) + common_foot;
+      const std::string common_head = gen.text(gen.next(4));
+      const std::string common_foot = gen.text(gen.next(4));
+      const std::string before =
+          common_head + gen.text(gen.next(5)) + common_foot;
       const std::string after =
-          round % 7 == 0 ? before : common_head + text(next(5)) + common_foot;
-      const auto a = lines(before);
-      const auto b = lines(after);
+          round % 7 == 0 ? before
+                         : common_head + gen.text(gen.next(5)) + common_foot;
+      const auto a = reference_lines(before);
+      const auto b = reference_lines(after);
       double expected = 0.0;
       if (!a.empty() || !b.empty()) {
         dtl::Diff<std::string, std::vector<std::string>> diff(a, b);
@@ -935,35 +937,25 @@ TEST_CASE("unified_diff equals a whole-text line diff, masked or not") {
   // Lines with secrets (the two API keys mask alike: only their last four
   // characters show), plain lines, a line without
   // its newline; shared heads and feet longer than the 3 lines of context.
-  const std::vector<std::string> pieces = {
-      "{\n",
-      "  \"a\": 1,\n",
-      "  \"b\": 2,\n",
-      "      \"API_KEY\": \"sk-abcdef0123456789abcdef0123\",\n",
-      "      \"API_KEY\": \"sk-zyxwvu9876543210zyxwvu0123\",\n",
-      "      \"TOKEN\": \"ghp_0123456789abcdefghij0123456789ab\",\n",
-      "--token=s3cr3t-v4lu3-th4t-is-l0ng\n",
-      "\n",
-      "}",
-  };
-  std::uint64_t seed = 99;
-  auto next = [&seed](std::uint64_t n) {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (seed >> 33) % n;
-  };
-  auto text = [&](std::uint64_t n) {
-    std::string out;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      out += pieces[next(pieces.size())];
-    }
-    return out;
-  };
+  PieceTexts gen(
+      {
+          "{\n",
+          "  \"a\": 1,\n",
+          "  \"b\": 2,\n",
+          "      \"API_KEY\": \"sk-abcdef0123456789abcdef0123\",\n",
+          "      \"API_KEY\": \"sk-zyxwvu9876543210zyxwvu0123\",\n",
+          "      \"TOKEN\": \"ghp_0123456789abcdefghij0123456789ab\",\n",
+          "--token=s3cr3t-v4lu3-th4t-is-l0ng\n",
+          "\n",
+          "}",
+      },
+      99);
   for (int round = 0; round < 2000; ++round) {
-    const std::string head = text(next(9));
-    const std::string foot = text(next(9));
-    const std::string before = head + text(next(6)) + foot;
+    const std::string head = gen.text(gen.next(9));
+    const std::string foot = gen.text(gen.next(9));
+    const std::string before = head + gen.text(gen.next(6)) + foot;
     const std::string after =
-        round % 11 == 0 ? before : head + text(next(6)) + foot;
+        round % 11 == 0 ? before : head + gen.text(gen.next(6)) + foot;
     INFO("before: ", before, "\nafter: ", after);
     REQUIRE(unified_diff(before, after, "a", "b") ==
             reference_unified_diff(before, after, "a", "b"));
@@ -972,11 +964,11 @@ TEST_CASE("unified_diff equals a whole-text line diff, masked or not") {
                                    mask_secrets_in_text(after), "a", "b"));
   }
   // Texts that differ only in values that mask alike: nothing to show.
-  const std::string one = "{\n" + pieces[3] + "}\n";
-  const std::string other = "{\n" + pieces[4] + "}\n";
+  const std::string one = "{\n" + gen.piece(3) + "}\n";
+  const std::string other = "{\n" + gen.piece(4) + "}\n";
   CHECK_FALSE(unified_diff(one, other, "a", "b").empty());
   CHECK(unified_diff(one, other, "a", "b", DiffSecrets::masked).empty());
-  CHECK(unified_diff(pieces[3], pieces[4], "a", "b", DiffSecrets::masked)
+  CHECK(unified_diff(gen.piece(3), gen.piece(4), "a", "b", DiffSecrets::masked)
             .empty());
 }
 
