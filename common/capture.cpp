@@ -217,8 +217,10 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   snap.note = request.note;
   snap.pinned = request.pinned;
   // One transaction (one WAL fsync) for the snapshot, its risk event and
-  // the retention it triggers: a crash keeps all of them or none.
-  TRY_ASSIGN(auto tx, store.transaction(request.durability));
+  // the retention it triggers: a crash keeps all of them or none. Inside a
+  // caller's transaction (a restore's record) it is a savepoint, and the
+  // caller's transaction sets the durability.
+  TRY_ASSIGN(auto tx, store.transaction());
   // The previous version is what this content most resembles: the store
   // may keep it as a small delta.
   TRY_ASSIGN(auto record,

@@ -32,11 +32,6 @@ struct CaptureRequest {
   // theirs; otherwise `view` is ignored. Not owned.
   std::string_view known_bytes;
   std::string_view known_sha256;
-  // capture_bytes(): deferred for a record whose content is durable without
-  // it (restore's record: the file was just written and fsynced from
-  // snapshots the store holds; were the record lost to a power cut, the next
-  // start's scan records the file again). See sql::Durability.
-  sql::Durability durability = sql::Durability::full;
 };
 
 // What a capture did.

@@ -1430,8 +1430,7 @@ std::string unified_diff(std::string_view before, std::string_view after,
     end = nl == std::string_view::npos ? before.size() : nl + 1;
   }
   const std::size_t tail = before.size() - end;
-  const std::size_t lines_before = static_cast<std::size_t>(std::count(
-      before.begin(), before.begin() + static_cast<long>(from), '\n'));
+  const std::size_t lines_before = count_lines(before.substr(0, from));
   std::string_view middle_a = before.substr(from, end - from);
   std::string_view middle_b = after.substr(from, after.size() - tail - from);
   std::string masked_a;

@@ -240,7 +240,6 @@ json op_restore(Context &context, const json &raw_args) {
   record.note = "restored from #" + std::to_string(source.id);
   record.view = &after;
   record.sha256 = new_sha;
-  record.durability = sql::Durability::deferred;
   if (current) {
     record.known_bytes = *current;
     record.known_sha256 = old_sha;
