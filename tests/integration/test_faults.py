@@ -75,6 +75,10 @@ class TmpfsStateDirTest(DaemonTestCase):
         self.sb.write(CURSOR, final)
         wait_for(lambda: "cannot snapshot" in self.daemon.log(), 15,
                  "the failure to be logged")
+        # The retry is announced just after the failure: wait for its line
+        # too rather than read the log in between.
+        wait_for(lambda: "retrying" in self.daemon.log(), 15,
+                 "the retry to be announced")
         self.assertIn("retrying", self.daemon.log())
         self.assertTrue(request(self.sb.socket, "status")["ok"])
         self.assertIsNone(self.daemon.proc.poll())
