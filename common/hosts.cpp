@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fnmatch.h>
 #include <glob.h>
 
 #include <algorithm>
@@ -507,6 +508,73 @@ std::vector<fs::path> glob_paths(const std::string &pattern) {
   return out;
 }
 
+// Whether a component of an escaped pattern has a glob character that no
+// backslash escapes.
+bool has_unescaped_glob(std::string_view component) {
+  for (std::size_t i = 0; i < component.size(); ++i) {
+    if (component[i] == '\\') {
+      ++i;
+    } else if (component[i] == '*' || component[i] == '?' ||
+               component[i] == '[') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// An escaped pattern without glob characters as the path it names.
+std::string glob_unescape(std::string_view pattern) {
+  std::string out;
+  out.reserve(pattern.size());
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\' && i + 1 < pattern.size()) {
+      ++i;
+    }
+    out += pattern[i];
+  }
+  return out;
+}
+
+// Where a new entry could add a match to an absolute escaped glob pattern:
+// the directory before its first glob component, and every existing
+// directory matching a longer prefix of it, each with the pattern of the
+// component that follows.
+void add_glob_discovery(std::string_view pattern,
+                        std::vector<DiscoveryDir> &out) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t slash = pattern.find('/', start);
+    parts.emplace_back(pattern.substr(start, slash - start));
+    if (slash == std::string_view::npos) {
+      break;
+    }
+    start = slash + 1;
+  }
+  std::size_t first = 0;
+  while (first < parts.size() && !has_unescaped_glob(parts[first])) {
+    ++first;
+  }
+  if (first == 0 || first == parts.size() || !parts[0].empty()) {
+    return; // not an absolute glob
+  }
+  std::string prefix;
+  for (std::size_t i = 1; i < first; ++i) {
+    prefix += "/" + parts[i];
+  }
+  const fs::path literal =
+      prefix.empty() ? fs::path("/") : fs::path(glob_unescape(prefix));
+  out.push_back({literal.lexically_normal(), parts[first]});
+  for (std::size_t i = first; i + 1 < parts.size(); ++i) {
+    prefix += "/" + parts[i];
+    for (const fs::path &match : glob_paths(prefix)) {
+      std::error_code ec;
+      if (fs::is_directory(match, ec)) {
+        out.push_back({match.lexically_normal(), parts[i + 1]});
+      }
+    }
+  }
+}
+
 // Existence without following a final symlink: a dangling link is a file to
 // protect too.
 bool path_exists(const fs::path &path) {
@@ -663,9 +731,10 @@ std::vector<EnabledHost> enabled_hosts(const Config *config) {
 }
 
 // Every existing directory named by watch.project_roots ("~" and globs
-// allowed).
-std::vector<fs::path> configured_project_roots(const Config *config,
-                                               const Env &env) {
+// allowed); with `discovery`, also where a new root would appear.
+std::vector<fs::path>
+configured_project_roots(const Config *config, const Env &env,
+                         std::vector<DiscoveryDir> *discovery) {
   std::vector<fs::path> out;
   if (!config) {
     return out;
@@ -676,9 +745,17 @@ std::vector<fs::path> configured_project_roots(const Config *config,
       continue;
     }
     std::string literal = expand(root, env, GlobEscape::no).value_or("");
+    const bool glob = has_glob_chars(root);
+    if (discovery && glob) {
+      add_glob_discovery(*expanded, *discovery);
+    } else if (discovery && fs::path(literal).is_absolute() &&
+               !dir_exists(literal)) {
+      const fs::path missing = fs::path(literal).lexically_normal();
+      discovery->push_back(
+          {missing.parent_path(), glob_escape(missing.filename().string())});
+    }
     std::vector<fs::path> candidates =
-        has_glob_chars(root) ? glob_paths(*expanded)
-                             : std::vector<fs::path>{fs::path(literal)};
+        glob ? glob_paths(*expanded) : std::vector<fs::path>{fs::path(literal)};
     for (const fs::path &candidate : candidates) {
       if (candidate.is_absolute() && dir_exists(candidate)) {
         out.push_back(candidate.lexically_normal());
@@ -772,7 +849,27 @@ std::string locations_of(const WatchTarget &target) {
   return joined;
 }
 
-std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
+namespace {
+
+// Where a project file whose directory is missing would appear: the deepest
+// existing directory on its way under the root, and the name to look for.
+void add_project_discovery(const fs::path &root, const fs::path &file,
+                           std::vector<DiscoveryDir> &out) {
+  fs::path missing = file.parent_path();
+  while (missing.has_parent_path() && missing.parent_path() != root &&
+         !dir_exists(missing.parent_path())) {
+    missing = missing.parent_path();
+  }
+  if (dir_exists(missing.parent_path())) {
+    out.push_back(
+        {missing.parent_path(), glob_escape(missing.filename().string())});
+  }
+}
+
+// resolve_targets(), and where new entries could add targets when
+// `discovery` is given.
+std::vector<WatchTarget> resolve(const ResolveInput &input,
+                                 std::vector<DiscoveryDir> *discovery) {
   const Env env = computed_env(input.env, input.os);
   const unsigned os = os_bit(input.os);
   const std::vector<EnabledHost> hosts = enabled_hosts(input.config);
@@ -796,6 +893,9 @@ std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
       }
       if (rule.pattern.find('*') != std::string_view::npos) {
         auto pattern = expand(rule.pattern, env, GlobEscape::yes);
+        if (pattern && discovery) {
+          add_glob_discovery(*pattern, *discovery);
+        }
         if (pattern) {
           for (fs::path &match : glob_paths(*pattern)) {
             add(host, std::move(match), rule.format, rule.mcp_locations,
@@ -817,7 +917,8 @@ std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
       roots.push_back(root.lexically_normal());
     }
   }
-  for (fs::path &root : configured_project_roots(input.config, env)) {
+  for (fs::path &root :
+       configured_project_roots(input.config, env, discovery)) {
     roots.push_back(std::move(root));
   }
   for (const fs::path &root : roots) {
@@ -827,6 +928,8 @@ std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
         if (path_exists(path) || dir_exists(path.parent_path())) {
           add(host, std::move(path), rule.format, rule.mcp_locations,
               Scope::project);
+        } else if (discovery && dir_exists(root)) {
+          add_project_discovery(root, path, *discovery);
         }
       }
     }
@@ -846,6 +949,9 @@ std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
         auto pattern = expand(entry.path, env, GlobEscape::yes);
         if (pattern) {
           paths = glob_paths(*pattern);
+          if (discovery) {
+            add_glob_discovery(*pattern, *discovery);
+          }
         }
       } else if (auto path = expand(entry.path, env, GlobEscape::no)) {
         paths.emplace_back(*path);
@@ -871,6 +977,25 @@ std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
                             }),
                 targets.end());
   return targets;
+}
+
+} // namespace
+
+std::vector<WatchTarget> resolve_targets(const ResolveInput &input) {
+  return resolve(input, nullptr);
+}
+
+Resolution resolve_watch(const ResolveInput &input) {
+  Resolution out;
+  out.targets = resolve(input, &out.discovery);
+  std::sort(out.discovery.begin(), out.discovery.end());
+  out.discovery.erase(std::unique(out.discovery.begin(), out.discovery.end()),
+                      out.discovery.end());
+  return out;
+}
+
+bool discovers(const DiscoveryDir &d, const std::string &entry) {
+  return ::fnmatch(d.name.c_str(), entry.c_str(), FNM_PERIOD) == 0;
 }
 
 } // namespace mcpbk

@@ -88,6 +88,30 @@ struct ResolveInput {
 // (the first host in catalog order wins).
 std::vector<WatchTarget> resolve_targets(const ResolveInput &input);
 
+// A directory in which a new entry whose name matches `name` (a glob pattern
+// for one path component, backslash escapes honoured, a leading dot matched
+// only by a dot) can add files to protect: the entry may be a new match of a
+// glob, or the missing directory of a project file. The directory itself may
+// not exist yet.
+struct DiscoveryDir {
+  std::filesystem::path dir;
+  std::string name;
+
+  auto operator<=>(const DiscoveryDir &) const = default;
+};
+
+// Whether `entry`, a name in `d.dir`, is one `d` looks for.
+bool discovers(const DiscoveryDir &d, const std::string &entry);
+
+struct Resolution {
+  std::vector<WatchTarget> targets;    // as resolve_targets()
+  std::vector<DiscoveryDir> discovery; // sorted, unique
+};
+
+// The targets, and where new entries would change them: after a new entry in
+// one of the discovery directories, resolving again may give more targets.
+Resolution resolve_watch(const ResolveInput &input);
+
 // A target for a file of `host` that the catalog does not list (watch.paths,
 // a recorded path no longer resolved): format from the extension, MCP
 // locations from the host's rule of that format family ("mcpServers" when

@@ -230,9 +230,9 @@ public:
                                              {},           {}},
         m_debouncer(std::chrono::milliseconds(m_config.watch.debounce_ms),
                     std::chrono::milliseconds(m_config.watch.max_delay_ms)),
-        m_debounce_timer(io), m_rescan_timer(io), m_prune_timer(io),
-        m_retry_timer(io), m_health_timer(io), m_idle_timer(io), m_signals(io),
-        m_instance_id(random_instance_id()),
+        m_debounce_timer(io), m_discovery_timer(io), m_rescan_timer(io),
+        m_prune_timer(io), m_retry_timer(io), m_health_timer(io),
+        m_idle_timer(io), m_signals(io), m_instance_id(random_instance_id()),
         m_started(std::chrono::steady_clock::now()) {}
 
   Result<void> start() {
@@ -381,12 +381,16 @@ private:
                new_watcher({[this](const fs::path &p) { on_change(p); },
                             [this](const std::string &reason) {
                               on_rescan_needed(reason);
+                            },
+                            [this] {
+                              on_discover();
                             }}));
     std::vector<fs::path> paths;
     for (const auto &t : m_targets) {
       paths.push_back(t.path);
     }
     m_watcher->set_paths(paths);
+    m_watcher->set_discovery(m_discovery);
     // The store file and the socket are watched like config files, so a
     // deletion or replacement is noticed at once without polling.
     if (m_state_watcher) {
@@ -394,35 +398,79 @@ private:
     }
     TRY_ASSIGN(m_state_watcher,
                new_watcher({[this](const fs::path &) { health_check(); },
-                            [this](const std::string &) {
-                              health_check();
-                            }}));
+                            [this](const std::string &) { health_check(); },
+                            {}}));
     m_state_watcher->set_paths({m_store.file(), m_paths.socket});
     return {};
   }
 
-  // Re-resolves the files to protect; new ones are captured with `trigger`.
+  // Re-resolves the files to protect; new ones are captured with `trigger`
+  // (`change`: after the debounce, as a file that was just written).
   void refresh_targets(SnapshotTrigger trigger) {
     ResolveInput input;
     input.config = &m_config;
     input.env = m_env;
     input.claude_projects = m_claude_projects;
-    auto next = resolve_targets(input);
+    Resolution next = resolve_watch(input);
     std::set<fs::path> before;
     for (const auto &t : m_targets) {
       before.insert(t.path);
     }
-    m_targets = std::move(next);
+    const bool first = m_targets.empty() && m_discovery.empty();
+    m_targets = std::move(next.targets);
     m_context.targets = m_targets;
     std::vector<fs::path> paths;
     for (const auto &t : m_targets) {
       paths.push_back(t.path);
       if (!before.count(t.path)) {
         remove_stale_temp_files(t.path);
-        queue_scan(t.path, trigger);
+        if (trigger == SnapshotTrigger::change) {
+          on_change(t.path);
+        } else {
+          queue_scan(t.path, trigger);
+        }
       }
     }
+    // A file created in a new discovery directory between the resolve above
+    // and its watch below would be seen by no event: resolve once more after
+    // the watch is in place.
+    const bool more =
+        std::ranges::any_of(next.discovery, [this](const DiscoveryDir &d) {
+          return !std::binary_search(m_discovery.begin(), m_discovery.end(), d);
+        });
+    m_discovery = std::move(next.discovery);
     m_watcher->set_paths(paths);
+    m_watcher->set_discovery(m_discovery);
+    if (more && !first) {
+      on_discover();
+    }
+  }
+
+  // A new entry may add files to protect: resolve again once entries have
+  // been quiet for the debounce (a clone or an unpacked archive makes many).
+  void on_discover() {
+    if (m_stopping) {
+      return;
+    }
+    // Quiet for the debounce, but no later than max_delay after the first
+    // entry, as for a file's changes.
+    const auto now = std::chrono::steady_clock::now();
+    if (!m_discovery_since) {
+      m_discovery_since = now;
+    }
+    m_discovery_timer.expires_at(
+        std::min(now + std::chrono::milliseconds(m_config.watch.debounce_ms),
+                 *m_discovery_since +
+                     std::chrono::milliseconds(m_config.watch.max_delay_ms)));
+    m_discovery_timer.async_wait([this](const boost::system::error_code &ec) {
+      if (ec || m_stopping) {
+        return;
+      }
+      m_discovery_since.reset();
+      spdlog::debug("new entries where files to protect may appear: "
+                    "resolving the watched files again");
+      refresh_targets(SnapshotTrigger::change);
+    });
   }
 
   void refresh_claude_projects() {
@@ -856,6 +904,7 @@ private:
     m_watcher->stop();
     m_state_watcher->stop();
     m_debounce_timer.cancel();
+    m_discovery_timer.cancel();
     m_rescan_timer.cancel();
     m_prune_timer.cancel();
     m_retry_timer.cancel();
@@ -878,6 +927,7 @@ private:
   std::unique_ptr<IpcServer> m_server;
   Debouncer m_debouncer;
   asio::steady_timer m_debounce_timer;
+  asio::steady_timer m_discovery_timer;
   asio::steady_timer m_rescan_timer;
   asio::steady_timer m_prune_timer;
   asio::steady_timer m_retry_timer;
@@ -885,6 +935,8 @@ private:
   asio::steady_timer m_idle_timer;
   asio::signal_set m_signals;
   std::vector<WatchTarget> m_targets;
+  std::vector<DiscoveryDir> m_discovery; // sorted
+  std::optional<std::chrono::steady_clock::time_point> m_discovery_since;
   std::vector<fs::path> m_claude_projects;
   std::map<fs::path, bool> m_exists;
   std::map<fs::path, std::chrono::steady_clock::time_point> m_restored;

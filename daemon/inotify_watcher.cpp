@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -46,15 +47,19 @@ std::vector<fs::path> link_chain(const fs::path &path) {
   return chain;
 }
 
-// The directory to watch for a path: its parent, or the nearest existing
-// ancestor when the parent does not exist yet.
-fs::path watch_dir_for(const fs::path &path) {
-  fs::path dir = path.parent_path();
+// A directory, or its nearest existing ancestor when it does not exist yet.
+fs::path nearest_existing_dir(fs::path dir) {
   std::error_code ec;
   while (!dir.empty() && dir != dir.root_path() && !fs::is_directory(dir, ec)) {
     dir = dir.parent_path();
   }
   return dir.empty() ? fs::path("/") : dir;
+}
+
+// The directory to watch for a path: its parent, or the nearest existing
+// ancestor when the parent does not exist yet.
+fs::path watch_dir_for(const fs::path &path) {
+  return nearest_existing_dir(path.parent_path());
 }
 
 bool is_under(const fs::path &path, const fs::path &dir) {
@@ -78,6 +83,11 @@ public:
 
   void set_paths(const std::vector<fs::path> &paths) override {
     m_paths = paths;
+    arm();
+  }
+
+  void set_discovery(const std::vector<DiscoveryDir> &dirs) override {
+    m_discovery = dirs;
     arm();
   }
 
@@ -115,6 +125,9 @@ private:
         dirs.insert(watch_dir_for(link));
       }
       m_chains[p] = std::move(chain);
+    }
+    for (const DiscoveryDir &d : m_discovery) {
+      dirs.insert(nearest_existing_dir(d.dir));
     }
     for (auto it = m_dir_wd.begin(); it != m_dir_wd.end();) {
       if (!dirs.count(it->first)) {
@@ -220,12 +233,22 @@ private:
     if (is_temp_name(name)) {
       return;
     }
+    const bool arrived = (mask & (IN_CREATE | IN_MOVED_TO)) != 0;
+    bool discover = arrived && looked_for(dir, name);
     if (mask & IN_ISDIR) {
-      // A directory on the way to a watched path appeared or went away.
+      // A directory on the way to a watched path or a discovery directory
+      // appeared or went away.
       bool on_the_way = false;
       for (const auto &[path, owners] : m_interest) {
         if (is_under(path, full)) {
           on_the_way = true;
+          break;
+        }
+      }
+      for (const DiscoveryDir &d : m_discovery) {
+        if (is_under(d.dir, full)) {
+          m_rearm_needed = true;
+          discover = discover || arrived;
           break;
         }
       }
@@ -234,6 +257,22 @@ private:
         changed_under(full);
       }
     }
+    if (discover && m_callbacks.discover) {
+      m_callbacks.discover();
+    }
+  }
+
+  // Whether a discovery directory `dir` looks for entries named `name`.
+  bool looked_for(const fs::path &dir, const std::string &name) const {
+    auto it = std::lower_bound(
+        m_discovery.begin(), m_discovery.end(), dir,
+        [](const DiscoveryDir &d, const fs::path &p) { return d.dir < p; });
+    for (; it != m_discovery.end() && it->dir == dir; ++it) {
+      if (discovers(*it, name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   void changed_under(const fs::path &dir) {
@@ -252,6 +291,7 @@ private:
   WatcherCallbacks m_callbacks;
   std::array<char, 64 * 1024> m_buffer{};
   std::vector<fs::path> m_paths;
+  std::vector<DiscoveryDir> m_discovery;              // sorted by directory
   std::map<fs::path, std::set<fs::path>> m_interest;  // path -> watched paths
   std::map<fs::path, std::vector<fs::path>> m_chains; // watched path -> links
   std::map<fs::path, int> m_dir_wd;

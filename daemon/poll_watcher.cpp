@@ -36,6 +36,15 @@ public:
     m_state = std::move(next);
   }
 
+  void set_discovery(const std::vector<DiscoveryDir> &dirs) override {
+    std::map<fs::path, std::optional<FileInfo>> next;
+    for (const DiscoveryDir &d : dirs) {
+      auto old = m_dirs.find(d.dir);
+      next[d.dir] = old != m_dirs.end() ? old->second : look(d.dir);
+    }
+    m_dirs = std::move(next);
+  }
+
   void stop() override {
     m_stopped = true;
     m_timer.cancel();
@@ -74,6 +83,20 @@ private:
         m_callbacks.changed(path);
       }
     }
+    // A discovery directory whose entries changed (its mtime moves), or
+    // that appeared: any entry may be one it looks for.
+    bool discover = false;
+    for (auto &[dir, last] : m_dirs) {
+      auto now = look(dir);
+      if (now.has_value() != last.has_value() ||
+          (now && last && !same(*now, *last))) {
+        discover = discover || now.has_value();
+        last = now;
+      }
+    }
+    if (discover && m_callbacks.discover) {
+      m_callbacks.discover();
+    }
   }
 
   static bool same(const FileInfo &a, const FileInfo &b) {
@@ -86,6 +109,7 @@ private:
   WatcherCallbacks m_callbacks;
   std::uint64_t m_interval;
   std::map<fs::path, std::optional<FileInfo>> m_state;
+  std::map<fs::path, std::optional<FileInfo>> m_dirs; // discovery directories
   bool m_stopped = false;
 };
 

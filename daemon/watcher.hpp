@@ -1,6 +1,7 @@
 #pragma once
 
 #include <common/error.hpp>
+#include <common/hosts.hpp>
 
 #include <filesystem>
 #include <functional>
@@ -20,6 +21,9 @@ struct WatcherCallbacks {
   std::function<void(const std::filesystem::path &)> changed;
   // Events may have been missed: every path must be checked again.
   std::function<void(const std::string &reason)> rescan;
+  // An entry a discovery directory looks for appeared (or the directory
+  // itself did): the files to protect must be resolved again. May be empty.
+  std::function<void()> discover;
 };
 
 // Watches a set of file paths. Backends decide how; after "this path may
@@ -29,6 +33,8 @@ public:
   virtual ~Watcher() = default;
   // Replaces the set of watched paths (absolute, links not resolved).
   virtual void set_paths(const std::vector<std::filesystem::path> &paths) = 0;
+  // Replaces the set of discovery directories (see DiscoveryDir).
+  virtual void set_discovery(const std::vector<DiscoveryDir> &dirs) = 0;
   // Stops watching and cancels pending work.
   virtual void stop() = 0;
   virtual std::string backend() const = 0;

@@ -321,6 +321,114 @@ class WatchingTest(DaemonTestCase):
         wait_for(lambda: os.path.exists(out), 10, "notify.command to run")
 
 
+DISCOVERY_CONFIG = DaemonTestCase.config.replace("watch:\n", """watch:
+  rescan_interval_s: 3600
+  paths:
+    - {path: "~/code/*/.mcp.json", host: claude-code}
+  project_roots: ["~/src/*"]
+""")
+
+
+class DiscoveryTest(DaemonTestCase):
+    """Files that appear where a glob or a project root finds them are
+    protected at once, not at the next periodic rescan (an hour here)."""
+
+    config = DISCOVERY_CONFIG
+
+    def save(self, rel, content):
+        """Saves as an editor does: a temp file renamed over the path."""
+        p = self.sb.path(rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p + ".tmp", "w") as f:
+            f.write(content)
+        os.rename(p + ".tmp", p)
+
+    def started(self):
+        self.daemon.start()
+        # A barrier: the initial scan is done once this is recorded.
+        self.sb.write(CURSOR, servers_json("barrier"))
+        self.wait_snapshot(CURSOR, servers_json("barrier"))
+
+    def test_new_match_of_a_watch_paths_glob(self):
+        os.makedirs(self.sb.path("~/code/old"))
+        self.started()
+        # A project directory that did not exist, then its file at once.
+        self.save("~/code/new/.mcp.json", servers_json("fresh"))
+        snap = self.wait_snapshot("~/code/new/.mcp.json", servers_json("fresh"))
+        self.assertEqual(snap["trigger"], "change")
+        self.assertEqual(snap["host"], "claude-code")
+        # An existing directory that gains the file, written in place.
+        self.sb.write("~/code/old/.mcp.json", servers_json("later"))
+        self.wait_snapshot("~/code/old/.mcp.json", servers_json("later"))
+        # Once found, it is watched like any other file.
+        self.save("~/code/new/.mcp.json", servers_json("fresh", "more"))
+        self.wait_snapshot("~/code/new/.mcp.json",
+                           servers_json("fresh", "more"))
+        # A directory made first, its file once the daemon has looked.
+        line = "resolving the watched files again"
+        seen = self.daemon.log().count(line)
+        os.mkdir(self.sb.path("~/code/empty"))
+        wait_for(lambda: self.daemon.log().count(line) > seen, 10,
+                 "the daemon to look at the new directory")
+        self.save("~/code/empty/.mcp.json", servers_json("slow"))
+        self.wait_snapshot("~/code/empty/.mcp.json", servers_json("slow"))
+
+    def test_glob_whose_directory_is_created_later(self):
+        self.started()
+        self.assertFalse(os.path.exists(self.sb.path("~/code")))
+        self.save("~/code/a/.mcp.json", servers_json("deep"))
+        self.wait_snapshot("~/code/a/.mcp.json", servers_json("deep"))
+
+    def test_new_files_of_host_glob_rules(self):
+        self.started()
+        # Continue: one file per server in ~/.continue/mcpServers/.
+        yaml = "name: s\nmcpServers:\n  - name: s\n    command: npx\n"
+        self.save("~/.continue/mcpServers/s.yaml", yaml)
+        self.wait_snapshot("~/.continue/mcpServers/s.yaml", yaml)
+        # A new VS Code profile: its directory, then its mcp.json.
+        profile = "~/.config/Code/User/profiles/p1/mcp.json"
+        doc = json.dumps({"servers": {"x": {"command": "x"}}})
+        self.save(profile, doc)
+        snap = self.wait_snapshot(profile, doc)
+        self.assertEqual(snap["host"], "vscode")
+
+    def test_new_project_root_and_project_directory(self):
+        os.makedirs(self.sb.path("~/src/old"))
+        self.started()
+        # A project cloned into a project root glob.
+        self.save("~/src/app/.mcp.json", servers_json("cloned"))
+        self.wait_snapshot("~/src/app/.mcp.json", servers_json("cloned"))
+        # An existing project gains a host's directory and file.
+        self.save("~/src/old/.cursor/mcp.json", servers_json("cur"))
+        snap = self.wait_snapshot("~/src/old/.cursor/mcp.json",
+                                  servers_json("cur"))
+        self.assertEqual(snap["host"], "cursor")
+
+    def test_unrelated_entries_do_not_resolve_again(self):
+        os.makedirs(self.sb.path("~/src/old"))
+        self.started()
+        line = "resolving the watched files again"
+        self.save("~/src/old/.vscode/mcp.json", servers_json("v"))
+        self.wait_snapshot("~/src/old/.vscode/mcp.json", servers_json("v"))
+        wait_for(lambda: line in self.daemon.log(), 10, "a discovery")
+        before = self.daemon.log().count(line)
+        # Files and directories no rule looks for, inside a project.
+        for i in range(5):
+            self.sb.write(f"~/src/old/build/out{i}.o", "x")
+            self.sb.write(f"~/src/old/notes{i}.txt", "x")
+        self.sb.write(CURSOR, servers_json("after"))
+        self.wait_snapshot(CURSOR, servers_json("after"))
+        self.assertEqual(self.daemon.log().count(line), before)
+
+
+class PollDiscoveryTest(DiscoveryTest):
+    config = DISCOVERY_CONFIG.replace("watch:\n", "watch:\n  backend: poll\n")
+
+    def test_unrelated_entries_do_not_resolve_again(self):
+        self.skipTest("the poll backend sees that a directory changed, "
+                      "not which entry")
+
+
 class PollBackendTest(DaemonTestCase):
     config = DaemonTestCase.config.replace("watch:\n",
                                            "watch:\n  backend: poll\n")

@@ -513,3 +513,68 @@ TEST_CASE("running_processes") {
   CHECK(running_processes(none).empty());
 #endif
 }
+
+TEST_CASE("resolve_watch: where new files to protect can appear") {
+  const fs::path root = test::scratch_dir();
+  // Glob characters in the home directory match only themselves.
+  const fs::path home = root / "h[1]*";
+  const fs::path xdg = root / "xdg";
+  test::write_file(home / "code/a/.mcp.json", "{}");
+  fs::create_directories(home / "code/c");
+  test::write_file(home / "code/file.txt", "");
+  test::write_file(xdg / "Code/User/profiles/p1/settings.json", "{}");
+  const fs::path p1 = root / "p1";
+  fs::create_directories(p1 / ".cursor");
+  fs::create_directories(home / "src/y");
+  Config config;
+  config.watch.paths = {{"~/code/*/.mcp.json", "claude-code"}};
+  config.watch.project_roots = {"~/src/*", "~/missing/deeper"};
+  ResolveInput input;
+  input.config = &config;
+  input.os = Os::gnu_linux;
+  input.env = Env::from_map(
+      {{"HOME", home.string()}, {"XDG_CONFIG_HOME", xdg.string()}});
+  input.claude_projects = {p1};
+
+  const Resolution resolved = resolve_watch(input);
+  CHECK(resolved.targets == resolve_targets(input));
+  const auto &d = resolved.discovery;
+  CHECK(std::is_sorted(d.begin(), d.end()));
+  CHECK(std::adjacent_find(d.begin(), d.end()) == d.end());
+  auto has = [&](const fs::path &dir, const std::string &name) {
+    return std::find(d.begin(), d.end(), DiscoveryDir{dir, name}) != d.end();
+  };
+  // watch.paths: the directory before the glob, and each existing match.
+  CHECK(has(home / "code", "*"));
+  CHECK(has(home / "code/a", ".mcp.json"));
+  CHECK(has(home / "code/c", ".mcp.json"));
+  CHECK_FALSE(has(home / "code/file.txt", ".mcp.json"));
+  // Host rules: a VS Code profile, Continue's directory not made yet.
+  CHECK(has(xdg / "Code/User/profiles", "*"));
+  CHECK(has(xdg / "Code/User/profiles/p1", "mcp.json"));
+  CHECK(has(home / ".continue/mcpServers", "*.yaml"));
+  // Project roots: new roots, a missing root, a host directory not made yet
+  // (one that exists gives a target instead).
+  CHECK(has(home / "src", "*"));
+  CHECK(has(home / "missing", "deeper"));
+  CHECK(has(p1, ".vscode"));
+  CHECK(has(home / "src/y", ".vscode"));
+  CHECK_FALSE(has(p1, ".cursor"));
+  CHECK(
+      std::any_of(resolved.targets.begin(), resolved.targets.end(),
+                  [&](auto &t) { return t.path == p1 / ".cursor/mcp.json"; }));
+
+  SUBCASE("discovers") {
+    const DiscoveryDir any{home / "src", "*"};
+    CHECK(discovers(any, "app"));
+    CHECK_FALSE(discovers(any, ".hidden"));
+    const DiscoveryDir yaml{home / ".continue/mcpServers", "*.yaml"};
+    CHECK(discovers(yaml, "s.yaml"));
+    CHECK_FALSE(discovers(yaml, "s.yaml.tmp"));
+    const DiscoveryDir dot{p1, ".vscode"};
+    CHECK(discovers(dot, ".vscode"));
+    CHECK_FALSE(discovers(dot, ".vscode2"));
+    CHECK(discovers({root, "\\[odd\\]"}, "[odd]"));
+    CHECK_FALSE(discovers({root, "\\[odd\\]"}, "o"));
+  }
+}
