@@ -750,7 +750,10 @@ configured_project_roots(const Config *config, const Env &env,
       add_glob_discovery(*expanded, *discovery);
     } else if (discovery && fs::path(literal).is_absolute() &&
                !dir_exists(literal)) {
-      const fs::path missing = fs::path(literal).lexically_normal();
+      fs::path missing = fs::path(literal).lexically_normal();
+      if (missing.filename().empty()) {
+        missing = missing.parent_path(); // "~/work/"
+      }
       discovery->push_back(
           {missing.parent_path(), glob_escape(missing.filename().string())});
     }

@@ -528,7 +528,7 @@ TEST_CASE("resolve_watch: where new files to protect can appear") {
   fs::create_directories(home / "src/y");
   Config config;
   config.watch.paths = {{"~/code/*/.mcp.json", "claude-code"}};
-  config.watch.project_roots = {"~/src/*", "~/missing/deeper"};
+  config.watch.project_roots = {"~/src/*", "~/missing/deeper", "~/work/"};
   ResolveInput input;
   input.config = &config;
   input.os = Os::gnu_linux;
@@ -557,6 +557,7 @@ TEST_CASE("resolve_watch: where new files to protect can appear") {
   // (one that exists gives a target instead).
   CHECK(has(home / "src", "*"));
   CHECK(has(home / "missing", "deeper"));
+  CHECK(has(home, "work"));
   CHECK(has(p1, ".vscode"));
   CHECK(has(home / "src/y", ".vscode"));
   CHECK_FALSE(has(p1, ".cursor"));
