@@ -26,6 +26,12 @@ constexpr std::uint32_t k_mask =
     IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |
     IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR;
 
+// A directory watched only for new entries (a discovery directory, or the
+// nearest existing ancestor of one): writes to the files in it do not wake
+// the daemon.
+constexpr std::uint32_t k_arrivals_mask =
+    IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+
 // Each link in a symlink chain starting at path, then the final target.
 std::vector<fs::path> link_chain(const fs::path &path) {
   std::vector<fs::path> chain{path};
@@ -117,33 +123,39 @@ private:
     }
     m_interest.clear();
     m_chains.clear();
-    std::set<fs::path> dirs;
+    std::map<fs::path, std::uint32_t> dirs; // directory -> events needed
     for (const auto &p : m_paths) {
       auto chain = link_chain(p);
       for (const auto &link : chain) {
         m_interest[link].insert(p);
-        dirs.insert(watch_dir_for(link));
+        dirs[watch_dir_for(link)] |= k_mask;
       }
       m_chains[p] = std::move(chain);
     }
     for (const DiscoveryDir &d : m_discovery) {
-      dirs.insert(nearest_existing_dir(d.dir));
+      dirs[nearest_existing_dir(d.dir)] |= k_arrivals_mask;
     }
     for (auto it = m_dir_wd.begin(); it != m_dir_wd.end();) {
       if (!dirs.count(it->first)) {
         inotify_rm_watch(m_stream.native_handle(), it->second);
         m_wd_dir.erase(it->second);
+        m_dir_mask.erase(it->first);
         it = m_dir_wd.erase(it);
       } else {
         ++it;
       }
     }
-    for (const auto &dir : dirs) {
-      if (m_dir_wd.count(dir)) {
+    for (const auto &[dir, mask] : dirs) {
+      const bool watched = m_dir_wd.count(dir) != 0;
+      if (watched && (m_dir_mask[dir] & mask) == mask) {
         continue;
       }
-      const int wd =
-          inotify_add_watch(m_stream.native_handle(), dir.c_str(), k_mask);
+      // IN_MASK_ADD: a directory reached under two names (links) has one
+      // watch, which must keep the events either name needs. A watch that
+      // needs fewer events later keeps the old ones (more wakeups, nothing
+      // missed).
+      const int wd = inotify_add_watch(m_stream.native_handle(), dir.c_str(),
+                                       mask | IN_MASK_ADD);
       if (wd < 0) {
         const int err = errno;
         if (err == ENOSPC) {
@@ -159,8 +171,8 @@ private:
         }
         continue;
       }
-      // The same directory may be reached under two names (links).
       m_dir_wd[dir] = wd;
+      m_dir_mask[dir] = watched ? m_dir_mask[dir] | mask : mask;
       m_wd_dir[wd] = dir;
     }
   }
@@ -208,6 +220,7 @@ private:
       if (mask & IN_IGNORED) {
         m_wd_dir.erase(wd);
         m_dir_wd.erase(dir);
+        m_dir_mask.erase(dir);
       }
       m_rearm_needed = true;
       changed_under(dir);
@@ -295,6 +308,7 @@ private:
   std::map<fs::path, std::set<fs::path>> m_interest;  // path -> watched paths
   std::map<fs::path, std::vector<fs::path>> m_chains; // watched path -> links
   std::map<fs::path, int> m_dir_wd;
+  std::map<fs::path, std::uint32_t> m_dir_mask; // events asked for per dir
   std::map<int, fs::path> m_wd_dir;
   std::set<std::string> m_warnings;
   bool m_rearm_needed = false;

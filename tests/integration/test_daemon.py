@@ -421,12 +421,43 @@ class DiscoveryTest(DaemonTestCase):
         self.assertEqual(self.daemon.log().count(line), before)
 
 
+    def wakeups(self):
+        """Context switches of every thread of the daemon so far."""
+        total = 0
+        task_dir = f"/proc/{self.daemon.proc.pid}/task"
+        for task in os.listdir(task_dir):
+            with open(f"{task_dir}/{task}/status") as f:
+                for line in f:
+                    if line.split(":")[0] in ("voluntary_ctxt_switches",
+                                              "nonvoluntary_ctxt_switches"):
+                        total += int(line.split()[1])
+        return total
+
+    def test_writes_in_a_discovery_directory_do_not_wake_the_daemon(self):
+        # ~/code/c has no .mcp.json: it is watched only for new entries.
+        os.makedirs(self.sb.path("~/code/c"))
+        notes = self.sb.write("~/code/c/notes.txt", "0")
+        self.started()
+        before = self.wakeups()
+        for i in range(100):
+            with open(notes, "w") as f:
+                f.write(str(i))
+            time.sleep(0.005)  # paces the writes: one wakeup each if seen
+        self.assertLess(self.wakeups() - before, 10)
+        # The directory is still watched for the file it looks for.
+        self.save("~/code/c/.mcp.json", servers_json("c"))
+        self.wait_snapshot("~/code/c/.mcp.json", servers_json("c"))
+
+
 class PollDiscoveryTest(DiscoveryTest):
     config = DISCOVERY_CONFIG.replace("watch:\n", "watch:\n  backend: poll\n")
 
     def test_unrelated_entries_do_not_resolve_again(self):
         self.skipTest("the poll backend sees that a directory changed, "
                       "not which entry")
+
+    def test_writes_in_a_discovery_directory_do_not_wake_the_daemon(self):
+        self.skipTest("the poll backend wakes on its timer")
 
 
 class PollBackendTest(DaemonTestCase):
