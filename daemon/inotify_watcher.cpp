@@ -27,8 +27,8 @@ constexpr std::uint32_t k_mask =
     IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR;
 
 // A directory watched only for new entries (a discovery directory, or the
-// nearest existing ancestor of one): writes to the files in it do not wake
-// the daemon.
+// nearest existing ancestor of a missing directory): writes to the files in
+// it do not wake the daemon.
 constexpr std::uint32_t k_arrivals_mask =
     IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
@@ -128,7 +128,8 @@ private:
       auto chain = link_chain(p);
       for (const auto &link : chain) {
         m_interest[link].insert(p);
-        dirs[watch_dir_for(link)] |= k_mask;
+        const fs::path dir = watch_dir_for(link);
+        dirs[dir] |= dir == link.parent_path() ? k_mask : k_arrivals_mask;
       }
       m_chains[p] = std::move(chain);
     }

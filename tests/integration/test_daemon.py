@@ -448,6 +448,21 @@ class DiscoveryTest(DaemonTestCase):
         self.save("~/code/c/.mcp.json", servers_json("c"))
         self.wait_snapshot("~/code/c/.mcp.json", servers_json("c"))
 
+    def test_writes_beside_a_missing_directory_do_not_wake_the_daemon(self):
+        # ~/.config holds no watched file: it is watched only until the
+        # directories of Zed, Goose, Claude Desktop... appear in it.
+        notes = self.sb.write("~/.config/notes.txt", "0")
+        self.started()
+        before = self.wakeups()
+        for i in range(100):
+            with open(notes, "w") as f:
+                f.write(str(i))
+            time.sleep(0.005)  # paces the writes: one wakeup each if seen
+        self.assertLess(self.wakeups() - before, 10)
+        doc = json.dumps({"context_servers": {"a": {"command": "x"}}})
+        self.save("~/.config/zed/settings.json", doc)
+        self.wait_snapshot("~/.config/zed/settings.json", doc)
+
 
 class PollDiscoveryTest(DiscoveryTest):
     config = DISCOVERY_CONFIG.replace("watch:\n", "watch:\n  backend: poll\n")
@@ -457,6 +472,9 @@ class PollDiscoveryTest(DiscoveryTest):
                       "not which entry")
 
     def test_writes_in_a_discovery_directory_do_not_wake_the_daemon(self):
+        self.skipTest("the poll backend wakes on its timer")
+
+    def test_writes_beside_a_missing_directory_do_not_wake_the_daemon(self):
         self.skipTest("the poll backend wakes on its timer")
 
 
