@@ -138,8 +138,13 @@ private:
     }
     for (auto it = m_dir_wd.begin(); it != m_dir_wd.end();) {
       if (!dirs.count(it->first)) {
-        inotify_rm_watch(m_stream.native_handle(), it->second);
-        m_wd_dir.erase(it->second);
+        // The watch goes when no other name of the directory needs it.
+        std::vector<fs::path> &names = m_wd_dirs[it->second];
+        std::erase(names, it->first);
+        if (names.empty()) {
+          inotify_rm_watch(m_stream.native_handle(), it->second);
+          m_wd_dirs.erase(it->second);
+        }
         m_dir_mask.erase(it->first);
         it = m_dir_wd.erase(it);
       } else {
@@ -174,7 +179,12 @@ private:
       }
       m_dir_wd[dir] = wd;
       m_dir_mask[dir] = watched ? m_dir_mask[dir] | mask : mask;
-      m_wd_dir[wd] = dir;
+      // A directory reached under two names (a link to it) has one watch,
+      // whose events are about both.
+      std::vector<fs::path> &names = m_wd_dirs[wd];
+      if (std::find(names.begin(), names.end(), dir) == names.end()) {
+        names.push_back(dir);
+      }
     }
   }
 
@@ -212,17 +222,27 @@ private:
       m_callbacks.rescan("inotify event queue overflowed");
       return;
     }
-    auto it = m_wd_dir.find(wd);
-    if (it == m_wd_dir.end()) {
+    auto it = m_wd_dirs.find(wd);
+    if (it == m_wd_dirs.end()) {
       return;
     }
-    const fs::path dir = it->second;
-    if (mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
-      if (mask & IN_IGNORED) {
-        m_wd_dir.erase(wd);
+    const std::vector<fs::path> dirs = it->second;
+    if (mask & IN_IGNORED) {
+      m_wd_dirs.erase(it);
+      for (const fs::path &dir : dirs) {
         m_dir_wd.erase(dir);
         m_dir_mask.erase(dir);
       }
+    }
+    for (const fs::path &dir : dirs) {
+      event_in(dir, mask, name);
+    }
+  }
+
+  // An event of the directory `dir` (one of the names of its watch).
+  void event_in(const fs::path &dir, std::uint32_t mask,
+                const std::string &name) {
+    if (mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
       m_rearm_needed = true;
       changed_under(dir);
       return;
@@ -309,8 +329,8 @@ private:
   std::map<fs::path, std::set<fs::path>> m_interest;  // path -> watched paths
   std::map<fs::path, std::vector<fs::path>> m_chains; // watched path -> links
   std::map<fs::path, int> m_dir_wd;
-  std::map<fs::path, std::uint32_t> m_dir_mask; // events asked for per dir
-  std::map<int, fs::path> m_wd_dir;
+  std::map<fs::path, std::uint32_t> m_dir_mask;   // events asked for per dir
+  std::map<int, std::vector<fs::path>> m_wd_dirs; // a watch's names
   std::set<std::string> m_warnings;
   bool m_rearm_needed = false;
   bool m_stopped = false;

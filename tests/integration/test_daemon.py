@@ -152,6 +152,24 @@ class WatchingTest(DaemonTestCase):
         os.symlink(other, self.sb.path(CURSOR))
         self.wait_snapshot(CURSOR, servers_json("other"))
 
+    def test_one_directory_under_two_names(self):
+        # ~/.cursor is a link to ~/dots/cursor, whose mcp.json is also
+        # watched by its own name: both names see every save.
+        os.makedirs(self.sb.path("~/dots/cursor"))
+        os.symlink(self.sb.path("~/dots/cursor"), self.sb.path("~/.cursor"))
+        real = "~/dots/cursor/mcp.json"
+        self.sb.write_config(self.config.replace(
+            "watch:\n", "watch:\n  paths:\n"
+            "    - {path: \"~/dots/cursor/mcp.json\", host: cursor}\n"))
+        self.sb.write(real, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        self.wait_snapshot(real, servers_json("a"))
+        for i in range(3):
+            self.sb.write(real, servers_json(f"b{i}"))
+            self.wait_snapshot(CURSOR, servers_json(f"b{i}"))
+            self.wait_snapshot(real, servers_json(f"b{i}"))
+
     def test_identical_rewrite_and_touch_make_no_snapshot(self):
         content = servers_json("a")
         self.sb.write(CURSOR, content)
