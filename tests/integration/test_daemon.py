@@ -169,6 +169,13 @@ class WatchingTest(DaemonTestCase):
             self.sb.write(real, servers_json(f"b{i}"))
             self.wait_snapshot(CURSOR, servers_json(f"b{i}"))
             self.wait_snapshot(real, servers_json(f"b{i}"))
+        # One name dropped (config reload): the other keeps the watch.
+        self.sb.write_config(self.config)
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: "config reloaded" in self.daemon.log(), 10,
+                 "the reload")
+        self.sb.write(real, servers_json("c"))
+        self.wait_snapshot(CURSOR, servers_json("c"))
 
     def test_identical_rewrite_and_touch_make_no_snapshot(self):
         content = servers_json("a")
