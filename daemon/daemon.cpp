@@ -416,7 +416,6 @@ private:
     for (const auto &t : m_targets) {
       before.insert(t.path);
     }
-    const bool first = m_targets.empty() && m_discovery.empty();
     m_targets = std::move(next.targets);
     m_context.targets = m_targets;
     std::vector<fs::path> paths;
@@ -433,7 +432,7 @@ private:
     }
     // A file created in a new discovery directory between the resolve above
     // and its watch below would be seen by no event: resolve once more after
-    // the watch is in place.
+    // the watch is in place (at start too).
     const bool more =
         std::ranges::any_of(next.discovery, [this](const DiscoveryDir &d) {
           return !std::binary_search(m_discovery.begin(), m_discovery.end(), d);
@@ -441,7 +440,7 @@ private:
     m_discovery = std::move(next.discovery);
     m_watcher->set_paths(paths);
     m_watcher->set_discovery(m_discovery);
-    if (more && !first) {
+    if (more) {
       on_discover();
     }
   }
