@@ -896,10 +896,10 @@ std::vector<WatchTarget> resolve(const ResolveInput &input,
       }
       if (rule.pattern.find('*') != std::string_view::npos) {
         auto pattern = expand(rule.pattern, env, GlobEscape::yes);
-        if (pattern && discovery) {
-          add_glob_discovery(*pattern, *discovery);
-        }
         if (pattern) {
+          if (discovery) {
+            add_glob_discovery(*pattern, *discovery);
+          }
           for (fs::path &match : glob_paths(*pattern)) {
             add(host, std::move(match), rule.format, rule.mcp_locations,
                 Scope::user);

@@ -230,6 +230,9 @@ public:
                                              {},           {}},
         m_debouncer(std::chrono::milliseconds(m_config.watch.debounce_ms),
                     std::chrono::milliseconds(m_config.watch.max_delay_ms)),
+        m_discovery_debouncer(
+            std::chrono::milliseconds(m_config.watch.debounce_ms),
+            std::chrono::milliseconds(m_config.watch.max_delay_ms)),
         m_debounce_timer(io), m_discovery_timer(io), m_rescan_timer(io),
         m_prune_timer(io), m_retry_timer(io), m_health_timer(io),
         m_idle_timer(io), m_signals(io), m_instance_id(random_instance_id()),
@@ -333,9 +336,11 @@ public:
     configure_logging(m_config.log.format,
                       m_options.log_level.value_or(m_config.log.level));
     m_store.set_compression(m_config.store.compression);
-    m_debouncer.set_delays(
-        std::chrono::milliseconds(m_config.watch.debounce_ms),
-        std::chrono::milliseconds(m_config.watch.max_delay_ms));
+    for (Debouncer *debouncer : {&m_debouncer, &m_discovery_debouncer}) {
+      debouncer->set_delays(
+          std::chrono::milliseconds(m_config.watch.debounce_ms),
+          std::chrono::milliseconds(m_config.watch.max_delay_ms));
+    }
     if (backend_changed) {
       m_watcher->stop();
       TRY(make_watcher());
@@ -452,20 +457,15 @@ private:
       return;
     }
     // Quiet for the debounce, but no later than max_delay after the first
-    // entry, as for a file's changes.
-    const auto now = std::chrono::steady_clock::now();
-    if (!m_discovery_since) {
-      m_discovery_since = now;
-    }
-    m_discovery_timer.expires_at(
-        std::min(now + std::chrono::milliseconds(m_config.watch.debounce_ms),
-                 *m_discovery_since +
-                     std::chrono::milliseconds(m_config.watch.max_delay_ms)));
+    // entry, as for a file's changes (one key: the whole set of targets).
+    m_discovery_debouncer.touch({}, std::chrono::steady_clock::now());
+    m_discovery_timer.expires_at(*m_discovery_debouncer.next_deadline());
     m_discovery_timer.async_wait([this](const boost::system::error_code &ec) {
-      if (ec || m_stopping) {
+      if (ec || m_stopping ||
+          m_discovery_debouncer.take_due(std::chrono::steady_clock::now())
+              .empty()) {
         return;
       }
-      m_discovery_since.reset();
       spdlog::debug("new entries where files to protect may appear: "
                     "resolving the watched files again");
       refresh_targets(SnapshotTrigger::change);
@@ -925,6 +925,7 @@ private:
   std::unique_ptr<Watcher> m_state_watcher;
   std::unique_ptr<IpcServer> m_server;
   Debouncer m_debouncer;
+  Debouncer m_discovery_debouncer;
   asio::steady_timer m_debounce_timer;
   asio::steady_timer m_discovery_timer;
   asio::steady_timer m_rescan_timer;
@@ -935,7 +936,6 @@ private:
   asio::signal_set m_signals;
   std::vector<WatchTarget> m_targets;
   std::vector<DiscoveryDir> m_discovery; // sorted
-  std::optional<std::chrono::steady_clock::time_point> m_discovery_since;
   std::vector<fs::path> m_claude_projects;
   std::map<fs::path, bool> m_exists;
   std::map<fs::path, std::chrono::steady_clock::time_point> m_restored;

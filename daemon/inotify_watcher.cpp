@@ -136,24 +136,24 @@ private:
     for (const DiscoveryDir &d : m_discovery) {
       dirs[nearest_existing_dir(d.dir)] |= k_arrivals_mask;
     }
-    for (auto it = m_dir_wd.begin(); it != m_dir_wd.end();) {
+    for (auto it = m_watches.begin(); it != m_watches.end();) {
       if (!dirs.count(it->first)) {
         // The watch goes when no other name of the directory needs it.
-        std::vector<fs::path> &names = m_wd_dirs[it->second];
+        const int wd = it->second.wd;
+        std::vector<fs::path> &names = m_wd_dirs[wd];
         std::erase(names, it->first);
         if (names.empty()) {
-          inotify_rm_watch(m_stream.native_handle(), it->second);
-          m_wd_dirs.erase(it->second);
+          inotify_rm_watch(m_stream.native_handle(), wd);
+          m_wd_dirs.erase(wd);
         }
-        m_dir_mask.erase(it->first);
-        it = m_dir_wd.erase(it);
+        it = m_watches.erase(it);
       } else {
         ++it;
       }
     }
     for (const auto &[dir, mask] : dirs) {
-      const bool watched = m_dir_wd.count(dir) != 0;
-      if (watched && (m_dir_mask[dir] & mask) == mask) {
+      const auto watched = m_watches.find(dir);
+      if (watched != m_watches.end() && (watched->second.mask & mask) == mask) {
         continue;
       }
       // IN_MASK_ADD: a directory reached under two names (links) has one
@@ -177,8 +177,7 @@ private:
         }
         continue;
       }
-      m_dir_wd[dir] = wd;
-      m_dir_mask[dir] = watched ? m_dir_mask[dir] | mask : mask;
+      m_watches[dir] = {wd, m_watches[dir].mask | mask};
       // A directory reached under two names (a link to it) has one watch,
       // whose events are about both.
       std::vector<fs::path> &names = m_wd_dirs[wd];
@@ -230,8 +229,7 @@ private:
     if (mask & IN_IGNORED) {
       m_wd_dirs.erase(it);
       for (const fs::path &dir : dirs) {
-        m_dir_wd.erase(dir);
-        m_dir_mask.erase(dir);
+        m_watches.erase(dir);
       }
     }
     for (const fs::path &dir : dirs) {
@@ -328,8 +326,11 @@ private:
   std::vector<DiscoveryDir> m_discovery;              // sorted by directory
   std::map<fs::path, std::set<fs::path>> m_interest;  // path -> watched paths
   std::map<fs::path, std::vector<fs::path>> m_chains; // watched path -> links
-  std::map<fs::path, int> m_dir_wd;
-  std::map<fs::path, std::uint32_t> m_dir_mask;   // events asked for per dir
+  struct Watch {
+    int wd = -1;
+    std::uint32_t mask = 0; // the events asked for under this name
+  };
+  std::map<fs::path, Watch> m_watches;            // watched directories
   std::map<int, std::vector<fs::path>> m_wd_dirs; // a watch's names
   std::set<std::string> m_warnings;
   bool m_rearm_needed = false;

@@ -28,19 +28,17 @@ public:
   ~PollWatcher() override { stop(); }
 
   void set_paths(const std::vector<fs::path> &paths) override {
-    std::map<fs::path, std::optional<FileInfo>> next;
+    States next;
     for (const auto &p : paths) {
-      auto old = m_state.find(p);
-      next[p] = old != m_state.end() ? old->second : look(p);
+      next[p] = known_or_look(m_state, p);
     }
     m_state = std::move(next);
   }
 
   void set_discovery(const std::vector<DiscoveryDir> &dirs) override {
-    std::map<fs::path, std::optional<FileInfo>> next;
+    States next;
     for (const DiscoveryDir &d : dirs) {
-      auto old = m_dirs.find(d.dir);
-      next[d.dir] = old != m_dirs.end() ? old->second : look(d.dir);
+      next[d.dir] = known_or_look(m_dirs, d.dir);
     }
     m_dirs = std::move(next);
   }
@@ -57,9 +55,28 @@ public:
   }
 
 private:
+  using States = std::map<fs::path, std::optional<FileInfo>>;
+
   static std::optional<FileInfo> look(const fs::path &p) {
     auto info = stat_path(p);
     return info ? *info : std::nullopt;
+  }
+
+  // What was last seen of a path, or what it is now for a new one.
+  static std::optional<FileInfo> known_or_look(const States &states,
+                                               const fs::path &p) {
+    auto old = states.find(p);
+    return old != states.end() ? old->second : look(p);
+  }
+
+  // Looks at a path again; true (and `last` updated) when it differs.
+  static bool moved(const fs::path &p, std::optional<FileInfo> &last) {
+    auto now = look(p);
+    if (now.has_value() == last.has_value() && (!now || same(*now, *last))) {
+      return false;
+    }
+    last = now;
+    return true;
   }
 
   void schedule() {
@@ -75,11 +92,7 @@ private:
 
   void poll() {
     for (auto &[path, last] : m_state) {
-      auto now = look(path);
-      const bool differs = now.has_value() != last.has_value() ||
-                           (now && last && !same(*now, *last));
-      if (differs) {
-        last = now;
+      if (moved(path, last)) {
         m_callbacks.changed(path);
       }
     }
@@ -87,11 +100,8 @@ private:
     // that appeared: any entry may be one it looks for.
     bool discover = false;
     for (auto &[dir, last] : m_dirs) {
-      auto now = look(dir);
-      if (now.has_value() != last.has_value() ||
-          (now && last && !same(*now, *last))) {
-        discover = discover || now.has_value();
-        last = now;
+      if (moved(dir, last) && last) {
+        discover = true;
       }
     }
     if (discover && m_callbacks.discover) {
@@ -108,8 +118,8 @@ private:
   asio::steady_timer m_timer;
   WatcherCallbacks m_callbacks;
   std::uint64_t m_interval;
-  std::map<fs::path, std::optional<FileInfo>> m_state;
-  std::map<fs::path, std::optional<FileInfo>> m_dirs; // discovery directories
+  States m_state;
+  States m_dirs; // discovery directories
   bool m_stopped = false;
 };
 

@@ -458,17 +458,21 @@ class DiscoveryTest(DaemonTestCase):
                         total += int(line.split()[1])
         return total
 
+    def assert_writes_do_not_wake(self, path):
+        """100 paced writes to path wake the daemon fewer than 10 times."""
+        before = self.wakeups()
+        for i in range(100):
+            with open(path, "w") as f:
+                f.write(str(i))
+            time.sleep(0.005)  # paces the writes: one wakeup each if seen
+        self.assertLess(self.wakeups() - before, 10)
+
     def test_writes_in_a_discovery_directory_do_not_wake_the_daemon(self):
         # ~/code/c has no .mcp.json: it is watched only for new entries.
         os.makedirs(self.sb.path("~/code/c"))
         notes = self.sb.write("~/code/c/notes.txt", "0")
         self.started()
-        before = self.wakeups()
-        for i in range(100):
-            with open(notes, "w") as f:
-                f.write(str(i))
-            time.sleep(0.005)  # paces the writes: one wakeup each if seen
-        self.assertLess(self.wakeups() - before, 10)
+        self.assert_writes_do_not_wake(notes)
         # The directory is still watched for the file it looks for.
         self.save("~/code/c/.mcp.json", servers_json("c"))
         self.wait_snapshot("~/code/c/.mcp.json", servers_json("c"))
@@ -478,12 +482,7 @@ class DiscoveryTest(DaemonTestCase):
         # directories of Zed, Goose, Claude Desktop... appear in it.
         notes = self.sb.write("~/.config/notes.txt", "0")
         self.started()
-        before = self.wakeups()
-        for i in range(100):
-            with open(notes, "w") as f:
-                f.write(str(i))
-            time.sleep(0.005)  # paces the writes: one wakeup each if seen
-        self.assertLess(self.wakeups() - before, 10)
+        self.assert_writes_do_not_wake(notes)
         doc = json.dumps({"context_servers": {"a": {"command": "x"}}})
         self.save("~/.config/zed/settings.json", doc)
         self.wait_snapshot("~/.config/zed/settings.json", doc)
