@@ -515,8 +515,18 @@ def bench_list_idle(h, args, tool, tmp, out_dir):
         ], os.path.join(out_dir, "hyperfine-list.json"), runs=args.runs,
             env=sandbox_env(sb))
 
-        # Idle: nothing touches the files or the socket.
+        # Idle: nothing touches the files or the socket. The same window
+        # is counted twice: /proc's context switches, and `perf stat`
+        # attached to the daemon (which prints `<not counted>` when the
+        # process did not run once while attached).
         time.sleep(1)
+        perf_proc = None
+        if shutil.which("perf"):
+            perf_proc = subprocess.Popen(
+                ["perf", "stat", "-x", ",", "-e", "context-switches,task-clock",
+                 "-p", str(pid), "sleep", str(args.idle_s)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.2)  # perf has attached
         st1 = proc_status(pid)
         c0 = proc_cpu_s(pid)
         time.sleep(args.idle_s)
@@ -526,13 +536,7 @@ def bench_list_idle(h, args, tool, tmp, out_dir):
             st1["voluntary_ctxt_switches"])
         invol = int(st2["nonvoluntary_ctxt_switches"]) - int(
             st1["nonvoluntary_ctxt_switches"])
-        perf = None
-        if shutil.which("perf"):
-            r = subprocess.run(["perf", "stat", "-x", ",", "-e",
-                                "context-switches,task-clock", "-p", str(pid),
-                                "sleep", "10"], capture_output=True,
-                               text=True)
-            perf = r.stderr.strip()
+        perf = perf_proc.communicate()[1].strip() if perf_proc else None
         return {
             "snapshots": args.snapshots, "fill_s": fill_s,
             "store_bytes": store_bytes, "start_to_ready_s": ready_s,
@@ -551,7 +555,7 @@ def bench_list_idle(h, args, tool, tmp, out_dir):
                 "rss_file_kib": kib(st2, "RssFile"),
                 "smaps": smaps_top(pid),
                 "rollup": smaps_rollup(pid),
-                "perf_stat_10s": perf,
+                "perf_stat": perf,
             },
         }
     finally:
@@ -718,9 +722,13 @@ def render(res):
                        f"private dirty {r.get('Private_Dirty', 0)} KiB.")
         out.append("\nLargest resident mappings (KiB): " + ", ".join(
             f"{os.path.basename(name)} {kb}" for kb, name in i["smaps"]))
-        if i.get("perf_stat_10s"):
-            out.append(f"\n`perf stat -e context-switches,task-clock -p PID "
-                       f"sleep 10`: `{i['perf_stat_10s'].replace(chr(10), '; ')}`")
+        if i.get("perf_stat"):
+            ran = "<not counted>" not in i["perf_stat"]
+            out.append(f"\nThe same window, `perf stat -e context-switches,"
+                       f"task-clock -p PID sleep {i['seconds']}`: "
+                       f"`{i['perf_stat'].replace(chr(10), '; ')}`" +
+                       ("" if ran else " (`<not counted>`: the daemon did not "
+                        "run once while perf was attached)"))
     if res.get("throughput"):
         t = res["throughput"]
         out.append("\n### Throughput: 100 files rewritten as fast as "
