@@ -146,6 +146,26 @@ void BM_capture_file(benchmark::State &state, Doc doc) {
                           static_cast<std::int64_t>(fx.base.size()));
 }
 
+// The same with retention off (max_count and max_age_days 0, as bench/e2e.py
+// configures its edits for the storage comparison, and as a user who keeps
+// everything does) and a long history: 2 000 snapshots of the path, one
+// more per iteration.
+void BM_capture_file_keep_all(benchmark::State &state, Doc doc) {
+  static std::unique_ptr<Fixture> fx;
+  if (!fx) {
+    fx = std::make_unique<Fixture>(doc);
+    fx->config.retention.max_count = 0;
+    fx->config.retention.max_age_days = 0;
+    fx->prefill(2000);
+  }
+  for (auto _ : state) {
+    state.PauseTiming();
+    write_bytes(fx->target.path, fx->next());
+    state.ResumeTiming();
+    check(state, capture_file(*fx->store, fx->target, {}, fx->config));
+  }
+}
+
 // The same with the thread asleep for 5 ms before each change, as the daemon
 // is between real edits: it starts each capture with cold caches.
 void BM_capture_file_after_sleep(benchmark::State &state, Doc doc) {
@@ -365,6 +385,8 @@ BENCHMARK_CAPTURE(BM_capture_file, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_capture_file, claude_2MB, Doc::claude)
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_capture_file_keep_all, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_capture_file_after_sleep, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond)
     ->Iterations(200); // 5 ms asleep each: a fixed count keeps it short

@@ -25,6 +25,13 @@ struct RetentionDecision {
   bool operator==(const RetentionDecision &) const = default;
 };
 
+// Whether the policy can delete anything: only max_count and max_age_days
+// delete, every other rule protects. With both off (0) retention keeps
+// every snapshot, and need not read a path's history to find that out.
+constexpr bool retention_deletes(const RetentionPolicy &policy) {
+  return policy.max_count > 0 || policy.max_age_days > 0;
+}
+
 // The snapshots of one path that the policy deletes (SPEC §7), in id order.
 // Age is measured from the path's newest snapshot, not from the clock. Never
 // deletes the newest, the newest good, a pinned one, one of the newest

@@ -816,6 +816,11 @@ Result<std::vector<RetentionDecision>>
 Store::plan_prune_ids(const RetentionPolicy &policy,
                       const std::optional<std::string> &path) {
   std::vector<RetentionDecision> out;
+  if (!retention_deletes(policy)) {
+    // Retention off: the plan is empty whatever the history holds, and
+    // reading it would cost every change time in proportion to it.
+    return out;
+  }
   std::vector<std::string> targets;
   if (path) {
     targets.push_back(*path);

@@ -155,3 +155,45 @@ TEST_CASE("plan_retention") {
     CHECK(plan_retention({}, only(1)).empty());
   }
 }
+
+TEST_CASE("retention_deletes: only max_count and max_age_days delete") {
+  CHECK(retention_deletes(only(1)));
+  CHECK(retention_deletes(only(0, 1)));
+  CHECK_FALSE(retention_deletes(only(0, 0, 5)));
+  CHECK_FALSE(retention_deletes(RetentionPolicy{}));
+
+  // With both off, no mix of the protecting rules plans a deletion, over
+  // histories spread from hours to months, pinned and bad ones among them:
+  // Store::plan_prune_ids() then skips reading the path's history.
+  std::vector<std::vector<RetentionItem>> histories;
+  for (const Micros step : {k_hour, k_micros_per_day, 9 * k_micros_per_day}) {
+    std::vector<RetentionItem> items;
+    for (int i = 1; i <= 60; ++i) {
+      items.push_back({i, k_base + i * step, i % 7 == 0, i % 3 != 0});
+    }
+    histories.push_back(std::move(items));
+  }
+  for (const std::uint64_t min_keep : {0, 1, 3}) {
+    for (const std::uint64_t daily : {0, 2}) {
+      for (const std::uint64_t weekly : {0, 2}) {
+        for (const std::uint64_t monthly : {0, 2}) {
+          RetentionPolicy p = only(0, 0, min_keep);
+          p.keep_daily = daily;
+          p.keep_weekly = weekly;
+          p.keep_monthly = monthly;
+          REQUIRE_FALSE(retention_deletes(p));
+          for (const auto &items : histories) {
+            CHECK(plan_retention(items, p).empty());
+            // Either deleting rule alone does delete from these histories.
+            RetentionPolicy counted = p;
+            counted.max_count = 5;
+            CHECK_FALSE(plan_retention(items, counted).empty());
+            RetentionPolicy aged = p;
+            aged.max_age_days = 1;
+            CHECK_FALSE(plan_retention(items, aged).empty());
+          }
+        }
+      }
+    }
+  }
+}
