@@ -261,6 +261,19 @@ void BM_zstd_decompress_delta(benchmark::State &state, Doc doc) {
   }
 }
 
+// What the daemon does after each recorded (or MCP-unchanged) change of
+// ~/.claude.json besides the capture: list the projects, whose directories
+// it watches for project-scoped configs.
+void BM_claude_projects(benchmark::State &state) {
+  const std::string &bytes = base_doc(Doc::claude);
+  if (claude_projects_from(bytes).size() < 100) {
+    state.SkipWithError("expected the generated projects");
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(claude_projects_from(bytes));
+  }
+}
+
 void BM_extract_mcp(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
   std::string locations;
@@ -409,6 +422,9 @@ BENCHMARK_CAPTURE(BM_zstd_compress_delta, claude_2MB, Doc::claude)
 BENCHMARK_CAPTURE(BM_zstd_compress_delta_prepared, claude_2MB, Doc::claude)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_zstd_decompress_delta, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_claude_projects)
+    ->Name("BM_claude_projects/claude_2MB")
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_extract_mcp, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);

@@ -6,6 +6,7 @@
 #include <common/config.hpp>
 #include <common/fs.hpp>
 #include <common/hosts.hpp>
+#include <common/mcp.hpp>
 #include <common/store.hpp>
 
 #include <nlohmann/json.hpp>

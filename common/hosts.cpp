@@ -808,25 +808,6 @@ fs::path claude_code_config_path(const Env &env) {
   return env.home() / ".claude.json";
 }
 
-std::vector<fs::path> claude_projects_from(std::string_view claude_json) {
-  std::vector<fs::path> out;
-  auto doc = nlohmann::json::parse(claude_json, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return out;
-  }
-  auto projects = doc.find("projects");
-  if (projects == doc.end() || !projects->is_object()) {
-    return out;
-  }
-  for (const auto &item : projects->items()) {
-    fs::path path(item.key());
-    if (path.is_absolute()) {
-      out.push_back(path);
-    }
-  }
-  return out;
-}
-
 WatchTarget custom_target(std::string host, fs::path path) {
   WatchTarget target;
   target.host = std::move(host);

@@ -130,9 +130,4 @@ std::optional<std::string> expand_pattern(std::string_view pattern,
 // that variable is set, else ~/.claude.json.
 std::filesystem::path claude_code_config_path(const Env &env);
 
-// Project roots listed in the keys of "projects" in ~/.claude.json content.
-// Unparseable content gives an empty list.
-std::vector<std::filesystem::path>
-claude_projects_from(std::string_view claude_json);
-
 } // namespace mcpbk

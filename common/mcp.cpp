@@ -1292,6 +1292,31 @@ McpView extract_mcp_reference(std::string_view bytes, Format format,
   return extract(bytes, format, locations, JsonReader::reference);
 }
 
+std::vector<std::filesystem::path>
+claude_projects_from(std::string_view claude_json) {
+  // Only the keys of "projects" are needed. As a location, projects.*.<a
+  // key no file has> keeps each project's object on the way and drops all
+  // of its contents (the prompt history that makes the file 2 MB), and the
+  // fast reader takes the text when it is strict JSON.
+  std::vector<std::filesystem::path> out;
+  auto doc = parse_json_for_locations(claude_json, Format::json,
+                                      "projects.*.\x01", JsonReader::fast);
+  if (!doc || !doc->is_object()) {
+    return out;
+  }
+  auto projects = doc->find("projects");
+  if (projects == doc->end() || !projects->is_object()) {
+    return out;
+  }
+  for (const auto &item : projects->items()) {
+    std::filesystem::path path(item.key());
+    if (path.is_absolute()) {
+      out.push_back(std::move(path));
+    }
+  }
+  return out;
+}
+
 std::vector<ServerChange> semantic_diff(const McpView &before,
                                         const McpView &after) {
   std::vector<ServerChange> changes;

@@ -3,6 +3,7 @@
 #include <common/error.hpp>
 #include <common/types.hpp>
 
+#include <filesystem>
 #include <map>
 #include <span>
 #include <string>
@@ -29,6 +30,13 @@ struct McpView {
   bool good() const { return parsed && !servers.empty(); }
   std::vector<std::string> server_names() const;
 };
+
+// Project roots listed in the keys of "projects" in ~/.claude.json content
+// (absolute paths only). Unparseable content gives an empty list. Read as
+// extract_mcp() reads, keeping none of the projects' contents: the daemon
+// runs this after every change of that file.
+std::vector<std::filesystem::path>
+claude_projects_from(std::string_view claude_json);
 
 // Parses bytes in a format and extracts the server maps found at locations
 // (space-separated dotted paths, "*" matching any key). A parse failure is a

@@ -1,6 +1,7 @@
 #include <common/ops/support.hpp>
 
 #include <common/fs.hpp>
+#include <common/mcp.hpp>
 #include <common/process.hpp>
 
 namespace mcpbk::ops {

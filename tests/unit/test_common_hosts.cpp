@@ -1,7 +1,9 @@
 #include <common/hosts.hpp>
+#include <common/mcp.hpp>
 #include <common/process.hpp>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 #include <tests/unit/scratch.hpp>
 
 #include <algorithm>
@@ -142,6 +144,51 @@ TEST_CASE("claude_projects_from") {
   CHECK(claude_projects_from(R"({"projects": []})").empty());
   CHECK(claude_projects_from("{ truncated").empty());
   CHECK(claude_projects_from("").empty());
+  // Strict JSON, as Claude Code writes it: a comment makes it unreadable.
+  CHECK(claude_projects_from(R"({"projects": {"/a": {}}} // note)").empty());
+  // Any value under a project, escapes in a key, and the key the reader's
+  // location names (projects.*.\x01) inside a project.
+  CHECK(claude_projects_from(
+            R"({"projects": {"/caf\u00e9": 3, "/n": null, "/l": [1, {}],)"
+            R"( "/x": {"\u0001": [1, 2], "history": [{"display": "}"}]}}})") ==
+        std::vector<fs::path>{"/caf\xC3\xA9", "/l", "/n", "/x"});
+
+  // A number too large for 64 bits: strict JSON, read whichever reader
+  // takes it.
+  CHECK(
+      claude_projects_from(
+          R"({"projects": {"/big": {"n": 123456789012345678901234567890}}})") ==
+      std::vector<fs::path>{"/big"});
+
+  SUBCASE("the same keys as reading the whole document") {
+    nlohmann::json doc = {{"numStartups", 12},
+                          {"projects", nlohmann::json::object()}};
+    for (int i = 0; i < 300; ++i) {
+      nlohmann::json history = nlohmann::json::array();
+      for (int j = 0; j < 20; ++j) {
+        history.push_back(
+            {{"display", "prompt \"" + std::to_string(j) + "\" {"},
+             {"pastedContents", nlohmann::json::object()}});
+      }
+      nlohmann::json project = {{"allowedTools", nlohmann::json::array()},
+                                {"history", history}};
+      if (i % 4 == 0) {
+        project["mcpServers"] = {{"s", {{"command", "npx"}}}};
+      }
+      doc["projects"]
+         [(i % 7 == 0 ? "rel/" : "/home/me/p") + std::to_string(i)] = project;
+    }
+    const std::string text = doc.dump(2);
+    std::vector<fs::path> expected;
+    const nlohmann::json whole = nlohmann::json::parse(text);
+    for (const auto &item : whole["projects"].items()) {
+      if (fs::path(item.key()).is_absolute()) {
+        expected.emplace_back(item.key());
+      }
+    }
+    REQUIRE(expected.size() > 200);
+    CHECK(claude_projects_from(text) == expected);
+  }
 }
 
 TEST_CASE("to_string(Scope)") {
