@@ -229,9 +229,7 @@ EDIT_CONFIG = """\
 watch:
   debounce_ms: {debounce}
   max_delay_ms: 2000
-  paths:
-    - {{path: "~/bench/{name}", host: {host}}}
-retention:
+{paths}retention:
   max_count: 0
   max_age_days: 0
 log:
@@ -240,14 +238,21 @@ log:
 
 
 def bench_edits(h, args, tool, tmp, kind, n):
-    name, host = (("claude_desktop_config.json", "claude-desktop")
-                  if kind == "desktop" else ("claude.json", "claude-code"))
     gen = Gen(tool, kind, tmp)
-    sb, daemon = start_sandbox(h, EDIT_CONFIG.format(
-        debounce=DEBOUNCE_MS, name=name, host=host))
+    if kind == "desktop":
+        name = "claude_desktop_config.json"
+        paths = ("  paths:\n"
+                 f"    - {{path: \"~/bench/{name}\", host: claude-desktop}}\n")
+    else:
+        # The real ~/.claude.json, found by the claude-code host rule as on
+        # a user's machine: the daemon also lists its projects after each
+        # change (and watches where their project configs may appear).
+        name, paths = ".claude.json", ""
+    sb, daemon = start_sandbox(h, EDIT_CONFIG.format(debounce=DEBOUNCE_MS,
+                                                     paths=paths))
     try:
-        bench_dir = sb.path("bench")
-        os.makedirs(bench_dir)
+        bench_dir = sb.path("bench") if kind == "desktop" else sb.home
+        os.makedirs(bench_dir, exist_ok=True)
         target = os.path.join(bench_dir, name)
         atomic_write(target, gen.rev(0))
         daemon.start()
