@@ -1,7 +1,5 @@
 #include <common/hosts.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <fnmatch.h>
 #include <glob.h>
 
