@@ -149,9 +149,15 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
     return outcome;
   }
   const std::string locations = locations_of(target);
-  const McpView view = request.view != nullptr
-                           ? *request.view
-                           : extract_mcp(bytes, target.format, locations);
+  McpView view;
+  if (request.view != nullptr) {
+    view = *request.view;
+  } else if (request.claude_projects && target.format == Format::json) {
+    view = extract_mcp_and_projects(bytes, locations,
+                                    outcome.claude_projects.emplace());
+  } else {
+    view = extract_mcp(bytes, target.format, locations);
+  }
   const std::string digest = mcp_digest_of(view);
   const bool automatic = request.trigger == SnapshotTrigger::change ||
                          request.trigger == SnapshotTrigger::initial;

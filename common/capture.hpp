@@ -32,6 +32,9 @@ struct CaptureRequest {
   // theirs; otherwise `view` is ignored. Not owned.
   std::string_view known_bytes;
   std::string_view known_sha256;
+  // The file is ~/.claude.json: list its projects from the capture's own
+  // parse, into CaptureOutcome::claude_projects (for a JSON target).
+  bool claude_projects = false;
 };
 
 // What a capture did.
@@ -48,6 +51,10 @@ struct CaptureOutcome {
   std::vector<EventRecord> events;
   // Set when a retention run followed the snapshot.
   DeleteResult pruned;
+  // claude_projects_from() of the content, when the request asked for it
+  // and the capture parsed the content (recorded or mcp_unchanged, unless
+  // the request brought its view).
+  std::optional<std::vector<std::filesystem::path>> claude_projects;
 };
 
 const char *to_string(CaptureOutcome::Kind kind);

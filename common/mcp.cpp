@@ -537,9 +537,30 @@ void collect_servers(McpView &view, const LocationMatch<Json> &match) {
   }
 }
 
-// extract_mcp() reading JSON with `reader`.
+// The absolute paths among the keys of a document's "projects" object.
+std::vector<std::filesystem::path> project_keys(const Json &doc) {
+  std::vector<std::filesystem::path> out;
+  if (!doc.is_object()) {
+    return out;
+  }
+  auto projects = doc.find("projects");
+  if (projects == doc.end() || !projects->is_object()) {
+    return out;
+  }
+  for (const auto &item : projects->items()) {
+    std::filesystem::path path(item.key());
+    if (path.is_absolute()) {
+      out.push_back(std::move(path));
+    }
+  }
+  return out;
+}
+
+// extract_mcp() reading JSON with `reader`; with `projects`, also lists the
+// document's projects (set only when the content parsed).
 McpView extract(std::string_view bytes, Format format,
-                std::string_view locations, JsonReader reader) {
+                std::string_view locations, JsonReader reader,
+                std::vector<std::filesystem::path> *projects = nullptr) {
   McpView view;
   view.empty = is_blank(bytes);
   try {
@@ -551,6 +572,9 @@ McpView extract(std::string_view bytes, Format format,
       return view;
     }
     view.parsed = true;
+    if (projects != nullptr) {
+      *projects = project_keys(*doc);
+    }
     for (const auto &match : find_locations(*doc, locations)) {
       collect_servers(view, match);
     }
@@ -1298,23 +1322,17 @@ claude_projects_from(std::string_view claude_json) {
   // key no file has> keeps each project's object on the way and drops all
   // of its contents (the prompt history that makes the file 2 MB), and the
   // fast reader takes the text when it is strict JSON.
-  std::vector<std::filesystem::path> out;
   auto doc = parse_json_for_locations(claude_json, Format::json,
                                       "projects.*.\x01", JsonReader::fast);
-  if (!doc || !doc->is_object()) {
-    return out;
-  }
-  auto projects = doc->find("projects");
-  if (projects == doc->end() || !projects->is_object()) {
-    return out;
-  }
-  for (const auto &item : projects->items()) {
-    std::filesystem::path path(item.key());
-    if (path.is_absolute()) {
-      out.push_back(std::move(path));
-    }
-  }
-  return out;
+  return doc ? project_keys(*doc) : std::vector<std::filesystem::path>();
+}
+
+McpView extract_mcp_and_projects(std::string_view claude_json,
+                                 std::string_view locations,
+                                 std::vector<std::filesystem::path> &projects) {
+  projects.clear();
+  return extract(claude_json, Format::json, locations, JsonReader::fast,
+                 &projects);
 }
 
 std::vector<ServerChange> semantic_diff(const McpView &before,

@@ -38,6 +38,13 @@ struct McpView {
 std::vector<std::filesystem::path>
 claude_projects_from(std::string_view claude_json);
 
+// extract_mcp() of ~/.claude.json content (JSON) that also sets `projects`
+// to claude_projects_from() of it, from the one parse: the daemon needs both
+// after every change of that file, which Claude Code rewrites often.
+McpView extract_mcp_and_projects(std::string_view claude_json,
+                                 std::string_view locations,
+                                 std::vector<std::filesystem::path> &projects);
+
 // Parses bytes in a format and extracts the server maps found at locations
 // (space-separated dotted paths, "*" matching any key). A parse failure is a
 // value, never an exception. Empty content parses as an empty document.

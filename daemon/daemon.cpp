@@ -479,6 +479,10 @@ private:
     if (bytes) {
       projects = claude_projects_from(*bytes);
     }
+    set_claude_projects(std::move(projects));
+  }
+
+  void set_claude_projects(std::vector<fs::path> projects) {
     if (projects != m_claude_projects) {
       m_claude_projects = std::move(projects);
       if (!m_targets.empty()) {
@@ -592,8 +596,10 @@ private:
       return;
     }
     const WatchTarget target = *found;
+    const bool claude_json = path == claude_code_config_path(m_env);
     CaptureRequest request;
     request.trigger = trigger;
+    request.claude_projects = claude_json;
     auto outcome = capture_file(m_store, target, request, m_config);
     if (!outcome) {
       spdlog::error("cannot snapshot {}: {}", path.string(),
@@ -654,10 +660,15 @@ private:
                    outcome->events.empty() ? "" : outcome->events[0].message);
       break;
     }
-    if (path == claude_code_config_path(m_env) &&
-        (outcome->kind == Kind::recorded ||
-         outcome->kind == Kind::mcp_unchanged)) {
-      refresh_claude_projects();
+    if (claude_json && (outcome->kind == Kind::recorded ||
+                        outcome->kind == Kind::mcp_unchanged)) {
+      // The capture's parse lists the projects; reading the file again
+      // would cost a 2 MB one a few more milliseconds per change.
+      if (outcome->claude_projects) {
+        set_claude_projects(std::move(*outcome->claude_projects));
+      } else {
+        refresh_claude_projects();
+      }
     }
   }
 

@@ -264,6 +264,13 @@ class WatchingTest(DaemonTestCase):
         self.assertIn("github", snap["servers"])
         self.assertTrue(any(s.startswith("local") for s in snap["servers"]),
                         snap["servers"])
+        # A project Claude Code adds later, in a change outside the server
+        # maps (no snapshot of ~/.claude.json): its .mcp.json is protected.
+        self.sb.write("~/work/late/.mcp.json", servers_json("late"))
+        doc["projects"][self.sb.path("~/work/late")] = {"history": []}
+        self.sb.write(CLAUDE, json.dumps(doc, indent=2))
+        self.wait_snapshot("~/work/late/.mcp.json", servers_json("late"))
+        self.assertEqual(len(self.snapshots(CLAUDE)), 2)
 
     def test_unparseable_content_is_kept_and_critical(self):
         self.sb.write(CURSOR, servers_json("a", "b"))

@@ -136,19 +136,38 @@ TEST_CASE("claude_code_config_path") {
         fs::path("/c/.claude.json"));
 }
 
-TEST_CASE("claude_projects_from") {
-  CHECK(claude_projects_from(R"({"projects": {"/a": {}, "rel/b": {},
+namespace {
+
+// claude_projects_from(text), after checking that the capture's one parse
+// of ~/.claude.json (extract_mcp_and_projects) lists the same projects and
+// finds the same servers as extract_mcp.
+std::vector<fs::path> projects_of(std::string_view text) {
+  const std::string_view locations = "mcpServers projects.*.mcpServers";
+  std::vector<fs::path> from_capture{"/left/over"};
+  const McpView view = extract_mcp_and_projects(text, locations, from_capture);
+  const McpView alone = extract_mcp(text, Format::json, locations);
+  CHECK(view.parsed == alone.parsed);
+  CHECK(view.servers == alone.servers);
+  auto projects = claude_projects_from(text);
+  CHECK(from_capture == projects);
+  return projects;
+}
+
+} // namespace
+
+TEST_CASE("claude_projects_from, and from the capture's parse") {
+  CHECK(projects_of(R"({"projects": {"/a": {}, "rel/b": {},
       "/c/d": {"mcpServers": {}}}, "x": 1})") ==
         std::vector<fs::path>{"/a", "/c/d"});
-  CHECK(claude_projects_from(R"({"numStartups": 1})").empty());
-  CHECK(claude_projects_from(R"({"projects": []})").empty());
-  CHECK(claude_projects_from("{ truncated").empty());
-  CHECK(claude_projects_from("").empty());
+  CHECK(projects_of(R"({"numStartups": 1})").empty());
+  CHECK(projects_of(R"({"projects": []})").empty());
+  CHECK(projects_of("{ truncated").empty());
+  CHECK(projects_of("").empty());
   // Strict JSON, as Claude Code writes it: a comment makes it unreadable.
-  CHECK(claude_projects_from(R"({"projects": {"/a": {}}} // note)").empty());
+  CHECK(projects_of(R"({"projects": {"/a": {}}} // note)").empty());
   // Any value under a project, escapes in a key, and the key the reader's
   // location names (projects.*.\x01) inside a project.
-  CHECK(claude_projects_from(
+  CHECK(projects_of(
             R"({"projects": {"/caf\u00e9": 3, "/n": null, "/l": [1, {}],)"
             R"( "/x": {"\u0001": [1, 2], "history": [{"display": "}"}]}}})") ==
         std::vector<fs::path>{"/caf\xC3\xA9", "/l", "/n", "/x"});
@@ -156,7 +175,7 @@ TEST_CASE("claude_projects_from") {
   // A number too large for 64 bits: strict JSON, read whichever reader
   // takes it.
   CHECK(
-      claude_projects_from(
+      projects_of(
           R"({"projects": {"/big": {"n": 123456789012345678901234567890}}})") ==
       std::vector<fs::path>{"/big"});
 
@@ -187,7 +206,7 @@ TEST_CASE("claude_projects_from") {
       }
     }
     REQUIRE(expected.size() > 200);
-    CHECK(claude_projects_from(text) == expected);
+    CHECK(projects_of(text) == expected);
   }
 }
 

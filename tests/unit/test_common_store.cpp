@@ -402,6 +402,50 @@ TEST_CASE("capture_file reuses the caller's hash and view only for its bytes") {
   }
 }
 
+TEST_CASE("capture_file lists ~/.claude.json's projects from its own parse") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  const Config config = default_config();
+  WatchTarget target =
+      target_for("claude-code", (dir / ".claude.json").string(), {});
+  REQUIRE(target.format == Format::json);
+  CaptureRequest request;
+  request.claude_projects = true;
+  auto capture = [&](const std::string &text) {
+    test::write_file(target.path, text);
+    auto outcome = capture_file(store, target, request, config);
+    REQUIRE(outcome);
+    return std::move(*outcome);
+  };
+  using Kind = CaptureOutcome::Kind;
+  const std::vector<fs::path> a{"/p/a"};
+  const std::vector<fs::path> ab{"/p/a", "/p/b"};
+
+  const std::string one = R"({"mcpServers": {"g": {"command": "gh"}},
+      "projects": {"/p/a": {"mcpServers": {}}}})";
+  auto first = capture(one);
+  CHECK(first.kind == Kind::recorded);
+  CHECK(first.claude_projects == a);
+  // A project added outside the server maps: no snapshot, the list still.
+  auto churn = capture(R"({"mcpServers": {"g": {"command": "gh"}},
+      "projects": {"/p/a": {"mcpServers": {}}, "/p/b": {"history": []}}})");
+  CHECK(churn.kind == Kind::mcp_unchanged);
+  CHECK(churn.claude_projects == ab);
+  // The latest snapshot's bytes again: nothing parsed, nothing listed.
+  auto same = capture(one);
+  CHECK(same.kind == Kind::unchanged);
+  CHECK_FALSE(same.claude_projects);
+  // Broken: recorded, and lists no project (as claude_projects_from).
+  auto broken = capture(R"({"projects": {"/p/a": )");
+  CHECK(broken.kind == Kind::recorded);
+  CHECK(broken.claude_projects == std::vector<fs::path>{});
+  // Not asked for: not listed.
+  request.claude_projects = false;
+  auto plain = capture(R"({"projects": {"/p/c": {}}})");
+  CHECK(plain.kind == Kind::recorded);
+  CHECK_FALSE(plain.claude_projects);
+}
+
 TEST_CASE("mcp_digest_of") {
   // Digests are stored with each snapshot: the bytes hashed must stay
   // exactly what they were, names as JSON strings included.
