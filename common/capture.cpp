@@ -139,14 +139,25 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   CaptureOutcome outcome;
   const std::string path = target.path.string();
   TRY_ASSIGN(auto latest, store.latest_brief_for_path(path));
-  const std::string sha =
-      request.sha256.empty() ? sha256_hex(bytes) : std::string(request.sha256);
+  // The hash names the content in the store and tells identical bytes from
+  // a change. Bytes of another size than the latest snapshot's are a change
+  // without it, so it waits until they are recorded: a change outside the
+  // server maps (most writes of a 2 MB ~/.claude.json) never needs it.
+  std::string sha(request.sha256);
+  auto hash = [&] {
+    if (sha.empty()) {
+      sha = sha256_hex(bytes);
+    }
 #ifndef NDEBUG
-  MCPBK_ASSERT(sha == sha256_hex(bytes));
+    MCPBK_ASSERT(sha == sha256_hex(bytes));
 #endif
-  if (latest && latest->sha256 == sha && !request.always) {
-    outcome.kind = CaptureOutcome::Kind::unchanged;
-    return outcome;
+  };
+  if (latest && latest->size == bytes.size() && !request.always) {
+    hash();
+    if (latest->sha256 == sha) {
+      outcome.kind = CaptureOutcome::Kind::unchanged;
+      return outcome;
+    }
   }
   const std::string locations = locations_of(target);
   McpView view;
@@ -166,6 +177,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
     outcome.kind = CaptureOutcome::Kind::mcp_unchanged;
     return outcome;
   }
+  hash();
 
   Risk risk = Risk::low;
   std::string summary;

@@ -506,8 +506,9 @@ Store::latest_for_path(std::string_view path) {
 
 Result<std::optional<SnapshotRecord>>
 Store::latest_brief_for_path(std::string_view path) {
-  TRY_ASSIGN(auto stmt, cached("SELECT id, sha256, mcp_sha256 FROM snapshots "
-                               "WHERE path = ?1 ORDER BY id DESC LIMIT 1"));
+  TRY_ASSIGN(auto stmt,
+             cached("SELECT id, sha256, mcp_sha256, size FROM snapshots "
+                    "WHERE path = ?1 ORDER BY id DESC LIMIT 1"));
   stmt->bind(1, path);
   TRY_ASSIGN(const bool row, stmt->step());
   if (!row) {
@@ -518,6 +519,7 @@ Store::latest_brief_for_path(std::string_view path) {
   r.path = std::string(path);
   r.sha256 = stmt->column_text(1);
   r.mcp_digest = stmt->column_text(2);
+  r.size = static_cast<std::uint64_t>(stmt->column_int64(3));
   return std::optional<SnapshotRecord>{std::move(r)};
 }
 

@@ -173,7 +173,7 @@ public:
 
   Result<std::optional<SnapshotRecord>> get(std::int64_t id);
   Result<std::optional<SnapshotRecord>> latest_for_path(std::string_view path);
-  // The same with only what a capture compares against (id, sha256,
+  // The same with only what a capture compares against (id, sha256, size,
   // mcp_digest set; no server list to decode): cheaper on every change.
   Result<std::optional<SnapshotRecord>>
   latest_brief_for_path(std::string_view path);

@@ -426,6 +426,7 @@ TEST_CASE("capture_file lists ~/.claude.json's projects from its own parse") {
   auto first = capture(one);
   CHECK(first.kind == Kind::recorded);
   CHECK(first.claude_projects == a);
+  CHECK(first.snapshot->sha256 == sha256_hex(one));
   // A project added outside the server maps: no snapshot, the list still.
   auto churn = capture(R"({"mcpServers": {"g": {"command": "gh"}},
       "projects": {"/p/a": {"mcpServers": {}}, "/p/b": {"history": []}}})");
@@ -435,6 +436,18 @@ TEST_CASE("capture_file lists ~/.claude.json's projects from its own parse") {
   auto same = capture(one);
   CHECK(same.kind == Kind::unchanged);
   CHECK_FALSE(same.claude_projects);
+  // Bytes of the latest snapshot's size: a server changed, or nothing did.
+  std::string swapped = one;
+  swapped.replace(swapped.find("gh"), 2, "hg");
+  REQUIRE(swapped.size() == one.size());
+  auto changed = capture(swapped);
+  CHECK(changed.kind == Kind::recorded);
+  CHECK(changed.snapshot->sha256 == sha256_hex(swapped));
+  std::string spaced = swapped;
+  spaced.replace(spaced.find(": {\""), 4, ":{ \"");
+  REQUIRE(spaced.size() == swapped.size());
+  CHECK(capture(spaced).kind == Kind::mcp_unchanged);
+  CHECK(capture(swapped).kind == Kind::unchanged);
   // Broken: recorded, and lists no project (as claude_projects_from).
   auto broken = capture(R"({"projects": {"/p/a": )");
   CHECK(broken.kind == Kind::recorded);
