@@ -274,12 +274,6 @@ Colour severity_colour(std::string_view severity) {
   return Colour::none;
 }
 
-std::string mode_text(std::uint32_t mode) {
-  char text[16];
-  std::snprintf(text, sizeof(text), "%04o", mode);
-  return text;
-}
-
 // Prints the MCP part of a diff, then the unified diff, coloured on a tty.
 void print_diff(Runtime &rt, const json &result) {
   const Style &style = rt.style();

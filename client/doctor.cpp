@@ -84,12 +84,6 @@ std::string start_advice() {
   return "run `mcpbkd &` (no service manager here), or ./scripts/install";
 }
 
-std::string mode_text(std::uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", mode);
-  return buf;
-}
-
 } // namespace
 
 int run_doctor(const Env &env, const PathOverrides &overrides,
@@ -264,7 +258,7 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
     checks.push_back({"store", Check::Level::problem,
                       "state directory " + paths.state_dir.string() +
                           " is readable by others (mode " +
-                          mode_text(st.st_mode & 07777) + ")",
+                          mode_text(st.st_mode) + ")",
                       "chmod 700 " + paths.state_dir.string()});
   }
   if (::stat(paths.store_file.c_str(), &st) != 0) {
@@ -276,7 +270,7 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
     checks.push_back({"store", Check::Level::problem,
                       paths.store_file.string() +
                           " is readable by others (mode " +
-                          mode_text(st.st_mode & 07777) +
+                          mode_text(st.st_mode) +
                           "); it holds your configs and their secrets",
                       "chmod 600 " + paths.store_file.string()});
   } else {

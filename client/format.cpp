@@ -60,6 +60,12 @@ Colour risk_colour(std::string_view risk) {
   return Colour::green;
 }
 
+std::string mode_text(std::uint32_t mode) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%04o", mode & 07777);
+  return text;
+}
+
 std::string human_size(std::uint64_t bytes) {
   if (bytes < 1024) {
     return std::to_string(bytes) + " B";

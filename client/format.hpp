@@ -26,6 +26,9 @@ Colour risk_colour(std::string_view risk);
 // "512 B", "1.5 KiB", "3.2 MiB".
 std::string human_size(std::uint64_t bytes);
 
+// A file mode's permission bits in octal: "0600".
+std::string mode_text(std::uint32_t mode);
+
 // "2026-11-21 11:00:00 (3m ago)".
 std::string local_with_age(Micros t, Micros now);
 
