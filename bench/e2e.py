@@ -307,6 +307,8 @@ def bench_edits(h, args, tool, tmp, kind, n):
             git_ms.append((time.perf_counter_ns() - c0) / 1e6)
             git_cpu_ms.append((children_cpu_s() - u0) * 1e3)
         cpu_ms_per_change = (proc_cpu_s(pid) - cpu0) * 1e3 / n
+        churn = (churn_outside_servers(h, sb, pid, target, gen.rev(n))
+                 if kind == "claude" else None)
         sock.close()
 
         # Storage: the daemon stops cleanly (SQLite checkpoints the WAL).
@@ -329,6 +331,7 @@ def bench_edits(h, args, tool, tmp, kind, n):
             "kind": kind, "file_bytes": len(gen.base), "edits": n,
             "latency_ms": summary(lat_ms),
             "daemon_cpu_ms_per_change": cpu_ms_per_change,
+            "churn": churn,
             "cp_fsync_ms": summary(cp_ms),
             "git_commit_ms": summary(git_ms),
             "git_commit_cpu_ms": summary(git_cpu_ms),
@@ -347,6 +350,56 @@ def bench_edits(h, args, tool, tmp, kind, n):
         daemon.kill()
         log("kept sandbox", sb.root)
         raise
+
+
+def wait_idle(pid, quiet_s=0.3, timeout_s=10):
+    """Waits until the process's CPU time stays still for quiet_s."""
+    deadline = time.monotonic() + timeout_s
+    last, since = proc_cpu_s(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = proc_cpu_s(pid)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+    raise RuntimeError(f"mcpbkd (pid {pid}) did not settle")
+
+
+CHURN_WRITES = 60
+CHURN_FIELD = b'"numStartups": 412'
+
+
+def churn_outside_servers(h, sb, pid, target, latest):
+    """Claude Code's most frequent write of ~/.claude.json: a field outside
+    the server maps changes (no snapshot; the daemon still reads the file,
+    compares its servers and lists its projects). Two kinds: the file keeps
+    the latest snapshot's size (a counter of as many digits), or does not
+    (a prompt appended). mcpbkd's CPU per write, the writes paced 60 ms
+    apart (the debounce is 20 ms)."""
+    if CHURN_FIELD not in latest:
+        raise RuntimeError("the generated ~/.claude.json lost numStartups")
+    before = len(h.StoreReader(sb.store_file).snapshots(target))
+    out = {}
+    for name, value in (("same size", lambda i: b"%d" % (100 + i % 900)),
+                        ("other size", lambda i: b"%d" % (10000 + i))):
+        wait_idle(pid)
+        c0 = proc_cpu_s(pid)
+        for i in range(CHURN_WRITES):
+            data = latest.replace(CHURN_FIELD, b'"numStartups": ' + value(i))
+            if name == "same size" and len(data) != len(latest):
+                raise RuntimeError("the same-size churn changed the size")
+            atomic_write(target, data)
+            time.sleep(0.06)
+        wait_idle(pid)
+        out[name] = (proc_cpu_s(pid) - c0) * 1e3 / CHURN_WRITES
+    # The daemon's last capture of the file, and no snapshot of the churn.
+    atomic_write(target, latest)
+    wait_idle(pid)
+    after = len(h.StoreReader(sb.store_file).snapshots(target))
+    if after != before:
+        raise RuntimeError(f"the churn made {after - before} snapshots")
+    return out
 
 
 def hyperfine(commands, out_json, prepare=None, runs=None, warmup=3,
@@ -674,6 +727,13 @@ def render(res):
             f"{e['git_commit_cpu_ms']['p50']:.1f} | "
             f"{ratio(lat['p50'], e['git_commit_ms']['p50'])} | "
             f"{ratio(lat['p50'], e['cp_fsync_ms']['p50'])} |")
+    for e in res["edits"]:
+        if e.get("churn"):
+            out.append(
+                f"\n{e['kind']}: a change outside the server maps (no "
+                f"snapshot), mcpbkd CPU per write: "
+                + ", ".join(f"{k} {v:.2f} ms" for k, v in e["churn"].items())
+                + f" ({CHURN_WRITES} writes each)")
     out.append("\n### Storage after the edits\n")
     out.append("| file | snapshots | raw sum | mcpbk store.db | per snapshot "
                "| mcpbk/raw | cp backups | git before gc | git after gc | "
