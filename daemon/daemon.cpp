@@ -363,6 +363,17 @@ public:
     }
   }
 
+  // Publishes a snapshot or an event record to subscribers, building the
+  // message only when a client subscribes (most of the time none does).
+  template <class Record>
+  void publish_record(const char *kind, const Record &record) {
+    if (m_server && m_server->has_subscribers()) {
+      m_server->publish({{"v", ops::k_protocol_version},
+                         {"event", kind},
+                         {"data", ops::to_json(record)}});
+    }
+  }
+
 private:
   // A watcher of the configured backend (inotify falls back to poll under
   // `auto` when it cannot start).
@@ -614,9 +625,7 @@ private:
            "cannot snapshot " + path.string() + ": " + outcome.error().message,
            "{}", 0});
       if (event) {
-        publish({{"v", ops::k_protocol_version},
-                 {"event", "event"},
-                 {"data", ops::to_json(*event)}});
+        publish_record("event", *event);
       } else {
         spdlog::error("cannot record the snapshot_failed event either: {}",
                       event.error().message);
@@ -629,9 +638,7 @@ private:
       m_retry_delay = 0ms;
     }
     for (const auto &event : outcome->events) {
-      publish({{"v", ops::k_protocol_version},
-               {"event", "event"},
-               {"data", ops::to_json(event)}});
+      publish_record("event", event);
     }
     using Kind = CaptureOutcome::Kind;
     const bool existed = m_exists.count(path) && m_exists[path];
@@ -680,9 +687,7 @@ private:
       spdlog::info("retention removed {} snapshots of {}",
                    outcome.pruned.snapshots, snap.path);
     }
-    publish({{"v", ops::k_protocol_version},
-             {"event", "snapshot"},
-             {"data", ops::to_json(snap)}});
+    publish_record("snapshot", snap);
     if (snap.risk >= Risk::high && !m_config.notify.command.empty()) {
       run_notify(
           m_config.notify.command,
@@ -705,9 +710,7 @@ private:
             {Severity::warning, "rewritten_after_restore", target.path.string(),
              message, json{{"snapshot_id", snap.id}}.dump(), 0});
         if (event) {
-          publish({{"v", ops::k_protocol_version},
-                   {"event", "event"},
-                   {"data", ops::to_json(*event)}});
+          publish_record("event", *event);
         }
       }
       m_restored.erase(restored_at);
@@ -721,9 +724,7 @@ private:
     auto event = m_store.add_event(
         {Severity::warning, "deleted", target.path.string(), message, "{}", 0});
     if (event) {
-      publish({{"v", ops::k_protocol_version},
-               {"event", "event"},
-               {"data", ops::to_json(*event)}});
+      publish_record("event", *event);
     }
   }
 
@@ -822,9 +823,7 @@ private:
         {Severity::critical, "store_replaced", m_store.file().string(), message,
          json{{"history", history->string()}}.dump(), 0});
     if (event) {
-      publish({{"v", ops::k_protocol_version},
-               {"event", "event"},
-               {"data", ops::to_json(*event)}});
+      publish_record("event", *event);
     }
     // A new store may lack the current content of every file.
     rescan_all();

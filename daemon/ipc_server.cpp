@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -160,6 +161,8 @@ public:
     }
     send(line);
   }
+
+  bool subscribed() const { return m_subscribed && !m_closed; }
 
   void close() {
     if (m_closed) {
@@ -459,11 +462,19 @@ Result<bool> IpcServer::ensure_socket() {
 }
 
 void IpcServer::publish(const json &message) {
+  if (!has_subscribers()) {
+    return;
+  }
   const std::string line = dump_line(message);
   const auto sessions = m_impl->sessions;
   for (const auto &session : sessions) {
     session->publish(line);
   }
+}
+
+bool IpcServer::has_subscribers() const {
+  return std::ranges::any_of(m_impl->sessions,
+                             [](const auto &s) { return s->subscribed(); });
 }
 
 std::size_t IpcServer::connection_count() const {

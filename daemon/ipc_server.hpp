@@ -61,6 +61,9 @@ public:
   // Sends one message line to every subscribed connection.
   void publish(const nlohmann::json &message);
 
+  // Whether a connection has subscribed (and is open).
+  bool has_subscribers() const;
+
   // Open connections.
   std::size_t connection_count() const;
 
