@@ -164,10 +164,10 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   if (request.view != nullptr) {
     view = *request.view;
   } else if (request.claude_projects && target.format == Format::json) {
-    view = extract_mcp_and_projects(bytes, locations,
-                                    outcome.claude_projects.emplace());
+    view = extract_mcp_and_projects(
+        bytes, locations, outcome.claude_projects.emplace(), request.padded);
   } else {
-    view = extract_mcp(bytes, target.format, locations);
+    view = extract_mcp(bytes, target.format, locations, request.padded);
   }
   const std::string digest = mcp_digest_of(view);
   const bool automatic = request.trigger == SnapshotTrigger::change ||
@@ -315,7 +315,7 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
     return skip("not_a_file",
                 path + " is not a regular file; it is not snapshotted");
   }
-  auto bytes = read_file(target.path, config.store.max_file_bytes);
+  auto bytes = read_file_padded(target.path, config.store.max_file_bytes);
   if (!bytes) {
     if (bytes.error().code == ErrorCode::not_found) {
       outcome.kind = CaptureOutcome::Kind::missing;
@@ -328,13 +328,15 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
     return skip("unreadable", bytes.error().message);
   }
   CaptureRequest read_request = request;
-  if (!request.known_sha256.empty() && *bytes == request.known_bytes) {
+  read_request.padded = Padded::yes;
+  if (!request.known_sha256.empty() && bytes->view() == request.known_bytes) {
     read_request.sha256 = request.known_sha256;
   } else {
     read_request.sha256 = {};
     read_request.view = nullptr;
   }
-  return capture_bytes(store, target, *bytes, info->mode, read_request, config);
+  return capture_bytes(store, target, bytes->view(), info->mode, read_request,
+                       config);
 }
 
 Result<DeleteResult> apply_retention(Store &store,

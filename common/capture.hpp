@@ -25,6 +25,9 @@ struct CaptureRequest {
   const struct McpView *view = nullptr;
   // capture_bytes(): the SHA-256 of the bytes, when the caller has it.
   std::string_view sha256;
+  // capture_bytes(): the bytes are followed by PaddedBytes::k_padding
+  // readable bytes (capture_file() reads them so), and are parsed in place.
+  Padded padded = Padded::no;
   // Content the caller holds, with its SHA-256 (restore: the file it is
   // replacing). Rating the change reads it instead of the latest snapshot's
   // blob when that blob has this hash. capture_file(): when the file holds

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <limits>
 #include <sys/stat.h>
@@ -66,7 +67,38 @@ Result<std::optional<FileInfo>> stat_path(const fs::path &path) {
   return std::optional<FileInfo>{info_from(st, true)};
 }
 
-Result<std::string> read_file(const fs::path &path, std::uint64_t max_bytes) {
+namespace {
+
+// The string read_file() returns: growing it zero-fills the new room.
+struct StringBuffer {
+  std::string bytes;
+  char *data() { return bytes.data(); }
+  std::size_t room() const { return bytes.size(); }
+  void grow(std::size_t room, std::size_t) { bytes.resize(room); }
+};
+
+// PaddedBytes' buffer: room plus the padding, the room not initialised.
+struct PaddedBuffer {
+  std::unique_ptr<char[]> bytes;
+  std::size_t size = 0;
+  char *data() { return bytes.get(); }
+  std::size_t room() const { return size; }
+  void grow(std::size_t room, std::size_t used) {
+    auto bigger =
+        std::make_unique_for_overwrite<char[]>(room + PaddedBytes::k_padding);
+    if (used > 0) {
+      std::memcpy(bigger.get(), bytes.get(), used);
+    }
+    bytes = std::move(bigger);
+    size = room;
+  }
+};
+
+// Reads a whole regular file into `buffer` (see read_file()) and returns how
+// many bytes it holds.
+template <class Buffer>
+Result<std::size_t> read_into(const fs::path &path, std::uint64_t max_bytes,
+                              Buffer &buffer) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
@@ -86,26 +118,26 @@ Result<std::string> read_file(const fs::path &path, std::uint64_t max_bytes) {
                 path.string() + ": " + std::to_string(st.st_size) +
                     " bytes is over the limit of " + std::to_string(max_bytes));
   }
-  // Read straight into the string, sized by fstat plus one byte: a file
+  // Read straight into the buffer, sized by fstat plus one byte: a file
   // that kept its size is read in one call and its end seen in a second
   // (a 2 MB file was 34 reads through a 64 KiB buffer, and a copy). The
-  // string grows if the file does, up to max_bytes + 1.
+  // buffer grows if the file does, up to max_bytes + 1.
   const std::size_t limit = max_bytes < std::numeric_limits<std::size_t>::max()
                                 ? static_cast<std::size_t>(max_bytes) + 1
                                 : std::numeric_limits<std::size_t>::max();
-  std::string out(std::min(static_cast<std::size_t>(st.st_size) + 1, limit),
-                  '\0');
+  buffer.grow(std::min(static_cast<std::size_t>(st.st_size) + 1, limit), 0);
   std::size_t used = 0;
   for (;;) {
-    if (used == out.size()) {
+    if (used == buffer.room()) {
       if (used >= limit) {
         return fail(ErrorCode::too_large,
                     path.string() + ": grew over the limit of " +
                         std::to_string(max_bytes) + " bytes while being read");
       }
-      out.resize(std::min(limit, std::max<std::size_t>(used * 2, 4096)));
+      buffer.grow(std::min(limit, std::max<std::size_t>(used * 2, 4096)), used);
     }
-    const ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
+    const ssize_t n =
+        ::read(fd.get(), buffer.data() + used, buffer.room() - used);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -118,7 +150,26 @@ Result<std::string> read_file(const fs::path &path, std::uint64_t max_bytes) {
     used += static_cast<std::size_t>(n);
   }
   // Reads only ever had room below `limit`: used <= max_bytes here.
-  out.resize(used);
+  return used;
+}
+
+} // namespace
+
+Result<std::string> read_file(const fs::path &path, std::uint64_t max_bytes) {
+  StringBuffer buffer;
+  TRY_ASSIGN(const std::size_t used, read_into(path, max_bytes, buffer));
+  buffer.bytes.resize(used);
+  return std::move(buffer.bytes);
+}
+
+Result<PaddedBytes> read_file_padded(const fs::path &path,
+                                     std::uint64_t max_bytes) {
+  PaddedBuffer buffer;
+  TRY_ASSIGN(const std::size_t used, read_into(path, max_bytes, buffer));
+  std::memset(buffer.data() + used, 0, PaddedBytes::k_padding);
+  PaddedBytes out;
+  out.m_data = std::move(buffer.bytes);
+  out.m_size = used;
   return out;
 }
 

@@ -46,7 +46,10 @@ bool path_is_location_end(const std::vector<KeyPath> &patterns,
 // an object, each of its entries may come already written in canonical form
 // (what nlohmann::json::dump() writes for it) as a binary value, which JSON
 // text never produces; extract_mcp() then uses those bytes as they are.
+// `padded`: PaddedBytes::k_padding readable bytes follow `bytes`
+// (common/fs.hpp), and the reader may parse them in place.
 std::optional<nlohmann::json>
-parse_strict_json(std::string_view bytes, const std::vector<KeyPath> &patterns);
+parse_strict_json(std::string_view bytes, const std::vector<KeyPath> &patterns,
+                  bool padded);
 
 } // namespace mcpbk::detail

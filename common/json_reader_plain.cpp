@@ -7,7 +7,7 @@ namespace mcpbk::detail {
 
 std::optional<nlohmann::json>
 parse_strict_json(std::string_view /*bytes*/,
-                  const std::vector<KeyPath> & /*patterns*/) {
+                  const std::vector<KeyPath> & /*patterns*/, bool /*padded*/) {
   return std::nullopt;
 }
 

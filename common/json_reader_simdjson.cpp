@@ -1,5 +1,6 @@
 // The fast strict-JSON reader: simdjson (common/json_reader.hpp).
 
+#include <common/fs.hpp>
 #include <common/json_reader.hpp>
 
 #include <simdjson.h>
@@ -240,18 +241,21 @@ constexpr std::size_t k_max_kept_parser_bytes = 64 << 10;
 // values, so the result does not depend on which one read it.
 
 std::optional<Json> parse_strict_json(std::string_view bytes,
-                                      const std::vector<KeyPath> &patterns) {
+                                      const std::vector<KeyPath> &patterns,
+                                      bool padded) {
   // nlohmann/json skips a UTF-8 byte order mark; simdjson does not.
   constexpr std::string_view k_bom = "\xEF\xBB\xBF";
   if (bytes.substr(0, k_bom.size()) == k_bom) {
     bytes.remove_prefix(k_bom.size());
   }
-  // The parser copies the text into its own padded buffer (simdjson reads
-  // past the end).
+  // simdjson reads past the end of its input: unless the caller's buffer
+  // has room for that, the parser copies the text into its own.
+  static_assert(PaddedBytes::k_padding >= simdjson::SIMDJSON_PADDING);
   thread_local simdjson::dom::parser parser;
   std::optional<Json> doc;
   simdjson::dom::element root;
-  if (parser.parse(bytes.data(), bytes.size()).get(root) == simdjson::SUCCESS) {
+  if (parser.parse(bytes.data(), bytes.size(), !padded).get(root) ==
+      simdjson::SUCCESS) {
     KeyPath path;
     doc = pruned_json_of(root, patterns, path);
   }

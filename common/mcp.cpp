@@ -462,8 +462,13 @@ std::vector<LocationMatch<J>> find_locations(const J &doc,
   return out;
 }
 
-// How extract_mcp() reads JSON: the fast reader first, or nlohmann/json only.
-enum class JsonReader { fast, reference };
+// How extract_mcp() reads JSON: the fast reader first (where the bytes are,
+// when they are padded: Padded::yes), or nlohmann/json only.
+enum class JsonReader { fast, fast_in_place, reference };
+
+JsonReader fast_reader(Padded padded) {
+  return padded == Padded::yes ? JsonReader::fast_in_place : JsonReader::fast;
+}
 
 // Parses JSON keeping only what extract_mcp() can look at: the objects on
 // the way to a location and the whole value at one. Everything else is still
@@ -476,8 +481,9 @@ tl::expected<Json, std::string>
 parse_json_for_locations(std::string_view bytes, Format format,
                          std::string_view locations, JsonReader reader) {
   const std::vector<KeyPath> patterns = split_locations(locations);
-  if (reader == JsonReader::fast && !is_blank(bytes)) {
-    if (auto doc = parse_strict_json(bytes, patterns)) {
+  if (reader != JsonReader::reference && !is_blank(bytes)) {
+    if (auto doc = parse_strict_json(bytes, patterns,
+                                     reader == JsonReader::fast_in_place)) {
       return std::move(*doc);
     }
   }
@@ -1307,8 +1313,8 @@ std::vector<std::string> McpView::server_names() const {
 }
 
 McpView extract_mcp(std::string_view bytes, Format format,
-                    std::string_view locations) {
-  return extract(bytes, format, locations, JsonReader::fast);
+                    std::string_view locations, Padded padded) {
+  return extract(bytes, format, locations, fast_reader(padded));
 }
 
 McpView extract_mcp_reference(std::string_view bytes, Format format,
@@ -1329,9 +1335,10 @@ claude_projects_from(std::string_view claude_json) {
 
 McpView extract_mcp_and_projects(std::string_view claude_json,
                                  std::string_view locations,
-                                 std::vector<std::filesystem::path> &projects) {
+                                 std::vector<std::filesystem::path> &projects,
+                                 Padded padded) {
   projects.clear();
-  return extract(claude_json, Format::json, locations, JsonReader::fast,
+  return extract(claude_json, Format::json, locations, fast_reader(padded),
                  &projects);
 }
 

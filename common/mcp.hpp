@@ -38,12 +38,19 @@ struct McpView {
 std::vector<std::filesystem::path>
 claude_projects_from(std::string_view claude_json);
 
+// Whether the bytes given to extract_mcp() are followed by
+// PaddedBytes::k_padding readable bytes (read_file_padded(), common/fs.hpp):
+// the fast JSON reader then parses them where they are instead of copying
+// them first.
+enum class Padded : bool { no, yes };
+
 // extract_mcp() of ~/.claude.json content (JSON) that also sets `projects`
 // to claude_projects_from() of it, from the one parse: the daemon needs both
 // after every change of that file, which Claude Code rewrites often.
 McpView extract_mcp_and_projects(std::string_view claude_json,
                                  std::string_view locations,
-                                 std::vector<std::filesystem::path> &projects);
+                                 std::vector<std::filesystem::path> &projects,
+                                 Padded padded = Padded::no);
 
 // Parses bytes in a format and extracts the server maps found at locations
 // (space-separated dotted paths, "*" matching any key). A parse failure is a
@@ -53,7 +60,7 @@ McpView extract_mcp_and_projects(std::string_view claude_json,
 // (comments, trailing commas, errors...) with nlohmann/json; the result is
 // the same either way.
 McpView extract_mcp(std::string_view bytes, Format format,
-                    std::string_view locations);
+                    std::string_view locations, Padded padded = Padded::no);
 
 // extract_mcp() reading JSON and JSONC with nlohmann/json only: the reference
 // the fast path must equal, for tests and fuzzers.

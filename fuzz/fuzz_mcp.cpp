@@ -16,6 +16,7 @@
 //   with MCPBK_FUZZ_STRICT=1, replace_mcp's result holds the second part's
 //   servers (catalog locations only).
 
+#include <common/fs.hpp>
 #include <common/mcp.hpp>
 
 #include <array>
@@ -68,6 +69,16 @@ void exercise(std::string_view before, std::string_view after, Format format,
                 b.parse_error == reference.parse_error &&
                 b.servers == reference.servers && b.empty == reference.empty,
             "extract_mcp differs from extract_mcp_reference");
+    // The daemon's captures parse in place, past the end of the text.
+    std::string padded(after);
+    padded.append(PaddedBytes::k_padding, '"');
+    const McpView in_place =
+        extract_mcp(std::string_view(padded.data(), after.size()), format,
+                    locations, Padded::yes);
+    require(in_place.parsed == b.parsed &&
+                in_place.parse_error == b.parse_error &&
+                in_place.servers == b.servers && in_place.empty == b.empty,
+            "extract_mcp in place differs from extract_mcp");
   }
   (void)a.server_names();
   (void)a.good();

@@ -9,7 +9,31 @@
 using namespace mcpbk;
 namespace fs = std::filesystem;
 
-TEST_CASE("read_file") {
+namespace {
+
+// read_file(path, max_bytes), after checking that read_file_padded() reads
+// the same bytes (followed by PaddedBytes::k_padding zero bytes) or fails
+// the same way.
+Result<std::string> read_both(const fs::path &path, std::uint64_t max_bytes) {
+  auto plain = read_file(path, max_bytes);
+  auto padded = read_file_padded(path, max_bytes);
+  REQUIRE(plain.has_value() == padded.has_value());
+  if (plain) {
+    const std::string_view view = padded->view();
+    CHECK(view == *plain);
+    const std::string_view after(view.data() + view.size(),
+                                 PaddedBytes::k_padding);
+    CHECK(after == std::string(PaddedBytes::k_padding, '\0'));
+  } else {
+    CHECK(plain.error().code == padded.error().code);
+    CHECK(plain.error().message == padded.error().message);
+  }
+  return plain;
+}
+
+} // namespace
+
+TEST_CASE("read_file and read_file_padded") {
   const auto dir = test::scratch_dir();
   SUBCASE("reads every byte, whatever the size") {
     std::uint64_t seed = 7;
@@ -22,7 +46,7 @@ TEST_CASE("read_file") {
         c = static_cast<char>(seed >> 56);
       }
       test::write_file(dir / "f", bytes);
-      auto read = read_file(dir / "f", 4'000'000);
+      auto read = read_both(dir / "f", 4'000'000);
       REQUIRE(read);
       CHECK(read->size() == size);
       CHECK(*read == bytes);
@@ -30,8 +54,8 @@ TEST_CASE("read_file") {
   }
   SUBCASE("the limit is inclusive") {
     test::write_file(dir / "f", std::string(1000, 'x'));
-    CHECK(read_file(dir / "f", 1000));
-    auto over = read_file(dir / "f", 999);
+    CHECK(read_both(dir / "f", 1000));
+    auto over = read_both(dir / "f", 999);
     REQUIRE_FALSE(over);
     CHECK(over.error().code == ErrorCode::too_large);
     CHECK(over.error().message.find("over the limit of 999") !=
@@ -40,11 +64,11 @@ TEST_CASE("read_file") {
 #if defined(__linux__)
   SUBCASE("a file longer than its stat size grows the buffer, to the limit") {
     // /proc files are regular files of size 0 with content.
-    auto status = read_file("/proc/self/status", 1'000'000);
+    auto status = read_both("/proc/self/status", 1'000'000);
     REQUIRE(status);
     CHECK(status->rfind("Name:", 0) == 0);
     CHECK(status->size() > 100);
-    auto cut = read_file("/proc/self/status", 10);
+    auto cut = read_both("/proc/self/status", 10);
     REQUIRE_FALSE(cut);
     CHECK(cut.error().code == ErrorCode::too_large);
     CHECK(cut.error().message.find("grew over the limit of 10") !=
@@ -52,10 +76,10 @@ TEST_CASE("read_file") {
   }
 #endif
   SUBCASE("missing files and directories") {
-    auto missing = read_file(dir / "nothing", 100);
+    auto missing = read_both(dir / "nothing", 100);
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code == ErrorCode::not_found);
-    auto directory = read_file(dir, 100);
+    auto directory = read_both(dir, 100);
     REQUIRE_FALSE(directory);
     CHECK(directory.error().code == ErrorCode::io_error);
     CHECK(directory.error().message.find("not a regular file") !=
