@@ -11,16 +11,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Whether a file reads the same twice (a /proc file need not).
+enum class Stable { yes, no };
+
 // read_file(path, max_bytes), after checking that read_file_padded() reads
 // the same bytes (followed by PaddedBytes::k_padding zero bytes) or fails
 // the same way.
-Result<std::string> read_both(const fs::path &path, std::uint64_t max_bytes) {
+Result<std::string> read_both(const fs::path &path, std::uint64_t max_bytes,
+                              Stable stable = Stable::yes) {
   auto plain = read_file(path, max_bytes);
   auto padded = read_file_padded(path, max_bytes);
   REQUIRE(plain.has_value() == padded.has_value());
   if (plain) {
     const std::string_view view = padded->view();
-    CHECK(view == *plain);
+    if (stable == Stable::yes) {
+      CHECK(view == *plain);
+    } else {
+      CHECK(view.substr(0, 16) == std::string_view(*plain).substr(0, 16));
+    }
     const std::string_view after(view.data() + view.size(),
                                  PaddedBytes::k_padding);
     CHECK(after == std::string(PaddedBytes::k_padding, '\0'));
@@ -64,11 +72,11 @@ TEST_CASE("read_file and read_file_padded") {
 #if defined(__linux__)
   SUBCASE("a file longer than its stat size grows the buffer, to the limit") {
     // /proc files are regular files of size 0 with content.
-    auto status = read_both("/proc/self/status", 1'000'000);
+    auto status = read_both("/proc/self/status", 1'000'000, Stable::no);
     REQUIRE(status);
     CHECK(status->rfind("Name:", 0) == 0);
     CHECK(status->size() > 100);
-    auto cut = read_both("/proc/self/status", 10);
+    auto cut = read_both("/proc/self/status", 10, Stable::no);
     REQUIRE_FALSE(cut);
     CHECK(cut.error().code == ErrorCode::too_large);
     CHECK(cut.error().message.find("grew over the limit of 10") !=
