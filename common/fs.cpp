@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
+#include <new>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +85,10 @@ struct PaddedBuffer {
   char *data() { return bytes.get(); }
   std::size_t room() const { return size; }
   void grow(std::size_t room, std::size_t used) {
+    if (room >
+        std::numeric_limits<std::size_t>::max() - PaddedBytes::k_padding) {
+      throw std::bad_alloc();
+    }
     auto bigger =
         std::make_unique_for_overwrite<char[]>(room + PaddedBytes::k_padding);
     if (used > 0) {
