@@ -81,9 +81,9 @@ struct StringBuffer {
 // PaddedBytes' buffer: room plus the padding, the room not initialised.
 struct PaddedBuffer {
   std::unique_ptr<char[]> bytes;
-  std::size_t size = 0;
+  std::size_t room_bytes = 0; // without the padding
   char *data() { return bytes.get(); }
-  std::size_t room() const { return size; }
+  std::size_t room() const { return room_bytes; }
   void grow(std::size_t room, std::size_t used) {
     if (room >
         std::numeric_limits<std::size_t>::max() - PaddedBytes::k_padding) {
@@ -95,7 +95,7 @@ struct PaddedBuffer {
       std::memcpy(bigger.get(), bytes.get(), used);
     }
     bytes = std::move(bigger);
-    size = room;
+    room_bytes = room;
   }
 };
 
