@@ -1,6 +1,7 @@
 #include <common/mcp.hpp>
 
 #include <common/json_reader.hpp>
+#include <common/mcp_splice.hpp>
 
 #include <dtl/dtl.hpp>
 #include <nlohmann/json.hpp>
@@ -93,6 +94,9 @@ using detail::KeyPath;
 using detail::parse_strict_json;
 using detail::path_complete;
 using detail::path_wanted;
+using detail::skip_comment;
+using detail::skip_string;
+using detail::SpliceOp;
 
 // ---------------------------------------------------------------------------
 // Parsing
@@ -100,36 +104,6 @@ using detail::path_wanted;
 bool is_blank(std::string_view text) {
   return std::all_of(text.begin(), text.end(),
                      [](unsigned char c) { return std::isspace(c) != 0; });
-}
-
-// Index just past the string literal starting at `i` (a quote), or the end
-// of the text when it is unterminated.
-std::size_t skip_string(std::string_view text, std::size_t i) {
-  char quote = text[i];
-  for (++i; i < text.size(); ++i) {
-    if (text[i] == '\\') {
-      ++i;
-    } else if (text[i] == quote) {
-      return i + 1;
-    }
-  }
-  return text.size();
-}
-
-// Index just past the comment starting at `i`, or i when none starts there.
-std::size_t skip_comment(std::string_view text, std::size_t i) {
-  if (i + 1 >= text.size() || text[i] != '/') {
-    return i;
-  }
-  if (text[i + 1] == '/') {
-    std::size_t end = text.find('\n', i);
-    return end == std::string_view::npos ? text.size() : end;
-  }
-  if (text[i + 1] == '*') {
-    std::size_t end = text.find("*/", i + 2);
-    return end == std::string_view::npos ? text.size() : end + 2;
-  }
-  return i;
 }
 
 struct JsoncText {
@@ -1097,6 +1071,51 @@ std::pair<int, char> detect_indent(std::string_view text) {
   return {-1, ' '};
 }
 
+// The text edits of restore --only-mcp (common/mcp_splice.hpp): every
+// location of the snapshot whose value the current file lacks or holds
+// otherwise is set, every location only the current file has is removed.
+// std::nullopt when one location lies inside another (the edits could then
+// overlap): the whole document is written out instead.
+template <typename Equal>
+std::optional<std::vector<SpliceOp>>
+splice_ops(const std::vector<KeyPath> &wanted,
+           const std::vector<KeyPath> &present, const Equal &equal_at) {
+  std::vector<KeyPath> all = wanted;
+  all.insert(all.end(), present.begin(), present.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  for (std::size_t i = 0; i + 1 < all.size(); ++i) {
+    const KeyPath &a = all[i];
+    const KeyPath &b = all[i + 1];
+    if (a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin())) {
+      return std::nullopt;
+    }
+  }
+  for (const auto *paths : {&wanted, &present}) {
+    std::vector<KeyPath> sorted = *paths;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      return std::nullopt; // a location listed twice
+    }
+  }
+  std::vector<SpliceOp> ops;
+  // In the snapshot's order: maps added to the same parent come in the
+  // order the whole-document writer would add them.
+  for (const KeyPath &path : wanted) {
+    const bool there =
+        std::find(present.begin(), present.end(), path) != present.end();
+    if (!there || !equal_at(path)) {
+      ops.push_back({SpliceOp::Kind::set, path});
+    }
+  }
+  for (const KeyPath &path : present) {
+    if (std::find(wanted.begin(), wanted.end(), path) == wanted.end()) {
+      ops.push_back({SpliceOp::Kind::remove, path});
+    }
+  }
+  return ops;
+}
+
 Result<std::string> replace_json(std::string_view current,
                                  std::string_view snapshot, Format format,
                                  std::string_view locations) {
@@ -1110,6 +1129,16 @@ Result<std::string> replace_json(std::string_view current,
   }
   std::vector<KeyPath> wanted = concrete_paths(*snap, locations);
   std::vector<KeyPath> present = concrete_paths(*cur, locations);
+  const auto at = [](const OrderedJson &doc, const KeyPath &path) {
+    const OrderedJson *node = &doc;
+    for (const auto &key : path) {
+      node = &node->at(key);
+    }
+    return node;
+  };
+  const auto ops = splice_ops(wanted, present, [&](const KeyPath &path) {
+    return *at(*snap, path) == *at(*cur, path);
+  });
   for (const KeyPath &path : wanted) {
     const OrderedJson *source = &*snap;
     for (const auto &key : path) {
@@ -1136,6 +1165,14 @@ Result<std::string> replace_json(std::string_view current,
       node = &node->at(path[depth]);
     }
     node->erase(path.back());
+  }
+  if (ops) {
+    if (auto spliced = detail::splice_json(current, snapshot, *ops)) {
+      auto check = parse_json_text<OrderedJson>(*spliced, format);
+      if (check && *check == *cur) {
+        return std::move(*spliced);
+      }
+    }
   }
   auto [indent, indent_char] = detect_indent(current);
   std::string out = cur->dump(indent, indent_char);

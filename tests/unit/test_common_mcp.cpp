@@ -4,7 +4,10 @@
 #include <doctest/doctest.h>
 #include <dtl/dtl.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
+#include <random>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -1162,9 +1165,9 @@ TEST_CASE("replace_mcp") {
     CHECK(result->find("\"numStartups\": 50") != std::string::npos);
     CHECK(result->find("\"hasTrustDialogAccepted\": true") !=
           std::string::npos);
-    CHECK(
-        result->find("\"/home/u/new\": {\n      \"allowedTools\": []\n    }") !=
-        std::string::npos);
+    // Only the maps that change are rewritten: this line is as it was.
+    CHECK(result->find("\n    \"/home/u/new\": {\"allowedTools\": []}\n") !=
+          std::string::npos);
     // A snapshot project without a server map is not created.
     CHECK(result->find("\"/home/u/gamma\"") == std::string::npos);
   }
@@ -1174,19 +1177,111 @@ TEST_CASE("replace_mcp") {
         replace_mcp(R"({"a": 1, "mcpServers": {"x": {}}})",
                     R"({"preferences": {}})", Format::json, "mcpServers");
     REQUIRE(result.has_value());
-    CHECK(*result == R"({"a":1})");
+    CHECK(*result == R"({"a": 1})");
   }
 
-  SUBCASE("JSONC parses comments and trailing commas (comments are lost)") {
+  SUBCASE("JSONC keeps comments and trailing commas") {
     std::string current = "{\n  // theme\n  \"theme\": \"dark\",\n"
                           "  \"servers\": {},\n}\n";
     auto result =
         replace_mcp(current, k_vscode_jsonc, Format::jsonc, "servers");
     REQUIRE(result.has_value());
-    McpView view = extract_mcp(*result, Format::json, "servers");
+    McpView view = extract_mcp(*result, Format::jsonc, "servers");
     CHECK(view.server_names() ==
           std::vector<std::string>{"github", "playwright"});
-    CHECK(result->rfind("{\n  \"theme\": \"dark\",\n  \"servers\": {", 0) == 0);
+    // The snapshot's map comes with its own comments and commas.
+    CHECK(*result == "{\n  // theme\n  \"theme\": \"dark\",\n"
+                     "  \"servers\": {\n"
+                     "    \"github\": {\n"
+                     "      \"type\": \"http\",\n"
+                     "      \"url\": \"https://api.githubcopilot.com/mcp/\", "
+                     "// remote\n"
+                     "    },\n"
+                     "    \"playwright\": {\n"
+                     "      \"command\": \"npx\",\n"
+                     "      \"args\": [\"@playwright/mcp@latest\",],\n"
+                     "    },\n"
+                     "  },\n}\n");
+  }
+
+  SUBCASE("JSONC settings: only the server map changes, comments stay") {
+    const std::string before = "{\n"
+                               "    // editor\n"
+                               "    \"editor.fontSize\": 14,\n"
+                               "    \"mcp\": {\n"
+                               "        \"servers\": {\n"
+                               "            // from the marketplace\n"
+                               "            \"github\": { \"type\": \"http\" }\n"
+                               "        }\n"
+                               "    },\n"
+                               "    /* theme */\n"
+                               "    \"workbench.colorTheme\": \"Default\",\n"
+                               "}\n";
+    std::string current = before;
+    current.replace(current.find("14"), 2, "16");
+    current.replace(current.find("            // from"),
+                    current.find("        }\n    },") -
+                        current.find("            // from"),
+                    "");
+    auto result = replace_mcp(current, before, Format::jsonc, "mcp.servers");
+    REQUIRE(result.has_value());
+    std::string expected = before;
+    expected.replace(expected.find("14"), 2, "16");
+    CHECK(*result == expected);
+  }
+
+  SUBCASE("JSON: a map that did not change keeps its text") {
+    const std::string current = "{\"mcpServers\": {\"a\":   {\"command\": \"x\"}},"
+                                " \"projects\": {\"/p\": {\"mcpServers\": {}}}}";
+    const std::string snapshot = "{\n  \"mcpServers\": {\n    \"a\": {\n"
+                                 "      \"command\": \"x\"\n    }\n  }\n}\n";
+    auto result = replace_mcp(current, snapshot, Format::json,
+                              "mcpServers projects.*.mcpServers");
+    REQUIRE(result.has_value());
+    CHECK(*result == "{\"mcpServers\": {\"a\":   {\"command\": \"x\"}},"
+                     " \"projects\": {\"/p\": {}}}");
+  }
+
+  SUBCASE("JSON: removing the first, a middle, the last and the only key") {
+    const char *const locations = "a b c";
+    CHECK(replace_mcp("{\n  \"a\": {},\n  \"k\": 1,\n  \"b\": {},\n"
+                      "  \"l\": 2,\n  \"c\": {}\n}",
+                      "{}", Format::json, locations)
+              .value() == "{\n  \"k\": 1,\n  \"l\": 2\n}");
+    CHECK(replace_mcp("{\"k\": 1, \"a\": {}}", "{}", Format::json, locations)
+              .value() == "{\"k\": 1}");
+    CHECK(replace_mcp("{ \"a\": {\"x\": {}} }", "{}", Format::json, locations)
+              .value() == "{}");
+    CHECK(replace_mcp("{\n  \"a\": {}, // mine\n  \"k\": 1\n}", "{}",
+                      Format::jsonc, locations)
+              .value() == "{\n  \"k\": 1\n}");
+  }
+
+  SUBCASE("JSON: maps on the way are made, in the file's layout") {
+    const std::string snapshot =
+        R"({"mcp": {"servers": {"gh": {"type": "http"}}}})";
+    CHECK(replace_mcp("{\n\t\"editor.fontSize\": 14\n}\n", snapshot,
+                      Format::jsonc, "mcp.servers")
+              .value() == "{\n\t\"editor.fontSize\": 14,\n\t\"mcp\": {\n"
+                          "\t\t\"servers\": {\n\t\t\t\"gh\": {\n"
+                          "\t\t\t\t\"type\": \"http\"\n\t\t\t}\n\t\t}\n\t}\n}\n");
+    CHECK(replace_mcp(R"({"a":1,"mcp":null})", snapshot, Format::json,
+                      "mcp.servers")
+              .value() == R"({"a":1,"mcp":{"servers":{"gh": {"type": "http"}}}})");
+    CHECK(replace_mcp("{\n  \"mcp\": {}\n}", snapshot, Format::json,
+                      "mcp.servers")
+              .value() == "{\n  \"mcp\": {\n    \"servers\": {\n      \"gh\": "
+                          "{\n        \"type\": \"http\"\n      }\n    }\n  }\n}");
+  }
+
+  SUBCASE("JSON: an escaped key and a byte order mark") {
+    const std::string current = "\xEF\xBB\xBF{\"m\\u0063pServers\": {\"a\": {}},"
+                                " \"x\": 1}";
+    auto result = replace_mcp(current, R"({"mcpServers": {"b": {}}})",
+                              Format::json, "mcpServers");
+    REQUIRE(result.has_value());
+    CHECK(*result ==
+          "\xEF\xBB\xBF{\"m\\u0063pServers\": {\"b\": {}}, \"x\": 1}");
   }
 
   SUBCASE("TOML keeps model and project trust") {
@@ -1272,6 +1367,156 @@ TEST_CASE("replace_mcp") {
     CHECK(result.error().message ==
           "cannot place projects./home/u/alpha.mcpServers in the current "
           "file: projects is not a map; restore the whole file instead");
+  }
+}
+
+// Generated JSONC for replace_mcp's property test: a settings-like object
+// whose comments outside the server maps are numbered "keep N" (they must
+// survive any restore --only-mcp), with server maps at "mcpServers",
+// "mcp.servers" and "projects.*.mcpServers", each present or not.
+class JsoncGen {
+public:
+  explicit JsoncGen(std::uint32_t seed) : m_random(seed) {}
+
+  std::string document(bool pretty) {
+    m_pretty = pretty;
+    std::vector<std::pair<std::string, std::string>> members;
+    members.emplace_back("\"theme\"", scalar());
+    if (chance(2)) {
+      members.emplace_back("\"mcpServers\"", server_map(1));
+    }
+    if (chance(2)) {
+      std::vector<std::pair<std::string, std::string>> mcp;
+      mcp.emplace_back("\"enabled\"", "true");
+      if (chance(2)) {
+        mcp.emplace_back("\"servers\"", server_map(2));
+      }
+      members.emplace_back("\"mcp\"", object(mcp, 1));
+    }
+    if (chance(2)) {
+      std::vector<std::pair<std::string, std::string>> projects;
+      for (int i = 0, n = pick(4); i < n; ++i) {
+        std::vector<std::pair<std::string, std::string>> project;
+        project.emplace_back("\"trusted\"", chance(2) ? "true" : "false");
+        if (chance(2)) {
+          project.emplace_back("\"mcpServers\"", server_map(3));
+        }
+        projects.emplace_back("\"/home/u/p" + std::to_string(i) + "\"",
+                              object(project, 2));
+      }
+      members.emplace_back("\"projects\"", object(projects, 1));
+    }
+    members.emplace_back("\"fontSize\"", std::to_string(pick(30)));
+    std::shuffle(members.begin(), members.end(), m_random);
+    return object(members, 0) + (chance(2) ? "\n" : "");
+  }
+
+  // How many "keep" comments the last document has.
+  int kept() const { return m_keep; }
+
+private:
+  bool chance(int n) { return pick(n) == 0; }
+  int pick(int n) {
+    return std::uniform_int_distribution<int>(0, n - 1)(m_random);
+  }
+  std::string scalar() {
+    static const char *const k_values[] = {"\"dark\"", "1.5", "null", "[1, 2]",
+                                           "\"a \\\"q\\\" b\""};
+    return k_values[pick(5)];
+  }
+  std::string indent(int depth) const {
+    return m_pretty ? std::string(2 * static_cast<std::size_t>(depth), ' ')
+                    : std::string();
+  }
+  std::string comment(bool keep) {
+    const std::string label = keep ? "keep " + std::to_string(m_keep++)
+                                   : "map " + std::to_string(m_map++);
+    if (m_pretty && chance(2)) {
+      return "// " + label + "\n";
+    }
+    return "/* " + label + " */ ";
+  }
+  std::string object(const std::vector<std::pair<std::string, std::string>> &m,
+                     int depth, bool in_map = false) {
+    if (m.empty()) {
+      return chance(2) ? "{}" : "{ }";
+    }
+    std::string out = "{";
+    for (std::size_t i = 0; i < m.size(); ++i) {
+      out += m_pretty ? "\n" + indent(depth + 1) : (i == 0 ? "" : " ");
+      if (chance(3)) {
+        out += comment(!in_map);
+        out += m_pretty && out.back() == '\n' ? indent(depth + 1) : "";
+      }
+      out += m[i].first + ": " + m[i].second;
+      if (i + 1 < m.size() || chance(3)) {
+        out += ",";
+      }
+    }
+    out += m_pretty ? "\n" + indent(depth) + "}" : "}";
+    return out;
+  }
+  std::string server_map(int depth) {
+    std::vector<std::pair<std::string, std::string>> servers;
+    for (int i = 0, n = pick(3); i < n; ++i) {
+      std::vector<std::pair<std::string, std::string>> entry;
+      entry.emplace_back("\"command\"", "\"cmd" + std::to_string(pick(3)) + "\"");
+      servers.emplace_back("\"s" + std::to_string(pick(4)) + "\"",
+                           object(entry, depth + 1, true));
+    }
+    std::sort(servers.begin(), servers.end());
+    servers.erase(std::unique(servers.begin(), servers.end(),
+                              [](const auto &a, const auto &b) {
+                                return a.first == b.first;
+                              }),
+                  servers.end());
+    return object(servers, depth, true);
+  }
+
+  std::mt19937 m_random;
+  bool m_pretty = true;
+  int m_keep = 0;
+  int m_map = 0;
+};
+
+TEST_CASE("replace_mcp keeps everything outside the maps it changes "
+          "(generated JSONC)") {
+  const char *const locations = "mcpServers mcp.servers projects.*.mcpServers";
+  for (std::uint32_t seed = 1; seed <= 400; ++seed) {
+    JsoncGen gen(seed);
+    const std::string snapshot = gen.document(seed % 3 != 0);
+    JsoncGen current_gen(seed + 100000);
+    const std::string current = current_gen.document(seed % 5 != 0);
+    CAPTURE(seed);
+    CAPTURE(current);
+    CAPTURE(snapshot);
+    auto result = replace_mcp(current, snapshot, Format::jsonc, locations);
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    CAPTURE(*result);
+    const McpView got = extract_mcp(*result, Format::jsonc, locations);
+    const McpView want = extract_mcp(snapshot, Format::jsonc, locations);
+    REQUIRE(got.parsed);
+    // Projects the current file lacks are not made for the snapshot's maps
+    // (a project's map is only placed where the project is).
+    for (const auto &[name, entry] : want.servers) {
+      const auto at = name.find('@');
+      if (at == std::string::npos ||
+          current.find("\"" + name.substr(at + 1) + "\"") !=
+              std::string::npos) {
+        CHECK(got.servers.count(name) == 1);
+      }
+    }
+    for (const auto &[name, entry] : got.servers) {
+      CHECK(want.servers.count(name) == 1);
+    }
+    for (int i = 0; i < current_gen.kept(); ++i) {
+      const std::string label = "keep " + std::to_string(i);
+      const auto at = result->find(label);
+      CHECK_MESSAGE((at != std::string::npos &&
+                     !std::isdigit(static_cast<unsigned char>(
+                         (*result)[at + label.size()]))),
+                    label);
+    }
   }
 }
 
