@@ -37,7 +37,9 @@ std::size_t skip_comment(std::string_view text, std::size_t i) {
 
 namespace {
 
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)); }
+bool is_space(char c) {
+  return std::isspace(static_cast<unsigned char>(c));
+}
 
 std::size_t line_start(std::string_view text, std::size_t pos) {
   const std::size_t newline = text.rfind('\n', pos == 0 ? 0 : pos - 1);
@@ -90,8 +92,8 @@ std::string reindent(std::string_view text, std::string_view from,
     }
     out.append(text.substr(pos, newline + 1 - pos));
     pos = newline + 1;
-    if (text.substr(pos).starts_with(from) &&
-        pos + from.size() < text.size() && text[pos + from.size()] != '\n') {
+    if (text.substr(pos).starts_with(from) && pos + from.size() < text.size() &&
+        text[pos + from.size()] != '\n') {
       out.append(to);
       pos += from.size();
     }
@@ -391,8 +393,8 @@ void json_add_member(std::string &out, const JsonText &text,
   const std::string outer = line_indent(t, object.open);
   const std::string inner = outer + layout.unit;
   replace_range(out, object.open + 1, object.close,
-                layout.newline + inner + json_quote(key) + ": " +
-                    value(inner) + layout.newline + outer);
+                layout.newline + inner + json_quote(key) + ": " + value(inner) +
+                    layout.newline + outer);
 }
 
 // Takes `member` out of `object` with its comma and a comment that ends its
@@ -401,9 +403,9 @@ bool json_remove_member(std::string &out, const JsonText &text,
                         const JsonObject &object, const JsonMember &member) {
   const std::string_view t = text.text();
   const auto &members = object.members;
-  const auto count = std::count_if(
-      members.begin(), members.end(),
-      [&](const JsonMember &m) { return m.key == member.key; });
+  const auto count =
+      std::count_if(members.begin(), members.end(),
+                    [&](const JsonMember &m) { return m.key == member.key; });
   if (count != 1) {
     return false; // a repeated key: leave it to the parsers' reading
   }
@@ -440,11 +442,12 @@ bool json_remove_member(std::string &out, const JsonText &text,
     // The last member goes: so does the comma before it.
     const std::size_t before = text.skip_blank(members[index - 1].value_end);
     if (before < t.size() && t[before] == ',') {
-      const bool blank = text.slice(before + 1, member.key_start)
-                             .find_first_not_of(" \t") == std::string_view::npos;
-      replace_range(out, before, blank && begin == member.key_start
-                                     ? member.key_start
-                                     : before + 1,
+      const bool blank =
+          text.slice(before + 1, member.key_start).find_first_not_of(" \t") ==
+          std::string_view::npos;
+      replace_range(out, before,
+                    blank && begin == member.key_start ? member.key_start
+                                                       : before + 1,
                     "");
     }
   }
@@ -489,10 +492,9 @@ bool json_apply(std::string &out, const JsonText &snapshot,
     try {
       const auto value =
           nlohmann::ordered_json::parse(source_text, nullptr, true, true);
-      relaid = layout.compact
-                   ? value.dump()
-                   : value.dump(static_cast<int>(layout.unit.size()),
-                                layout.unit.front());
+      relaid = layout.compact ? value.dump()
+                              : value.dump(static_cast<int>(layout.unit.size()),
+                                           layout.unit.front());
       source_text = relaid;
       source_indent.clear();
     } catch (const nlohmann::json::exception &) {

@@ -1205,18 +1205,19 @@ TEST_CASE("replace_mcp") {
   }
 
   SUBCASE("JSONC settings: only the server map changes, comments stay") {
-    const std::string before = "{\n"
-                               "    // editor\n"
-                               "    \"editor.fontSize\": 14,\n"
-                               "    \"mcp\": {\n"
-                               "        \"servers\": {\n"
-                               "            // from the marketplace\n"
-                               "            \"github\": { \"type\": \"http\" }\n"
-                               "        }\n"
-                               "    },\n"
-                               "    /* theme */\n"
-                               "    \"workbench.colorTheme\": \"Default\",\n"
-                               "}\n";
+    const std::string before =
+        "{\n"
+        "    // editor\n"
+        "    \"editor.fontSize\": 14,\n"
+        "    \"mcp\": {\n"
+        "        \"servers\": {\n"
+        "            // from the marketplace\n"
+        "            \"github\": { \"type\": \"http\" }\n"
+        "        }\n"
+        "    },\n"
+        "    /* theme */\n"
+        "    \"workbench.colorTheme\": \"Default\",\n"
+        "}\n";
     std::string current = before;
     current.replace(current.find("14"), 2, "16");
     current.replace(current.find("            // from"),
@@ -1231,8 +1232,9 @@ TEST_CASE("replace_mcp") {
   }
 
   SUBCASE("JSON: a map that did not change keeps its text") {
-    const std::string current = "{\"mcpServers\": {\"a\":   {\"command\": \"x\"}},"
-                                " \"projects\": {\"/p\": {\"mcpServers\": {}}}}";
+    const std::string current =
+        "{\"mcpServers\": {\"a\":   {\"command\": \"x\"}},"
+        " \"projects\": {\"/p\": {\"mcpServers\": {}}}}";
     const std::string snapshot = "{\n  \"mcpServers\": {\n    \"a\": {\n"
                                  "      \"command\": \"x\"\n    }\n  }\n}\n";
     auto result = replace_mcp(current, snapshot, Format::json,
@@ -1262,21 +1264,25 @@ TEST_CASE("replace_mcp") {
         R"({"mcp": {"servers": {"gh": {"type": "http"}}}})";
     CHECK(replace_mcp("{\n\t\"editor.fontSize\": 14\n}\n", snapshot,
                       Format::jsonc, "mcp.servers")
-              .value() == "{\n\t\"editor.fontSize\": 14,\n\t\"mcp\": {\n"
-                          "\t\t\"servers\": {\n\t\t\t\"gh\": {\n"
-                          "\t\t\t\t\"type\": \"http\"\n\t\t\t}\n\t\t}\n\t}\n}\n");
+              .value() ==
+          "{\n\t\"editor.fontSize\": 14,\n\t\"mcp\": {\n"
+          "\t\t\"servers\": {\n\t\t\t\"gh\": {\n"
+          "\t\t\t\t\"type\": \"http\"\n\t\t\t}\n\t\t}\n\t}\n}\n");
     CHECK(replace_mcp(R"({"a":1,"mcp":null})", snapshot, Format::json,
                       "mcp.servers")
-              .value() == R"({"a":1,"mcp":{"servers":{"gh": {"type": "http"}}}})");
+              .value() ==
+          R"({"a":1,"mcp":{"servers":{"gh": {"type": "http"}}}})");
     CHECK(replace_mcp("{\n  \"mcp\": {}\n}", snapshot, Format::json,
                       "mcp.servers")
-              .value() == "{\n  \"mcp\": {\n    \"servers\": {\n      \"gh\": "
-                          "{\n        \"type\": \"http\"\n      }\n    }\n  }\n}");
+              .value() ==
+          "{\n  \"mcp\": {\n    \"servers\": {\n      \"gh\": "
+          "{\n        \"type\": \"http\"\n      }\n    }\n  }\n}");
   }
 
   SUBCASE("JSON: an escaped key and a byte order mark") {
-    const std::string current = "\xEF\xBB\xBF{\"m\\u0063pServers\": {\"a\": {}},"
-                                " \"x\": 1}";
+    const std::string current =
+        "\xEF\xBB\xBF{\"m\\u0063pServers\": {\"a\": {}},"
+        " \"x\": 1}";
     auto result = replace_mcp(current, R"({"mcpServers": {"b": {}}})",
                               Format::json, "mcpServers");
     REQUIRE(result.has_value());
@@ -1460,7 +1466,8 @@ private:
     std::vector<std::pair<std::string, std::string>> servers;
     for (int i = 0, n = pick(3); i < n; ++i) {
       std::vector<std::pair<std::string, std::string>> entry;
-      entry.emplace_back("\"command\"", "\"cmd" + std::to_string(pick(3)) + "\"");
+      entry.emplace_back("\"command\"",
+                         "\"cmd" + std::to_string(pick(3)) + "\"");
       servers.emplace_back("\"s" + std::to_string(pick(4)) + "\"",
                            object(entry, depth + 1, true));
     }
@@ -1500,9 +1507,8 @@ TEST_CASE("replace_mcp keeps everything outside the maps it changes "
     // (a project's map is only placed where the project is).
     for (const auto &[name, entry] : want.servers) {
       const auto at = name.find('@');
-      if (at == std::string::npos ||
-          current.find("\"" + name.substr(at + 1) + "\"") !=
-              std::string::npos) {
+      if (at == std::string::npos || current.find("\"" + name.substr(at + 1) +
+                                                  "\"") != std::string::npos) {
         CHECK(got.servers.count(name) == 1);
       }
     }
@@ -1512,10 +1518,10 @@ TEST_CASE("replace_mcp keeps everything outside the maps it changes "
     for (int i = 0; i < current_gen.kept(); ++i) {
       const std::string label = "keep " + std::to_string(i);
       const auto at = result->find(label);
-      CHECK_MESSAGE((at != std::string::npos &&
-                     !std::isdigit(static_cast<unsigned char>(
-                         (*result)[at + label.size()]))),
-                    label);
+      CHECK_MESSAGE(
+          (at != std::string::npos && !std::isdigit(static_cast<unsigned char>(
+                                          (*result)[at + label.size()]))),
+          label);
     }
   }
 }
