@@ -1071,6 +1071,32 @@ std::pair<int, char> detect_indent(std::string_view text) {
   return {-1, ' '};
 }
 
+// The value at a concrete location path (it is there).
+template <typename J> const J &json_at(const J &doc, const KeyPath &path) {
+  const J *node = &doc;
+  for (const auto &key : path) {
+    node = &node->at(key);
+  }
+  return *node;
+}
+
+// The text the splicer makes, when it makes one and that text reads back as
+// the document the whole-document algorithm made (`reads_as_expected`);
+// std::nullopt otherwise, and when the splicer throws (a case it does not
+// foresee must not make the restore fail: that document is written out).
+template <typename Splice, typename Check>
+std::optional<std::string> checked_splice(const Splice &splice,
+                                          const Check &reads_as_expected) {
+  try {
+    auto text = splice();
+    if (text && reads_as_expected(*text)) {
+      return text;
+    }
+  } catch (const std::exception &) {
+  }
+  return std::nullopt;
+}
+
 // The text edits of restore --only-mcp (common/mcp_splice.hpp): every
 // location of the snapshot whose value the current file lacks or holds
 // otherwise is set, every location only the current file has is removed.
@@ -1129,15 +1155,8 @@ Result<std::string> replace_json(std::string_view current,
   }
   std::vector<KeyPath> wanted = concrete_paths(*snap, locations);
   std::vector<KeyPath> present = concrete_paths(*cur, locations);
-  const auto at = [](const OrderedJson &doc, const KeyPath &path) {
-    const OrderedJson *node = &doc;
-    for (const auto &key : path) {
-      node = &node->at(key);
-    }
-    return node;
-  };
   const auto ops = splice_ops(wanted, present, [&](const KeyPath &path) {
-    return *at(*snap, path) == *at(*cur, path);
+    return json_at(*snap, path) == json_at(*cur, path);
   });
   for (const KeyPath &path : wanted) {
     const OrderedJson *source = &*snap;
@@ -1167,11 +1186,14 @@ Result<std::string> replace_json(std::string_view current,
     node->erase(path.back());
   }
   if (ops) {
-    if (auto spliced = detail::splice_json(current, snapshot, *ops)) {
-      auto check = parse_json_text<OrderedJson>(*spliced, format);
-      if (check && *check == *cur) {
-        return std::move(*spliced);
-      }
+    auto spliced = checked_splice(
+        [&] { return detail::splice_json(current, snapshot, *ops); },
+        [&](const std::string &text) {
+          auto check = parse_json_text<OrderedJson>(text, format);
+          return check && *check == *cur;
+        });
+    if (spliced) {
+      return std::move(*spliced);
     }
   }
   auto [indent, indent_char] = detect_indent(current);
@@ -1179,6 +1201,40 @@ Result<std::string> replace_json(std::string_view current,
   if (current.empty() || current.back() == '\n') {
     out += '\n';
   }
+  return out;
+}
+
+// Where a TOML document's headers and values are, for splice_toml().
+void toml_outline(const toml::node &node, KeyPath &path,
+                  detail::TomlOutline &out) {
+  if (const auto *table = node.as_table(); table && !table->is_inline()) {
+    if (!path.empty()) {
+      out.headers.emplace_back(table->source().begin.line, path);
+    }
+    for (const auto &[key, value] : *table) {
+      path.emplace_back(key.str());
+      toml_outline(value, path, out);
+      path.pop_back();
+    }
+    return;
+  }
+  if (const auto *array = node.as_array();
+      array && !array->empty() &&
+      std::all_of(array->begin(), array->end(), [](const toml::node &item) {
+        return item.is_table() && !item.as_table()->is_inline();
+      })) {
+    for (const auto &item : *array) {
+      toml_outline(item, path, out); // the tables of [[path]]
+    }
+    return;
+  }
+  out.values.emplace_back(node.source().begin.line, path);
+}
+
+detail::TomlOutline toml_outline(const toml::table &doc) {
+  detail::TomlOutline out;
+  KeyPath path;
+  toml_outline(doc, path, out);
   return out;
 }
 
@@ -1193,8 +1249,15 @@ Result<std::string> replace_toml(std::string_view current,
   if (!cur) {
     return tl::unexpected(current_unparseable(cur.error()));
   }
-  std::vector<KeyPath> wanted = concrete_paths(toml_to_json(*snap), locations);
-  std::vector<KeyPath> present = concrete_paths(toml_to_json(*cur), locations);
+  const Json snap_doc = toml_to_json(*snap);
+  const Json cur_doc = toml_to_json(*cur);
+  std::vector<KeyPath> wanted = concrete_paths(snap_doc, locations);
+  std::vector<KeyPath> present = concrete_paths(cur_doc, locations);
+  const auto ops = splice_ops(wanted, present, [&](const KeyPath &path) {
+    return json_at(snap_doc, path) == json_at(cur_doc, path);
+  });
+  const detail::TomlOutline snap_outline = toml_outline(*snap);
+  const detail::TomlOutline cur_outline = toml_outline(*cur);
   for (const KeyPath &path : wanted) {
     const toml::node *source = &*snap;
     for (const auto &key : path) {
@@ -1225,6 +1288,20 @@ Result<std::string> replace_toml(std::string_view current,
       table = table->get(path[depth])->as_table();
     }
     table->erase(path.back());
+  }
+  if (ops) {
+    auto spliced = checked_splice(
+        [&] {
+          return detail::splice_toml(current, cur_outline, snapshot,
+                                     snap_outline, *ops);
+        },
+        [&](const std::string &text) {
+          auto check = parse_toml(text);
+          return check && toml_to_json(*check) == toml_to_json(*cur);
+        });
+    if (spliced) {
+      return std::move(*spliced);
+    }
   }
   std::ostringstream out;
   // Basic (double-quoted) strings, as Codex and most people write them.
@@ -1289,8 +1366,13 @@ Result<std::string> replace_yaml(std::string_view current,
   if (cur->IsNull() || !cur->IsDefined()) {
     *cur = YAML::Node(YAML::NodeType::Map);
   }
-  std::vector<KeyPath> wanted = concrete_paths(yaml_to_json(*snap), locations);
-  std::vector<KeyPath> present = concrete_paths(yaml_to_json(*cur), locations);
+  const Json snap_doc = yaml_to_json(*snap);
+  const Json cur_doc = yaml_to_json(*cur);
+  std::vector<KeyPath> wanted = concrete_paths(snap_doc, locations);
+  std::vector<KeyPath> present = concrete_paths(cur_doc, locations);
+  const auto ops = splice_ops(wanted, present, [&](const KeyPath &path) {
+    return json_at(snap_doc, path) == json_at(cur_doc, path);
+  });
   // yaml-cpp's Node::operator= assigns through to the referenced node;
   // reset() is what rebinds a handle while walking.
   for (const KeyPath &path : wanted) {
@@ -1329,6 +1411,17 @@ Result<std::string> replace_yaml(std::string_view current,
       node.reset(child);
     }
     node.remove(path.back());
+  }
+  if (ops) {
+    auto spliced = checked_splice(
+        [&] { return detail::splice_yaml(current, snapshot, *ops); },
+        [&](const std::string &text) {
+          auto check = parse_yaml(text);
+          return check && yaml_to_json(*check) == yaml_to_json(*cur);
+        });
+    if (spliced) {
+      return std::move(*spliced);
+    }
   }
   YAML::Emitter out;
   out.SetNullFormat(YAML::LowerNull);

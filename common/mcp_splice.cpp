@@ -1,5 +1,7 @@
 #include <common/mcp_splice.hpp>
 
+#include <common/yaml_load.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -528,6 +530,283 @@ bool json_apply(std::string &out, const JsonText &snapshot,
   return true;
 }
 
+// ---------------------------------------------------------------------------
+// YAML
+
+struct YamlNode {
+  enum class Kind { scalar, mapping, sequence, alias };
+  Kind kind = Kind::scalar;
+  bool flow = false;
+  bool empty = false;           // a plain scalar without text: null by omission
+  std::size_t start = 0;        // byte offsets
+  std::size_t end = 0;          // past the node's last character
+  std::size_t column = 0;       // of start, in characters
+  std::string value;            // a scalar's text
+  std::vector<YamlNode> keys;   // a mapping's, in order
+  std::vector<YamlNode> values; // keys[i]'s value
+};
+
+// Reads the first document of a YAML text into nodes that know where they
+// are. libyaml counts characters; `offsets` turns them into bytes.
+class YamlReader {
+public:
+  explicit YamlReader(std::string_view text) : m_text(text), m_events(text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+        m_offsets.push_back(i);
+      }
+    }
+    m_offsets.push_back(text.size());
+  }
+
+  // The document's root; std::nullopt when the text is not one document
+  // (none, or several).
+  std::optional<YamlNode> document() {
+    if (m_text.starts_with("\xEF\xBB\xBF")) {
+      return std::nullopt;
+    }
+    const yaml_event_t *event = &m_events.next(); // stream start
+    event = &m_events.next();
+    if (event->type != YAML_DOCUMENT_START_EVENT) {
+      return std::nullopt;
+    }
+    YamlNode root = node(m_events.next(), 0);
+    if (m_events.next().type != YAML_DOCUMENT_END_EVENT ||
+        m_events.next().type != YAML_STREAM_END_EVENT) {
+      return std::nullopt;
+    }
+    return root;
+  }
+
+private:
+  std::size_t byte(const yaml_mark_t &mark) const {
+    return m_offsets[std::min(mark.index, m_offsets.size() - 1)];
+  }
+
+  YamlNode node(const yaml_event_t &event, std::size_t depth) {
+    if (depth > 500) {
+      throw std::runtime_error("nesting too deep");
+    }
+    YamlNode out;
+    out.start = byte(event.start_mark);
+    out.end = byte(event.end_mark);
+    out.column = event.start_mark.column;
+    switch (event.type) {
+    case YAML_SCALAR_EVENT:
+      out.value.assign(reinterpret_cast<const char *>(event.data.scalar.value),
+                       event.data.scalar.length);
+      out.empty = event.data.scalar.length == 0 &&
+                  event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+      // A block scalar ends where the next token starts: its text ends
+      // before the line breaks that follow it.
+      while (out.end > out.start && is_space(m_text[out.end - 1])) {
+        --out.end;
+      }
+      return out;
+    case YAML_ALIAS_EVENT:
+      out.kind = YamlNode::Kind::alias;
+      return out;
+    case YAML_MAPPING_START_EVENT:
+    case YAML_SEQUENCE_START_EVENT: {
+      const bool mapping = event.type == YAML_MAPPING_START_EVENT;
+      out.kind = mapping ? YamlNode::Kind::mapping : YamlNode::Kind::sequence;
+      out.flow =
+          mapping ? event.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
+                  : event.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
+      out.end = out.start;
+      while (true) {
+        const yaml_event_t &next = m_events.next();
+        if (next.type == YAML_MAPPING_END_EVENT ||
+            next.type == YAML_SEQUENCE_END_EVENT) {
+          if (out.flow) {
+            out.end = byte(next.end_mark);
+          }
+          return out;
+        }
+        YamlNode child = node(next, depth + 1);
+        out.end = std::max(out.end, child.end);
+        if (mapping) {
+          if (out.keys.size() == out.values.size()) {
+            out.keys.push_back(std::move(child));
+          } else {
+            out.values.push_back(std::move(child));
+          }
+        }
+      }
+    }
+    default:
+      throw std::runtime_error("unexpected YAML event");
+    }
+  }
+
+  std::string_view m_text;
+  YamlEvents m_events;
+  std::vector<std::size_t> m_offsets;
+};
+
+std::optional<YamlNode> read_yaml(std::string_view text) {
+  try {
+    return YamlReader(text).document();
+  } catch (const std::exception &) {
+    return std::nullopt;
+  }
+}
+
+// The value of the scalar key `key` in a mapping: its index, or -1 when
+// absent, -2 when the key repeats.
+long yaml_find(const YamlNode &mapping, std::string_view key) {
+  long found = -1;
+  for (std::size_t i = 0; i < mapping.keys.size(); ++i) {
+    const YamlNode &k = mapping.keys[i];
+    if (k.kind == YamlNode::Kind::scalar && k.value == key) {
+      if (found != -1) {
+        return -2;
+      }
+      found = static_cast<long>(i);
+    }
+  }
+  return found;
+}
+
+// The mapping that holds path's last key, or nullptr when a map on the way
+// is missing (or is not a mapping).
+const YamlNode *yaml_parent(const YamlNode &root, const KeyPath &path) {
+  const YamlNode *node = &root;
+  for (std::size_t depth = 0; depth + 1 < path.size(); ++depth) {
+    if (node->kind != YamlNode::Kind::mapping) {
+      return nullptr;
+    }
+    const long i = yaml_find(*node, path[depth]);
+    if (i < 0) {
+      return nullptr;
+    }
+    node = &node->values[static_cast<std::size_t>(i)];
+  }
+  return node->kind == YamlNode::Kind::mapping ? node : nullptr;
+}
+
+// Where a member's text after its key ends: its value's end, or just past
+// the ':' when the value is omitted.
+// A comment that ends the value's last line is part of it.
+std::size_t yaml_member_end(std::string_view text, const YamlNode &key,
+                            const YamlNode &value) {
+  std::size_t end = value.end;
+  if (value.empty) {
+    end = skip_spaces(text, key.end);
+    if (end >= text.size() || text[end] != ':') {
+      return std::string_view::npos;
+    }
+    ++end;
+  }
+  const std::size_t after = skip_spaces(text, end);
+  if (after > end && after < text.size() && text[after] == '#') {
+    end = after;
+    while (!at_line_end(text, end)) {
+      ++end;
+    }
+  }
+  return end;
+}
+
+// Past the end of the line holding `pos` (its line break included).
+std::size_t past_line(std::string_view text, std::size_t pos) {
+  const std::size_t newline = text.find('\n', pos);
+  return newline == std::string_view::npos ? text.size() : newline + 1;
+}
+
+bool yaml_apply(std::string &out, std::string_view snapshot,
+                const YamlNode &source_root, const SpliceOp &op) {
+  const auto root = read_yaml(out);
+  if (!root || op.path.empty()) {
+    return false;
+  }
+  const YamlNode *parent = yaml_parent(*root, op.path);
+  if (parent == nullptr || parent->flow) {
+    return false;
+  }
+  const long index = yaml_find(*parent, op.path.back());
+  if (index == -2) {
+    return false;
+  }
+  const YamlNode *key =
+      index >= 0 ? &parent->keys[static_cast<std::size_t>(index)] : nullptr;
+  const YamlNode *value =
+      index >= 0 ? &parent->values[static_cast<std::size_t>(index)] : nullptr;
+
+  if (op.kind == SpliceOp::Kind::remove) {
+    if (key == nullptr || !first_on_line(out, key->start)) {
+      return false;
+    }
+    const std::size_t end = yaml_member_end(out, *key, *value);
+    if (end == std::string_view::npos) {
+      return false;
+    }
+    if (parent->keys.size() == 1) {
+      replace_range(out, key->start, end, "{}"); // empty, not null
+      return true;
+    }
+    replace_range(out, line_start(out, key->start), past_line(out, end), "");
+    return true;
+  }
+
+  const YamlNode *source_parent = yaml_parent(source_root, op.path);
+  if (source_parent == nullptr) {
+    return false;
+  }
+  const long source_index = yaml_find(*source_parent, op.path.back());
+  if (source_index < 0) {
+    return false;
+  }
+  const YamlNode &source_key =
+      source_parent->keys[static_cast<std::size_t>(source_index)];
+  const YamlNode &source_value =
+      source_parent->values[static_cast<std::size_t>(source_index)];
+  const std::size_t source_end =
+      yaml_member_end(snapshot, source_key, source_value);
+  if (source_end == std::string_view::npos) {
+    return false;
+  }
+  const std::string_view after_key =
+      snapshot.substr(source_key.end, source_end - source_key.end);
+  const std::string source_indent(source_key.column, ' ');
+
+  if (key != nullptr) {
+    const std::size_t end = yaml_member_end(out, *key, *value);
+    if (end == std::string_view::npos) {
+      return false;
+    }
+    replace_range(
+        out, key->end, end,
+        reindent(after_key, source_indent, std::string(key->column, ' ')));
+    return true;
+  }
+  // A new key after the map's last member, at the same column.
+  if (parent->keys.empty()) {
+    return false;
+  }
+  const YamlNode &last_key = parent->keys.back();
+  if (!first_on_line(out, last_key.start)) {
+    return false;
+  }
+  const std::size_t last_end =
+      yaml_member_end(out, last_key, parent->values.back());
+  if (last_end == std::string_view::npos) {
+    return false;
+  }
+  const std::string indent(last_key.column, ' ');
+  std::size_t at = past_line(out, last_end);
+  std::string member =
+      indent +
+      std::string(snapshot.substr(source_key.start,
+                                  source_key.end - source_key.start)) +
+      reindent(after_key, source_indent, indent) + "\n";
+  if (at == out.size() && (out.empty() || out.back() != '\n')) {
+    member = "\n" + member;
+  }
+  out.insert(at, member);
+  return true;
+}
+
 } // namespace
 
 std::optional<std::string> splice_json(std::string_view current,
@@ -548,14 +827,180 @@ std::optional<std::string> splice_json(std::string_view current,
   return out;
 }
 
-std::optional<std::string> splice_yaml(std::string_view, std::string_view,
-                                       const std::vector<SpliceOp> &) {
-  return std::nullopt;
+std::optional<std::string> splice_yaml(std::string_view current,
+                                       std::string_view snapshot,
+                                       const std::vector<SpliceOp> &ops) {
+  const auto source = read_yaml(snapshot);
+  if (!source) {
+    return std::nullopt;
+  }
+  std::string out(current);
+  for (const SpliceOp &op : ops) {
+    if (!yaml_apply(out, snapshot, *source, op)) {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
-std::optional<std::string> splice_toml(std::string_view, std::string_view,
-                                       const std::vector<SpliceOp> &) {
-  return std::nullopt;
+namespace {
+
+bool has_prefix(const KeyPath &path, const KeyPath &prefix) {
+  return path.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), path.begin());
+}
+
+// A table of a TOML text: its header line and the lines up to the next
+// header, with the comment lines right above the header.
+struct TomlSection {
+  std::size_t begin = 0; // byte offsets
+  std::size_t end = 0;
+  std::size_t first_line = 0; // 1-based, the comments included
+  std::size_t last_line = 0;
+  KeyPath path;
+};
+
+std::vector<TomlSection> toml_sections(std::string_view text,
+                                       const TomlOutline &outline) {
+  std::vector<std::size_t> starts{0}; // starts[i]: offset of line i + 1
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      starts.push_back(i + 1);
+    }
+  }
+  const auto offset = [&](std::size_t line) {
+    return line - 1 < starts.size() ? starts[line - 1] : text.size();
+  };
+  const auto is_comment = [&](std::size_t line) {
+    const std::size_t at = skip_spaces(text, offset(line));
+    return at < text.size() && text[at] == '#';
+  };
+  // The lines that hold a header (a table toml++ places on a line that
+  // does not start with '[' was made by a dotted key), each with the
+  // deepest table it opens (its parents may be placed there too).
+  std::vector<std::pair<std::size_t, KeyPath>> headers;
+  for (const auto &[line, path] : outline.headers) {
+    const std::size_t at = skip_spaces(text, offset(line));
+    if (line > 0 && line <= starts.size() && at < text.size() &&
+        text[at] == '[') {
+      headers.emplace_back(line, path);
+    }
+  }
+  std::sort(headers.begin(), headers.end(), [](const auto &a, const auto &b) {
+    return a.first != b.first ? a.first < b.first
+                              : a.second.size() > b.second.size();
+  });
+  headers.erase(std::unique(headers.begin(), headers.end(),
+                            [](const auto &a, const auto &b) {
+                              return a.first == b.first;
+                            }),
+                headers.end());
+  std::vector<TomlSection> sections;
+  std::size_t previous_header = 0;
+  for (const auto &[line, path] : headers) {
+    std::size_t first = line;
+    while (first - 1 > previous_header && is_comment(first - 1)) {
+      --first;
+    }
+    if (!sections.empty()) {
+      sections.back().end = offset(first);
+      sections.back().last_line = first - 1;
+    }
+    sections.push_back(
+        {offset(first), text.size(), first, starts.size(), path});
+    previous_header = line;
+  }
+  return sections;
+}
+
+} // namespace
+
+std::optional<std::string> splice_toml(std::string_view current,
+                                       const TomlOutline &current_outline,
+                                       std::string_view snapshot,
+                                       const TomlOutline &snapshot_outline,
+                                       const std::vector<SpliceOp> &ops) {
+  const auto current_sections = toml_sections(current, current_outline);
+  const auto snapshot_sections = toml_sections(snapshot, snapshot_outline);
+  // A location's values must all be in its own tables.
+  const auto contained = [](const std::vector<TomlSection> &sections,
+                            const TomlOutline &outline, const KeyPath &path) {
+    return std::all_of(
+        outline.values.begin(), outline.values.end(), [&](const auto &value) {
+          return !has_prefix(value.second, path) ||
+                 std::any_of(sections.begin(), sections.end(),
+                             [&](const TomlSection &section) {
+                               return has_prefix(section.path, path) &&
+                                      value.first >= section.first_line &&
+                                      value.first <= section.last_line;
+                             });
+        });
+  };
+  struct Edit {
+    std::size_t begin;
+    std::size_t end;
+    std::string text;
+  };
+  std::vector<Edit> edits;
+  std::string appended;
+  for (const SpliceOp &op : ops) {
+    if (!contained(current_sections, current_outline, op.path) ||
+        !contained(snapshot_sections, snapshot_outline, op.path)) {
+      return std::nullopt;
+    }
+    std::string text;
+    if (op.kind == SpliceOp::Kind::set) {
+      for (const TomlSection &section : snapshot_sections) {
+        if (has_prefix(section.path, op.path)) {
+          text += snapshot.substr(section.begin, section.end - section.begin);
+          if (text.back() != '\n') {
+            text += '\n';
+          }
+        }
+      }
+    }
+    bool placed = false;
+    for (const TomlSection &section : current_sections) {
+      if (!has_prefix(section.path, op.path)) {
+        continue;
+      }
+      std::string with;
+      if (!placed) {
+        with = std::move(text);
+        placed = true;
+        // Keep the blank line that separated the tables from what follows.
+        const std::string_view old =
+            current.substr(section.begin, section.end - section.begin);
+        if (old.ends_with("\n\n") && !with.empty() && !with.ends_with("\n\n") &&
+            section.end < current.size()) {
+          with += '\n';
+        }
+      }
+      edits.push_back({section.begin, section.end, std::move(with)});
+    }
+    if (!placed && !text.empty()) {
+      appended += text;
+    }
+  }
+  std::string out(current);
+  std::sort(edits.begin(), edits.end(),
+            [](const Edit &a, const Edit &b) { return a.begin > b.begin; });
+  for (const Edit &edit : edits) {
+    replace_range(out, edit.begin, edit.end, edit.text);
+  }
+  if (!appended.empty()) {
+    if (!out.empty() && out.back() != '\n') {
+      out += '\n';
+    }
+    if (!out.empty() && !out.ends_with("\n\n")) {
+      out += '\n';
+    }
+    while (appended.ends_with("\n\n")) {
+      appended.pop_back();
+    }
+    out += appended;
+  }
+  return out;
 }
 
 } // namespace mcpbk::detail

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mcpbk::detail {
@@ -36,8 +37,22 @@ std::optional<std::string> splice_json(std::string_view current,
 std::optional<std::string> splice_yaml(std::string_view current,
                                        std::string_view snapshot,
                                        const std::vector<SpliceOp> &ops);
+// Where a TOML text's [table] and [[array]] headers are (1-based lines, with
+// the key path each opens) and where its values are (tables' keys written
+// inline or dotted included), in line order: what toml++ tells mcp.cpp,
+// which is the one file that includes it.
+struct TomlOutline {
+  std::vector<std::pair<std::size_t, KeyPath>> headers;
+  std::vector<std::pair<std::size_t, KeyPath>> values;
+};
+
+// Each location's tables ([mcp_servers.x] and below), with the comment lines
+// right above their headers, are replaced by the snapshot's. Locations set
+// by keys outside their own tables (mcp_servers = {...}) are not handled.
 std::optional<std::string> splice_toml(std::string_view current,
+                                       const TomlOutline &current_outline,
                                        std::string_view snapshot,
+                                       const TomlOutline &snapshot_outline,
                                        const std::vector<SpliceOp> &ops);
 
 // Index just past the string literal starting at `i` (a quote), or the end

@@ -2,8 +2,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <yaml.h>
-
 #include <map>
 #include <new>
 #include <optional>
@@ -25,50 +23,6 @@ YAML::Mark mark_of(const yaml_mark_t &at) {
   return mark;
 }
 
-class Parser {
-public:
-  explicit Parser(std::string_view text) {
-    if (yaml_parser_initialize(&m_parser) == 0) {
-      throw std::bad_alloc();
-    }
-    yaml_parser_set_input_string(
-        &m_parser, reinterpret_cast<const unsigned char *>(text.data()),
-        text.size());
-  }
-  ~Parser() { yaml_parser_delete(&m_parser); }
-  Parser(const Parser &) = delete;
-  Parser &operator=(const Parser &) = delete;
-
-  // The next event, owned by the caller (see Event).
-  void next(yaml_event_t &event) {
-    if (yaml_parser_parse(&m_parser, &event) == 0) {
-      std::string message = m_parser.problem != nullptr
-                                ? m_parser.problem
-                                : "cannot read the YAML";
-      if (m_parser.context != nullptr) {
-        message += std::string(" (") + m_parser.context + ")";
-      }
-      // A reader error (bad UTF-8, a control character) has no mark of its
-      // own: it is where the reader stopped.
-      throw YAML::ParserException(mark_of(m_parser.error == YAML_READER_ERROR
-                                              ? m_parser.mark
-                                              : m_parser.problem_mark),
-                                  message);
-    }
-  }
-
-private:
-  yaml_parser_t m_parser{};
-};
-
-struct Event {
-  yaml_event_t event{};
-  Event() = default;
-  ~Event() { yaml_event_delete(&event); }
-  Event(const Event &) = delete;
-  Event &operator=(const Event &) = delete;
-};
-
 const char *text_of(const yaml_char_t *text) {
   return reinterpret_cast<const char *>(text);
 }
@@ -82,8 +36,46 @@ struct Open {
 
 } // namespace
 
+YamlEvents::YamlEvents(std::string_view text) {
+  if (yaml_parser_initialize(&m_parser) == 0) {
+    throw std::bad_alloc();
+  }
+  yaml_parser_set_input_string(
+      &m_parser, reinterpret_cast<const unsigned char *>(text.data()),
+      text.size());
+}
+
+YamlEvents::~YamlEvents() {
+  if (m_has_event) {
+    yaml_event_delete(&m_event);
+  }
+  yaml_parser_delete(&m_parser);
+}
+
+const yaml_event_t &YamlEvents::next() {
+  if (m_has_event) {
+    yaml_event_delete(&m_event);
+    m_has_event = false;
+  }
+  if (yaml_parser_parse(&m_parser, &m_event) == 0) {
+    std::string message =
+        m_parser.problem != nullptr ? m_parser.problem : "cannot read the YAML";
+    if (m_parser.context != nullptr) {
+      message += std::string(" (") + m_parser.context + ")";
+    }
+    // A reader error (bad UTF-8, a control character) has no mark of its
+    // own: it is where the reader stopped.
+    throw YAML::ParserException(mark_of(m_parser.error == YAML_READER_ERROR
+                                            ? m_parser.mark
+                                            : m_parser.problem_mark),
+                                message);
+  }
+  m_has_event = true;
+  return m_event;
+}
+
 YAML::Node load_yaml(std::string_view text) {
-  Parser parser(text);
+  YamlEvents parser(text);
   std::map<std::string, YAML::Node> anchors;
   std::vector<Open> open;
   std::optional<YAML::Node> root;
@@ -130,9 +122,7 @@ YAML::Node load_yaml(std::string_view text) {
   };
 
   for (;;) {
-    Event e;
-    parser.next(e.event);
-    const yaml_event_t &event = e.event;
+    const yaml_event_t &event = parser.next();
     switch (event.type) {
     case YAML_SCALAR_EVENT: {
       const auto &scalar = event.data.scalar;

@@ -2,9 +2,30 @@
 
 #include <yaml-cpp/node/node.h>
 
+#include <yaml.h>
+
 #include <string_view>
 
 namespace mcpbk {
+
+// libyaml's events for a text, one at a time, for readers that need to know
+// where each node is (libyaml's marks count characters, not bytes).
+class YamlEvents {
+public:
+  explicit YamlEvents(std::string_view text);
+  ~YamlEvents();
+  YamlEvents(const YamlEvents &) = delete;
+  YamlEvents &operator=(const YamlEvents &) = delete;
+
+  // The next event, valid until the next call. A syntax error throws
+  // YAML::ParserException with where libyaml stopped.
+  const yaml_event_t &next();
+
+private:
+  yaml_parser_t m_parser{};
+  yaml_event_t m_event{};
+  bool m_has_event = false;
+};
 
 // Reads the first YAML document of `text` into a yaml-cpp tree, as
 // YAML::Load() would, with libyaml's event parser: yaml-cpp's own scanner

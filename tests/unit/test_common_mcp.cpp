@@ -1329,6 +1329,136 @@ TEST_CASE("replace_mcp") {
     CHECK(result->find("name: Mine") != std::string::npos);
   }
 
+  SUBCASE("YAML: the map is replaced in place, comments stay") {
+    const std::string snapshot = "# Goose settings\n"
+                                 "GOOSE_MODEL: claude-sonnet\n"
+                                 "extensions:\n"
+                                 "  developer:\n"
+                                 "    type: builtin\n"
+                                 "  # fetching\n"
+                                 "  fetch:\n"
+                                 "    cmd: uvx  # from PyPI\n"
+                                 "# trailing comment\n";
+    const std::string current = "# Goose settings\n"
+                                "GOOSE_MODEL: claude-opus   # newer\n"
+                                "extensions:\n"
+                                "  developer:\n"
+                                "    type: builtin\n"
+                                "# trailing comment\n";
+    CHECK(replace_mcp(current, snapshot, Format::yaml, "extensions").value() ==
+          "# Goose settings\n"
+          "GOOSE_MODEL: claude-opus   # newer\n"
+          "extensions:\n"
+          "  developer:\n"
+          "    type: builtin\n"
+          "  # fetching\n"
+          "  fetch:\n"
+          "    cmd: uvx  # from PyPI\n"
+          "# trailing comment\n");
+    // Added after the last key, and taken out again, whole lines.
+    const std::string bare = "# mine\nGOOSE_MODEL: x  # m\nother: 1\n";
+    const std::string added =
+        replace_mcp(bare, snapshot, Format::yaml, "extensions").value();
+    CHECK(added == bare +
+                       "extensions:\n  developer:\n    type: builtin\n"
+                       "  # fetching\n  fetch:\n    cmd: uvx  # from PyPI\n");
+    CHECK(replace_mcp(added, bare, Format::yaml, "extensions").value() == bare);
+    // The only key of a map leaves it empty, not null.
+    CHECK(replace_mcp("mcp:\n  servers:\n    a: 1\n", "mcp: {}\n", Format::yaml,
+                      "mcp.servers")
+              .value() == "mcp:\n  {}\n");
+  }
+
+  SUBCASE("YAML: the snapshot's map moves to the current file's indent") {
+    CHECK(
+        replace_mcp("mcp:  # tools\n    servers:\n        x: 1\n    on: yes\n",
+                    "mcp:\n  servers:\n    y:\n      cmd: z\n", Format::yaml,
+                    "mcp.servers")
+            .value() ==
+        "mcp:  # tools\n    servers:\n      y:\n        cmd: z\n"
+        "    on: yes\n");
+    // A key with no value written gets one.
+    CHECK(replace_mcp("extensions:\nother: 1\n",
+                      "extensions:\n  a:\n    cmd: x\n", Format::yaml,
+                      "extensions")
+              .value() == "extensions:\n  a:\n    cmd: x\nother: 1\n");
+    // Continue's list, its comment included.
+    CHECK(
+        replace_mcp("name: Mine\nmcpServers:\n- name: x\n  command: y\n# end\n",
+                    "mcpServers:\n  - name: SQLite\n    command: npx  # db\n",
+                    Format::yaml, "mcpServers")
+            .value() == "name: Mine\nmcpServers:\n  - name: SQLite\n"
+                        "    command: npx  # db\n# end\n");
+  }
+
+  SUBCASE("YAML written in flow style is written out whole, correctly") {
+    auto result = replace_mcp("extensions: {old: {cmd: a}}  # flow\nb: 2\n",
+                              k_goose_yaml, Format::yaml, "extensions");
+    REQUIRE(result.has_value());
+    CHECK(extract_mcp(*result, Format::yaml, "extensions").servers ==
+          extract_mcp(k_goose_yaml, Format::yaml, "extensions").servers);
+    CHECK(result->find("b: 2") != std::string::npos);
+  }
+
+  SUBCASE("TOML: the server tables are replaced, comments and order stay") {
+    const std::string snapshot = "# Codex config\n"
+                                 "model = \"o3\"  # the model\n"
+                                 "\n"
+                                 "# docs\n"
+                                 "[mcp_servers.docs]\n"
+                                 "command = 'docs-server'\n"
+                                 "args = [\"--port\", \"4000\"]\n"
+                                 "\n"
+                                 "[mcp_servers.docs.env]\n"
+                                 "X = \"1\"\n"
+                                 "\n"
+                                 "[profiles.fast]\n"
+                                 "model = \"o4-mini\"\n";
+    const std::string current = "# Codex config\n"
+                                "model = \"gpt-5\"  # the model\n"
+                                "\n"
+                                "[mcp_servers.old]\n"
+                                "command = \"old\"\n"
+                                "\n"
+                                "[profiles.fast]\n"
+                                "model = \"o4-mini\" # quick\n";
+    CHECK(replace_mcp(current, snapshot, Format::toml, "mcp_servers").value() ==
+          "# Codex config\n"
+          "model = \"gpt-5\"  # the model\n"
+          "\n"
+          "# docs\n"
+          "[mcp_servers.docs]\n"
+          "command = 'docs-server'\n"
+          "args = [\"--port\", \"4000\"]\n"
+          "\n"
+          "[mcp_servers.docs.env]\n"
+          "X = \"1\"\n"
+          "\n"
+          "[profiles.fast]\n"
+          "model = \"o4-mini\" # quick\n");
+    // Added at the end when the file has none; removed when the snapshot
+    // has none.
+    const std::string bare = "model = \"gpt-5\"\n\n[profiles.fast]\nx = 1\n";
+    const std::string added =
+        replace_mcp(bare, snapshot, Format::toml, "mcp_servers").value();
+    CHECK(added == bare +
+                       "\n# docs\n[mcp_servers.docs]\ncommand = 'docs-server'\n"
+                       "args = [\"--port\", \"4000\"]\n\n"
+                       "[mcp_servers.docs.env]\nX = \"1\"\n");
+    CHECK(replace_mcp(current, bare, Format::toml, "mcp_servers").value() ==
+          "# Codex config\nmodel = \"gpt-5\"  # the model\n\n"
+          "[profiles.fast]\nmodel = \"o4-mini\" # quick\n");
+  }
+
+  SUBCASE("TOML servers set by keys outside their tables: written out whole") {
+    auto result = replace_mcp("a = 1\nmcp_servers.z.command = 'z'\n",
+                              k_codex_toml, Format::toml, "mcp_servers");
+    REQUIRE(result.has_value());
+    CHECK(extract_mcp(*result, Format::toml, "mcp_servers").servers ==
+          extract_mcp(k_codex_toml, Format::toml, "mcp_servers").servers);
+    CHECK(result->find("a = 1") != std::string::npos);
+  }
+
   SUBCASE("an empty current file gets just the MCP part") {
     auto json = replace_mcp("", R"({"mcpServers":{"a":{"command":"x"}}})",
                             Format::json, "mcpServers");
