@@ -533,6 +533,88 @@ class RestoreTest(ClientTestCase):
         self.assertIn(b"only the MCP servers", r.stderr)
 
 
+VSCODE_SETTINGS = "~/.config/Code/User/settings.json"
+CODEX = "~/.codex/config.toml"
+
+SETTINGS_SERVERS_V1 = """{
+            // from the marketplace
+            "github": {"type": "http", "url": "https://example.com/mcp/"},
+            "fs": {"command": "npx", "args": ["-y", "fs"]},
+        }"""
+SETTINGS_SERVERS_V2 = """{
+            "github": {"type": "http", "url": "https://example.com/mcp/"}
+        }"""
+SETTINGS = """// my settings
+{
+    "editor.fontSize": {size},
+    "mcp": {
+        /* tools for the agent */
+        "servers": {servers}
+    },
+    "workbench.colorTheme": "Default Dark+", // the theme
+}
+"""
+
+CODEX_SERVERS_V1 = """# docs, local
+[mcp_servers.docs]
+command = 'docs-server'
+args = ["--port", "4000"]
+
+[mcp_servers.github]
+command = "npx"
+"""
+CODEX_TEXT = """# Codex
+model = "{model}"  # the model
+
+{servers}
+[profiles.fast]
+model = "o4-mini"
+"""
+
+
+class OnlyMcpTest(DaemonTestCase):
+    """restore --only-mcp of files people comment by hand: every byte
+    outside the server maps stays as it is, through the daemon and
+    without it."""
+
+    def test_comments_and_layout_outside_the_servers_stay(self):
+        v1 = SETTINGS.replace("{size}", "14").replace(
+            "{servers}", SETTINGS_SERVERS_V1)
+        t1 = CODEX_TEXT.replace("{model}", "o3").replace(
+            "{servers}", CODEX_SERVERS_V1)
+        self.sb.write(VSCODE_SETTINGS, v1)
+        self.sb.write(CODEX, t1)
+        self.daemon.start()
+        id_settings = self.wait_snapshot(VSCODE_SETTINGS, v1)["id"]
+        id_codex = self.wait_snapshot(CODEX, t1)["id"]
+        # A server goes, a setting changes, a comment is added.
+        v2 = SETTINGS.replace("{size}", "16").replace(
+            "{servers}", SETTINGS_SERVERS_V2).replace(
+            "// my settings", "// my settings, tidied")
+        t2 = CODEX_TEXT.replace("{model}", "gpt-5").replace(
+            "{servers}", "# none for now\n")
+        self.sb.write(VSCODE_SETTINGS, v2)
+        self.sb.write(CODEX, t2)
+        self.wait_snapshot(VSCODE_SETTINGS, v2)
+        self.wait_snapshot(CODEX, t2)
+
+        r = run_ctl(self.sb, "restore", str(id_settings), "--only-mcp",
+                    "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = v2.replace(SETTINGS_SERVERS_V2, SETTINGS_SERVERS_V1)
+        with open(self.sb.path(VSCODE_SETTINGS)) as f:
+            self.assertEqual(f.read(), want)
+
+        # Without the daemon, the client does the same.
+        self.assertEqual(self.daemon.stop(), 0)
+        r = run_ctl(self.sb, "restore", str(id_codex), "--only-mcp", "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"reading the store directly", r.stderr)
+        with open(self.sb.path(CODEX)) as f:
+            self.assertEqual(f.read(), t2 + "\n" + CODEX_SERVERS_V1.rstrip(
+                "\n") + "\n")
+
+
 class OfflineTest(ClientTestCase):
 
     def test_read_commands_work_without_the_daemon(self):
