@@ -714,15 +714,129 @@ std::size_t past_line(std::string_view text, std::size_t pos) {
   return newline == std::string_view::npos ? text.size() : newline + 1;
 }
 
+// A key of a map on the way to a location, as a plain scalar when it is one
+// and JSON's double-quoted form (also YAML's) otherwise.
+std::string yaml_key(const std::string &key) {
+  const bool plain =
+      !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+               c == '-' || c == '.' || c == '/';
+      });
+  return plain ? key : nlohmann::json(key).dump();
+}
+
+// How much a nested block map is indented in a document: the first one
+// found below the root, else 2.
+std::size_t yaml_unit(const YamlNode &root) {
+  for (std::size_t i = 0; i < root.keys.size(); ++i) {
+    const YamlNode &value = root.values[i];
+    if (value.kind == YamlNode::Kind::mapping && !value.flow &&
+        !value.keys.empty() &&
+        value.keys.front().column > root.keys[i].column) {
+      return value.keys.front().column - root.keys[i].column;
+    }
+  }
+  return 2;
+}
+
+// The snapshot's member at a location: its key as written and what follows
+// the key (the ':' and the value), with the key's indentation.
+struct YamlSource {
+  std::string_view key;
+  std::string_view after_key;
+  std::string indent;
+  bool value_on_next_line = false;
+};
+
+std::optional<YamlSource> yaml_source(std::string_view snapshot,
+                                      const YamlNode &root,
+                                      const KeyPath &path) {
+  const YamlNode *parent = yaml_parent(root, path);
+  if (parent == nullptr) {
+    return std::nullopt;
+  }
+  const long index = yaml_find(*parent, path.back());
+  if (index < 0) {
+    return std::nullopt;
+  }
+  const YamlNode &key = parent->keys[static_cast<std::size_t>(index)];
+  const YamlNode &value = parent->values[static_cast<std::size_t>(index)];
+  const std::size_t end = yaml_member_end(snapshot, key, value);
+  if (end == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return YamlSource{
+      snapshot.substr(key.start, key.end - key.start),
+      snapshot.substr(key.end, end - key.end), std::string(key.column, ' '),
+      !value.empty && line_start(snapshot, value.start) > key.end};
+}
+
+// Adds path[depth] after the last member of `parent` (the map at
+// path[0..depth)), at that member's column: the snapshot's member itself
+// when depth is the last, else the maps down to it, each indented by
+// `unit` more.
+bool yaml_add(std::string &out, std::string_view snapshot,
+              const YamlNode &source_root, const KeyPath &path,
+              std::size_t depth, const YamlNode &parent, std::size_t unit) {
+  const auto source = yaml_source(snapshot, source_root, path);
+  if (!source || parent.keys.empty()) {
+    return false;
+  }
+  const YamlNode &last_key = parent.keys.back();
+  if (!first_on_line(out, last_key.start)) {
+    return false;
+  }
+  const std::size_t last_end =
+      yaml_member_end(out, last_key, parent.values.back());
+  if (last_end == std::string_view::npos) {
+    return false;
+  }
+  std::string member;
+  std::size_t column = last_key.column;
+  for (std::size_t i = depth; i + 1 < path.size(); ++i) {
+    member += std::string(column, ' ') + yaml_key(path[i]) + ":\n";
+    column += unit;
+  }
+  const std::string indent(column, ' ');
+  member += indent + std::string(source->key) +
+            reindent(source->after_key, source->indent, indent) + "\n";
+  const std::size_t at = past_line(out, last_end);
+  if (at == out.size() && (out.empty() || out.back() != '\n')) {
+    member = "\n" + member;
+  }
+  out.insert(at, member);
+  return true;
+}
+
 bool yaml_apply(std::string &out, std::string_view snapshot,
                 const YamlNode &source_root, const SpliceOp &op) {
   const auto root = read_yaml(out);
-  if (!root || op.path.empty()) {
+  if (!root || op.path.empty() || root->kind != YamlNode::Kind::mapping) {
     return false;
   }
-  const YamlNode *parent = yaml_parent(*root, op.path);
-  if (parent == nullptr || parent->flow) {
+  // The deepest map on the way that exists.
+  const YamlNode *parent = &*root;
+  std::size_t depth = 0;
+  for (; depth + 1 < op.path.size(); ++depth) {
+    const long i = yaml_find(*parent, op.path[depth]);
+    if (i == -1) {
+      break;
+    }
+    if (i < 0 || parent->values[static_cast<std::size_t>(i)].kind !=
+                     YamlNode::Kind::mapping) {
+      return false;
+    }
+    parent = &parent->values[static_cast<std::size_t>(i)];
+  }
+  if (parent->flow) {
     return false;
+  }
+  if (depth + 1 < op.path.size()) {
+    if (op.kind == SpliceOp::Kind::remove) {
+      return false;
+    }
+    return yaml_add(out, snapshot, source_root, op.path, depth, *parent,
+                    yaml_unit(*root));
   }
   const long index = yaml_find(*parent, op.path.back());
   if (index == -2) {
@@ -749,62 +863,35 @@ bool yaml_apply(std::string &out, std::string_view snapshot,
     return true;
   }
 
-  const YamlNode *source_parent = yaml_parent(source_root, op.path);
-  if (source_parent == nullptr) {
+  const auto source = yaml_source(snapshot, source_root, op.path);
+  if (!source) {
     return false;
   }
-  const long source_index = yaml_find(*source_parent, op.path.back());
-  if (source_index < 0) {
-    return false;
-  }
-  const YamlNode &source_key =
-      source_parent->keys[static_cast<std::size_t>(source_index)];
-  const YamlNode &source_value =
-      source_parent->values[static_cast<std::size_t>(source_index)];
-  const std::size_t source_end =
-      yaml_member_end(snapshot, source_key, source_value);
-  if (source_end == std::string_view::npos) {
-    return false;
-  }
-  const std::string_view after_key =
-      snapshot.substr(source_key.end, source_end - source_key.end);
-  const std::string source_indent(source_key.column, ' ');
-
   if (key != nullptr) {
     const std::size_t end = yaml_member_end(out, *key, *value);
     if (end == std::string_view::npos) {
       return false;
     }
+    std::size_t begin = key->end;
+    std::string_view after_key = source->after_key;
+    // Both values start below their keys: the rest of the key's line (a
+    // comment) stays as it is.
+    if (source->value_on_next_line && !value->empty &&
+        line_start(out, value->start) > key->end) {
+      begin = out.find('\n', key->end);
+      const std::size_t source_break = after_key.find('\n');
+      if (begin == std::string::npos ||
+          source_break == std::string_view::npos) {
+        return false;
+      }
+      after_key.remove_prefix(source_break);
+    }
     replace_range(
-        out, key->end, end,
-        reindent(after_key, source_indent, std::string(key->column, ' ')));
+        out, begin, end,
+        reindent(after_key, source->indent, std::string(key->column, ' ')));
     return true;
   }
-  // A new key after the map's last member, at the same column.
-  if (parent->keys.empty()) {
-    return false;
-  }
-  const YamlNode &last_key = parent->keys.back();
-  if (!first_on_line(out, last_key.start)) {
-    return false;
-  }
-  const std::size_t last_end =
-      yaml_member_end(out, last_key, parent->values.back());
-  if (last_end == std::string_view::npos) {
-    return false;
-  }
-  const std::string indent(last_key.column, ' ');
-  std::size_t at = past_line(out, last_end);
-  std::string member =
-      indent +
-      std::string(snapshot.substr(source_key.start,
-                                  source_key.end - source_key.start)) +
-      reindent(after_key, source_indent, indent) + "\n";
-  if (at == out.size() && (out.empty() || out.back() != '\n')) {
-    member = "\n" + member;
-  }
-  out.insert(at, member);
-  return true;
+  return yaml_add(out, snapshot, source_root, op.path, depth, *parent, 0);
 }
 
 } // namespace

@@ -1656,6 +1656,116 @@ TEST_CASE("replace_mcp keeps everything outside the maps it changes "
   }
 }
 
+// Generated YAML for the same property: block maps indented by 2 or 4,
+// comments outside the server maps numbered "keep N" (a comment on a
+// server map's key line goes with the map), server maps at "extensions"
+// and "mcp.servers", each present, empty or absent.
+class YamlGen {
+public:
+  explicit YamlGen(std::uint32_t seed) : m_random(seed) {}
+
+  std::string document() {
+    m_unit = chance(2) ? 2 : 4;
+    std::vector<std::string> members;
+    members.push_back("name: Mine" + trailing(true) + "\n");
+    members.push_back("version: " + std::to_string(pick(9)) + "\n");
+    if (chance(3) != 0) {
+      const std::string map = servers(1);
+      members.push_back(
+          "extensions:" + (map.front() == '\n' ? trailing(false) : "") + map);
+    }
+    if (chance(2)) {
+      std::string mcp = "mcp:\n" + pad(1) + "enabled: true\n";
+      if (chance(2)) {
+        const std::string map = servers(2);
+        mcp += pad(1) +
+               "servers:" + (map.front() == '\n' ? trailing(false) : "") + map;
+      }
+      members.push_back(mcp);
+    }
+    std::shuffle(members.begin(), members.end(), m_random);
+    std::string out;
+    for (const auto &member : members) {
+      if (chance(3)) {
+        out += "# keep " + std::to_string(m_keep++) + "\n";
+      }
+      out += member;
+    }
+    return out;
+  }
+
+  int kept() const { return m_keep; }
+
+private:
+  bool chance(int n) { return pick(n) == 0; }
+  int pick(int n) {
+    return std::uniform_int_distribution<int>(0, n - 1)(m_random);
+  }
+  std::string pad(int depth) const {
+    return std::string(static_cast<std::size_t>(depth * m_unit), ' ');
+  }
+  std::string trailing(bool keep) {
+    if (!chance(3)) {
+      return "";
+    }
+    return keep ? "  # keep " + std::to_string(m_keep++) : "  # map";
+  }
+  std::string servers(int depth) {
+    const int n = pick(4);
+    if (n == 0) {
+      return chance(2) ? "\n" : " {}\n";
+    }
+    std::string out = "\n";
+    std::vector<int> names{0, 1, 2, 3, 4};
+    std::shuffle(names.begin(), names.end(), m_random);
+    for (int i = 0; i < n; ++i) {
+      if (chance(4)) {
+        out += pad(depth) + "# map\n";
+      }
+      out += pad(depth) + "s" +
+             std::to_string(names[static_cast<std::size_t>(i)]) + ":\n";
+      out += pad(depth + 1) + "cmd: x" + std::to_string(pick(3)) +
+             trailing(false) + "\n";
+      if (chance(2)) {
+        out += pad(depth + 1) + "args: [a, \"b c\"]\n";
+      }
+    }
+    return out;
+  }
+
+  std::mt19937 m_random;
+  int m_unit = 2;
+  int m_keep = 0;
+};
+
+TEST_CASE("replace_mcp keeps everything outside the maps it changes "
+          "(generated YAML)") {
+  const char *const locations = "extensions mcp.servers";
+  for (std::uint32_t seed = 1; seed <= 300; ++seed) {
+    const std::string snapshot = YamlGen(seed).document();
+    YamlGen current_gen(seed + 100000);
+    const std::string current = current_gen.document();
+    CAPTURE(seed);
+    CAPTURE(current);
+    CAPTURE(snapshot);
+    auto result = replace_mcp(current, snapshot, Format::yaml, locations);
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    CAPTURE(*result);
+    const McpView got = extract_mcp(*result, Format::yaml, locations);
+    REQUIRE(got.parsed);
+    CHECK(got.servers ==
+          extract_mcp(snapshot, Format::yaml, locations).servers);
+    for (int i = 0; i < current_gen.kept(); ++i) {
+      const std::string label = "keep " + std::to_string(i);
+      const auto at = result->find(label);
+      CHECK_MESSAGE(
+          (at != std::string::npos && !std::isdigit(static_cast<unsigned char>(
+                                          (*result)[at + label.size()]))),
+          label);
+    }
+  }
+}
+
 TEST_CASE("is_secret_key") {
   for (const char *key :
        {"GITHUB_PERSONAL_ACCESS_TOKEN", "OPENAI_API_KEY", "apiKey", "x-api-key",
