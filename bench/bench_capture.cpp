@@ -285,6 +285,44 @@ void BM_extract_mcp(benchmark::State &state, Doc doc) {
   }
 }
 
+// restore --only-mcp's new content (replace_mcp): the current file with
+// the snapshot's server maps, here one map that differs (a server's env).
+void BM_replace_mcp(benchmark::State &state, Doc doc) {
+  const WatchTarget target = target_for(
+      doc == Doc::desktop ? "claude-desktop" : "claude-code", "/x.json", {});
+  const std::string locations = locations_of(target);
+  const std::string current = bench::with_rev(base_doc(doc), 1);
+  const std::string snapshot = bench::with_rev(base_doc(doc), 2);
+  for (auto _ : state) {
+    auto r = replace_mcp(current, snapshot, target.format, locations);
+    if (!r || r->find(snapshot.substr(snapshot.find(bench::k_rev_marker),
+                                      32)) == std::string::npos) {
+      state.SkipWithError("replace_mcp failed");
+      break;
+    }
+  }
+}
+
+// The same when every project of ~/.claude.json has another server map
+// (hundreds of maps to replace).
+void BM_replace_mcp_every_project(benchmark::State &state) {
+  const WatchTarget target = target_for("claude-code", "/x.json", {});
+  const std::string locations = locations_of(target);
+  const std::string &current = base_doc(Doc::claude);
+  auto doc = nlohmann::ordered_json::parse(current);
+  for (auto &[name, project] : doc["projects"].items()) {
+    project["mcpServers"]["added"] = {{"command", "npx"}, {"args", {name}}};
+  }
+  const std::string snapshot = doc.dump(2) + "\n";
+  for (auto _ : state) {
+    auto r = replace_mcp(current, snapshot, target.format, locations);
+    if (!r || r->size() <= current.size()) {
+      state.SkipWithError("replace_mcp failed");
+      break;
+    }
+  }
+}
+
 void BM_assess_risk(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
   std::string locations;
@@ -430,6 +468,11 @@ BENCHMARK_CAPTURE(BM_extract_mcp, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_extract_mcp, claude_2MB, Doc::claude)
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_replace_mcp, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_replace_mcp, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_replace_mcp_every_project)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_assess_risk, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_assess_risk, claude_2MB, Doc::claude)

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <unordered_map>
 
 namespace mcpbk::detail {
 
@@ -107,6 +108,40 @@ void replace_range(std::string &text, std::size_t begin, std::size_t end,
   text.replace(begin, end - begin, with);
 }
 
+// Bytes [begin, end) of a text become `text`.
+struct Edit {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::string text;
+};
+using Edits = std::vector<Edit>;
+
+// Makes edits of one text, all given in its offsets, from the last one
+// back; two at the same place in the order they were listed. False (and
+// `out` unchanged) when two of them overlap.
+bool apply_edits(std::string &out, const Edits &edits) {
+  std::vector<std::size_t> order(edits.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return edits[a].begin != edits[b].begin ? edits[a].begin > edits[b].begin
+                                            : a > b;
+  });
+  for (std::size_t i = 0; i + 1 < order.size(); ++i) {
+    const Edit &later = edits[order[i]];
+    const Edit &earlier = edits[order[i + 1]];
+    if (earlier.end > later.begin || later.end > out.size()) {
+      return false;
+    }
+  }
+  for (std::size_t i : order) {
+    const Edit &edit = edits[i];
+    replace_range(out, edit.begin, edit.end, edit.text);
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------------------
 // JSON and JSONC
 
@@ -155,19 +190,28 @@ public:
     if (c == '{' || c == '[') {
       int depth = 0;
       while (i < m_text.size()) {
-        const char d = m_text[i];
-        if (d == '"') {
+        switch (m_text[i]) {
+        case '"':
           i = skip_string(m_text, i);
           continue;
-        }
-        if (std::size_t end = skip_comment(m_text, i); end != i) {
-          i = end;
-          continue;
-        }
-        if (d == '{' || d == '[') {
+        case '/':
+          if (std::size_t end = skip_comment(m_text, i); end != i) {
+            i = end;
+            continue;
+          }
+          break;
+        case '{':
+        case '[':
           ++depth;
-        } else if ((d == '}' || d == ']') && --depth == 0) {
-          return i + 1;
+          break;
+        case '}':
+        case ']':
+          if (--depth == 0) {
+            return i + 1;
+          }
+          break;
+        default:
+          break;
         }
         ++i;
       }
@@ -180,7 +224,57 @@ public:
     return i;
   }
 
-  std::optional<JsonObject> object_at(std::size_t i) const {
+  // The object that starts at `i`, or nullptr; each is read once.
+  const JsonObject *object_at(std::size_t i) const {
+    auto [it, added] = m_objects.try_emplace(i);
+    if (added) {
+      it->second = read_object(i);
+    }
+    return it->second ? &*it->second : nullptr;
+  }
+
+  const JsonObject *root() const {
+    const std::size_t bom = m_text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+    return object_at(skip_blank(bom));
+  }
+
+  // The objects at path[0..d) for d = 0, 1, ... as far as each exists and
+  // is an object, up to the parent of path's last key. Empty when the root
+  // is not an object.
+  std::vector<const JsonObject *> descend(const KeyPath &path) const {
+    std::vector<const JsonObject *> objects;
+    const JsonObject *object = root();
+    while (object != nullptr) {
+      objects.push_back(object);
+      if (objects.size() == path.size()) {
+        break;
+      }
+      const JsonMember *member = find(*object, path[objects.size() - 1]);
+      if (member == nullptr) {
+        break;
+      }
+      object = object_at(member->value_start);
+    }
+    return objects;
+  }
+
+  std::string_view slice(std::size_t begin, std::size_t end) const {
+    return m_text.substr(begin, end - begin);
+  }
+
+  std::string_view text() const { return m_text; }
+
+  // The member named `key` (the last one when the key repeats, as the
+  // parsers keep the last value).
+  static const JsonMember *find(const JsonObject &object,
+                                std::string_view key) {
+    auto it = std::find_if(object.members.rbegin(), object.members.rend(),
+                           [&](const JsonMember &m) { return m.key == key; });
+    return it == object.members.rend() ? nullptr : &*it;
+  }
+
+private:
+  std::optional<JsonObject> read_object(std::size_t i) const {
     if (i >= m_text.size() || m_text[i] != '{') {
       return std::nullopt;
     }
@@ -225,48 +319,8 @@ public:
     return object;
   }
 
-  std::optional<JsonObject> root() const {
-    const std::size_t bom = m_text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
-    return object_at(skip_blank(bom));
-  }
-
-  // The objects at path[0..d) for d = 0, 1, ... as far as each exists and
-  // is an object, up to the parent of path's last key. Empty when the root
-  // is not an object.
-  std::vector<JsonObject> descend(const KeyPath &path) const {
-    std::vector<JsonObject> objects;
-    auto object = root();
-    while (object) {
-      objects.push_back(std::move(*object));
-      if (objects.size() == path.size()) {
-        break;
-      }
-      const JsonMember *member = find(objects.back(), path[objects.size() - 1]);
-      if (member == nullptr) {
-        break;
-      }
-      object = object_at(member->value_start);
-    }
-    return objects;
-  }
-
-  std::string_view slice(std::size_t begin, std::size_t end) const {
-    return m_text.substr(begin, end - begin);
-  }
-
-  std::string_view text() const { return m_text; }
-
-  // The member named `key` (the last one when the key repeats, as the
-  // parsers keep the last value).
-  static const JsonMember *find(const JsonObject &object,
-                                std::string_view key) {
-    auto it = std::find_if(object.members.rbegin(), object.members.rend(),
-                           [&](const JsonMember &m) { return m.key == key; });
-    return it == object.members.rend() ? nullptr : &*it;
-  }
-
-private:
   std::string_view m_text;
+  mutable std::unordered_map<std::size_t, std::optional<JsonObject>> m_objects;
 };
 
 std::string json_quote(const std::string &key) {
@@ -359,7 +413,7 @@ std::size_t skip_line_end(std::string_view text, std::size_t i) {
 
 // Adds `key`: value as the last member of `object`. On a line of its own
 // when the members are, after a comment that ends the last member's line.
-void json_add_member(std::string &out, const JsonText &text,
+void json_add_member(Edits &edits, const JsonText &text,
                      const JsonObject &object, const std::string &key,
                      const ValueText &value, const JsonLayout &layout) {
   const std::string_view t = text.text();
@@ -377,31 +431,32 @@ void json_add_member(std::string &out, const JsonText &text,
     const std::string member =
         json_quote(key) + std::string(separator) + value(indent);
     if (json_first_on_line(t, last.key_start) && at_line_end(t, line_end)) {
-      out.insert(line_end, layout.newline + indent + member);
       if (!has_comma) {
-        out.insert(last.value_end, ",");
+        edits.push_back({last.value_end, last.value_end, ","});
       }
+      edits.push_back({line_end, line_end, layout.newline + indent + member});
       return;
     }
-    out.insert(past, std::string(has_comma ? "" : ",") +
-                         (layout.compact ? "" : " ") + member);
+    edits.push_back({past, past,
+                     std::string(has_comma ? "" : ",") +
+                         (layout.compact ? "" : " ") + member});
     return;
   }
   if (layout.compact) {
-    replace_range(out, object.open + 1, object.close,
-                  json_quote(key) + ":" + value(""));
+    edits.push_back(
+        {object.open + 1, object.close, json_quote(key) + ":" + value("")});
     return;
   }
   const std::string outer = line_indent(t, object.open);
   const std::string inner = outer + layout.unit;
-  replace_range(out, object.open + 1, object.close,
-                layout.newline + inner + json_quote(key) + ": " + value(inner) +
-                    layout.newline + outer);
+  edits.push_back({object.open + 1, object.close,
+                   layout.newline + inner + json_quote(key) + ": " +
+                       value(inner) + layout.newline + outer});
 }
 
 // Takes `member` out of `object` with its comma and a comment that ends its
 // line (its whole line when nothing else is on it); other comments stay.
-bool json_remove_member(std::string &out, const JsonText &text,
+bool json_remove_member(Edits &edits, const JsonText &text,
                         const JsonObject &object, const JsonMember &member) {
   const std::string_view t = text.text();
   const auto &members = object.members;
@@ -436,10 +491,9 @@ bool json_remove_member(std::string &out, const JsonText &text,
           std::string_view::npos &&
       text.slice(end, object.close).find_first_not_of(" \t\r\n") ==
           std::string_view::npos) {
-    replace_range(out, object.open + 1, object.close, "");
+    edits.push_back({object.open + 1, object.close, ""});
     return true;
   }
-  replace_range(out, begin, end, "");
   if (index > 0 && index + 1 == members.size()) {
     // The last member goes: so does the comma before it.
     const std::size_t before = text.skip_blank(members[index - 1].value_end);
@@ -447,39 +501,43 @@ bool json_remove_member(std::string &out, const JsonText &text,
       const bool blank =
           text.slice(before + 1, member.key_start).find_first_not_of(" \t") ==
           std::string_view::npos;
-      replace_range(out, before,
-                    blank && begin == member.key_start ? member.key_start
-                                                       : before + 1,
-                    "");
+      edits.push_back(
+          {before,
+           blank && begin == member.key_start ? member.key_start : before + 1,
+           ""});
     }
   }
+  edits.push_back({begin, end, ""});
   return true;
 }
 
-bool json_apply(std::string &out, const JsonText &snapshot,
-                const JsonLayout &snapshot_layout, const SpliceOp &op) {
-  const JsonText text(out);
-  std::vector<JsonObject> objects = text.descend(op.path);
+// The edits of one op in `text`; `parent` is set to where the object that
+// gets them starts.
+bool json_edits(Edits &edits, std::size_t &parent_at, const JsonText &text,
+                const JsonText &snapshot, const JsonLayout &snapshot_layout,
+                const SpliceOp &op) {
+  const std::vector<const JsonObject *> objects = text.descend(op.path);
   if (objects.empty() || op.path.empty()) {
     return false;
   }
-  const JsonLayout layout = json_layout(text, objects.front());
+  const JsonLayout layout = json_layout(text, *objects.front());
   const std::size_t depth = objects.size() - 1; // objects.back() is here
-  const JsonObject &parent = objects.back();
+  const JsonObject &parent = *objects.back();
+  parent_at = parent.open;
   const JsonMember *member = JsonText::find(parent, op.path[depth]);
 
   if (op.kind == SpliceOp::Kind::remove) {
     if (objects.size() != op.path.size() || member == nullptr) {
       return false;
     }
-    return json_remove_member(out, text, parent, *member);
+    return json_remove_member(edits, text, parent, *member);
   }
 
-  const std::vector<JsonObject> from = snapshot.descend(op.path);
+  const std::vector<const JsonObject *> from = snapshot.descend(op.path);
   if (from.size() != op.path.size()) {
     return false;
   }
-  const JsonMember *source = JsonText::find(from.back(), op.path.back());
+  const JsonMember *source = JsonText::find(*from.back(), op.path.back());
   if (source == nullptr) {
     return false;
   }
@@ -509,7 +567,7 @@ bool json_apply(std::string &out, const JsonText &snapshot,
 
   if (member == nullptr) {
     json_add_member(
-        out, text, parent, op.path[depth],
+        edits, text, parent, op.path[depth],
         [&](const std::string &indent) {
           return json_chain(op.path, depth + 1, leaf, layout, indent);
         },
@@ -518,15 +576,15 @@ bool json_apply(std::string &out, const JsonText &snapshot,
   }
   const std::string indent = line_indent(text.text(), member->key_start);
   if (depth + 1 == op.path.size()) {
-    replace_range(out, member->value_start, member->value_end, leaf(indent));
+    edits.push_back({member->value_start, member->value_end, leaf(indent)});
     return true;
   }
   // A map on the way is null: it becomes the maps down to the value.
   if (text.slice(member->value_start, member->value_end) != "null") {
     return false;
   }
-  replace_range(out, member->value_start, member->value_end,
-                json_chain(op.path, depth + 1, leaf, layout, indent));
+  edits.push_back({member->value_start, member->value_end,
+                   json_chain(op.path, depth + 1, leaf, layout, indent)});
   return true;
 }
 
@@ -899,17 +957,47 @@ bool yaml_apply(std::string &out, std::string_view snapshot,
 std::optional<std::string> splice_json(std::string_view current,
                                        std::string_view snapshot,
                                        const std::vector<SpliceOp> &ops) {
-  std::string out(current);
   const JsonText source(snapshot);
-  const auto source_root = source.root();
-  if (!source_root) {
+  const JsonObject *source_root = source.root();
+  if (source_root == nullptr) {
     return std::nullopt;
   }
   const JsonLayout source_layout = json_layout(source, *source_root);
+  // All edits found in the current text at once, when each op edits its own
+  // object (hundreds of ~/.claude.json projects: one reading of the file).
+  {
+    const JsonText text(current);
+    Edits edits;
+    std::vector<std::size_t> parents;
+    bool apart = true;
+    for (const SpliceOp &op : ops) {
+      std::size_t parent = 0;
+      if (!json_edits(edits, parent, text, source, source_layout, op)) {
+        return std::nullopt;
+      }
+      apart = apart && std::find(parents.begin(), parents.end(), parent) ==
+                           parents.end();
+      parents.push_back(parent);
+    }
+    std::string out(current);
+    if (apart && apply_edits(out, edits)) {
+      return out;
+    }
+  }
+  // Else one op after the other, each on the text the previous one left.
+  std::string out(current);
   for (const SpliceOp &op : ops) {
-    if (!json_apply(out, source, source_layout, op)) {
+    const JsonText text(out);
+    Edits edits;
+    std::size_t parent = 0;
+    if (!json_edits(edits, parent, text, source, source_layout, op)) {
       return std::nullopt;
     }
+    std::string next = out;
+    if (!apply_edits(next, edits)) {
+      return std::nullopt;
+    }
+    out = std::move(next);
   }
   return out;
 }
@@ -1023,12 +1111,7 @@ std::optional<std::string> splice_toml(std::string_view current,
                              });
         });
   };
-  struct Edit {
-    std::size_t begin;
-    std::size_t end;
-    std::string text;
-  };
-  std::vector<Edit> edits;
+  Edits edits;
   std::string appended;
   for (const SpliceOp &op : ops) {
     if (!contained(current_sections, current_outline, op.path) ||
@@ -1070,10 +1153,8 @@ std::optional<std::string> splice_toml(std::string_view current,
     }
   }
   std::string out(current);
-  std::sort(edits.begin(), edits.end(),
-            [](const Edit &a, const Edit &b) { return a.begin > b.begin; });
-  for (const Edit &edit : edits) {
-    replace_range(out, edit.begin, edit.end, edit.text);
+  if (!apply_edits(out, edits)) {
+    return std::nullopt;
   }
   if (!appended.empty()) {
     if (!out.empty() && out.back() != '\n') {
