@@ -108,6 +108,25 @@ void replace_range(std::string &text, std::size_t begin, std::size_t end,
   text.replace(begin, end - begin, with);
 }
 
+// `text` with the line ends of `file`: a lone "\n" becomes "\r\n" when
+// the file has "\r\n" ones (a snapshot saved on another system, or a map
+// written out in a new layout, joins a CRLF file).
+std::string with_line_ends_of(std::string_view file, std::string_view text) {
+  if (file.find("\r\n") == std::string_view::npos ||
+      text.find('\n') == std::string_view::npos) {
+    return std::string(text);
+  }
+  std::string out;
+  out.reserve(text.size() + text.size() / 16);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+      out += '\r';
+    }
+    out += text[i];
+  }
+  return out;
+}
+
 // Bytes [begin, end) of a text become `text`.
 struct Edit {
   std::size_t begin = 0;
@@ -135,9 +154,11 @@ bool apply_edits(std::string &out, const Edits &edits) {
       return false;
     }
   }
+  const bool crlf = out.find("\r\n") != std::string::npos;
   for (std::size_t i : order) {
     const Edit &edit = edits[i];
-    replace_range(out, edit.begin, edit.end, edit.text);
+    replace_range(out, edit.begin, edit.end,
+                  crlf ? with_line_ends_of("\r\n", edit.text) : edit.text);
   }
   return true;
 }
@@ -862,7 +883,7 @@ bool yaml_add(std::string &out, std::string_view snapshot,
   if (at == out.size() && (out.empty() || out.back() != '\n')) {
     member = "\n" + member;
   }
-  out.insert(at, member);
+  out.insert(at, with_line_ends_of(out, member));
   return true;
 }
 
@@ -946,7 +967,8 @@ bool yaml_apply(std::string &out, std::string_view snapshot,
     }
     replace_range(
         out, begin, end,
-        reindent(after_key, source->indent, std::string(key->column, ' ')));
+        with_line_ends_of(out, reindent(after_key, source->indent,
+                                        std::string(key->column, ' '))));
     return true;
   }
   return yaml_add(out, snapshot, source_root, op.path, depth, *parent, 0);
@@ -1157,16 +1179,21 @@ std::optional<std::string> splice_toml(std::string_view current,
     return std::nullopt;
   }
   if (!appended.empty()) {
+    // After a blank line, and ending with one line end.
+    std::string tail;
     if (!out.empty() && out.back() != '\n') {
-      out += '\n';
+      tail += '\n';
     }
-    if (!out.empty() && !out.ends_with("\n\n")) {
-      out += '\n';
+    std::string_view end = out;
+    end.remove_suffix(end.ends_with("\r\n") ? 2 : end.ends_with('\n') ? 1 : 0);
+    if (!out.empty() && !end.ends_with('\n')) {
+      tail += '\n';
     }
-    while (appended.ends_with("\n\n")) {
+    while (appended.ends_with('\n') || appended.ends_with('\r')) {
       appended.pop_back();
     }
-    out += appended;
+    tail += appended + "\n";
+    out += with_line_ends_of(out, tail);
   }
   return out;
 }

@@ -1459,6 +1459,28 @@ TEST_CASE("replace_mcp") {
     CHECK(result->find("a = 1") != std::string::npos);
   }
 
+  SUBCASE("CRLF files keep their line ends, UTF-8 its bytes") {
+    CHECK(replace_mcp("{\r\n  // c\r\n  \"a\": 1\r\n}\r\n",
+                      R"({"mcpServers": {"x": {}}})", Format::jsonc,
+                      "mcpServers")
+              .value() == "{\r\n  // c\r\n  \"a\": 1,\r\n  \"mcpServers\": "
+                          "{\r\n    \"x\": {}\r\n  }\r\n}\r\n");
+    CHECK(replace_mcp("name: x\r\nz: 1\r\n", "extensions:\n  b:\n    cmd: w\n",
+                      Format::yaml, "extensions")
+              .value() == "name: x\r\nz: 1\r\nextensions:\r\n  b:\r\n"
+                          "    cmd: w\r\n");
+    CHECK(replace_mcp("# c\r\nmodel = \"x\"\r\n", "[mcp_servers.b]\ncmd = 1\n",
+                      Format::toml, "mcp_servers")
+              .value() == "# c\r\nmodel = \"x\"\r\n\r\n[mcp_servers.b]\r\n"
+                          "cmd = 1\r\n");
+    CHECK(replace_mcp("name: Caf\xC3\xA9 \xF0\x9F\x98\x80  # \xC3\xBC\n"
+                      "extensions:\n  a:\n    cmd: \xC3\xA9\nz: 1\n",
+                      "extensions:\n  b:\n    cmd: \xC3\xBC\n", Format::yaml,
+                      "extensions")
+              .value() == "name: Caf\xC3\xA9 \xF0\x9F\x98\x80  # \xC3\xBC\n"
+                          "extensions:\n  b:\n    cmd: \xC3\xBC\nz: 1\n");
+  }
+
   SUBCASE("an empty current file gets just the MCP part") {
     auto json = replace_mcp("", R"({"mcpServers":{"a":{"command":"x"}}})",
                             Format::json, "mcpServers");
