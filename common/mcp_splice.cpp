@@ -108,14 +108,8 @@ void replace_range(std::string &text, std::size_t begin, std::size_t end,
   text.replace(begin, end - begin, with);
 }
 
-// `text` with the line ends of `file`: a lone "\n" becomes "\r\n" when
-// the file has "\r\n" ones (a snapshot saved on another system, or a map
-// written out in a new layout, joins a CRLF file).
-std::string with_line_ends_of(std::string_view file, std::string_view text) {
-  if (file.find("\r\n") == std::string_view::npos ||
-      text.find('\n') == std::string_view::npos) {
-    return std::string(text);
-  }
+// `text` with every lone "\n" made "\r\n".
+std::string to_crlf(std::string_view text) {
   std::string out;
   out.reserve(text.size() + text.size() / 16);
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -125,6 +119,14 @@ std::string with_line_ends_of(std::string_view file, std::string_view text) {
     out += text[i];
   }
   return out;
+}
+
+// `text` with the line ends of `file`: "\r\n" when the file has them (a
+// snapshot saved on another system, or a map written out in a new layout,
+// joins a CRLF file).
+std::string with_line_ends_of(std::string_view file, std::string_view text) {
+  return file.find("\r\n") == std::string_view::npos ? std::string(text)
+                                                     : to_crlf(text);
 }
 
 // Bytes [begin, end) of a text become `text`.
@@ -147,10 +149,10 @@ bool apply_edits(std::string &out, const Edits &edits) {
     return edits[a].begin != edits[b].begin ? edits[a].begin > edits[b].begin
                                             : a > b;
   });
-  for (std::size_t i = 0; i + 1 < order.size(); ++i) {
-    const Edit &later = edits[order[i]];
-    const Edit &earlier = edits[order[i + 1]];
-    if (earlier.end > later.begin || later.end > out.size()) {
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const Edit &edit = edits[order[i]];
+    if (edit.begin > edit.end || edit.end > out.size() ||
+        (i + 1 < order.size() && edits[order[i + 1]].end > edit.begin)) {
       return false;
     }
   }
@@ -158,7 +160,7 @@ bool apply_edits(std::string &out, const Edits &edits) {
   for (std::size_t i : order) {
     const Edit &edit = edits[i];
     replace_range(out, edit.begin, edit.end,
-                  crlf ? with_line_ends_of("\r\n", edit.text) : edit.text);
+                  crlf ? to_crlf(edit.text) : edit.text);
   }
   return true;
 }
