@@ -1725,21 +1725,39 @@ Risk assess_risk(std::string_view before_bytes, const McpView *before,
 Result<std::string> replace_mcp(std::string_view current,
                                 std::string_view snapshot, Format format,
                                 std::string_view locations) {
+  Result<std::string> replaced = fail(ErrorCode::bad_request, "unknown format");
   try {
     switch (format) {
     case Format::json:
     case Format::jsonc:
-      return replace_json(current, snapshot, format, locations);
+      replaced = replace_json(current, snapshot, format, locations);
+      break;
     case Format::toml:
-      return replace_toml(current, snapshot, locations);
+      replaced = replace_toml(current, snapshot, locations);
+      break;
     case Format::yaml:
-      return replace_yaml(current, snapshot, locations);
+      replaced = replace_yaml(current, snapshot, locations);
+      break;
     }
   } catch (const std::exception &e) {
     return fail(ErrorCode::internal,
                 std::string("replacing the MCP servers failed: ") + e.what());
   }
-  return fail(ErrorCode::bad_request, "unknown format");
+  if (!replaced) {
+    return replaced;
+  }
+  // The result must read back with exactly the snapshot's servers: a file
+  // the parsers read in two ways (a key written twice, bytes that are not
+  // UTF-8 in YAML) could otherwise get other servers than the ones shown.
+  const McpView placed = extract_mcp(*replaced, format, locations);
+  const McpView wanted = extract_mcp(snapshot, format, locations);
+  if (!placed.parsed || placed.servers != wanted.servers) {
+    return fail(ErrorCode::bad_request,
+                "the current file does not take the snapshot's servers "
+                "exactly (a key written twice?); " +
+                    std::string(k_whole_file_advice));
+  }
+  return replaced;
 }
 
 bool is_secret_key(std::string_view key) {
