@@ -1366,6 +1366,15 @@ Result<std::string> replace_yaml(std::string_view current,
   if (cur->IsNull() || !cur->IsDefined()) {
     *cur = YAML::Node(YAML::NodeType::Map);
   }
+  // Which copy of a repeated key counts is each reader's own choice.
+  for (const auto &[text, which] :
+       {std::pair{current, "current file"}, std::pair{snapshot, "snapshot"}}) {
+    if (auto key = detail::yaml_repeated_key(text)) {
+      return fail(ErrorCode::bad_request,
+                  std::string("the ") + which + " has the key \"" + *key +
+                      "\" twice in one map; " + k_whole_file_advice);
+    }
+  }
   const Json snap_doc = yaml_to_json(*snap);
   const Json cur_doc = yaml_to_json(*cur);
   std::vector<KeyPath> wanted = concrete_paths(snap_doc, locations);
@@ -1753,8 +1762,8 @@ Result<std::string> replace_mcp(std::string_view current,
   const McpView wanted = extract_mcp(snapshot, format, locations);
   if (!placed.parsed || placed.servers != wanted.servers) {
     return fail(ErrorCode::bad_request,
-                "the current file does not take the snapshot's servers "
-                "exactly (a key written twice?); " +
+                "the snapshot's servers do not read back the same once put in "
+                "the current file; " +
                     std::string(k_whole_file_advice));
   }
   return replaced;

@@ -13,8 +13,8 @@
 //   unified_diff of equal texts is empty;
 //   a view compared with itself has no server changes;
 //   JSON and JSONC views equal extract_mcp_reference()'s (simdjson path);
-//   with MCPBK_FUZZ_STRICT=1, replace_mcp's result holds the second part's
-//   servers (catalog locations only).
+//   replace_mcp's result holds the second part's servers, and replacing
+//   them in that result again changes no byte (catalog locations).
 
 #include <common/fs.hpp>
 #include <common/mcp.hpp>
@@ -90,17 +90,22 @@ void exercise(std::string_view before, std::string_view after, Format format,
   (void)assess_risk(before, &a, after, b);
   auto replaced = replace_mcp(before, after, format, locations);
   if (replaced) {
+    // replace_mcp checks that its result holds exactly the snapshot's
+    // servers; this checks that check.
     const McpView result = extract_mcp(*replaced, format, locations);
-    // Opt-in (MCPBK_FUZZ_STRICT=1): restore --only-mcp must leave exactly
-    // the snapshot's servers in the file, at the catalog's locations (odd
-    // ones like "*" may overlap and need not).
-    static const bool strict = std::getenv("MCPBK_FUZZ_STRICT") != nullptr;
-    if (strict && catalog == Catalog::yes &&
-        (!result.parsed || result.servers != b.servers)) {
-      std::fprintf(stderr, "fuzz_mcp: format %s, locations \"%.*s\"\n",
-                   to_string(format), static_cast<int>(locations.size()),
-                   locations.data());
-      require(false, "replace_mcp result does not hold the snapshot's servers");
+    require(result.parsed && result.servers == b.servers,
+            "replace_mcp result does not hold the snapshot's servers");
+    // Restoring the same servers again changes nothing: every map is equal,
+    // so the text edits leave every byte (catalog locations; odd ones like
+    // "*" may overlap and are written out whole each time).
+    if (catalog == Catalog::yes) {
+      auto again = replace_mcp(*replaced, after, format, locations);
+      if (!again || *again != *replaced) {
+        std::fprintf(stderr, "fuzz_mcp: format %s, locations \"%.*s\"\n",
+                     to_string(format), static_cast<int>(locations.size()),
+                     locations.data());
+        require(false, "replace_mcp of its own result changed it");
+      }
     }
   }
   for (const auto &[name, entry] : b.servers) {

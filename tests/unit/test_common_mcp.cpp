@@ -1519,17 +1519,28 @@ TEST_CASE("replace_mcp") {
   }
 
   SUBCASE("a file read two ways is refused, not restored inexactly") {
-    // YAML takes this JSON text with its repeated keys; which copy a
-    // reader keeps differs, so the servers could not be placed exactly.
-    auto result = replace_mcp(
+    // YAML takes this JSON text with its repeated key; which copy counts is
+    // each reader's own choice.
+    auto repeated = replace_mcp(
         R"({"mcpServers":{"a":{"command":"1"},"a":{"command":"2"}},)"
         R"("mcpServers":{}})",
         R"({"mcpServers":{"a":{"command":"3"}}})", Format::yaml, "mcpServers");
-    REQUIRE_FALSE(result.has_value());
-    CHECK(result.error().code == ErrorCode::bad_request);
-    CHECK(result.error().message ==
-          "the current file does not take the snapshot's servers exactly (a "
-          "key written twice?); restore the whole file instead");
+    REQUIRE_FALSE(repeated.has_value());
+    CHECK(repeated.error().code == ErrorCode::bad_request);
+    CHECK(repeated.error().message ==
+          "the current file has the key \"mcpServers\" twice in one map; "
+          "restore the whole file instead");
+    // Bytes that are not UTF-8 in a YAML snapshot: yaml-cpp reads them, its
+    // writer does not give them back, so the result would hold another
+    // server than the snapshot's.
+    auto not_utf8 = replace_mcp(
+        "{\"mcpServers\": {\"gh\": {\"args\": [\"a\"]}}, \"k\": 1}\n",
+        "{\"mcpServers\": {\"gh\": {\"args\": [\"@m\x91\x91\x8b\"]}}}\n",
+        Format::yaml, "mcpServers");
+    REQUIRE_FALSE(not_utf8.has_value());
+    CHECK(not_utf8.error().message ==
+          "the snapshot's servers do not read back the same once put in "
+          "the current file; restore the whole file instead");
   }
 
   SUBCASE("a non-map on the way is refused") {
