@@ -1352,6 +1352,35 @@ void emit_yaml(YAML::Emitter &out, const YAML::Node &node) {
   }
 }
 
+// A scalar key that a map of the document holds twice (invalid YAML that
+// yaml-cpp keeps both copies of), or std::nullopt.
+std::optional<std::string> yaml_repeated_key(const YAML::Node &node,
+                                             std::size_t depth = 0) {
+  if (depth > 500) {
+    return std::nullopt;
+  }
+  if (node.IsMap()) {
+    std::set<std::string> seen;
+    for (const auto &item : node) {
+      if (item.first.IsScalar() && !seen.insert(item.first.Scalar()).second) {
+        return item.first.Scalar();
+      }
+    }
+    for (const auto &item : node) {
+      if (auto found = yaml_repeated_key(item.second, depth + 1)) {
+        return found;
+      }
+    }
+  } else if (node.IsSequence()) {
+    for (const auto &item : node) {
+      if (auto found = yaml_repeated_key(item, depth + 1)) {
+        return found;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 Result<std::string> replace_yaml(std::string_view current,
                                  std::string_view snapshot,
                                  std::string_view locations) {
@@ -1367,9 +1396,9 @@ Result<std::string> replace_yaml(std::string_view current,
     *cur = YAML::Node(YAML::NodeType::Map);
   }
   // Which copy of a repeated key counts is each reader's own choice.
-  for (const auto &[text, which] :
-       {std::pair{current, "current file"}, std::pair{snapshot, "snapshot"}}) {
-    if (auto key = detail::yaml_repeated_key(text)) {
+  for (const auto &[doc, which] :
+       {std::pair{&*cur, "current file"}, std::pair{&*snap, "snapshot"}}) {
+    if (auto key = yaml_repeated_key(*doc)) {
       return fail(ErrorCode::bad_request,
                   std::string("the ") + which + " has the key \"" + *key +
                       "\" twice in one map; " + k_whole_file_advice);

@@ -733,28 +733,6 @@ std::optional<YamlNode> read_yaml(std::string_view text) {
   }
 }
 
-const std::string *repeated_key(const YamlNode &node) {
-  for (std::size_t i = 0; i < node.keys.size(); ++i) {
-    const YamlNode &key = node.keys[i];
-    if (key.kind == YamlNode::Kind::scalar) {
-      for (std::size_t j = i + 1; j < node.keys.size(); ++j) {
-        if (node.keys[j].kind == YamlNode::Kind::scalar &&
-            node.keys[j].value == key.value) {
-          return &key.value;
-        }
-      }
-    }
-  }
-  for (const auto *children : {&node.keys, &node.values}) {
-    for (const YamlNode &child : *children) {
-      if (const std::string *found = repeated_key(child)) {
-        return found;
-      }
-    }
-  }
-  return nullptr;
-}
-
 // The value of the scalar key `key` in a mapping: its index, or -1 when
 // absent, -2 when the key repeats.
 long yaml_find(const YamlNode &mapping, std::string_view key) {
@@ -1046,12 +1024,6 @@ std::optional<std::string> splice_json(std::string_view current,
     out = std::move(next);
   }
   return out;
-}
-
-std::optional<std::string> yaml_repeated_key(std::string_view text) {
-  const auto root = read_yaml(text);
-  const std::string *found = root ? repeated_key(*root) : nullptr;
-  return found ? std::optional<std::string>(*found) : std::nullopt;
 }
 
 std::optional<std::string> splice_yaml(std::string_view current,

@@ -34,10 +34,6 @@ struct SpliceOp {
 std::optional<std::string> splice_json(std::string_view current,
                                        std::string_view snapshot,
                                        const std::vector<SpliceOp> &ops);
-// A key that a YAML map of `text` holds twice (invalid YAML that the
-// parsers read each in their own way), or std::nullopt.
-std::optional<std::string> yaml_repeated_key(std::string_view text);
-
 std::optional<std::string> splice_yaml(std::string_view current,
                                        std::string_view snapshot,
                                        const std::vector<SpliceOp> &ops);

@@ -1530,6 +1530,16 @@ TEST_CASE("replace_mcp") {
     CHECK(repeated.error().message ==
           "the current file has the key \"mcpServers\" twice in one map; "
           "restore the whole file instead");
+    // The same with a byte that is not UTF-8, which libyaml would refuse
+    // and yaml-cpp reads (fuzz/regressions/fuzz_mcp/
+    // yaml-repeated-key-not-utf8-restored-twice).
+    CHECK(replace_mcp("{\"mcpServers\":{\"a\":{\"comman\xE4\":\"2\"}},"
+                      "\"mcpServers\":{}}",
+                      "{\"x\":1}", Format::yaml, "mcpServers")
+              .error()
+              .message ==
+          "the current file has the key \"mcpServers\" twice in one map; "
+          "restore the whole file instead");
     // Bytes that are not UTF-8 in a YAML snapshot: yaml-cpp reads them, its
     // writer does not give them back, so the result would hold another
     // server than the snapshot's.
