@@ -1142,6 +1142,26 @@ splice_ops(const std::vector<KeyPath> &wanted,
   return ops;
 }
 
+// Where the snapshot has server maps (`wanted`), where the current file has
+// them (`present`), and the text edits between the two (splice_ops).
+struct Placement {
+  std::vector<KeyPath> wanted;
+  std::vector<KeyPath> present;
+  std::optional<std::vector<SpliceOp>> ops;
+};
+
+template <typename J>
+Placement placement_of(const J &snapshot, const J &current,
+                       std::string_view locations) {
+  Placement out;
+  out.wanted = concrete_paths(snapshot, locations);
+  out.present = concrete_paths(current, locations);
+  out.ops = splice_ops(out.wanted, out.present, [&](const KeyPath &path) {
+    return json_at(snapshot, path) == json_at(current, path);
+  });
+  return out;
+}
+
 Result<std::string> replace_json(std::string_view current,
                                  std::string_view snapshot, Format format,
                                  std::string_view locations) {
@@ -1153,11 +1173,7 @@ Result<std::string> replace_json(std::string_view current,
   if (!cur) {
     return tl::unexpected(current_unparseable(cur.error()));
   }
-  std::vector<KeyPath> wanted = concrete_paths(*snap, locations);
-  std::vector<KeyPath> present = concrete_paths(*cur, locations);
-  const auto ops = splice_ops(wanted, present, [&](const KeyPath &path) {
-    return json_at(*snap, path) == json_at(*cur, path);
-  });
+  const auto [wanted, present, ops] = placement_of(*snap, *cur, locations);
   for (const KeyPath &path : wanted) {
     const OrderedJson *source = &*snap;
     for (const auto &key : path) {
@@ -1249,13 +1265,8 @@ Result<std::string> replace_toml(std::string_view current,
   if (!cur) {
     return tl::unexpected(current_unparseable(cur.error()));
   }
-  const Json snap_doc = toml_to_json(*snap);
-  const Json cur_doc = toml_to_json(*cur);
-  std::vector<KeyPath> wanted = concrete_paths(snap_doc, locations);
-  std::vector<KeyPath> present = concrete_paths(cur_doc, locations);
-  const auto ops = splice_ops(wanted, present, [&](const KeyPath &path) {
-    return json_at(snap_doc, path) == json_at(cur_doc, path);
-  });
+  const auto [wanted, present, ops] =
+      placement_of(toml_to_json(*snap), toml_to_json(*cur), locations);
   const detail::TomlOutline snap_outline = toml_outline(*snap);
   const detail::TomlOutline cur_outline = toml_outline(*cur);
   for (const KeyPath &path : wanted) {
@@ -1404,13 +1415,8 @@ Result<std::string> replace_yaml(std::string_view current,
                       "\" twice in one map; " + k_whole_file_advice);
     }
   }
-  const Json snap_doc = yaml_to_json(*snap);
-  const Json cur_doc = yaml_to_json(*cur);
-  std::vector<KeyPath> wanted = concrete_paths(snap_doc, locations);
-  std::vector<KeyPath> present = concrete_paths(cur_doc, locations);
-  const auto ops = splice_ops(wanted, present, [&](const KeyPath &path) {
-    return json_at(snap_doc, path) == json_at(cur_doc, path);
-  });
+  const auto [wanted, present, ops] =
+      placement_of(yaml_to_json(*snap), yaml_to_json(*cur), locations);
   // yaml-cpp's Node::operator= assigns through to the referenced node;
   // reset() is what rebinds a handle while walking.
   for (const KeyPath &path : wanted) {

@@ -1391,15 +1391,6 @@ TEST_CASE("replace_mcp") {
                         "    command: npx  # db\n# end\n");
   }
 
-  SUBCASE("YAML written in flow style is written out whole, correctly") {
-    auto result = replace_mcp("extensions: {old: {cmd: a}}  # flow\nb: 2\n",
-                              k_goose_yaml, Format::yaml, "extensions");
-    REQUIRE(result.has_value());
-    CHECK(extract_mcp(*result, Format::yaml, "extensions").servers ==
-          extract_mcp(k_goose_yaml, Format::yaml, "extensions").servers);
-    CHECK(result->find("b: 2") != std::string::npos);
-  }
-
   SUBCASE("TOML: the server tables are replaced, comments and order stay") {
     const std::string snapshot = "# Codex config\n"
                                  "model = \"o3\"  # the model\n"
@@ -1450,13 +1441,27 @@ TEST_CASE("replace_mcp") {
           "[profiles.fast]\nmodel = \"o4-mini\" # quick\n");
   }
 
-  SUBCASE("TOML servers set by keys outside their tables: written out whole") {
-    auto result = replace_mcp("a = 1\nmcp_servers.z.command = 'z'\n",
-                              k_codex_toml, Format::toml, "mcp_servers");
-    REQUIRE(result.has_value());
-    CHECK(extract_mcp(*result, Format::toml, "mcp_servers").servers ==
-          extract_mcp(k_codex_toml, Format::toml, "mcp_servers").servers);
-    CHECK(result->find("a = 1") != std::string::npos);
+  SUBCASE("layouts the text edits do not cover are written out whole") {
+    // YAML in flow style; TOML servers set by keys outside their tables.
+    const struct {
+      const char *current;
+      const char *snapshot;
+      Format format;
+      const char *locations;
+      const char *kept;
+    } cases[] = {
+        {"extensions: {old: {cmd: a}}  # flow\nb: 2\n", k_goose_yaml,
+         Format::yaml, "extensions", "b: 2"},
+        {"a = 1\nmcp_servers.z.command = 'z'\n", k_codex_toml, Format::toml,
+         "mcp_servers", "a = 1"},
+    };
+    for (const auto &c : cases) {
+      auto result = replace_mcp(c.current, c.snapshot, c.format, c.locations);
+      REQUIRE(result.has_value());
+      CHECK(extract_mcp(*result, c.format, c.locations).servers ==
+            extract_mcp(c.snapshot, c.format, c.locations).servers);
+      CHECK(result->find(c.kept) != std::string::npos);
+    }
   }
 
   SUBCASE("CRLF files keep their line ends, UTF-8 its bytes") {
