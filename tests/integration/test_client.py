@@ -572,6 +572,23 @@ model = "o4-mini"
 """
 
 
+GOOSE = "~/.config/goose/config.yaml"
+GOOSE_V1 = """# Goose
+GOOSE_PROVIDER: anthropic   # the provider
+GOOSE_MODEL: {model}
+extensions:
+  developer:
+    enabled: true
+    type: builtin
+  # fetch pages
+  fetch:
+    cmd: uvx
+    args: [mcp-server-fetch]
+    type: stdio
+# the end
+"""
+
+
 class OnlyMcpTest(DaemonTestCase):
     """restore --only-mcp of files people comment by hand: every byte
     outside the server maps stays as it is, through the daemon and
@@ -604,6 +621,20 @@ class OnlyMcpTest(DaemonTestCase):
         want = v2.replace(SETTINGS_SERVERS_V2, SETTINGS_SERVERS_V1)
         with open(self.sb.path(VSCODE_SETTINGS)) as f:
             self.assertEqual(f.read(), want)
+
+        # Goose's YAML: a server goes, the model changes.
+        g1 = GOOSE_V1.replace("{model}", "claude-sonnet")
+        self.sb.write(GOOSE, g1)
+        id_goose = self.wait_snapshot(GOOSE, g1)["id"]
+        fetch = g1[g1.index("  # fetch pages"):g1.index("# the end")]
+        g2 = g1.replace(fetch, "").replace("claude-sonnet", "claude-opus")
+        self.sb.write(GOOSE, g2)
+        self.wait_snapshot(GOOSE, g2)
+        r = run_ctl(self.sb, "restore", str(id_goose), "--only-mcp", "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.sb.path(GOOSE)) as f:
+            self.assertEqual(f.read(), g1.replace("claude-sonnet",
+                                                  "claude-opus"))
 
         # Without the daemon, the client does the same.
         self.assertEqual(self.daemon.stop(), 0)
