@@ -1441,6 +1441,26 @@ TEST_CASE("replace_mcp") {
           "[profiles.fast]\nmodel = \"o4-mini\" # quick\n");
   }
 
+  SUBCASE("TOML: arrays of tables, inline servers, '[' in strings") {
+    CHECK(replace_mcp("model = 'x'\n\n[mcp_servers.a]\ncommand = 'a'\n\n"
+                      "[[mcp_servers.a.tools]]\nname = 't1'\n\n[notes]\n"
+                      "text = \"\"\"\n[not a header]\n\"\"\"\n",
+                      "[mcp_servers.b]\ncommand = 'b'\ndescription = '''\n"
+                      "[also not]\n'''\n\n[[mcp_servers.b.tools]]\n"
+                      "name = 't2'\n",
+                      Format::toml, "mcp_servers")
+              .value() == "model = 'x'\n\n[mcp_servers.b]\ncommand = 'b'\n"
+                          "description = '''\n[also not]\n'''\n\n"
+                          "[[mcp_servers.b.tools]]\nname = 't2'\n\n[notes]\n"
+                          "text = \"\"\"\n[not a header]\n\"\"\"\n");
+    CHECK(replace_mcp("[mcp_servers]\na = { command = 'a' }  # inline\n\n"
+                      "[x]\ny = 1\n",
+                      "[mcp_servers]\nb = { command = 'b' }\n", Format::toml,
+                      "mcp_servers")
+              .value() ==
+          "[mcp_servers]\nb = { command = 'b' }\n\n[x]\ny = 1\n");
+  }
+
   SUBCASE("layouts the text edits do not cover are written out whole") {
     // YAML in flow style; TOML servers set by keys outside their tables.
     const struct {
