@@ -1173,7 +1173,10 @@ Result<std::string> replace_json(std::string_view current,
   if (!cur) {
     return tl::unexpected(current_unparseable(cur.error()));
   }
-  const auto [wanted, present, ops] = placement_of(*snap, *cur, locations);
+  const Placement placement = placement_of(*snap, *cur, locations);
+  const std::vector<KeyPath> &wanted = placement.wanted;
+  const std::vector<KeyPath> &present = placement.present;
+  const auto &ops = placement.ops;
   for (const KeyPath &path : wanted) {
     const OrderedJson *source = &*snap;
     for (const auto &key : path) {
@@ -1265,8 +1268,11 @@ Result<std::string> replace_toml(std::string_view current,
   if (!cur) {
     return tl::unexpected(current_unparseable(cur.error()));
   }
-  const auto [wanted, present, ops] =
+  const Placement placement =
       placement_of(toml_to_json(*snap), toml_to_json(*cur), locations);
+  const std::vector<KeyPath> &wanted = placement.wanted;
+  const std::vector<KeyPath> &present = placement.present;
+  const auto &ops = placement.ops;
   const detail::TomlOutline snap_outline = toml_outline(*snap);
   const detail::TomlOutline cur_outline = toml_outline(*cur);
   for (const KeyPath &path : wanted) {
@@ -1415,8 +1421,11 @@ Result<std::string> replace_yaml(std::string_view current,
                       "\" twice in one map; " + k_whole_file_advice);
     }
   }
-  const auto [wanted, present, ops] =
+  const Placement placement =
       placement_of(yaml_to_json(*snap), yaml_to_json(*cur), locations);
+  const std::vector<KeyPath> &wanted = placement.wanted;
+  const std::vector<KeyPath> &present = placement.present;
+  const auto &ops = placement.ops;
   // yaml-cpp's Node::operator= assigns through to the referenced node;
   // reset() is what rebinds a handle while walking.
   for (const KeyPath &path : wanted) {
