@@ -981,6 +981,9 @@ bool yaml_apply(std::string &out, std::string_view snapshot,
 std::optional<std::string> splice_json(std::string_view current,
                                        std::string_view snapshot,
                                        const std::vector<SpliceOp> &ops) {
+  if (ops.empty()) {
+    return std::string(current);
+  }
   const JsonText source(snapshot);
   const JsonObject *source_root = source.root();
   if (source_root == nullptr) {
@@ -1029,6 +1032,9 @@ std::optional<std::string> splice_json(std::string_view current,
 std::optional<std::string> splice_yaml(std::string_view current,
                                        std::string_view snapshot,
                                        const std::vector<SpliceOp> &ops) {
+  if (ops.empty()) {
+    return std::string(current);
+  }
   const auto source = read_yaml(snapshot);
   if (!source) {
     return std::nullopt;

@@ -1461,6 +1461,20 @@ TEST_CASE("replace_mcp") {
           "[mcp_servers]\nb = { command = 'b' }\n\n[x]\ny = 1\n");
   }
 
+  SUBCASE("no map differs: the file comes back as it is") {
+    // Whatever the rest of either file holds (here a YAML scalar that runs
+    // over two lines with bytes that are not UTF-8, and a snapshot libyaml
+    // refuses; fuzz/regressions/fuzz_mcp/yaml-no-change-not-utf8-written-out).
+    const std::string current = "model= p\"gt-5\"\n5-cod\xBB\xBF{\r";
+    CHECK(replace_mcp(current, "\n  \"mci_\x86\" ", Format::yaml, "mcpServers")
+              .value() == current);
+    const std::string settings =
+        "{\n  // mine\n  \"mcpServers\": {\"a\": {}}\n}";
+    CHECK(replace_mcp(settings, R"({"mcpServers": {"a": {}}, "x": 1})",
+                      Format::jsonc, "mcpServers")
+              .value() == settings);
+  }
+
   SUBCASE("layouts the text edits do not cover are written out whole") {
     // YAML in flow style; TOML servers set by keys outside their tables.
     const struct {
