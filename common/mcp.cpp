@@ -1178,10 +1178,7 @@ Result<std::string> replace_json(std::string_view current,
   const std::vector<KeyPath> &present = placement.present;
   const auto &ops = placement.ops;
   for (const KeyPath &path : wanted) {
-    const OrderedJson *source = &*snap;
-    for (const auto &key : path) {
-      source = &source->at(key);
-    }
+    const OrderedJson &source = json_at(*snap, path);
     OrderedJson *node = &*cur;
     for (std::size_t depth = 0; depth < path.size(); ++depth) {
       if (node->is_null()) {
@@ -1192,7 +1189,7 @@ Result<std::string> replace_json(std::string_view current,
       }
       node = &(*node)[path[depth]];
     }
-    *node = *source;
+    *node = source;
   }
   for (const KeyPath &path : present) {
     if (std::find(wanted.begin(), wanted.end(), path) != wanted.end()) {

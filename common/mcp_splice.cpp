@@ -138,7 +138,8 @@ struct Edit {
 using Edits = std::vector<Edit>;
 
 // Makes edits of one text, all given in its offsets, from the last one
-// back; two at the same place in the order they were listed. False (and
+// back; two at the same place in the order they were listed. Their text
+// takes the file's line ends (edits are written with "\n"). False (and
 // `out` unchanged) when two of them overlap.
 bool apply_edits(std::string &out, const Edits &edits) {
   std::vector<std::size_t> order(edits.size());
@@ -356,7 +357,6 @@ std::string json_quote(const std::string &key) {
 struct JsonLayout {
   bool compact = false;
   std::string unit = "  ";
-  std::string newline = "\n"; // "\r\n" in a file that has one
 };
 
 // True when only spaces, tabs and /* */ comments precede `pos` on its line.
@@ -374,9 +374,6 @@ bool json_first_on_line(std::string_view text, std::size_t pos) {
 
 JsonLayout json_layout(const JsonText &text, const JsonObject &root) {
   JsonLayout layout;
-  if (text.text().find("\r\n") != std::string_view::npos) {
-    layout.newline = "\r\n";
-  }
   if (root.members.empty()) {
     return layout;
   }
@@ -408,9 +405,8 @@ std::string json_chain(const KeyPath &keys, std::size_t from,
            json_chain(keys, from + 1, leaf, layout, indent) + "}";
   }
   const std::string inner = indent + layout.unit;
-  return "{" + layout.newline + inner + json_quote(keys[from]) + ": " +
-         json_chain(keys, from + 1, leaf, layout, inner) + layout.newline +
-         indent + "}";
+  return "{\n" + inner + json_quote(keys[from]) + ": " +
+         json_chain(keys, from + 1, leaf, layout, inner) + "\n" + indent + "}";
 }
 
 // Past a // comment at `i` (the newline stays), or i.
@@ -457,7 +453,7 @@ void json_add_member(Edits &edits, const JsonText &text,
       if (!has_comma) {
         edits.push_back({last.value_end, last.value_end, ","});
       }
-      edits.push_back({line_end, line_end, layout.newline + indent + member});
+      edits.push_back({line_end, line_end, "\n" + indent + member});
       return;
     }
     edits.push_back({past, past,
@@ -472,9 +468,9 @@ void json_add_member(Edits &edits, const JsonText &text,
   }
   const std::string outer = line_indent(t, object.open);
   const std::string inner = outer + layout.unit;
-  edits.push_back({object.open + 1, object.close,
-                   layout.newline + inner + json_quote(key) + ": " +
-                       value(inner) + layout.newline + outer});
+  edits.push_back(
+      {object.open + 1, object.close,
+       "\n" + inner + json_quote(key) + ": " + value(inner) + "\n" + outer});
 }
 
 // Takes `member` out of `object` with its comma and a comment that ends its
@@ -646,9 +642,8 @@ public:
     if (m_text.starts_with("\xEF\xBB\xBF")) {
       return std::nullopt;
     }
-    const yaml_event_t *event = &m_events.next(); // stream start
-    event = &m_events.next();
-    if (event->type != YAML_DOCUMENT_START_EVENT) {
+    m_events.next(); // the stream's start
+    if (m_events.next().type != YAML_DOCUMENT_START_EVENT) {
       return std::nullopt;
     }
     YamlNode root = node(m_events.next(), 0);
@@ -1020,11 +1015,9 @@ std::optional<std::string> splice_json(std::string_view current,
     if (!json_edits(edits, parent, text, source, source_layout, op)) {
       return std::nullopt;
     }
-    std::string next = out;
-    if (!apply_edits(next, edits)) {
+    if (!apply_edits(out, edits)) {
       return std::nullopt;
     }
-    out = std::move(next);
   }
   return out;
 }
