@@ -32,39 +32,80 @@ void protect_buckets(const std::vector<const RetentionItem *> &newest_first,
 std::vector<RetentionDecision>
 plan_retention(std::span<const RetentionItem> items,
                const RetentionPolicy &policy) {
-  std::vector<const RetentionItem *> order;
-  order.reserve(items.size());
+  // Newest first: those recorded here by id, the imported ones by time.
+  // An import goes before the first one recorded here that is not later
+  // than it, a recorded one's time being the latest of it and everything
+  // recorded before it (after a clock set back, the times recorded do not
+  // decrease with the ids; this keeps an import from passing those recorded
+  // since).
+  std::vector<const RetentionItem *> recorded;
+  std::vector<const RetentionItem *> imported;
   for (const auto &item : items) {
-    order.push_back(&item);
+    (item.imported ? imported : recorded).push_back(&item);
   }
-  std::sort(order.begin(), order.end(), [](const auto *a, const auto *b) {
+  if (recorded.empty() && imported.empty()) {
+    return {};
+  }
+  std::sort(recorded.begin(), recorded.end(),
+            [](const auto *a, const auto *b) { return a->id < b->id; });
+  std::vector<Micros> latest_so_far(recorded.size());
+  for (std::size_t r = 0; r < recorded.size(); ++r) {
+    latest_so_far[r] =
+        r == 0 ? recorded[r]->taken_at
+               : std::max(latest_so_far[r - 1], recorded[r]->taken_at);
+  }
+  std::sort(imported.begin(), imported.end(), [](const auto *a, const auto *b) {
     if (a->taken_at != b->taken_at) {
       return a->taken_at > b->taken_at;
     }
     return a->id > b->id;
   });
-  if (order.empty()) {
-    return {};
+  std::vector<const RetentionItem *> order;
+  order.reserve(items.size());
+  std::size_t r = recorded.size(); // recorded[r - 1] is the next one
+  std::size_t m = 0;
+  while (r > 0 || m < imported.size()) {
+    if (m < imported.size() &&
+        (r == 0 || imported[m]->taken_at > latest_so_far[r - 1] ||
+         (imported[m]->taken_at == latest_so_far[r - 1] &&
+          imported[m]->id > recorded[r - 1]->id))) {
+      order.push_back(imported[m++]);
+    } else {
+      order.push_back(recorded[--r]);
+    }
   }
 
   std::vector<bool> keep(order.size(), false);
   keep[0] = true; // the newest
+  const RetentionItem *last_recorded =
+      recorded.empty() ? nullptr : recorded.back();
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (i < policy.min_keep || order[i]->pinned) {
       keep[i] = true;
     }
   }
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    if (order[i]->good) {
-      keep[i] = true; // the newest good one
-      break;
+  // What this store recorded last (a capture compares the file with it),
+  // the newest good one, and the newest good one recorded here (an import
+  // of another machine's copy may be ahead of it).
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    if (order[k] == last_recorded) {
+      keep[k] = true;
+    }
+  }
+  for (const bool recorded_only : {false, true}) {
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      if (order[k]->good && !(recorded_only && order[k]->imported)) {
+        keep[k] = true;
+        break;
+      }
     }
   }
   protect_buckets(order, policy.keep_daily, utc_day_key, keep);
   protect_buckets(order, policy.keep_weekly, utc_iso_week_key, keep);
   protect_buckets(order, policy.keep_monthly, utc_month_key, keep);
 
-  const Micros newest = order[0]->taken_at;
+  const Micros newest =
+      last_recorded ? last_recorded->taken_at : order[0]->taken_at;
   const Micros max_age =
       static_cast<Micros>(policy.max_age_days) * k_micros_per_day;
   std::vector<RetentionDecision> out;

@@ -16,6 +16,9 @@ struct RetentionItem {
   Micros taken_at = 0;
   bool pinned = false;
   bool good = false; // parseable with at least one MCP server
+  // Recorded by `import` with the time of another store. The others were
+  // recorded here, in id order, with this machine's clock at the time.
+  bool imported = false;
 };
 
 // A snapshot retention deletes, and the rule that deletes it.
@@ -35,8 +38,18 @@ constexpr bool retention_deletes(const RetentionPolicy &policy) {
 // The snapshots of one path that the policy deletes (SPEC §7), in id order.
 // Age is measured from the path's newest snapshot, not from the clock. Never
 // deletes the newest, the newest good, a pinned one, one of the newest
-// min_keep, or the newest of a kept daily/weekly/monthly bucket. Ties in
-// taken_at are ordered by id.
+// min_keep, or the newest of a kept daily/weekly/monthly bucket.
+//
+// "Newest" is the order in which this store recorded them (ids), not their
+// times, so that a clock set back, or set ahead and put right, does not
+// wipe history. After the clock went back, new snapshots carry older times
+// than those before them; after it jumped ahead and was put right, one
+// snapshot carries a time far ahead of the rest. Ordered by time, either
+// made retention delete history: the new snapshots as they were recorded,
+// or everything "older" than the one ahead. Age is counted back from the
+// time of the newest recorded snapshot, and a snapshot with a later time
+// than that is not old. Imported snapshots keep their place in time among
+// those recorded here (plan_retention() says how).
 std::vector<RetentionDecision>
 plan_retention(std::span<const RetentionItem> items,
                const RetentionPolicy &policy);

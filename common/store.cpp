@@ -88,6 +88,14 @@ DROP INDEX snapshots_by_path;
 CREATE INDEX snapshots_by_path
   ON snapshots(path, id, taken_at, pinned, good);
 )sql",
+    // The retention plan orders a path's snapshots by id, except imported
+    // ones, which it places by time (common/retention.hpp): the index covers
+    // the trigger too.
+    R"sql(
+DROP INDEX snapshots_by_path;
+CREATE INDEX snapshots_by_path
+  ON snapshots(path, id, taken_at, pinned, good, trigger);
+)sql",
 };
 static_assert(sizeof(k_migrations) / sizeof(k_migrations[0]) ==
               Store::k_schema_version);
@@ -832,8 +840,9 @@ Store::plan_prune_ids(const RetentionPolicy &policy,
   // Retention runs after every snapshot: the columns the plan needs come
   // from one index (snapshots_by_path covers them), with no record
   // building and no JSON.
-  TRY_ASSIGN(auto stmt, cached("SELECT id, taken_at, pinned, good FROM "
-                               "snapshots WHERE path = ?1"));
+  TRY_ASSIGN(auto stmt,
+             cached("SELECT id, taken_at, pinned, good, trigger = 'import' "
+                    "FROM snapshots WHERE path = ?1"));
   std::vector<RetentionItem> items;
   for (const auto &p : targets) {
     stmt->reset();
@@ -845,7 +854,8 @@ Store::plan_prune_ids(const RetentionPolicy &policy,
         break;
       }
       items.push_back({stmt->column_int64(0), stmt->column_int64(1),
-                       stmt->column_int64(2) != 0, stmt->column_int64(3) != 0});
+                       stmt->column_int64(2) != 0, stmt->column_int64(3) != 0,
+                       stmt->column_int64(4) != 0});
     }
     for (auto &d : plan_retention(items, policy)) {
       out.push_back(std::move(d));

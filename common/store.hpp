@@ -239,7 +239,7 @@ public:
   Result<StoreStats> stats();
 
   // The schema version this build writes (PRAGMA user_version).
-  static constexpr int k_schema_version = 4;
+  static constexpr int k_schema_version = 5;
 
 private:
   Store() = default;

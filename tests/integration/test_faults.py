@@ -1,12 +1,15 @@
 """Faults from outside: a full disk, a read-only state dir, the store or the
 socket deleted behind the daemon's back, a corrupt store at start, hundreds
-of watched paths and an exhausted inotify watch limit. The daemon stays up,
-the store stays sound, and it catches up once the fault is gone."""
+of watched paths, an exhausted inotify watch limit and a system clock set
+wrong. The daemon stays up, the store stays sound, and it catches up once
+the fault is gone."""
 
 import base64
+import glob
 import json
 import os
 import subprocess
+import time
 import unittest
 
 from harness import (DaemonTestCase, Daemon, MCPBKD, StoreReader, request,
@@ -282,6 +285,113 @@ class InotifyLimitTest(ManyPathsBase):
         self.all_captured("v2-")
         r = run_ctl(self.sb, "status")
         self.assertIn(b"max_user_watches", r.stdout + r.stderr)
+        verify_ok(self)
+
+
+class ClockTest(DaemonTestCase):
+    """The daemon's wall clock moved while it runs, with libfaketime (the
+    `faketime` package): its offset is read from a file at every clock read,
+    so the test sets the clock back and ahead as a user, a dead RTC battery
+    or a bad time server would. Only the wall clock moves; the monotonic
+    clock the timers use does not."""
+
+    config = """\
+watch:
+  debounce_ms: 50
+  max_delay_ms: 400
+retention:
+  max_count: 100
+  max_age_days: 90
+  min_keep: 3
+  keep_daily: 0
+  keep_weekly: 0
+  keep_monthly: 0
+log:
+  level: debug
+"""
+    DAY_US = 86400 * 1_000_000
+
+    def setUp(self):
+        super().setUp()
+        libs = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1") +
+                      glob.glob("/usr/local/lib/faketime/libfaketime.so.1"))
+        if not libs:
+            self.skipTest("libfaketime is not installed (package faketime)")
+        self.offset_file = os.path.join(self.sb.root, "clock-offset")
+        self.set_clock("+0")
+        env = {"LD_PRELOAD": libs[0],
+               "FAKETIME_TIMESTAMP_FILE": self.offset_file,
+               "FAKETIME_NO_CACHE": "1",
+               "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        if os.environ.get("MCPBK_SANITIZED"):
+            # The preloaded library comes before ASan's runtime.
+            env["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
+                                   ":verify_asan_link_order=0").lstrip(":")
+        self.daemon.start(extra_env=env)
+
+    def set_clock(self, offset):
+        with open(self.offset_file + ".tmp", "w") as f:
+            f.write(offset + "\n")
+        os.replace(self.offset_file + ".tmp", self.offset_file)
+
+    def save(self, name):
+        """Saves a new version as editors do: temp file, rename."""
+        content = servers_json(name, "keep")
+        p = self.sb.path(CURSOR)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p + ".tmp", "w") as f:
+            f.write(content)
+        os.replace(p + ".tmp", p)
+        return self.wait_snapshot(CURSOR, content)
+
+    def kept(self):
+        return [next(n for n in s["servers"] if n != "keep")
+                for s in self.snapshots(CURSOR)]
+
+    def test_clock_set_back_keeps_new_snapshots(self):
+        for i in range(5):
+            self.save(f"right-{i}")
+        self.set_clock("-400d")
+        back = [self.save(f"back-{i}") for i in range(3)]
+        # The daemon read the moved clock (else the test proves nothing).
+        before = time.time() * 1_000_000
+        for s in back:
+            self.assertLess(s["taken_at"], before - 399 * self.DAY_US)
+        # Before, each was deleted by retention as it was recorded: dated
+        # 400 days before the path's newest (by time), it was the oldest.
+        self.set_clock("+0")
+        self.save("right-again")
+        self.wait_quiet()
+        names = self.kept()
+        for i in range(5):
+            self.assertIn(f"right-{i}", names)
+        # Dated 400 days back, two of the three are now older than
+        # max_age_days; the newest min_keep (3) recorded are kept.
+        self.assertEqual(names[-3:], ["back-1", "back-2", "right-again"])
+        self.assertNotIn("back-0", names)
+        verify_ok(self)
+
+    def test_clock_ahead_then_put_right_wipes_nothing_after(self):
+        for i in range(3):
+            self.save(f"right-{i}")
+        self.set_clock("+400d")
+        ahead = self.save("ahead")
+        self.assertGreater(ahead["taken_at"],
+                           time.time() * 1_000_000 + 399 * self.DAY_US)
+        self.set_clock("+0")
+        after = [f"after-{i}" for i in range(5)]
+        for name in after:
+            self.save(name)
+        self.wait_quiet()
+        # Measured from the snapshot dated ahead, each of these was more
+        # than 90 days old and went once out of min_keep; now age counts
+        # from the newest recorded, and the one ahead is not old.
+        names = self.kept()
+        self.assertEqual(names[-6:], ["ahead"] + after)
+        # The clock jumping ahead itself is time passing to retention: what
+        # was more than 90 days older than "ahead" and not among the
+        # newest min_keep went when it was recorded (docs/RELIABILITY.md).
+        self.assertEqual(len(names), 6 + 2)
         verify_ok(self)
 
 

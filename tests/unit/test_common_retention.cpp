@@ -151,6 +151,73 @@ TEST_CASE("plan_retention") {
     p.keep_weekly = 2;
     CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{1, 3});
   }
+  SUBCASE("a clock set back does not make new snapshots old") {
+    // Five recorded with the right time, then three after the clock went
+    // back 400 days: ordered by time, the three were the oldest and went
+    // at once.
+    auto items = hourly(5);
+    const Micros back = k_base - 400 * k_micros_per_day;
+    for (int i = 6; i <= 8; ++i) {
+      items.push_back({i, back + i * k_hour, false, true});
+    }
+    RetentionPolicy p = only(100, 90, 3);
+    CHECK(plan_retention(items, p).empty());
+    // Counted in the order they were recorded: the first ones go.
+    p.max_count = 5;
+    CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{1, 2, 3});
+    // Once the clock is right again, age counts from the newest recorded,
+    // so the three are as old as their times say.
+    items.push_back({9, k_base + 9 * k_hour, false, true});
+    // (8 and 7 are among the newest min_keep recorded.)
+    p.max_count = 100;
+    CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{6});
+  }
+  SUBCASE("a clock that jumped ahead and was put right wipes nothing") {
+    // Ten a day apart, one with the clock 400 days ahead, then four after
+    // it was put right. Measured from the one ahead, every other was "older
+    // than 90 days".
+    std::vector<RetentionItem> items;
+    for (int i = 1; i <= 10; ++i) {
+      items.push_back({i, k_base + i * k_micros_per_day, false, true});
+    }
+    items.push_back({11, k_base + 410 * k_micros_per_day, false, true});
+    for (int i = 12; i <= 15; ++i) {
+      items.push_back({i, k_base + i * k_micros_per_day, false, true});
+    }
+    CHECK(plan_retention(items, only(100, 90, 3)).empty());
+    // max_count counts the one ahead where it was recorded.
+    CHECK(ids(plan_retention(items, only(4))) ==
+          std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  }
+  SUBCASE("imported snapshots take their place by time") {
+    // Five recorded here a day apart; five imported from another machine,
+    // from before them; one imported that is newer than all.
+    std::vector<RetentionItem> items;
+    for (int i = 1; i <= 5; ++i) {
+      items.push_back({i, k_base + i * k_micros_per_day, false, true});
+    }
+    for (int i = 6; i <= 10; ++i) {
+      items.push_back(
+          {i, k_base - (20 - i) * k_micros_per_day, false, true, true});
+    }
+    CHECK(ids(plan_retention(items, only(5))) ==
+          std::vector<std::int64_t>{6, 7, 8, 9, 10});
+    items.push_back({11, k_base + 30 * k_micros_per_day, false, true, true});
+    // The newer import is the newest; what this store recorded last stays
+    // too, and age counts from it (the import ahead of it is not old).
+    CHECK(ids(plan_retention(items, only(1))) ==
+          std::vector<std::int64_t>{1, 2, 3, 4, 6, 7, 8, 9, 10});
+    CHECK(ids(plan_retention(items, only(0, 2))) ==
+          std::vector<std::int64_t>{1, 2, 6, 7, 8, 9, 10});
+  }
+  SUBCASE("the newest good one recorded here survives a good import") {
+    std::vector<RetentionItem> items = {
+        {1, k_base, false, true},
+        {2, k_base + k_hour, false, true},
+        {3, k_base + 2 * k_hour, false, false}, // recorded last, broken
+        {4, k_base + 3 * k_hour, false, true, true}};
+    CHECK(ids(plan_retention(items, only(1))) == std::vector<std::int64_t>{1});
+  }
   SUBCASE("nothing to do on an empty path") {
     CHECK(plan_retention({}, only(1)).empty());
   }

@@ -549,6 +549,42 @@ TEST_CASE("Store::delete_snapshots") {
   CHECK(stats->blobs == 1);
 }
 
+TEST_CASE("Store::plan_prune_ids orders by record, imports by time") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  constexpr Micros day = 86'400'000'000;
+  const Micros now = 1'700'000'000'000'000;
+  // Three recorded here, the last with a clock set back a year; two
+  // imported from another machine, from before the first.
+  std::vector<std::int64_t> ids;
+  for (const Micros at : {now, now + day, now - 365 * day}) {
+    auto s = snap("/a", at);
+    auto added = store.add_snapshot(s, "recorded " + std::to_string(at));
+    REQUIRE(added);
+    ids.push_back(added->id);
+  }
+  for (const Micros at : {now - 3 * day, now - 2 * day}) {
+    auto s = snap("/a", at);
+    s.trigger = SnapshotTrigger::imported;
+    auto added = store.add_snapshot(s, "imported " + std::to_string(at));
+    REQUIRE(added);
+    ids.push_back(added->id);
+  }
+  RetentionPolicy policy;
+  policy.max_count = 3;
+  policy.max_age_days = 0;
+  policy.min_keep = 0;
+  policy.keep_daily = policy.keep_weekly = policy.keep_monthly = 0;
+  auto plan = store.plan_prune_ids(policy, "/a");
+  REQUIRE(plan);
+  // Newest first: recorded 3, 2, 1, then the imports by time.
+  std::vector<std::int64_t> planned;
+  for (const auto &d : *plan) {
+    planned.push_back(d.id);
+  }
+  CHECK(planned == std::vector<std::int64_t>{ids[3], ids[4]});
+}
+
 namespace {
 
 // A config-like text of about `lines` lines; `rev` changes one line.
@@ -941,8 +977,8 @@ TEST_CASE("Store indexes serve the queries of every recorded change") {
     return plan;
   };
   // The retention plan after each snapshot reads only the index.
-  CHECK(plan_of("SELECT id, taken_at, pinned, good FROM snapshots WHERE "
-                "path = 'p'")
+  CHECK(plan_of("SELECT id, taken_at, pinned, good, trigger = 'import' FROM "
+                "snapshots WHERE path = 'p'")
             .find("COVERING INDEX snapshots_by_path") != std::string::npos);
   // A path's latest snapshot, before each capture.
   CHECK(plan_of("SELECT id FROM snapshots WHERE path = 'p' ORDER BY id DESC "
