@@ -304,11 +304,15 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
   }
   auto skip = [&](std::string kind,
                   std::string message) -> Result<CaptureOutcome> {
-    TRY_ASSIGN(auto event,
-               store.add_event({Severity::warning, std::move(kind), path,
-                                std::move(message), "{}", 0}));
     outcome.kind = CaptureOutcome::Kind::skipped;
-    outcome.events.push_back(std::move(event));
+    outcome.skip_kind = std::move(kind);
+    outcome.skip_message = std::move(message);
+    if (outcome.skip_kind != request.skip_reported) {
+      TRY_ASSIGN(auto event,
+                 store.add_event({Severity::warning, outcome.skip_kind, path,
+                                  outcome.skip_message, "{}", 0}));
+      outcome.events.push_back(std::move(event));
+    }
     return outcome;
   };
   if (!info->is_regular) {
@@ -325,7 +329,7 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
       return skip("too_large", bytes.error().message +
                                    " (store.max_file_bytes); not snapshotted");
     }
-    return skip("unreadable", bytes.error().message);
+    return skip("unreadable", bytes.error().message + "; not snapshotted");
   }
   CaptureRequest read_request = request;
   read_request.padded = Padded::yes;

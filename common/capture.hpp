@@ -38,6 +38,10 @@ struct CaptureRequest {
   // The file is ~/.claude.json: list its projects from the capture's own
   // parse, into CaptureOutcome::claude_projects (for a JSON target).
   bool claude_projects = false;
+  // capture_file(): the kind of skip already reported for this path while
+  // it lasts ("unreadable", "too_large", "not_a_file"; the daemon's): a
+  // skip of that kind records no event again.
+  std::string_view skip_reported;
 };
 
 // What a capture did.
@@ -49,6 +53,10 @@ struct CaptureOutcome {
     missing,       // the file does not exist
     skipped,       // too large, not a regular file or unreadable (event)
   } kind = Kind::unchanged;
+  // Kind::skipped: why, as an event kind ("unreadable", "too_large",
+  // "not_a_file") and a message.
+  std::string skip_kind;
+  std::string skip_message;
   std::optional<SnapshotRecord> snapshot;
   // Events recorded by this capture (risk, skips, deletions).
   std::vector<EventRecord> events;

@@ -272,18 +272,23 @@ public:
   // ops::DaemonServices
   json status_info() override {
     json watched = json::array();
+    std::vector<std::string> warnings(m_warnings.begin(), m_warnings.end());
     for (const auto &t : m_targets) {
       const auto it = m_exists.find(t.path);
       const bool exists = it != m_exists.end() && it->second;
+      std::string state = exists ? "watching" : "waiting for file";
+      if (const auto skip = m_skipped.find(t.path); skip != m_skipped.end()) {
+        state = "not snapshotted";
+        warnings.push_back(skip->second.message);
+      }
       watched.push_back({{"host", t.host},
                          {"path", t.path.string()},
                          {"scope", to_string(t.scope)},
                          {"format", to_string(t.format)},
                          {"trigger", to_string(t.trigger)},
                          {"exists", exists},
-                         {"state", exists ? "watching" : "waiting for file"}});
+                         {"state", std::move(state)}});
     }
-    std::vector<std::string> warnings(m_warnings.begin(), m_warnings.end());
     for (const auto &w : m_watcher->warnings()) {
       warnings.push_back(w);
     }
@@ -611,6 +616,9 @@ private:
     CaptureRequest request;
     request.trigger = trigger;
     request.claude_projects = claude_json;
+    if (const auto skipped = m_skipped.find(path); skipped != m_skipped.end()) {
+      request.skip_reported = skipped->second.kind;
+    }
     auto outcome = capture_file(m_store, target, request, m_config);
     if (!outcome) {
       spdlog::error("cannot snapshot {}: {}", path.string(),
@@ -663,9 +671,21 @@ private:
       break;
     case Kind::skipped:
       m_exists[path] = true;
-      spdlog::warn("{} skipped: {}", path.string(),
-                   outcome->events.empty() ? "" : outcome->events[0].message);
+      // Reported once while it lasts: an application rewriting a file the
+      // daemon cannot read (or one over store.max_file_bytes) would
+      // otherwise add an event at each save.
+      if (outcome->events.empty()) {
+        spdlog::debug("{} still not snapshotted: {}", path.string(),
+                      outcome->skip_message);
+      } else {
+        spdlog::warn("{} not snapshotted: {}", path.string(),
+                     outcome->skip_message);
+      }
+      m_skipped[path] = {outcome->skip_kind, outcome->skip_message};
       break;
+    }
+    if (outcome->kind != Kind::skipped && m_skipped.erase(path) > 0) {
+      spdlog::info("{} can be snapshotted again", path.string());
     }
     if (claude_json && (outcome->kind == Kind::recorded ||
                         outcome->kind == Kind::mcp_unchanged)) {
@@ -948,6 +968,14 @@ private:
   std::vector<DiscoveryDir> m_discovery; // sorted
   std::vector<fs::path> m_claude_projects;
   std::map<fs::path, bool> m_exists;
+  // Watched files passed over (unreadable, too large, not a regular file)
+  // until a capture no longer skips them: why (for status), and the kind
+  // already recorded as an event.
+  struct Skip {
+    std::string kind; // the event kind recorded
+    std::string message;
+  };
+  std::map<fs::path, Skip> m_skipped;
   std::map<fs::path, std::chrono::steady_clock::time_point> m_restored;
   std::deque<std::pair<fs::path, SnapshotTrigger>> m_scan_queue;
   std::map<fs::path, SnapshotTrigger> m_retry;

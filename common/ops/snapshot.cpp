@@ -91,10 +91,9 @@ json op_snapshot(Context &context, const json &raw_args) {
       // A host's file that does not exist here is not worth a mention.
       continue;
     }
-    std::string reason = to_string(outcome.kind);
-    if (!outcome.events.empty()) {
-      reason = outcome.events.front().message;
-    }
+    const std::string reason = outcome.skip_message.empty()
+                                   ? to_string(outcome.kind)
+                                   : outcome.skip_message;
     skipped.push_back({{"path", target.path.string()}, {"reason", reason}});
   }
   if (snapshots.empty() && skipped.empty() && !paths) {

@@ -301,6 +301,30 @@ class WatchingTest(DaemonTestCase):
         wait_for(lambda: self.store.events("too_large"), 10,
                  "a too_large event")
         self.assertEqual(len(self.snapshots(CURSOR)), 1)
+        status = request(self.sb.socket, "status")["result"]
+        state = [w["state"] for w in status["watched"]
+                 if w["path"] == self.sb.path(CURSOR)]
+        self.assertEqual(state, ["not snapshotted"])
+        self.assertTrue(any("over the limit of 1000" in w
+                            for w in status["warnings"]), status["warnings"])
+        # An application saving it again and again: reported once while it
+        # lasts, not once per save.
+        for n in range(3):
+            self.sb.write(CURSOR, servers_json(*[f"t{n}-{i}"
+                                                 for i in range(100)]))
+            wait_for(lambda: self.daemon.log().count(
+                "still not snapshotted") > n, 10, "the save to be read")
+        self.assertEqual(len(self.store.events("too_large")), 1)
+        # Small again: snapshotted, and the warning is gone.
+        self.sb.write(CURSOR, servers_json("small"))
+        self.wait_snapshot(CURSOR, servers_json("small"))
+        status = request(self.sb.socket, "status")["result"]
+        self.assertFalse(any("over the limit" in w
+                             for w in status["warnings"]), status["warnings"])
+        # Too large once more is a new spell, and a new event.
+        self.sb.write(CURSOR, servers_json(*[f"u{i}" for i in range(100)]))
+        wait_for(lambda: len(self.store.events("too_large")) == 2, 10,
+                 "a second too_large event")
 
     def test_directory_in_place_of_a_file_is_a_warning(self):
         os.makedirs(self.sb.path(CURSOR))

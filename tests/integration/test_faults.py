@@ -8,6 +8,7 @@ import base64
 import glob
 import json
 import os
+import shutil
 import subprocess
 import time
 import unittest
@@ -285,6 +286,59 @@ class InotifyLimitTest(ManyPathsBase):
         self.all_captured("v2-")
         r = run_ctl(self.sb, "status")
         self.assertIn(b"max_user_watches", r.stdout + r.stderr)
+        verify_ok(self)
+
+
+class UnreadableFileTest(DaemonTestCase):
+    """A watched file the daemon may not read (mode 000). The daemon runs as
+    root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (`setpriv
+    --bounding-set`), so file modes apply to it while the test, as root,
+    can still write the file and talk to the daemon (same uid)."""
+
+    DROP = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv")
+        probe = self.sb.write("probe", "x")
+        os.chmod(probe, 0)
+        if subprocess.run(self.DROP + ["cat", probe],
+                          capture_output=True).returncode == 0:
+            self.skipTest("dropping CAP_DAC_OVERRIDE does not apply here")
+
+    def test_unreadable_file_is_reported_once_and_caught_up(self):
+        path = self.sb.write(CURSOR, servers_json("v1"))
+        log = open(self.daemon.log_path, "ab")
+        self.daemon.proc = subprocess.Popen(
+            self.DROP + [MCPBKD], env=self.sb.env, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        self.daemon.wait_ready()
+        self.wait_snapshot(CURSOR, servers_json("v1"))
+        os.chmod(path, 0)
+        for n in range(3):
+            self.sb.write(CURSOR, servers_json(f"v2-{n}"))  # in place
+            if n == 0:
+                wait_for(lambda: self.store.events("unreadable"), 10,
+                         "an unreadable event")
+            else:
+                wait_for(lambda: self.daemon.log().count(
+                    "still not snapshotted") >= n, 10, "the save to be read")
+        events = self.store.events("unreadable")
+        self.assertEqual(len(events), 1, events)
+        self.assertIn("Permission denied", events[0]["message"])
+        status = request(self.sb.socket, "status")["result"]
+        self.assertTrue(any("Permission denied" in w
+                            for w in status["warnings"]), status["warnings"])
+        r = run_ctl(self.sb, "status")
+        self.assertIn(b"not snapshotted", r.stdout)
+        # Readable again (a chmod alone: inotify's IN_ATTRIB): the last
+        # save is snapshotted without another write.
+        os.chmod(path, 0o644)
+        self.wait_snapshot(CURSOR, servers_json("v2-2"))
+        status = request(self.sb.socket, "status")["result"]
+        self.assertEqual(status["warnings"], [])
         verify_ok(self)
 
 

@@ -402,6 +402,39 @@ TEST_CASE("capture_file reuses the caller's hash and view only for its bytes") {
   }
 }
 
+TEST_CASE("capture_file records a skip once while the caller reports it") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  Config config = default_config();
+  config.store.max_file_bytes = 10;
+  const WatchTarget target =
+      target_for("cursor", (dir / "mcp.json").string(), {});
+  test::write_file(target.path, R"({"mcpServers": {}})");
+  CaptureRequest request;
+  auto first = capture_file(store, target, request, config);
+  REQUIRE(first);
+  CHECK(first->kind == CaptureOutcome::Kind::skipped);
+  CHECK(first->skip_kind == "too_large");
+  CHECK(first->skip_message.find("over the limit of 10") != std::string::npos);
+  REQUIRE(first->events.size() == 1);
+  CHECK(first->events[0].message == first->skip_message);
+  SUBCASE("the same kind already reported: no event") {
+    request.skip_reported = "too_large";
+    auto again = capture_file(store, target, request, config);
+    REQUIRE(again);
+    CHECK(again->kind == CaptureOutcome::Kind::skipped);
+    CHECK(again->skip_message == first->skip_message);
+    CHECK(again->events.empty());
+    CHECK(store.events(std::nullopt, std::nullopt)->size() == 1);
+  }
+  SUBCASE("another kind reported before: an event") {
+    request.skip_reported = "unreadable";
+    auto again = capture_file(store, target, request, config);
+    REQUIRE(again);
+    CHECK(again->events.size() == 1);
+  }
+}
+
 TEST_CASE("capture_file lists ~/.claude.json's projects from its own parse") {
   const auto dir = test::scratch_dir();
   Store store = open_store(dir);
