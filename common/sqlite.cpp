@@ -2,9 +2,25 @@
 
 #include <sqlite3.h>
 
+#include <string>
 #include <utility>
 
 namespace mcpbk::sql {
+
+namespace {
+
+constexpr int k_busy_timeout_ms = 5000;
+
+// SQLITE_BUSY once busy_timeout has passed: another process (a second
+// mcpbkctl working offline, the sqlite3 shell, a backup tool) kept the
+// store's write lock all that time.
+std::string busy_message(const char *sqlite_message) {
+  return "the store is locked: another process has held its write lock for " +
+         std::to_string(k_busy_timeout_ms / 1000) + " s (" + sqlite_message +
+         "); try again";
+}
+
+} // namespace
 
 Database::~Database() {
   close();
@@ -74,7 +90,7 @@ Result<Database> Database::open(const std::filesystem::path &file,
                 "cannot open " + file.string() + ": " + msg);
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, k_busy_timeout_ms);
   return Database(db);
 }
 
@@ -86,7 +102,7 @@ Error Database::error(std::string_view what) const {
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
     ec = ErrorCode::integrity_error;
   } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    ec = ErrorCode::busy;
+    return Error{ErrorCode::busy, busy_message(msg.c_str())};
   }
   return Error{ec, std::string(what) + ": " + msg};
 }
@@ -97,7 +113,7 @@ Result<void> Database::exec(std::string_view sql) {
   if (sqlite3_exec(m_db, text.c_str(), nullptr, nullptr, &errmsg) !=
       SQLITE_OK) {
     Error e = error("database error");
-    if (errmsg) {
+    if (errmsg && e.code != ErrorCode::busy) {
       e.message = "database error: " + std::string(errmsg);
     }
     sqlite3_free(errmsg);
@@ -182,7 +198,7 @@ Result<bool> Statement::step() {
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
     ec = ErrorCode::integrity_error;
   } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    ec = ErrorCode::busy;
+    return fail(ErrorCode::busy, busy_message(sqlite3_errmsg(m_db)));
   } else if (primary == SQLITE_FULL) {
     ec = ErrorCode::io_error;
   }

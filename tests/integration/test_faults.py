@@ -342,6 +342,52 @@ class UnreadableFileTest(DaemonTestCase):
         verify_ok(self)
 
 
+class LockedStoreTest(DaemonTestCase):
+    """Another process holds the store's write lock for longer than SQLite's
+    busy timeout (5 s): the sqlite3 shell left in a transaction, a backup
+    tool. Requests that write get a clear `busy` error, the change made
+    meanwhile is snapshotted once the lock goes, with no further save."""
+
+    HOLDER = ("import sqlite3, sys\n"
+              "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+              "c.execute('BEGIN IMMEDIATE')\n"
+              "print('locked', flush=True)\n"
+              "sys.stdin.readline()\n"
+              "c.execute('ROLLBACK')\n")
+
+    def test_store_locked_past_the_busy_timeout(self):
+        self.sb.write(CURSOR, servers_json("v1"))
+        self.daemon.start()
+        first = self.wait_snapshot(CURSOR, servers_json("v1"))
+        holder = subprocess.Popen(
+            ["python3", "-c", self.HOLDER, self.sb.store_file],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), "locked")
+            self.sb.write(CURSOR, servers_json("v2"))
+            started = time.monotonic()
+            r = run_ctl(self.sb, "pin", str(first["id"]), timeout=120)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(b"the store is locked", r.stderr)
+            self.assertIn(b"[busy]", r.stderr)
+            self.assertGreaterEqual(time.monotonic() - started, 4.5)
+            # The capture of v2 meets the lock too and fails, for now.
+            wait_for(lambda: "cannot snapshot" in self.daemon.log(), 30,
+                     "the capture to fail")
+            self.assertIn("the store is locked", self.daemon.log())
+            self.assertEqual(len(self.snapshots(CURSOR)), 1)
+        finally:
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+            holder.wait(10)
+        # The capture is retried: v2 is recorded with no further save.
+        self.wait_snapshot(CURSOR, servers_json("v2"), timeout=60)
+        self.assertIn("snapshots work again", self.daemon.log())
+        r = run_ctl(self.sb, "pin", str(first["id"]))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        verify_ok(self)
+
+
 class ClockTest(DaemonTestCase):
     """The daemon's wall clock moved while it runs, with libfaketime (the
     `faketime` package): its offset is read from a file at every clock read,
