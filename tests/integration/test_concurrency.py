@@ -6,6 +6,7 @@ interleavings here are between processes and connections, not threads."""
 import json
 import os
 import random
+import signal
 import threading
 import time
 import unittest
@@ -154,6 +155,68 @@ class ConcurrencyTest(DaemonTestCase):
         self.assertTrue(request(self.sb.socket, "status")["ok"])
         print(f"\n100 clients {counts}, {storm.writes} storm writes, "
               f"0 errors", flush=True)
+
+    def test_sighup_reloads_during_requests_and_a_storm(self):
+        # Two valid configs, swapped at each SIGHUP: the second watches one
+        # more glob and debounces differently, so each reload resolves the
+        # watched files again while requests are in flight.
+        other = CONFIG.replace("debounce_ms: 20", "debounce_ms: 35").replace(
+            '    - {path: "~/storm/*.json", host: cursor}\n',
+            '    - {path: "~/storm/*.json", host: cursor}\n'
+            '    - {path: "~/other/*.json", host: cursor}\n')
+        self.sb.write("~/other/o.json", doc("other"))
+        errors = []
+        done = threading.Event()
+        sid = self.source["id"]
+
+        def requests_loop(n):
+            try:
+                with connect(self.sb.socket, timeout=60) as s:
+                    i = 0
+                    while not done.is_set():
+                        op, args = [("list", {"limit": 20}),
+                                    ("status", {}),
+                                    ("show", {"id": sid}),
+                                    ("restore", {"id": sid, "to": self.sb.path(
+                                        f"restored/{n}.json")})][i % 4]
+                        s.sendall(json.dumps({"v": 1, "id": i, "op": op,
+                                              "args": args}).encode() + b"\n")
+                        reply = json.loads(read_line(s))
+                        if not reply.get("ok") or reply.get("id") != i:
+                            raise AssertionError(f"{op}: {reply}")
+                        i += 1
+            except Exception as e:  # reported below
+                errors.append(f"client {n}: {e!r}")
+
+        reloads = 0
+        with Storm(self.sb) as storm:
+            threads = [threading.Thread(target=requests_loop, args=(n,))
+                       for n in range(4)]
+            for t in threads:
+                t.start()
+            for reloads in range(1, 41):
+                # Renamed into place: a reload still running from the last
+                # signal never reads a half-written file.
+                tmp = self.sb.config_file + ".tmp"
+                with open(tmp, "w") as f:
+                    f.write(other if reloads % 2 else CONFIG)
+                os.replace(tmp, self.sb.config_file)
+                self.daemon.send_signal(signal.SIGHUP)
+                time.sleep(0.05)
+            done.set()
+            for t in threads:
+                t.join(60)
+        self.assertEqual(errors, [])
+        self.settle(storm)
+        log = self.daemon.log()
+        self.assertGreater(log.count("config reloaded"), 0)
+        self.assertNotIn("config reload refused", log)
+        # The config in place now (the storm files only) is what is watched.
+        status = request(self.sb.socket, "status")["result"]
+        self.assertIn(self.sb.path(FILES[0]),
+                      [w["path"] for w in status["watched"]])
+        print(f"\n{reloads} reloads, {storm.writes} storm writes, 0 errors",
+              flush=True)
 
     def test_offline_client_writes_while_the_daemon_runs(self):
         # A socket nobody listens on: mcpbkctl opens the daemon's store

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 import unittest
@@ -340,6 +341,44 @@ class UnreadableFileTest(DaemonTestCase):
         status = request(self.sb.socket, "status")["result"]
         self.assertEqual(status["warnings"], [])
         verify_ok(self)
+
+
+class DamagedBlobTest(DaemonTestCase):
+    """A blob damaged while the daemon runs (a bad sector, a stray write):
+    the next change of its file is still recorded, `verify` names the
+    damage, and a restore of the damaged snapshot is refused without
+    touching the file. Restores of damaged blobs through the client are in
+    test_client."""
+
+    def test_damaged_latest_blob_does_not_stop_captures(self):
+        v1 = servers_json("v1")
+        self.sb.write(CURSOR, v1)
+        self.daemon.start()
+        first = self.wait_snapshot(CURSOR, v1)
+        con = sqlite3.connect(self.sb.store_file)
+        con.execute("UPDATE blobs SET data = ? WHERE sha256 = ?",
+                    (b"damaged", first["sha256"]))
+        con.commit()
+        con.close()
+        v2 = servers_json("v2")
+        self.sb.write(CURSOR, v2)
+        self.wait_snapshot(CURSOR, v2)
+        events = self.store.events("previous_unreadable")
+        self.assertEqual(len(events), 1, events)
+        self.assertIn(f"#{first['id']}", events[0]["message"])
+        r = run_ctl(self.sb, "verify")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(first["sha256"][:12].encode(), r.stdout + r.stderr)
+        r = run_ctl(self.sb, "restore", str(first["id"]), "--yes")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(b"integrity_error", r.stderr)
+        with open(self.sb.path(CURSOR)) as f:
+            self.assertEqual(f.read(), v2)
+        # Later changes go on being recorded, against the new version.
+        v3 = servers_json("v3")
+        self.sb.write(CURSOR, v3)
+        self.wait_snapshot(CURSOR, v3)
+        self.assertEqual(len(self.store.events("previous_unreadable")), 1)
 
 
 class LockedStoreTest(DaemonTestCase):
