@@ -684,7 +684,8 @@ private:
       m_skipped[path] = {outcome->skip_kind, outcome->skip_message};
       break;
     }
-    if (outcome->kind != Kind::skipped && m_skipped.erase(path) > 0) {
+    if (outcome->kind != Kind::skipped && m_skipped.erase(path) > 0 &&
+        outcome->kind != Kind::missing) {
       spdlog::info("{} can be snapshotted again", path.string());
     }
     if (claude_json && (outcome->kind == Kind::recorded ||
