@@ -45,6 +45,10 @@ public:
   void start_flush();
   // fsync, rename over the target, fsync the directory.
   Result<void> commit();
+  // Whether commit() renamed the file over the target: true when only the
+  // directory's fsync failed, so that the new content is in place but not
+  // known to survive a crash of the system.
+  bool replaced() const { return m_committed; }
   // The mode the file gets: the replaced file's, else the one asked for.
   std::uint32_t mode() const { return m_mode; }
   // After commit(): a descriptor of the file the rename replaced (-1 when

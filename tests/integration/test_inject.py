@@ -1,0 +1,149 @@
+"""Faults injected at chosen system calls of a restore, with strace's
+`-e inject` (no shim, no rebuilt binary): the Nth fsync, fdatasync, rename,
+write or pwrite64 of a real `mcpbkctl restore` fails with an errno, or the
+process is killed right there, for every N the restore reaches.
+
+The restore runs offline (no daemon: the client writes the file and the
+store itself), over a file whose current content the store does not have
+yet, so the restore must record it (pre-restore) before replacing it.
+After each run:
+- the file holds the old or the new bytes, never a mix;
+- if it holds the new bytes, the old ones are in the store;
+- a restore that reported failure left the file as it was, and one that
+  reported success (possibly with a warning) put the new bytes in place;
+- the store passes SQLite's integrity check;
+- only a killed run may leave a temp file, at most one.
+"""
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import unittest
+
+from harness import MCPBKCTL, DaemonTestCase, run_ctl
+
+CURSOR = "~/.cursor/mcp.json"
+OLD_RECORDED = '{"mcpServers": {"recorded": {"command": "npx"}}}\n'
+RESTORED = '{"mcpServers": {"restored": {"command": "npx"}}}\n'
+CURRENT = '{"mcpServers": {"current": {"command": "npx"}}}\n'
+
+# (system call, what strace does at its Nth call). Errors are those the
+# kernel gives for a failing disk or a full one; signal=KILL stops the
+# client dead at that call.
+FAULTS = [
+    ("fsync", "error=EIO"),
+    ("fdatasync", "error=EIO"),
+    ("rename", "error=EIO"),
+    ("write", "error=ENOSPC"),
+    ("pwrite64", "error=ENOSPC"),
+    ("fsync", "signal=KILL"),
+    ("fdatasync", "signal=KILL"),
+    ("rename", "signal=KILL"),
+    ("pwrite64", "signal=KILL"),
+]
+
+
+def sha(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@unittest.skipUnless(shutil.which("strace"), "needs strace")
+class RestoreFaultTest(DaemonTestCase):
+
+    def setUp(self):
+        super().setUp()
+        probe = subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"],
+                               capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("strace cannot trace here: " +
+                          probe.stderr.decode().strip())
+        # A store with two snapshots of the file (ids 1 and 2), made by the
+        # real daemon, then stopped; the file is then changed behind its
+        # back, as while it was not running.
+        self.sb.write(CURSOR, RESTORED)
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, RESTORED)
+        self.sb.write(CURSOR, OLD_RECORDED)
+        self.wait_snapshot(CURSOR, OLD_RECORDED)
+        self.daemon.stop()
+        self.sb.write(CURSOR, CURRENT)
+        self.base = self.sb.root + ".base"
+        shutil.copytree(self.sb.root, self.base, symlinks=True)
+
+    def tearDown(self):
+        shutil.rmtree(self.base, ignore_errors=True)
+        super().tearDown()
+
+    def reset(self):
+        shutil.rmtree(self.sb.root)
+        shutil.copytree(self.base, self.sb.root, symlinks=True)
+
+    def restore_with(self, syscall, action, n):
+        trace = os.path.join(self.sb.root, "strace.txt")
+        cmd = ["strace", "-qq", "-f", "-o", trace, "-e", "trace=" + syscall,
+               "-e", f"inject={syscall}:{action}:when={n}", MCPBKCTL,
+               "--socket", os.path.join(self.sb.root, "nowhere"),
+               "restore", "1", "--yes"]
+        r = subprocess.run(cmd, env=self.sb.env, capture_output=True,
+                           timeout=60)
+        with open(trace) as f:
+            reached = "INJECTED" in f.read() or r.returncode == -9
+        return r, reached
+
+    def check_run(self, what, r, killed):
+        with open(self.sb.path(CURSOR)) as f:
+            data = f.read()
+        self.assertIn(data, (CURRENT, RESTORED), f"{what}: mixed content")
+        con = sqlite3.connect(self.sb.store_file)
+        try:
+            self.assertEqual(
+                con.execute("PRAGMA integrity_check").fetchone()[0], "ok",
+                what)
+            shas = {row[0] for row in
+                    con.execute("SELECT sha256 FROM snapshots")}
+        finally:
+            con.close()
+        if data == RESTORED:
+            self.assertIn(sha(CURRENT), shas,
+                          f"{what}: the file was replaced but its old "
+                          f"content is not in the store")
+        if not killed:
+            if r.returncode == 0:
+                self.assertEqual(data, RESTORED, f"{what}: reported done")
+            else:
+                self.assertEqual(r.returncode, 1, f"{what}: {r.stderr!r}")
+                self.assertEqual(data, CURRENT,
+                                 f"{what}: reported failed, file replaced")
+                self.assertTrue(r.stderr.strip(), f"{what}: no message")
+        temps = [n for n in os.listdir(os.path.dirname(self.sb.path(CURSOR)))
+                 if n != "mcp.json"]
+        self.assertLessEqual(len(temps), 1 if killed else 0,
+                             f"{what}: {temps}")
+
+    def test_every_reached_call_of_a_restore(self):
+        runs = 0
+        for syscall, action in FAULTS:
+            for n in range(1, 200):
+                self.reset()
+                r, reached = self.restore_with(syscall, action, n)
+                if not reached:
+                    # Past the last such call: the restore ran whole.
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.check_run(f"{syscall} #{n} not reached", r, False)
+                    self.assertGreater(n, 1, f"{syscall} is never called")
+                    break
+                runs += 1
+                self.check_run(f"{syscall}:{action} at call {n}", r,
+                               action == "signal=KILL")
+        # After the last fault, the whole thing works: a daemon started on
+        # the last store records the file and verify is clean.
+        self.daemon.start()
+        r = run_ctl(self.sb, "verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        print(f"\n{runs} restores with a fault injected", flush=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
