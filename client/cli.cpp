@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -43,6 +44,20 @@ struct Exit {
 void print_error(const std::string &message) {
   std::cerr << "mcpbkctl: " << message << '\n';
 }
+
+// A count of at least 1 (CLI::PositiveNumber says "Value 0 not in range 0
+// to 1.797e308" and takes 2.5).
+const CLI::Validator k_count(
+    [](std::string &text) -> std::string {
+      long long value = 0;
+      const auto [end, ec] =
+          std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size() || value < 1) {
+        return "must be a whole number of at least 1, not " + text;
+      }
+      return {};
+    },
+    "N");
 
 [[noreturn]] void die(int code, const std::string &message) {
   print_error(message);
@@ -1042,7 +1057,7 @@ int run(int argc, char **argv) {
                      "taken within this duration (30m, 2h, 7d)")
         ->excludes(since);
     list->add_option("--limit", list_options.limit, "at most N snapshots")
-        ->check(CLI::PositiveNumber);
+        ->check(k_count);
     list->callback([&] {
       action = [&](Runtime &rt) {
         return cmd_list(rt, list_options);
@@ -1171,7 +1186,7 @@ int run(int argc, char **argv) {
     auto *events = app.add_subcommand("events", "the event log");
     events->add_flag("--follow,-f", follow, "stream new events and snapshots");
     events->add_option("--limit", events_limit, "at most N events (50)")
-        ->check(CLI::PositiveNumber);
+        ->check(k_count);
     events->callback([&] {
       action = [&](Runtime &rt) {
         return cmd_events(rt, follow, events_limit);

@@ -136,6 +136,11 @@ class CommandsTest(ClientTestCase):
         # Usage errors exit 2.
         self.ctl("list", "--newer-than", "soon", code=2)
         self.ctl("list", "--limit", "many", code=2)
+        for bad in ("0", "-1", "2.5"):
+            r = self.ctl("list", "--limit", bad, code=2)
+            self.assertIn(b"--limit: must be a whole number of at least 1, "
+                          b"not " + bad.encode(), r.stderr)
+        self.ctl("events", "--limit", "0", code=2)
         self.ctl("no-such-command", code=2)
         r = self.ctl("list", "--host", "nonesuch", code=1)
         self.assertIn(b"unknown host", r.stderr)
