@@ -11,6 +11,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 import unittest
 
@@ -399,7 +400,7 @@ class LockedStoreTest(DaemonTestCase):
         self.daemon.start()
         first = self.wait_snapshot(CURSOR, servers_json("v1"))
         holder = subprocess.Popen(
-            ["python3", "-c", self.HOLDER, self.sb.store_file],
+            [sys.executable, "-c", self.HOLDER, self.sb.store_file],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             self.assertEqual(holder.stdout.readline().strip(), "locked")
