@@ -20,9 +20,10 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import time
 import unittest
 
-from harness import MCPBKCTL, DaemonTestCase, run_ctl
+from harness import MCPBKCTL, DaemonTestCase, run_ctl, wait_for
 
 CURSOR = "~/.cursor/mcp.json"
 OLD_RECORDED = '{"mcpServers": {"recorded": {"command": "npx"}}}\n'
@@ -50,7 +51,8 @@ def sha(text):
 
 
 @unittest.skipUnless(shutil.which("strace"), "needs strace")
-class RestoreFaultTest(DaemonTestCase):
+class RestoreFaultBase(DaemonTestCase):
+    """A store and a file to restore over, copied back before each run."""
 
     def setUp(self):
         super().setUp()
@@ -79,18 +81,6 @@ class RestoreFaultTest(DaemonTestCase):
     def reset(self):
         shutil.rmtree(self.sb.root)
         shutil.copytree(self.base, self.sb.root, symlinks=True)
-
-    def restore_with(self, syscall, action, n):
-        trace = os.path.join(self.sb.root, "strace.txt")
-        cmd = ["strace", "-qq", "-f", "-o", trace, "-e", "trace=" + syscall,
-               "-e", f"inject={syscall}:{action}:when={n}", MCPBKCTL,
-               "--socket", os.path.join(self.sb.root, "nowhere"),
-               "restore", "1", "--yes"]
-        r = subprocess.run(cmd, env=self.sb.env, capture_output=True,
-                           timeout=60)
-        with open(trace) as f:
-            reached = "INJECTED" in f.read() or r.returncode == -9
-        return r, reached
 
     def check_run(self, what, r, killed):
         with open(self.sb.path(CURSOR)) as f:
@@ -122,6 +112,22 @@ class RestoreFaultTest(DaemonTestCase):
         self.assertLessEqual(len(temps), 1 if killed else 0,
                              f"{what}: {temps}")
 
+
+class RestoreFaultTest(RestoreFaultBase):
+    """An offline mcpbkctl restore, strace running it."""
+
+    def restore_with(self, syscall, action, n):
+        trace = os.path.join(self.sb.root, "strace.txt")
+        cmd = ["strace", "-qq", "-f", "-o", trace, "-e", "trace=" + syscall,
+               "-e", f"inject={syscall}:{action}:when={n}", MCPBKCTL,
+               "--socket", os.path.join(self.sb.root, "nowhere"),
+               "restore", "1", "--yes"]
+        r = subprocess.run(cmd, env=self.sb.env, capture_output=True,
+                           timeout=60)
+        with open(trace) as f:
+            reached = "INJECTED" in f.read() or r.returncode == -9
+        return r, reached
+
     def test_every_reached_call_of_a_restore(self):
         runs = 0
         for syscall, action in FAULTS:
@@ -143,6 +149,77 @@ class RestoreFaultTest(DaemonTestCase):
         r = run_ctl(self.sb, "verify")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         print(f"\n{runs} restores with a fault injected", flush=True)
+
+
+DAEMON_FAULTS = [
+    ("fsync", "error=EIO"),
+    ("rename", "error=EIO"),
+    ("fsync", "signal=KILL"),
+    ("rename", "signal=KILL"),
+]
+
+
+class DaemonRestoreFaultTest(RestoreFaultBase):
+    """The same through the daemon: strace attaches to the running mcpbkd
+    (so only the restore's calls are counted: a capture syncs with
+    fdatasync, and only a restore uses fsync and rename) and faults its
+    Nth fsync or rename. A killed daemon is started again, which must
+    remove the temp file its dead restore left and record the file as it
+    is."""
+
+    def restore_through_daemon(self, syscall, action, n):
+        self.daemon.start()
+        trace = os.path.join(self.sb.root, "strace.txt")
+        tracer = subprocess.Popen(
+            ["strace", "-qq", "-p", str(self.daemon.proc.pid), "-o", trace,
+             "-e", "trace=" + syscall,
+             "-e", f"inject={syscall}:{action}:when={n}"])
+        try:
+            # strace writes its header line once it is attached.
+            wait_for(lambda: os.path.exists(trace), 10, "strace to attach")
+            time.sleep(0.2)
+            r = run_ctl(self.sb, "restore", "1", "--yes", timeout=60)
+        finally:
+            tracer.terminate()
+            tracer.wait(10)
+        with open(trace) as f:
+            reached = "INJECTED" in f.read()
+        killed = self.daemon.proc.poll() is not None
+        return r, reached or killed, killed
+
+    def test_every_reached_call_of_a_daemon_restore(self):
+        runs = 0
+        for syscall, action in DAEMON_FAULTS:
+            for n in range(1, 20):
+                self.reset()
+                r, reached, killed = self.restore_through_daemon(
+                    syscall, action, n)
+                what = f"daemon {syscall}:{action} at call {n}"
+                if not reached:
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.daemon.stop()
+                    self.check_run(what + " (not reached)", r, False)
+                    break
+                runs += 1
+                if killed:
+                    self.assertEqual(r.returncode, 3, f"{what}: {r.stderr}")
+                    self.check_run(what, r, True)
+                    # Started again: the dead restore's temp file goes, and
+                    # the file is recorded as it is.
+                    self.daemon.start()
+                    with open(self.sb.path(CURSOR)) as f:
+                        data = f.read()
+                    self.wait_snapshot(CURSOR, data)
+                    wait_for(lambda: os.listdir(os.path.dirname(
+                        self.sb.path(CURSOR))) == ["mcp.json"], 10,
+                        "the temp file to be removed")
+                    v = run_ctl(self.sb, "verify")
+                    self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+                else:
+                    self.daemon.stop()
+                    self.check_run(what, r, False)
+                self.daemon.kill()
+        print(f"\n{runs} daemon restores with a fault injected", flush=True)
 
 
 if __name__ == "__main__":
