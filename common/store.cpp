@@ -825,8 +825,12 @@ Store::delete_snapshots(const std::vector<std::int64_t> &ids) {
 }
 
 Result<std::vector<RetentionDecision>>
-Store::plan_prune_ids(const RetentionPolicy &policy,
+Store::plan_prune_ids(const RetentionPolicy &asked,
                       const std::optional<std::string> &path) {
+  RetentionPolicy policy = asked;
+  if (m_age_rule_paused) {
+    policy.max_age_days = 0;
+  }
   std::vector<RetentionDecision> out;
   if (!retention_deletes(policy)) {
     // Retention off: the plan is empty whatever the history holds, and

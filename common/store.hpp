@@ -228,6 +228,12 @@ public:
   Result<std::vector<RetentionDecision>>
   plan_prune_ids(const RetentionPolicy &policy,
                  const std::optional<std::string> &path = std::nullopt);
+  // While paused, the max_age_days rule deletes nothing, whatever the
+  // policy says: the daemon pauses it while the system clock stands far
+  // ahead of where it was, as the times of new snapshots would then make
+  // the history before them look old.
+  void pause_age_rule(bool paused) { m_age_rule_paused = paused; }
+  bool age_rule_paused() const { return m_age_rule_paused; }
 
   Result<EventRecord> add_event(const NewEvent &event);
   // Newest first; after_id gives only newer events (for following).
@@ -243,6 +249,7 @@ public:
 
 private:
   Store() = default;
+  bool m_age_rule_paused = false;
   Result<void> prepare_schema();
   Result<SnapshotRecord> read_row(sql::Statement &stmt);
   Result<std::optional<SnapshotRecord>> one(sql::Statement &stmt);

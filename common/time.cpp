@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <limits>
+#include <time.h>
 
 namespace mcpbk {
 
@@ -42,6 +44,23 @@ Micros now_micros() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch())
       .count();
+}
+
+Micros wall_clock_offset_micros() {
+#if defined(CLOCK_BOOTTIME)
+  constexpr clockid_t boot = CLOCK_BOOTTIME;
+#else
+  constexpr clockid_t boot = CLOCK_MONOTONIC; // macOS: counts through sleep
+#endif
+  timespec wall{};
+  timespec since_boot{};
+  ::clock_gettime(CLOCK_REALTIME, &wall);
+  ::clock_gettime(boot, &since_boot);
+  const auto micros = [](const timespec &t) {
+    return static_cast<Micros>(t.tv_sec) * k_micros_per_second +
+           t.tv_nsec / 1000;
+  };
+  return micros(wall) - micros(since_boot);
 }
 
 std::string format_iso8601(Micros t) {
@@ -164,21 +183,32 @@ std::optional<Micros> parse_duration(std::string_view s) {
   if (!all_digits(digits) || digits.size() > 9) {
     return std::nullopt;
   }
-  const Micros n = to_int(digits);
+  Micros unit_micros = 0;
   switch (unit) {
   case 's':
-    return n * k_micros_per_second;
+    unit_micros = k_micros_per_second;
+    break;
   case 'm':
-    return n * 60 * k_micros_per_second;
+    unit_micros = 60 * k_micros_per_second;
+    break;
   case 'h':
-    return n * 3600 * k_micros_per_second;
+    unit_micros = 3600 * k_micros_per_second;
+    break;
   case 'd':
-    return n * k_micros_per_day;
+    unit_micros = k_micros_per_day;
+    break;
   case 'w':
-    return n * 7 * k_micros_per_day;
+    unit_micros = 7 * k_micros_per_day;
+    break;
   default:
     return std::nullopt;
   }
+  // Nine digits of days or weeks would overflow the microseconds.
+  const Micros n = to_int(digits);
+  if (n > std::numeric_limits<Micros>::max() / unit_micros) {
+    return std::nullopt;
+  }
+  return n * unit_micros;
 }
 
 std::string relative_age(Micros t, Micros now) {

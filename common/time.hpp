@@ -17,6 +17,11 @@ constexpr Micros k_micros_per_day = 86'400 * k_micros_per_second;
 // The current wall-clock time.
 Micros now_micros();
 
+// The wall clock minus the boot clock (which counts on through suspend):
+// the same from one call to the next unless the wall clock is set, so a
+// change of it is how far the clock was moved (ahead when positive).
+Micros wall_clock_offset_micros();
+
 // "2026-11-21T10:00:00.123456Z".
 std::string format_iso8601(Micros t);
 

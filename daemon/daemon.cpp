@@ -63,6 +63,10 @@ constexpr auto k_health_retry = 1s;
 // unmaps the code it ran (release_file_pages). A one-shot timer, re-armed by
 // activity: an idle daemon does not wake up.
 constexpr auto k_idle_trim = 5s;
+// The wall clock set this far ahead of where it stood when the daemon
+// started pauses retention's age rule (see check_clock()). NTP corrects a
+// running clock by far less; a suspend moves both clocks alike.
+constexpr Micros k_clock_jump = k_micros_per_day;
 
 // The exclusive lock of a state dir, held for the daemon's lifetime.
 class LockFile {
@@ -236,7 +240,8 @@ public:
         m_debounce_timer(io), m_discovery_timer(io), m_rescan_timer(io),
         m_prune_timer(io), m_retry_timer(io), m_health_timer(io),
         m_idle_timer(io), m_signals(io), m_instance_id(random_instance_id()),
-        m_started(std::chrono::steady_clock::now()) {}
+        m_started(std::chrono::steady_clock::now()),
+        m_clock_offset(wall_clock_offset_micros()) {}
 
   Result<void> start() {
     if (m_store.moved_aside()) {
@@ -251,7 +256,11 @@ public:
     refresh_claude_projects();
     refresh_targets(SnapshotTrigger::initial);
     m_server = std::make_unique<IpcServer>(m_io, m_context);
-    m_server->on_request([this] { arm_idle_trim(); });
+    // Before each request too: `prune` and `restore` apply retention.
+    m_server->on_request([this] {
+      check_clock();
+      arm_idle_trim();
+    });
     TRY(m_server->listen(m_paths.socket));
     m_signals.add(SIGINT);
     m_signals.add(SIGTERM);
@@ -291,6 +300,9 @@ public:
     }
     for (const auto &w : m_watcher->warnings()) {
       warnings.push_back(w);
+    }
+    if (!m_clock_warning.empty()) {
+      warnings.push_back(m_clock_warning);
     }
     if (m_overflow_rescans > 0) {
       warnings.push_back(
@@ -605,7 +617,42 @@ private:
     });
   }
 
+  // Retention measures age from the newest snapshot's time (SPEC §7).
+  // Snapshots recorded after the wall clock was set far ahead carry times
+  // that make everything before them look old, and the age rule would
+  // delete that history at once. While the clock stands more than
+  // k_clock_jump ahead of where it was at start (against the boot clock,
+  // which setting the wall clock does not move), the age rule is paused;
+  // max_count and the other rules still apply. A clock set back needs no
+  // pause: retention orders snapshots by record, not by time.
+  void check_clock() {
+    const Micros ahead = wall_clock_offset_micros() - m_clock_offset;
+    const bool jumped = ahead > k_clock_jump;
+    if (jumped == m_store.age_rule_paused()) {
+      return;
+    }
+    m_store.pause_age_rule(jumped);
+    if (!jumped) {
+      m_clock_warning.clear();
+      spdlog::info("the system clock is back near where it was when mcpbkd "
+                   "started; retention's max_age_days applies again");
+      return;
+    }
+    m_clock_warning =
+        "the system clock was set " + std::to_string(ahead / k_micros_per_day) +
+        " days ahead while mcpbkd ran; retention's max_age_days is paused "
+        "until the clock is back or mcpbkd restarts, so that a wrong clock "
+        "does not age the history out";
+    spdlog::warn("{}", m_clock_warning);
+    auto event = m_store.add_event(
+        {Severity::warning, "clock_jumped", "", m_clock_warning, "{}", 0});
+    if (event) {
+      publish_record("event", *event);
+    }
+  }
+
   void capture(const fs::path &path, SnapshotTrigger trigger) {
+    check_clock();
     const WatchTarget *found = find_target(path);
     if (!found) {
       m_retry.erase(path);
@@ -888,6 +935,7 @@ private:
       if (ec || m_stopping) {
         return;
       }
+      check_clock();
       auto result = apply_retention(m_store, m_config.retention);
       arm_idle_trim();
       if (!result) {
@@ -989,6 +1037,8 @@ private:
   std::string m_last_rescan_reason;
   std::string m_instance_id;
   std::chrono::steady_clock::time_point m_started;
+  Micros m_clock_offset;       // wall_clock_offset_micros() at start
+  std::string m_clock_warning; // while the age rule is paused
   bool m_stopping = false;
 };
 

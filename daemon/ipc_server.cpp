@@ -239,10 +239,10 @@ private:
   }
 
   void handle(const std::string &line) {
-    std::string reply = ops::handle_line(m_context, line);
     if (auto server = m_server.lock(); server && server->on_request) {
       server->on_request();
     }
+    std::string reply = ops::handle_line(m_context, line);
     // The reply says whether a subscribe succeeded; only look when the
     // request could have been one.
     if (!m_subscribed && line.find("subscribe") != std::string::npos) {

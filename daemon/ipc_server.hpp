@@ -67,7 +67,7 @@ public:
   // Open connections.
   std::size_t connection_count() const;
 
-  // Called after each request has been answered.
+  // Called as each request arrives, before it is handled.
   void on_request(std::function<void()> callback);
 
   // The implementation, opaque here so that Asio stays out of this header.
