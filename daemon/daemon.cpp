@@ -638,9 +638,11 @@ private:
                    "started; retention's max_age_days applies again");
       return;
     }
+    const Micros days = ahead / k_micros_per_day;
     m_clock_warning =
-        "the system clock was set " + std::to_string(ahead / k_micros_per_day) +
-        " days ahead while mcpbkd ran; retention's max_age_days is paused "
+        "the system clock was set " + std::to_string(days) +
+        (days == 1 ? " day" : " days") +
+        " ahead while mcpbkd ran; retention's max_age_days is paused "
         "until the clock is back or mcpbkd restarts, so that a wrong clock "
         "does not age the history out";
     spdlog::warn("{}", m_clock_warning);
