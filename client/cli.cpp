@@ -17,8 +17,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -43,6 +45,28 @@ struct Exit {
 
 void print_error(const std::string &message) {
   std::cerr << "mcpbkctl: " << message << '\n';
+}
+
+// The exit code once standard output is flushed: output redirected to a
+// full disk fails only here, and a command whose output was lost has not
+// done its job.
+int output_written(int code) {
+  errno = 0;
+  std::cout.flush();
+  int error = errno;
+  bool failed = !std::cout;
+  errno = 0;
+  if (std::fflush(stdout) != 0) {
+    failed = true;
+    error = error != 0 ? error : errno;
+  }
+  failed = failed || std::ferror(stdout) != 0;
+  if (!failed) {
+    return code;
+  }
+  print_error(std::string("cannot write to standard output: ") +
+              (error != 0 ? std::strerror(error) : "write error"));
+  return code == k_exit_ok ? k_exit_failed : code;
 }
 
 // A count of at least 1 (CLI::PositiveNumber says "Value 0 not in range 0
@@ -596,8 +620,13 @@ int cmd_cat(Runtime &rt, std::int64_t id) {
   if (!bytes) {
     die(k_exit_failed, "the reply's content is not valid base64");
   }
-  std::fwrite(bytes->data(), 1, bytes->size(), stdout);
-  std::fflush(stdout);
+  if (std::fwrite(bytes->data(), 1, bytes->size(), stdout) != bytes->size() ||
+      std::fflush(stdout) != 0) {
+    // `mcpbkctl cat 42 > copy.json` on a full disk must not look done.
+    die(k_exit_failed,
+        std::string("cannot write the snapshot's bytes to standard output: ") +
+            std::strerror(errno));
+  }
   return k_exit_ok;
 }
 
@@ -1257,17 +1286,18 @@ int run(int argc, char **argv) {
     overrides.state_dir = state_dir;
   }
   if (doctor) {
-    return run_doctor(Env::from_process(), overrides, json_output);
+    return output_written(
+        run_doctor(Env::from_process(), overrides, json_output));
   }
   try {
     Runtime rt(Env::from_process(), overrides, json_output);
     rt.load_config();
-    return action(rt);
+    return output_written(action(rt));
   } catch (const Exit &e) {
-    return e.code;
+    return output_written(e.code);
   } catch (const std::exception &e) {
     print_error(e.what());
-    return k_exit_failed;
+    return output_written(k_exit_failed);
   }
 }
 

@@ -175,6 +175,19 @@ class CommandsTest(ClientTestCase):
         import base64
         self.assertEqual(base64.b64decode(content["content_base64"]), blob)
 
+    @unittest.skipUnless(os.path.exists("/dev/full"), "needs /dev/full")
+    def test_output_to_a_full_disk_fails(self):
+        # `mcpbkctl cat 42 > copy.json` on a full disk exited 0 and left an
+        # empty copy; every command's output is now checked once flushed.
+        for args in (["cat", self.id1], ["list"], ["--json", "status"],
+                     ["diff", self.id1]):
+            with open("/dev/full", "wb") as full:
+                r = subprocess.run([MCPBKCTL] + [str(a) for a in args],
+                                   env=self.sb.env, stdout=full,
+                                   stderr=subprocess.PIPE, timeout=30)
+            self.assertEqual(r.returncode, 1, f"{args}: {r.stderr!r}")
+            self.assertIn(b"standard output", r.stderr, args)
+
     def test_diff(self):
         out = self.ctl("diff", self.id1).stdout.decode()
         self.assertIn("fs (removed)", out)
