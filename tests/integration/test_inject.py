@@ -230,5 +230,65 @@ class DaemonRestoreFaultTest(RestoreFaultBase):
         print(f"\n{runs} daemon restores with a fault injected", flush=True)
 
 
+@unittest.skipUnless(shutil.which("strace"), "needs strace")
+class DaemonCaptureFaultTest(DaemonTestCase):
+    """A capture's commit faulted in the running daemon: its Nth fdatasync
+    (the WAL's, once per snapshot) or pwrite64 (the WAL frames) fails with
+    EIO or kills it. A failed capture is retried; a killed daemon, started
+    again, records the file as it is. Either way the last save ends up in
+    the store and `verify` is clean."""
+
+    FAULTS = [("fdatasync", "error=EIO"), ("pwrite64", "error=EIO"),
+              ("fdatasync", "signal=KILL"), ("pwrite64", "signal=KILL")]
+
+    def test_faulted_capture_commits(self):
+        self.sb.write(CURSOR, OLD_RECORDED)
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, OLD_RECORDED)
+        runs = 0
+        for syscall, action in self.FAULTS:
+            for n in (1, 2, 3):
+                trace = os.path.join(self.sb.root, f"strace-{runs}.txt")
+                tracer = subprocess.Popen(
+                    ["strace", "-qq", "-p", str(self.daemon.proc.pid), "-o",
+                     trace, "-e", "trace=" + syscall,
+                     "-e", f"inject={syscall}:{action}:when={n}"])
+                wait_for(lambda: os.path.exists(trace), 10,
+                         "strace to attach")
+                time.sleep(0.2)
+                content = (f'{{"mcpServers": {{"v{runs}": '
+                           f'{{"command": "npx"}}}}}}\n')
+                path = self.sb.path(CURSOR)
+                with open(path + ".tmp", "w") as f:
+                    f.write(content)
+                os.replace(path + ".tmp", path)
+                if action == "signal=KILL":
+                    wait_for(lambda: self.daemon.proc.poll() is not None or
+                             self.snapshots(CURSOR)[-1]["sha256"] ==
+                             sha(content), 20, "the kill or the snapshot")
+                    tracer.terminate()
+                    tracer.wait(10)
+                    reached = self.daemon.proc.poll() is not None
+                    if reached:
+                        self.daemon.start()
+                else:
+                    self.wait_snapshot(CURSOR, content, timeout=30)
+                    tracer.terminate()
+                    tracer.wait(10)
+                    with open(trace) as f:
+                        reached = "INJECTED" in f.read()
+                if n == 1:
+                    # The first such call after the save is the capture's.
+                    self.assertTrue(reached, f"{syscall}:{action} not reached")
+                self.wait_snapshot(CURSOR, content, timeout=30)
+                runs += 1
+        r = run_ctl(self.sb, "verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        log = self.daemon.log()
+        self.assertIn("cannot snapshot", log)  # the EIO runs did fail
+        self.assertIn("snapshots work again", log)
+        print(f"\n{runs} captures with a fault injected", flush=True)
+
+
 if __name__ == "__main__":
     unittest.main()
