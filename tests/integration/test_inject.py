@@ -13,6 +13,9 @@ After each run:
   reported success (possibly with a warning) put the new bytes in place;
 - the store passes SQLite's integrity check;
 - only a killed run may leave a temp file, at most one.
+
+The same faults in a restore run by the daemon, and in a capture's commit
+in the daemon, are below (strace attached to the running mcpbkd).
 """
 
 import hashlib
@@ -151,8 +154,7 @@ class RestoreFaultTest(RestoreFaultBase):
                 runs += 1
                 self.check_run(f"{syscall}:{action} at call {n}", r,
                                action == "signal=KILL")
-        # After the last fault, the whole thing works: a daemon started on
-        # the last store records the file and verify is clean.
+        # The last run's store opens in a daemon, and verify is clean.
         self.daemon.start()
         r = run_ctl(self.sb, "verify")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
