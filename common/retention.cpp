@@ -43,7 +43,7 @@ plan_retention(std::span<const RetentionItem> items,
   for (const auto &item : items) {
     (item.imported ? imported : recorded).push_back(&item);
   }
-  if (recorded.empty() && imported.empty()) {
+  if (items.empty()) {
     return {};
   }
   const auto by_id = [](const auto *a, const auto *b) {
@@ -84,21 +84,17 @@ plan_retention(std::span<const RetentionItem> items,
 
   std::vector<bool> keep(order.size(), false);
   keep[0] = true; // the newest
+  // What this store recorded last is kept too: a capture compares the file
+  // with it.
   const RetentionItem *last_recorded =
       recorded.empty() ? nullptr : recorded.back();
   for (std::size_t i = 0; i < order.size(); ++i) {
-    if (i < policy.min_keep || order[i]->pinned) {
+    if (i < policy.min_keep || order[i]->pinned || order[i] == last_recorded) {
       keep[i] = true;
     }
   }
-  // What this store recorded last (a capture compares the file with it),
-  // the newest good one, and the newest good one recorded here (an import
+  // The newest good one, and the newest good one recorded here (an import
   // of another machine's copy may be ahead of it).
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    if (order[k] == last_recorded) {
-      keep[k] = true;
-    }
-  }
   for (const bool recorded_only : {false, true}) {
     for (std::size_t k = 0; k < order.size(); ++k) {
       if (order[k]->good && !(recorded_only && order[k]->imported)) {

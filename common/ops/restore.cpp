@@ -249,40 +249,35 @@ json op_restore(Context &context, const json &raw_args) {
   // Once the rename has replaced the file, the restore has happened: a
   // failure after it (the directory's fsync, the record's commit) is
   // reported as a warning beside the result, not as a failed restore.
-  std::vector<std::string> after_replace;
+  const auto warn = [&](const std::string &text) {
+    warning += (warning.empty() ? "" : "; ") + text;
+    result["warning"] = warning;
+  };
   if (writer) {
     if (auto committed = writer->commit(); !committed) {
       if (!writer->replaced()) {
         throw OpError(committed.error().code, committed.error().message);
       }
-      after_replace.push_back(
-          "the file was replaced, but " + committed.error().message +
-          ": a crash of the system now could bring the old file back; "
-          "restore again to be sure");
+      warn("the file was replaced, but " + committed.error().message +
+           ": a crash of the system now could bring the old file back; "
+           "restore again to be sure");
     }
     if (const int replaced = writer->release_replaced(); replaced >= 0) {
       context.after_reply.emplace_back([replaced] { ::close(replaced); });
     }
   }
   if (auto recorded = record_tx.commit(); !recorded) {
-    after_replace.push_back(
-        "the restore could not be recorded in the store (" +
-        recorded.error().message + "); the file holds " +
-        (new_bytes_are_snapshot ? "the bytes" : "the servers") +
-        " of snapshot #" + std::to_string(source.id) +
-        ", and the daemon records its content at its next scan");
+    warn("the restore could not be recorded in the store (" +
+         recorded.error().message + "); the file holds " +
+         (new_bytes_are_snapshot ? "the bytes" : "the servers") +
+         " of snapshot #" + std::to_string(source.id) +
+         ", and the daemon records its content at its next scan");
   } else {
     publish_events(context, outcome.events);
     if (outcome.snapshot) {
       publish_snapshot(context, *outcome.snapshot);
       result["snapshot"] = to_json(*outcome.snapshot);
     }
-  }
-  for (const auto &w : after_replace) {
-    warning += (warning.empty() ? "" : "; ") + w;
-  }
-  if (!warning.empty()) {
-    result["warning"] = warning;
   }
   if (context.daemon != nullptr) {
     context.daemon->restored(target);
