@@ -23,7 +23,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import time
 import unittest
 
 from harness import MCPBKCTL, DaemonTestCase, run_ctl, wait_for
@@ -51,6 +50,24 @@ FAULTS = [
 
 def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def tracer_pid(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
+def attach_strace(pid, trace, syscall, action, n):
+    """strace attached to a running process, faulting its Nth `syscall`
+    from now on; returns once the process is traced."""
+    tracer = subprocess.Popen(
+        ["strace", "-qq", "-p", str(pid), "-o", trace, "-e",
+         "trace=" + syscall, "-e", f"inject={syscall}:{action}:when={n}"])
+    wait_for(lambda: tracer_pid(pid) == tracer.pid, 10, "strace to attach")
+    return tracer
 
 
 @unittest.skipUnless(shutil.which("strace"), "needs strace")
@@ -186,14 +203,9 @@ class DaemonRestoreFaultTest(RestoreFaultBase):
     def restore_through_daemon(self, syscall, action, n):
         self.daemon.start()
         trace = os.path.join(self.sb.root, "strace.txt")
-        tracer = subprocess.Popen(
-            ["strace", "-qq", "-p", str(self.daemon.proc.pid), "-o", trace,
-             "-e", "trace=" + syscall,
-             "-e", f"inject={syscall}:{action}:when={n}"])
+        tracer = attach_strace(self.daemon.proc.pid, trace, syscall, action,
+                               n)
         try:
-            # strace writes its header line once it is attached.
-            wait_for(lambda: os.path.exists(trace), 10, "strace to attach")
-            time.sleep(0.2)
             r = run_ctl(self.sb, "restore", "1", "--yes", timeout=60)
         finally:
             tracer.terminate()
@@ -257,13 +269,8 @@ class DaemonCaptureFaultTest(DaemonTestCase):
         for syscall, action in self.FAULTS:
             for n in (1, 2, 3):
                 trace = os.path.join(self.sb.root, f"strace-{runs}.txt")
-                tracer = subprocess.Popen(
-                    ["strace", "-qq", "-p", str(self.daemon.proc.pid), "-o",
-                     trace, "-e", "trace=" + syscall,
-                     "-e", f"inject={syscall}:{action}:when={n}"])
-                wait_for(lambda: os.path.exists(trace), 10,
-                         "strace to attach")
-                time.sleep(0.2)
+                tracer = attach_strace(self.daemon.proc.pid, trace, syscall,
+                                       action, n)
                 content = (f'{{"mcpServers": {{"v{runs}": '
                            f'{{"command": "npx"}}}}}}\n')
                 path = self.sb.path(CURSOR)
