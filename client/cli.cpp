@@ -426,10 +426,10 @@ int cmd_status(Runtime &rt) {
   const json store = r.value("store", json::object());
   std::cout << "store: " << rt.shorten(store.value("path", std::string()))
             << ", " << human_size(store.value("bytes", 0ULL)) << ", "
-            << store.value("snapshots", 0ULL) << " snapshots of "
-            << store.value("paths", 0ULL) << " files, "
-            << store.value("blobs", 0ULL) << " blobs, "
-            << store.value("events", 0ULL) << " events\n";
+            << counted(store.value("snapshots", 0ULL), "snapshot") << " of "
+            << counted(store.value("paths", 0ULL), "file") << ", "
+            << counted(store.value("blobs", 0ULL), "blob") << ", "
+            << counted(store.value("events", 0ULL), "event") << '\n';
   const json watched = r.value("watched", json::array());
   std::size_t absent = 0;
   Table table({"HOST", "PATH", "STATE"});
@@ -847,11 +847,10 @@ int cmd_prune(Runtime &rt, bool dry_run) {
   }
   const auto count = r.value("count", 0ULL);
   if (dry_run) {
-    std::cout << "dry run: would delete " << count << " snapshot"
-              << (count == 1 ? "" : "s") << '\n';
+    std::cout << "dry run: would delete " << counted(count, "snapshot") << '\n';
   } else {
-    std::cout << "deleted " << count << " snapshot" << (count == 1 ? "" : "s")
-              << ", freed " << human_size(r.value("bytes_freed", 0ULL)) << '\n';
+    std::cout << "deleted " << counted(count, "snapshot") << ", freed "
+              << human_size(r.value("bytes_freed", 0ULL)) << '\n';
   }
   return k_exit_ok;
 }
@@ -868,8 +867,9 @@ int cmd_verify(Runtime &rt) {
                 << (p.is_string() ? p.get<std::string>() : p.dump()) << '\n';
     }
     std::cout << (ok ? "ok" : "FAILED") << ": "
-              << r.value("blobs_checked", 0ULL) << " blobs and "
-              << r.value("snapshots_checked", 0ULL) << " snapshots checked\n";
+              << counted(r.value("blobs_checked", 0ULL), "blob") << " and "
+              << counted(r.value("snapshots_checked", 0ULL), "snapshot")
+              << " checked\n";
   }
   if (!ok) {
     print_error("verify found problems");
@@ -968,8 +968,8 @@ int cmd_export(Runtime &rt, const ExportOptions &o) {
   if (rt.json_output()) {
     rt.print_json(r);
   } else {
-    std::cout << "exported " << r.value("snapshots", 0) << " snapshots ("
-              << r.value("bytes", 0) << " bytes"
+    std::cout << "exported " << counted(r.value("snapshots", 0ULL), "snapshot")
+              << " (" << r.value("bytes", 0) << " bytes"
               << (o.redact ? ", secrets redacted" : "") << ") to "
               << rt.shorten(r.value("file", o.output)) << '\n';
   }

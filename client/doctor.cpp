@@ -140,8 +140,8 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
                       "mcpbkd " + d.value("version", std::string("?")) +
                           " running (pid " + std::to_string(d.value("pid", 0)) +
                           ", up " + std::to_string(d.value("uptime_s", 0)) +
-                          " s, " + std::to_string(watched.size()) +
-                          " files watched with " +
+                          " s, " + counted(watched.size(), "file") +
+                          " watched with " +
                           d.value("backend", std::string("?")) + ")",
                       ""});
     for (const auto &w : d.value("warnings", json::array())) {
@@ -224,8 +224,7 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
             (list.empty() ? "" : ", ") + host + " (" + std::to_string(n) + ")";
       }
       checks.push_back({"hosts", Check::Level::ok,
-                        std::to_string(total) + " config files found: " + list,
-                        ""});
+                        counted(total, "config file") + " found: " + list, ""});
     }
   }
 
@@ -287,9 +286,9 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
     } else {
       checks.push_back({"store", Check::Level::ok,
                         paths.store_file.string() + ": " +
-                            std::to_string(stats->snapshots) +
-                            " snapshots of " + std::to_string(stats->paths) +
-                            " files, " + human_size(stats->file_bytes),
+                            counted(stats->snapshots, "snapshot") + " of " +
+                            counted(stats->paths, "file") + ", " +
+                            human_size(stats->file_bytes),
                         ""});
     }
   }

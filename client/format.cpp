@@ -66,6 +66,16 @@ std::string mode_text(std::uint32_t mode) {
   return text;
 }
 
+std::string counted(std::uint64_t n, std::string_view noun) {
+  std::string out = std::to_string(n);
+  out += ' ';
+  out += noun;
+  if (n != 1) {
+    out += 's';
+  }
+  return out;
+}
+
 std::string human_size(std::uint64_t bytes) {
   if (bytes < 1024) {
     return std::to_string(bytes) + " B";

@@ -23,6 +23,10 @@ struct Style {
 // The colour of a risk level ("low", "medium", "high", "critical").
 Colour risk_colour(std::string_view risk);
 
+// "1 snapshot", "3 snapshots": a count and its noun, which takes an "s"
+// unless the count is 1.
+std::string counted(std::uint64_t n, std::string_view noun);
+
 // "512 B", "1.5 KiB", "3.2 MiB".
 std::string human_size(std::uint64_t bytes);
 

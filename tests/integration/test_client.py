@@ -85,6 +85,8 @@ class CommandsTest(ClientTestCase):
         self.assertIn("mcpbkd", out)
         self.assertIn("store:", out)
         self.assertIn("~/.cursor/mcp.json", out)
+        # Counts agree with their nouns (v2 removed a server: one event).
+        self.assertIn(" 2 snapshots of 1 file, 2 blobs, 1 event\n", out)
         self.assertNotIn("\x1b[", out)  # no colour when not a tty
         st = ctl_json(self, "status")
         self.assertIsInstance(st["instance_id"], str)
