@@ -32,62 +32,38 @@ void protect_buckets(const std::vector<const RetentionItem *> &newest_first,
 std::vector<RetentionDecision>
 plan_retention(std::span<const RetentionItem> items,
                const RetentionPolicy &policy) {
-  // Newest first: those recorded here by id, the imported ones by time.
-  // An import goes before the first one recorded here that is not later
-  // than it, a recorded one's time being the latest of it and everything
-  // recorded before it (after a clock set back, the times recorded do not
-  // decrease with the ids; this keeps an import from passing those recorded
-  // since).
-  std::vector<const RetentionItem *> recorded;
-  std::vector<const RetentionItem *> imported;
-  for (const auto &item : items) {
-    (item.imported ? imported : recorded).push_back(&item);
-  }
+  // Newest first. Without imports that is the order of the ids; with
+  // them, (sort_at, id): those recorded here keep the order of their ids
+  // (sort_at never decreases with them, even after a clock set back), and
+  // an import goes among them by its time.
   if (items.empty()) {
     return {};
   }
-  const auto by_id = [](const auto *a, const auto *b) {
-    return a->id < b->id;
-  };
-  if (!std::is_sorted(recorded.begin(), recorded.end(), by_id)) {
-    std::sort(recorded.begin(), recorded.end(), by_id); // the store's are
-  }
-  std::vector<Micros> latest_so_far;
-  if (!imported.empty()) {
-    latest_so_far.resize(recorded.size());
-    for (std::size_t r = 0; r < recorded.size(); ++r) {
-      latest_so_far[r] =
-          r == 0 ? recorded[r]->taken_at
-                 : std::max(latest_so_far[r - 1], recorded[r]->taken_at);
-    }
-  }
-  std::sort(imported.begin(), imported.end(), [](const auto *a, const auto *b) {
-    if (a->taken_at != b->taken_at) {
-      return a->taken_at > b->taken_at;
-    }
-    return a->id > b->id;
-  });
   std::vector<const RetentionItem *> order;
   order.reserve(items.size());
-  std::size_t r = recorded.size(); // recorded[r - 1] is the next one
-  std::size_t m = 0;
-  while (r > 0 || m < imported.size()) {
-    if (m < imported.size() &&
-        (r == 0 || imported[m]->taken_at > latest_so_far[r - 1] ||
-         (imported[m]->taken_at == latest_so_far[r - 1] &&
-          imported[m]->id > recorded[r - 1]->id))) {
-      order.push_back(imported[m++]);
-    } else {
-      order.push_back(recorded[--r]);
+  const RetentionItem *last_recorded = nullptr;
+  bool any_imported = false;
+  for (const auto &item : items) {
+    order.push_back(&item);
+    any_imported = any_imported || item.imported;
+    if (!item.imported && (!last_recorded || item.id > last_recorded->id)) {
+      last_recorded = &item;
     }
+  }
+  const auto newer = [any_imported](const auto *a, const auto *b) {
+    if (any_imported && a->sort_at != b->sort_at) {
+      return a->sort_at > b->sort_at;
+    }
+    return a->id > b->id;
+  };
+  std::reverse(order.begin(), order.end()); // the store's come in id order
+  if (!std::is_sorted(order.begin(), order.end(), newer)) {
+    std::sort(order.begin(), order.end(), newer);
   }
 
   std::vector<bool> keep(order.size(), false);
   keep[0] = true; // the newest
-  // What this store recorded last is kept too: a capture compares the file
-  // with it.
-  const RetentionItem *last_recorded =
-      recorded.empty() ? nullptr : recorded.back();
+  // What this store recorded last is kept too: age counts from it.
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (i < policy.min_keep || order[i]->pinned || order[i] == last_recorded) {
       keep[i] = true;

@@ -19,6 +19,10 @@ struct RetentionItem {
   // Recorded by `import` with the time of another store. The others were
   // recorded here, in id order, with this machine's clock at the time.
   bool imported = false;
+  // Its place in the store's order, newest last (Store::list): the latest
+  // time recorded here up to it, or an import's own time. Needed only when
+  // some item is imported: without imports the order is the ids'.
+  Micros sort_at = 0;
 };
 
 // A snapshot retention deletes, and the rule that deletes it.
@@ -49,7 +53,8 @@ constexpr bool retention_deletes(const RetentionPolicy &policy) {
 // or everything "older" than the one ahead. Age is counted back from the
 // time of the newest recorded snapshot, and a snapshot with a later time
 // than that is not old. Imported snapshots keep their place in time among
-// those recorded here (plan_retention() says how).
+// those recorded here: items are ordered by (sort_at, id), the order
+// Store::list() shows.
 std::vector<RetentionDecision>
 plan_retention(std::span<const RetentionItem> items,
                const RetentionPolicy &policy);

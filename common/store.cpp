@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <limits>
 #include <map>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -96,6 +97,28 @@ CREATE INDEX snapshots_by_path
     // snapshots_by_path instead cost each change 4 % more instructions).
     R"sql(
 CREATE INDEX snapshots_imported ON snapshots(path, id)
+  WHERE trigger = 'import';
+)sql",
+    // Where a snapshot is listed, newest first, is (sort_at, id): for an
+    // import, its own time; for one recorded here, its time or, if later,
+    // the latest sort_at in the store when it was recorded (it is newer
+    // than all it found there, whatever the clock said). sort_at so never
+    // decreases with the ids of those recorded here, even after the clock
+    // went back: without imports the order is the ids' (list's old order),
+    // and an import is listed among the others by its time instead of
+    // above all that were recorded before it. Both indexes hold imported
+    // rows only: a recorded change writes nothing to them.
+    R"sql(
+ALTER TABLE snapshots ADD COLUMN sort_at INTEGER NOT NULL DEFAULT 0;
+UPDATE snapshots SET sort_at = taken_at WHERE trigger = 'import';
+UPDATE snapshots SET sort_at = running.latest
+  FROM (SELECT id, max(taken_at) OVER (ORDER BY id) AS latest
+          FROM snapshots) AS running
+  WHERE snapshots.id = running.id AND snapshots.trigger <> 'import';
+DROP INDEX snapshots_imported;
+CREATE INDEX snapshots_imported ON snapshots(path, sort_at, id)
+  WHERE trigger = 'import';
+CREATE INDEX snapshots_imported_by_time ON snapshots(sort_at)
   WHERE trigger = 'import';
 )sql",
 };
@@ -455,8 +478,13 @@ Result<SnapshotRecord> Store::add_snapshot(const NewSnapshot &s,
              cached("INSERT INTO snapshots(host, path, taken_at, "
                     "sha256, size, mode, trigger, risk, parsed, "
                     "servers, mcp_sha256, summary, note, pinned, "
-                    "redacted, good) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"));
+                    "redacted, good, sort_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                    "CASE WHEN ?7 = 'import' THEN ?3 ELSE max(?3, "
+                    "coalesce((SELECT sort_at FROM snapshots WHERE trigger "
+                    "<> 'import' ORDER BY id DESC LIMIT 1), ?3), "
+                    "coalesce((SELECT max(sort_at) FROM snapshots WHERE "
+                    "trigger = 'import'), ?3)) END)"));
   insert->bind(1, s.host)
       .bind(2, s.path)
       .bind(3, s.taken_at)
@@ -504,21 +532,42 @@ Result<std::optional<SnapshotRecord>> Store::get(std::int64_t id) {
   return one(*stmt);
 }
 
+namespace {
+
+// A query for rows matching `terms` (SQL ANDed to the WHERE clause) in
+// list order, newest first: (sort_at, id) descending. Those recorded here
+// come by id, as their sort_at never decreases with it, and the imported
+// ones through their own index, so that `limit` rows cost about that many
+// reads, not a sort of the whole store.
+std::string newest_first(std::string_view columns, std::string_view terms,
+                         std::string_view limit) {
+  std::string part = std::string("SELECT ") + std::string(columns) +
+                     ", sort_at FROM snapshots ";
+  std::string sql =
+      std::string("SELECT ") + std::string(columns) + " FROM (SELECT * FROM (" +
+      part + "WHERE trigger <> 'import'" + std::string(terms) +
+      " ORDER BY id DESC" + std::string(limit) + ") UNION ALL SELECT * FROM (" +
+      part + "INDEXED BY snapshots_imported WHERE trigger = 'import'" +
+      std::string(terms) + " ORDER BY sort_at DESC, id DESC" +
+      std::string(limit) + ")) ORDER BY sort_at DESC, id DESC" +
+      std::string(limit);
+  return sql;
+}
+
+} // namespace
+
 Result<std::optional<SnapshotRecord>>
 Store::latest_for_path(std::string_view path) {
-  TRY_ASSIGN(auto stmt,
-             cached(std::string("SELECT ") + k_snapshot_columns +
-                    " FROM snapshots WHERE path = ?1 ORDER BY id DESC "
-                    "LIMIT 1"));
+  TRY_ASSIGN(auto stmt, cached(newest_first(k_snapshot_columns,
+                                            " AND path = ?1", " LIMIT 1")));
   stmt->bind(1, path);
   return one(*stmt);
 }
 
 Result<std::optional<SnapshotRecord>>
 Store::latest_brief_for_path(std::string_view path) {
-  TRY_ASSIGN(auto stmt,
-             cached("SELECT id, sha256, mcp_sha256, size FROM snapshots "
-                    "WHERE path = ?1 ORDER BY id DESC LIMIT 1"));
+  TRY_ASSIGN(auto stmt, cached(newest_first("id, sha256, mcp_sha256, size",
+                                            " AND path = ?1", " LIMIT 1")));
   stmt->bind(1, path);
   TRY_ASSIGN(const bool row, stmt->step());
   if (!row) {
@@ -537,55 +586,71 @@ Result<std::optional<SnapshotRecord>>
 Store::latest_good(const std::optional<std::string> &host,
                    const std::optional<std::string> &path) {
   TRY_ASSIGN(auto stmt,
-             cached(std::string("SELECT ") + k_snapshot_columns +
-                    " FROM snapshots WHERE parsed = 1 AND servers <> "
-                    "'[]' AND (?1 IS NULL OR host = ?1) AND (?2 IS "
-                    "NULL OR path = ?2) ORDER BY id DESC LIMIT 1"));
+             cached(newest_first(k_snapshot_columns,
+                                 " AND parsed = 1 AND servers <> '[]' AND "
+                                 "(?1 IS NULL OR host = ?1) AND (?2 IS NULL "
+                                 "OR path = ?2)",
+                                 " LIMIT 1")));
   stmt->bind(1, host).bind(2, path);
   return one(*stmt);
 }
 
-Result<sql::CachedStatement>
-Store::select(const ListFilter &f, const char *columns, const char *order) {
-  std::string sql =
-      std::string("SELECT ") + columns + " FROM snapshots WHERE 1";
+std::string Store::filter_terms(const ListFilter &f) {
+  std::string terms;
   if (f.host) {
-    sql += " AND host = ?1";
+    terms += " AND host = ?1";
   }
   if (f.path) {
-    sql += " AND path = ?2";
+    terms += " AND path = ?2";
   }
   if (f.since) {
-    sql += " AND taken_at >= ?3";
+    terms += " AND taken_at >= ?3";
   }
-  if (f.before_id) {
-    sql += " AND id < ?4";
-  }
-  sql += order;
-  if (f.limit) {
-    sql += " LIMIT ?5";
-  }
-  TRY_ASSIGN(auto stmt, cached(sql));
+  return terms;
+}
+
+void Store::bind_filter(sql::Statement &stmt, const ListFilter &f) {
   if (f.host) {
-    stmt->bind(1, *f.host);
+    stmt.bind(1, *f.host);
   }
   if (f.path) {
-    stmt->bind(2, *f.path);
+    stmt.bind(2, *f.path);
   }
   if (f.since) {
-    stmt->bind(3, *f.since);
+    stmt.bind(3, *f.since);
   }
+}
+
+Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
+  std::string terms = filter_terms(f);
+  // The page after snapshot before_id: what comes after it in list order.
+  // If it has been deleted since, the one recorded after it stands in
+  // (retention keeps the last recorded): imports listed between the two
+  // may then come again, but none is left out.
+  Micros cursor = 0;
   if (f.before_id) {
-    stmt->bind(4, *f.before_id);
+    TRY_ASSIGN(
+        auto at,
+        cached("SELECT sort_at FROM (SELECT 0 AS k, sort_at FROM snapshots "
+               "WHERE id = ?1 UNION ALL SELECT * FROM (SELECT 1, sort_at "
+               "FROM snapshots WHERE id > ?1 AND trigger <> 'import' ORDER "
+               "BY id LIMIT 1) UNION ALL SELECT * FROM (SELECT 2, sort_at "
+               "FROM snapshots WHERE id < ?1 AND trigger <> 'import' ORDER "
+               "BY id DESC LIMIT 1)) ORDER BY k LIMIT 1"));
+    at->bind(1, *f.before_id);
+    TRY_ASSIGN(const bool row, at->step());
+    cursor = row ? at->column_int64(0) : std::numeric_limits<Micros>::min();
+    terms += " AND (sort_at < ?4 OR (sort_at = ?4 AND id < ?6))";
+  }
+  TRY_ASSIGN(auto stmt, cached(newest_first(k_snapshot_columns, terms,
+                                            f.limit ? " LIMIT ?5" : "")));
+  bind_filter(*stmt, f);
+  if (f.before_id) {
+    stmt->bind(4, cursor).bind(6, *f.before_id);
   }
   if (f.limit) {
     stmt->bind(5, *f.limit);
   }
-  return stmt;
-}
-
-Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
-  TRY_ASSIGN(auto stmt, select(f, k_snapshot_columns, " ORDER BY id DESC"));
   std::vector<SnapshotRecord> out;
   for (;;) {
     TRY_ASSIGN(const bool row, stmt->step());
@@ -601,7 +666,10 @@ Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
 Result<void> Store::for_each(
     const ListFilter &f,
     const std::function<Result<void>(const SnapshotRecord &)> &visit) {
-  TRY_ASSIGN(auto stmt, select(f, k_snapshot_columns, " ORDER BY id ASC"));
+  TRY_ASSIGN(auto stmt, cached(std::string("SELECT ") + k_snapshot_columns +
+                               " FROM snapshots WHERE 1" + filter_terms(f) +
+                               " ORDER BY id"));
+  bind_filter(*stmt, f);
   for (;;) {
     TRY_ASSIGN(const bool row, stmt->step());
     if (!row) {
@@ -614,9 +682,9 @@ Result<void> Store::for_each(
 }
 
 Result<std::uint64_t> Store::count(const ListFilter &f) {
-  ListFilter unlimited = f;
-  unlimited.limit.reset();
-  TRY_ASSIGN(auto stmt, select(unlimited, "count(*)", ""));
+  TRY_ASSIGN(auto stmt, cached("SELECT count(*) FROM snapshots WHERE 1" +
+                               filter_terms(f)));
+  bind_filter(*stmt, f);
   TRY(stmt->step());
   return static_cast<std::uint64_t>(stmt->column_int64(0));
 }
@@ -845,13 +913,24 @@ Store::plan_prune_ids(const RetentionPolicy &asked,
   }
   // Retention runs after every snapshot: the columns the plan needs come
   // from one index (snapshots_by_path covers them), with no record
-  // building and no JSON.
-  TRY_ASSIGN(auto stmt, cached("SELECT id, taken_at, pinned, good FROM "
-                               "snapshots WHERE path = ?1 ORDER BY id"));
-  TRY_ASSIGN(auto imported, cached("SELECT id FROM snapshots WHERE path = ?1 "
-                                   "AND trigger = 'import' ORDER BY id"));
+  // building and no JSON. Where the path has imported snapshots (found in
+  // their own index, empty on most stores), the plan also needs each row's
+  // place in list order, read from the table.
+  TRY_ASSIGN(auto any_imported,
+             cached("SELECT 1 FROM snapshots WHERE path = ?1 AND trigger = "
+                    "'import' LIMIT 1"));
+  TRY_ASSIGN(auto recorded, cached("SELECT id, taken_at, pinned, good FROM "
+                                   "snapshots WHERE path = ?1 ORDER BY id"));
+  TRY_ASSIGN(auto mixed,
+             cached("SELECT id, taken_at, pinned, good, trigger = 'import', "
+                    "sort_at FROM snapshots WHERE path = ?1 ORDER BY id"));
   std::vector<RetentionItem> items;
   for (const auto &p : targets) {
+    any_imported->reset();
+    any_imported->bind(1, p);
+    TRY_ASSIGN(const bool with_imports, any_imported->step());
+    any_imported->reset();
+    auto &stmt = with_imports ? mixed : recorded;
     stmt->reset();
     stmt->bind(1, p);
     items.clear();
@@ -860,25 +939,14 @@ Store::plan_prune_ids(const RetentionPolicy &asked,
       if (!row) {
         break;
       }
-      items.push_back({stmt->column_int64(0), stmt->column_int64(1),
-                       stmt->column_int64(2) != 0, stmt->column_int64(3) != 0});
-    }
-    // Both in id order: mark the imported ones in one pass.
-    imported->reset();
-    imported->bind(1, p);
-    auto item = items.begin();
-    for (;;) {
-      TRY_ASSIGN(const bool row, imported->step());
-      if (!row) {
-        break;
+      RetentionItem item{stmt->column_int64(0), stmt->column_int64(1),
+                         stmt->column_int64(2) != 0,
+                         stmt->column_int64(3) != 0};
+      if (with_imports) {
+        item.imported = stmt->column_int64(4) != 0;
+        item.sort_at = stmt->column_int64(5);
       }
-      const std::int64_t id = imported->column_int64(0);
-      while (item != items.end() && item->id < id) {
-        ++item;
-      }
-      if (item != items.end() && item->id == id) {
-        item->imported = true;
-      }
+      items.push_back(item);
     }
     for (auto &d : plan_retention(items, policy)) {
       out.push_back(std::move(d));

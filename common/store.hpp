@@ -82,12 +82,15 @@ struct NewEvent {
   Micros at = 0; // 0: now
 };
 
-// Filters of list(); all optional. Results are newest first (by id).
+// Filters of list(); all optional. Results are newest first: in the order
+// they were recorded here, with imported ones placed by their time (see
+// the sort_at migration in store.cpp).
 struct ListFilter {
   std::optional<std::string> host;
   std::optional<std::string> path;
   std::optional<Micros> since;
-  std::optional<std::int64_t> before_id; // ids strictly below, for paging
+  // Only those listed after this snapshot (the last of the previous page).
+  std::optional<std::int64_t> before_id;
   std::optional<std::int64_t> limit;
 };
 
@@ -172,6 +175,7 @@ public:
                                       std::string_view similar = {});
 
   Result<std::optional<SnapshotRecord>> get(std::int64_t id);
+  // The path's newest snapshot, the first list() shows for it.
   Result<std::optional<SnapshotRecord>> latest_for_path(std::string_view path);
   // The same with only what a capture compares against (id, sha256, size,
   // mcp_digest set; no server list to decode): cheaper on every change.
@@ -182,9 +186,9 @@ public:
   latest_good(const std::optional<std::string> &host,
               const std::optional<std::string> &path);
   Result<std::vector<SnapshotRecord>> list(const ListFilter &filter);
-  // Calls `visit` for each matching snapshot, oldest first, reading rows
-  // one at a time (bounded memory for any store size). ListFilter::limit
-  // and before_id apply as in list().
+  // Calls `visit` for each snapshot matching the filter's host, path and
+  // since, in id order, reading rows one at a time (bounded memory for any
+  // store size). ListFilter::limit and before_id are not used.
   Result<void>
   for_each(const ListFilter &filter,
            const std::function<Result<void>(const SnapshotRecord &)> &visit);
@@ -245,7 +249,7 @@ public:
   Result<StoreStats> stats();
 
   // The schema version this build writes (PRAGMA user_version).
-  static constexpr int k_schema_version = 5;
+  static constexpr int k_schema_version = 6;
 
 private:
   Store() = default;
@@ -253,8 +257,10 @@ private:
   Result<void> prepare_schema();
   Result<SnapshotRecord> read_row(sql::Statement &stmt);
   Result<std::optional<SnapshotRecord>> one(sql::Statement &stmt);
-  Result<sql::CachedStatement> select(const ListFilter &filter,
-                                      const char *columns, const char *order);
+  // The WHERE terms of a filter's host (?1), path (?2) and since (?3),
+  // each starting with " AND ", and their values bound.
+  static std::string filter_terms(const ListFilter &filter);
+  static void bind_filter(sql::Statement &stmt, const ListFilter &filter);
   // The prepared statement for `sql`, kept for the connection's life (every
   // Store call would otherwise prepare its SQL again).
   Result<sql::CachedStatement> cached(const std::string &sql) {

@@ -89,6 +89,34 @@ class BundleTest(unittest.TestCase):
                        "--map-home", "--json")
         self.assertEqual(json.loads(r.stdout)["skipped"], 3)
 
+    def test_an_older_history_imported_is_listed_below_the_newer_one(self):
+        # B's own history of the file is newer than A's: a good version,
+        # then a broken save. A's three versions imported afterwards are
+        # listed by their times, below B's, and --last-good restores B's
+        # good version, not A's newest (recorded later, but older).
+        self.a.ctl("export", "-o", self.bundle)
+        path = self.b.sb.write(CURSOR, config(10))
+        self.b.daemon.start()
+        wait_for(lambda: len(self.b.store.snapshots(path)) == 1, 10,
+                 "B's version")
+        self.b.sb.write(CURSOR, '{"mcpServers": {')
+        wait_for(lambda: len(self.b.store.snapshots(path)) == 2, 10,
+                 "B's broken save")
+        self.b.ctl("import", self.bundle, "--map-home")
+        listed = json.loads(self.b.ctl("list", "--json").stdout)["snapshots"]
+        self.assertEqual([s["trigger"] for s in listed],
+                         ["change", "initial", "import", "import", "import"])
+        self.assertEqual([s["taken_at"] for s in listed],
+                         sorted((s["taken_at"] for s in listed), reverse=True))
+        self.b.ctl("restore", "--last-good", "--path", CURSOR, "--yes")
+        with open(path) as f:
+            self.assertEqual(f.read(), config(10))
+        # What B records next is listed first.
+        self.b.sb.write(CURSOR, config(11))
+        wait_for(lambda: json.loads(self.b.ctl(
+            "list", "--limit", "1", "--json").stdout)["snapshots"][0][
+                "sha256"] == sha256(config(11)), 10, "B's next version")
+
     def test_import_without_a_daemon(self):
         self.a.ctl("export", "-o", self.bundle)
         self.b.daemon.start()

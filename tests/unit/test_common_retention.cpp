@@ -191,18 +191,21 @@ TEST_CASE("plan_retention") {
   }
   SUBCASE("imported snapshots take their place by time") {
     // Five recorded here a day apart; five imported from another machine,
-    // from before them; one imported that is newer than all.
+    // from before them; one imported that is newer than all. (sort_at:
+    // the latest time recorded up to each, an import's own time.)
     std::vector<RetentionItem> items;
     for (int i = 1; i <= 5; ++i) {
-      items.push_back({i, k_base + i * k_micros_per_day, false, true});
+      const Micros at = k_base + i * k_micros_per_day;
+      items.push_back({i, at, false, true, false, at});
     }
     for (int i = 6; i <= 10; ++i) {
-      items.push_back(
-          {i, k_base - (20 - i) * k_micros_per_day, false, true, true});
+      const Micros at = k_base - (20 - i) * k_micros_per_day;
+      items.push_back({i, at, false, true, true, at});
     }
     CHECK(ids(plan_retention(items, only(5))) ==
           std::vector<std::int64_t>{6, 7, 8, 9, 10});
-    items.push_back({11, k_base + 30 * k_micros_per_day, false, true, true});
+    const Micros ahead = k_base + 30 * k_micros_per_day;
+    items.push_back({11, ahead, false, true, true, ahead});
     // The newer import is the newest; what this store recorded last stays
     // too, and age counts from it (the import ahead of it is not old).
     CHECK(ids(plan_retention(items, only(1))) ==
@@ -212,11 +215,27 @@ TEST_CASE("plan_retention") {
   }
   SUBCASE("the newest good one recorded here survives a good import") {
     std::vector<RetentionItem> items = {
-        {1, k_base, false, true},
-        {2, k_base + k_hour, false, true},
-        {3, k_base + 2 * k_hour, false, false}, // recorded last, broken
-        {4, k_base + 3 * k_hour, false, true, true}};
+        {1, k_base, false, true, false, k_base},
+        {2, k_base + k_hour, false, true, false, k_base + k_hour},
+        // recorded last, broken
+        {3, k_base + 2 * k_hour, false, false, false, k_base + 2 * k_hour},
+        {4, k_base + 3 * k_hour, false, true, true, k_base + 3 * k_hour}};
     CHECK(ids(plan_retention(items, only(1))) == std::vector<std::int64_t>{1});
+  }
+  SUBCASE("an import goes after what was recorded before a clock set back") {
+    // Recorded today, then with the clock a year back (its place in the
+    // order stays after today's), then an import from yesterday: listed
+    // after both, so it is the one max_count deletes.
+    std::vector<RetentionItem> items = {
+        {1, k_base, false, true, false, k_base},
+        {2, k_base - 365 * k_micros_per_day, false, true, false, k_base},
+        {3, k_base - k_micros_per_day, false, true, true,
+         k_base - k_micros_per_day}};
+    CHECK(ids(plan_retention(items, only(2))) == std::vector<std::int64_t>{3});
+    // Without sort_at the same history would be read by id alone only
+    // when nothing was imported.
+    items[2].imported = false;
+    CHECK(ids(plan_retention(items, only(2))) == std::vector<std::int64_t>{1});
   }
   SUBCASE("nothing to do on an empty path") {
     CHECK(plan_retention({}, only(1)).empty());

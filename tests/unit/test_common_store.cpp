@@ -618,6 +618,80 @@ TEST_CASE("Store::plan_prune_ids orders by record, imports by time") {
   CHECK(planned == std::vector<std::int64_t>{ids[3], ids[4]});
 }
 
+TEST_CASE("Store::list shows imported snapshots by time among the others") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  constexpr Micros day = 86'400'000'000;
+  const Micros now = 1'700'000'000'000'000;
+  auto add = [&](std::string path, Micros at, bool imported, bool good,
+                 const std::string &content) {
+    auto s = snap(std::move(path), at);
+    if (imported) {
+      s.trigger = SnapshotTrigger::imported;
+    }
+    if (!good) {
+      s.servers.clear();
+    }
+    auto added = store.add_snapshot(s, content);
+    REQUIRE(added);
+    return added->id;
+  };
+  // Recorded here: /a today, /b a day later, /a after the clock went back
+  // a year. Then another machine's history of /a is imported: a good one
+  // from two days ago, one from a week ahead (that clock was fast), and a
+  // broken one from yesterday.
+  const auto a1 = add("/a", now, false, true, "a1");
+  const auto b1 = add("/b", now + day, false, true, "b1");
+  const auto a2 = add("/a", now - 365 * day, false, false, "a2");
+  const auto i1 = add("/a", now - 2 * day, true, true, "i1");
+  const auto i2 = add("/a", now + 7 * day, true, false, "i2");
+  const auto i3 = add("/a", now - day, true, false, "i3");
+  auto ids = [](const Result<std::vector<SnapshotRecord>> &list) {
+    REQUIRE(list);
+    std::vector<std::int64_t> out;
+    for (const auto &r : *list) {
+      out.push_back(r.id);
+    }
+    return out;
+  };
+  // Those recorded here in the order they were recorded (the clock set
+  // back does not move a2 down), each import where its time puts it.
+  CHECK(ids(store.list({})) ==
+        std::vector<std::int64_t>{i2, a2, b1, a1, i3, i1});
+  ListFilter only_a;
+  only_a.path = "/a";
+  CHECK(ids(store.list(only_a)) ==
+        std::vector<std::int64_t>{i2, a2, a1, i3, i1});
+  only_a.limit = 2;
+  CHECK(ids(store.list(only_a)) == std::vector<std::int64_t>{i2, a2});
+  // Pages follow the same order, also from a snapshot deleted since.
+  only_a.before_id = a2;
+  CHECK(ids(store.list(only_a)) == std::vector<std::int64_t>{a1, i3});
+  only_a.before_id = a1;
+  only_a.limit.reset();
+  CHECK(ids(store.list(only_a)) == std::vector<std::int64_t>{i3, i1});
+  REQUIRE(store.delete_snapshots({a1}));
+  CHECK(ids(store.list(only_a)) == std::vector<std::int64_t>{i3, i1});
+  // The newest of a path, and the newest good one, are the first listed.
+  auto latest = store.latest_for_path("/a");
+  REQUIRE(latest);
+  REQUIRE(latest->has_value());
+  CHECK((*latest)->id == i2);
+  auto brief = store.latest_brief_for_path("/a");
+  REQUIRE(brief);
+  REQUIRE(brief->has_value());
+  CHECK((*brief)->id == i2);
+  auto good = store.latest_good(std::nullopt, std::string("/a"));
+  REQUIRE(good);
+  REQUIRE(good->has_value());
+  CHECK((*good)->id == i1); // a1, newer and good, was deleted
+  // A snapshot recorded now goes first, though its time is before i2's.
+  const auto a3 = add("/a", now + day, false, true, "a3");
+  CHECK(ids(store.list({})).front() == a3);
+  latest = store.latest_for_path("/a");
+  CHECK((*latest)->id == a3);
+}
+
 namespace {
 
 // A config-like text of about `lines` lines; `rev` changes one line.
@@ -959,7 +1033,9 @@ TEST_CASE("Store::open migrates an older schema") {
   {
     auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
     REQUIRE(db);
-    REQUIRE(db->exec("DROP INDEX snapshots_imported; "
+    REQUIRE(db->exec("DROP INDEX snapshots_imported; DROP INDEX "
+                     "snapshots_imported_by_time; ALTER TABLE snapshots "
+                     "DROP COLUMN sort_at; "
                      "DROP INDEX blobs_by_base; ALTER TABLE blobs DROP COLUMN "
                      "base; DROP INDEX snapshots_by_path; CREATE INDEX "
                      "snapshots_by_path ON snapshots(path, id); ALTER TABLE "
@@ -983,6 +1059,47 @@ TEST_CASE("Store::open migrates an older schema") {
   CHECK(good->column_int64(0) == 1);
 }
 
+TEST_CASE("Store::open places snapshots of a version 5 store in list order") {
+  const auto dir = test::scratch_dir();
+  constexpr Micros day = 86'400'000'000;
+  const Micros now = 1'700'000'000'000'000;
+  {
+    Store store = open_store(dir);
+    // Recorded, recorded after the clock went back, imported, recorded.
+    for (const auto &[at, imported] :
+         std::vector<std::pair<Micros, bool>>{{now, false},
+                                              {now - 30 * day, false},
+                                              {now - 10 * day, true},
+                                              {now - 20 * day, false}}) {
+      auto s = snap("/a", at);
+      if (imported) {
+        s.trigger = SnapshotTrigger::imported;
+      }
+      REQUIRE(store.add_snapshot(s, std::to_string(at)));
+    }
+  }
+  {
+    auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
+    REQUIRE(db);
+    REQUIRE(db->exec("DROP INDEX snapshots_imported; DROP INDEX "
+                     "snapshots_imported_by_time; ALTER TABLE snapshots "
+                     "DROP COLUMN sort_at; CREATE INDEX snapshots_imported ON "
+                     "snapshots(path, id) WHERE trigger = 'import'; PRAGMA "
+                     "user_version = 5"));
+  }
+  Store store = open_store(dir);
+  auto list = store.list({});
+  REQUIRE(list);
+  std::vector<std::int64_t> ids;
+  for (const auto &r : *list) {
+    ids.push_back(r.id);
+  }
+  CHECK(ids == std::vector<std::int64_t>{4, 2, 1, 3});
+  // A new snapshot keeps the order going from the migrated rows.
+  REQUIRE(store.add_snapshot(snap("/a", now - 40 * day), "after"));
+  CHECK(store.list({})->front().id == 5);
+}
+
 TEST_CASE("Store indexes serve the queries of every recorded change") {
   const auto dir = test::scratch_dir();
   { open_store(dir); }
@@ -998,10 +1115,10 @@ TEST_CASE("Store indexes serve the queries of every recorded change") {
   while (*names->step()) {
     indexes.push_back(names->column_text(0));
   }
-  CHECK(indexes ==
-        std::vector<std::string>{"snapshots_by_host", "snapshots_by_path",
-                                 "snapshots_by_sha", "snapshots_by_time",
-                                 "snapshots_imported"});
+  CHECK(indexes == std::vector<std::string>{
+                       "snapshots_by_host", "snapshots_by_path",
+                       "snapshots_by_sha", "snapshots_by_time",
+                       "snapshots_imported", "snapshots_imported_by_time"});
   auto plan_of = [&](const std::string &query) {
     auto stmt = db->prepare("EXPLAIN QUERY PLAN " + query);
     REQUIRE(stmt);
@@ -1016,16 +1133,32 @@ TEST_CASE("Store indexes serve the queries of every recorded change") {
                 "path = 'p' ORDER BY id") ==
         "SEARCH snapshots USING COVERING INDEX snapshots_by_path "
         "(path=?)\n");
-  // ... and which of them were imported, from an index that holds only
-  // those (a recorded change writes nothing to it).
-  CHECK(plan_of("SELECT id FROM snapshots WHERE path = 'p' AND trigger = "
-                "'import' ORDER BY id") ==
+  // ... and whether any was imported, from an index that holds only those
+  // (a recorded change writes nothing to it).
+  CHECK(plan_of("SELECT 1 FROM snapshots WHERE path = 'p' AND trigger = "
+                "'import' LIMIT 1") ==
         "SEARCH snapshots USING INDEX snapshots_imported (path=?)\n");
-  // A path's latest snapshot, before each capture.
-  CHECK(plan_of("SELECT id FROM snapshots WHERE path = 'p' ORDER BY id DESC "
-                "LIMIT 1")
-            .find("USING COVERING INDEX snapshots_by_path (path=?)") !=
-        std::string::npos);
+  // A path's latest snapshot, before each capture: the last recorded and
+  // the newest import, each found by a search.
+  const std::string latest =
+      plan_of("SELECT id FROM (SELECT * FROM (SELECT id, sort_at FROM "
+              "snapshots WHERE trigger <> 'import' AND path = 'p' ORDER BY "
+              "id DESC LIMIT 1) UNION ALL SELECT * FROM (SELECT id, sort_at "
+              "FROM snapshots INDEXED BY snapshots_imported WHERE trigger = "
+              "'import' AND path = 'p' ORDER BY sort_at DESC, id DESC LIMIT "
+              "1)) ORDER BY sort_at DESC, id DESC LIMIT 1");
+  CHECK(latest.find("SEARCH snapshots USING INDEX snapshots_by_path "
+                    "(path=?)") != std::string::npos);
+  CHECK(latest.find("SEARCH snapshots USING INDEX snapshots_imported "
+                    "(path=?)") != std::string::npos);
+  CHECK(latest.find("SCAN snapshots") == std::string::npos);
+  // Where a new snapshot goes in list order: after the last recorded one
+  // and every import.
+  CHECK(plan_of("SELECT sort_at FROM snapshots WHERE trigger <> 'import' "
+                "ORDER BY id DESC LIMIT 1") == "SCAN snapshots\n");
+  CHECK(plan_of("SELECT max(sort_at) FROM snapshots WHERE trigger = "
+                "'import'") ==
+        "SEARCH snapshots USING INDEX snapshots_imported_by_time\n");
   // The import's lookup of a time.
   CHECK(plan_of("SELECT id FROM snapshots INDEXED BY snapshots_by_time WHERE "
                 "path = 'p' AND taken_at = 1 ORDER BY id LIMIT 1")
