@@ -537,49 +537,70 @@ namespace {
 // A query for rows matching `terms` (SQL ANDed to the WHERE clause) in
 // list order, newest first: (sort_at, id) descending. Those recorded here
 // come by id, as their sort_at never decreases with it, and the imported
-// ones through their own index, so that `limit` rows cost about that many
-// reads, not a sort of the whole store.
+// ones through one of their own indexes (by path when `terms` name one,
+// else by time), so that `limit` rows cost about that many reads, not a
+// sort of the whole store.
+enum class Imports { of_one_path, any };
 std::string newest_first(std::string_view columns, std::string_view terms,
-                         std::string_view limit) {
-  std::string part = std::string("SELECT ") + std::string(columns) +
-                     ", sort_at FROM snapshots ";
-  std::string sql =
-      std::string("SELECT ") + std::string(columns) + " FROM (SELECT * FROM (" +
-      part + "WHERE trigger <> 'import'" + std::string(terms) +
-      " ORDER BY id DESC" + std::string(limit) + ") UNION ALL SELECT * FROM (" +
-      part + "INDEXED BY snapshots_imported WHERE trigger = 'import'" +
-      std::string(terms) + " ORDER BY sort_at DESC, id DESC" +
-      std::string(limit) + ")) ORDER BY sort_at DESC, id DESC" +
-      std::string(limit);
-  return sql;
+                         std::string_view limit, Imports imports) {
+  const std::string part =
+      "SELECT " + std::string(columns) + ", sort_at FROM snapshots ";
+  const std::string index = imports == Imports::of_one_path
+                                ? "snapshots_imported"
+                                : "snapshots_imported_by_time";
+  return "SELECT " + std::string(columns) + " FROM (SELECT * FROM (" + part +
+         "WHERE trigger <> 'import'" + std::string(terms) +
+         " ORDER BY id DESC" + std::string(limit) +
+         ") UNION ALL SELECT * FROM (" + part + "INDEXED BY " + index +
+         " WHERE trigger = 'import'" + std::string(terms) +
+         " ORDER BY sort_at DESC, id DESC" + std::string(limit) +
+         ")) ORDER BY sort_at DESC, id DESC" + std::string(limit);
 }
 
 } // namespace
 
 Result<std::optional<SnapshotRecord>>
 Store::latest_for_path(std::string_view path) {
-  TRY_ASSIGN(auto stmt, cached(newest_first(k_snapshot_columns,
-                                            " AND path = ?1", " LIMIT 1")));
+  TRY_ASSIGN(auto stmt,
+             cached(newest_first(k_snapshot_columns, " AND path = ?1",
+                                 " LIMIT 1", Imports::of_one_path)));
   stmt->bind(1, path);
   return one(*stmt);
 }
 
 Result<std::optional<SnapshotRecord>>
 Store::latest_brief_for_path(std::string_view path) {
-  TRY_ASSIGN(auto stmt, cached(newest_first("id, sha256, mcp_sha256, size",
-                                            " AND path = ?1", " LIMIT 1")));
+  // Before every capture, so without newest_first()'s compound query and
+  // its sorter unless the path has an import (an empty index on most
+  // stores): the newest is then the row with the highest id.
+  TRY_ASSIGN(auto stmt,
+             cached("SELECT id, sha256, mcp_sha256, size, EXISTS (SELECT 1 "
+                    "FROM snapshots WHERE path = ?1 AND trigger = 'import') "
+                    "FROM snapshots WHERE path = ?1 ORDER BY id DESC LIMIT "
+                    "1"));
   stmt->bind(1, path);
+  const auto brief = [path](sql::Statement &found) {
+    SnapshotRecord r;
+    r.id = found.column_int64(0);
+    r.path = std::string(path);
+    r.sha256 = found.column_text(1);
+    r.mcp_digest = found.column_text(2);
+    r.size = static_cast<std::uint64_t>(found.column_int64(3));
+    return std::optional<SnapshotRecord>{std::move(r)};
+  };
   TRY_ASSIGN(const bool row, stmt->step());
   if (!row) {
     return std::optional<SnapshotRecord>{};
   }
-  SnapshotRecord r;
-  r.id = stmt->column_int64(0);
-  r.path = std::string(path);
-  r.sha256 = stmt->column_text(1);
-  r.mcp_digest = stmt->column_text(2);
-  r.size = static_cast<std::uint64_t>(stmt->column_int64(3));
-  return std::optional<SnapshotRecord>{std::move(r)};
+  if (stmt->column_int64(4) == 0) {
+    return brief(*stmt);
+  }
+  TRY_ASSIGN(auto mixed, cached(newest_first("id, sha256, mcp_sha256, size",
+                                             " AND path = ?1", " LIMIT 1",
+                                             Imports::of_one_path)));
+  mixed->bind(1, path);
+  TRY(mixed->step()); // a row: the path has one
+  return brief(*mixed);
 }
 
 Result<std::optional<SnapshotRecord>>
@@ -590,7 +611,7 @@ Store::latest_good(const std::optional<std::string> &host,
                                  " AND parsed = 1 AND servers <> '[]' AND "
                                  "(?1 IS NULL OR host = ?1) AND (?2 IS NULL "
                                  "OR path = ?2)",
-                                 " LIMIT 1")));
+                                 " LIMIT 1", Imports::any)));
   stmt->bind(1, host).bind(2, path);
   return one(*stmt);
 }
@@ -642,8 +663,10 @@ Result<std::vector<SnapshotRecord>> Store::list(const ListFilter &f) {
     cursor = row ? at->column_int64(0) : std::numeric_limits<Micros>::min();
     terms += " AND (sort_at < ?4 OR (sort_at = ?4 AND id < ?6))";
   }
-  TRY_ASSIGN(auto stmt, cached(newest_first(k_snapshot_columns, terms,
-                                            f.limit ? " LIMIT ?5" : "")));
+  TRY_ASSIGN(
+      auto stmt,
+      cached(newest_first(k_snapshot_columns, terms, f.limit ? " LIMIT ?5" : "",
+                          f.path ? Imports::of_one_path : Imports::any)));
   bind_filter(*stmt, f);
   if (f.before_id) {
     stmt->bind(4, cursor).bind(6, *f.before_id);
