@@ -107,14 +107,26 @@ public:
         m_json(json_output), m_style(Style::detect()) {}
 
   // Loads the config the daemon would use (for the socket and store paths).
+  // A config with mistakes does not stop the client: the day a restore is
+  // needed is no day to be locked out by a typo in mcpbk's own file (and a
+  // running daemon keeps the config it had). Each mistake is reported, and
+  // the keys that were valid are used.
   void load_config() {
     m_config_file = resolve_config_file(m_overrides, m_env, current_os());
     if (m_config_file) {
       auto loaded = load_config_file(*m_config_file);
       if (!loaded) {
-        die(k_exit_failed, loaded.error().to_string());
+        const ConfigErrors &errors = loaded.error();
+        for (const auto &problem : errors.problems) {
+          print_error(errors.source + ": " + problem.to_string());
+        }
+        print_error("going on with the default for each key above; mcpbkd "
+                    "will not start or reload with this config until it is "
+                    "fixed (`mcpbkd --check-config` checks it)");
+        m_config = errors.applied;
+      } else {
+        m_config = std::move(*loaded);
       }
-      m_config = std::move(*loaded);
     } else {
       m_config = default_config();
     }

@@ -363,7 +363,8 @@ void cross_checks(const Config &cfg, std::vector<ConfigProblem> &problems) {
 tl::expected<Config, ConfigErrors>
 parse_config_over(Config cfg, std::string_view text,
                   const std::string &source) {
-  ConfigErrors errors{source, {}};
+  ConfigErrors errors;
+  errors.source = source;
   YAML::Node root;
   try {
     root = load_yaml(text);
@@ -371,7 +372,8 @@ parse_config_over(Config cfg, std::string_view text,
     errors.problems.push_back(
         {"(syntax)", "line " + std::to_string(e.mark.line + 1) + ", column " +
                          std::to_string(e.mark.column + 1) + ": " + e.msg});
-    return tl::unexpected<ConfigErrors>(errors);
+    errors.applied = std::move(cfg);
+    return tl::unexpected<ConfigErrors>(std::move(errors));
   }
   try {
     Loader(errors.problems).apply(root, cfg);
@@ -380,7 +382,8 @@ parse_config_over(Config cfg, std::string_view text,
   }
   cross_checks(cfg, errors.problems);
   if (!errors.problems.empty()) {
-    return tl::unexpected<ConfigErrors>(errors);
+    errors.applied = std::move(cfg);
+    return tl::unexpected<ConfigErrors>(std::move(errors));
   }
   return cfg;
 }

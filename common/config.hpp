@@ -93,6 +93,10 @@ struct ConfigProblem {
 struct ConfigErrors {
   std::string source; // the file name, or "embedded default"
   std::vector<ConfigProblem> problems;
+  // Every key that was valid applied over the base (the others keep the
+  // base's values): for a reader that can go on without them, such as the
+  // client, which needs little more than the socket's and store's paths.
+  Config applied;
   std::string to_string() const;
 };
 

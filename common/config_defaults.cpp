@@ -22,8 +22,11 @@ tl::expected<Config, ConfigErrors>
 load_config_file(const std::filesystem::path &file) {
   auto text = read_file(file, 1 << 20);
   if (!text) {
-    return tl::unexpected<ConfigErrors>(
-        ConfigErrors{file.string(), {{"(file)", text.error().message}}});
+    ConfigErrors errors;
+    errors.source = file.string();
+    errors.problems.push_back({"(file)", text.error().message});
+    errors.applied = default_config();
+    return tl::unexpected<ConfigErrors>(std::move(errors));
   }
   return parse_config(*text, file.string());
 }

@@ -96,6 +96,29 @@ class CommandsTest(ClientTestCase):
         self.assertGreaterEqual(st["store"]["snapshots"], 2)
         self.assertTrue(any(w["path"] == self.cursor for w in st["watched"]))
 
+    def test_a_config_with_mistakes_does_not_lock_the_client_out(self):
+        # The running daemon keeps the config it started with; the client
+        # reports each mistake in the file and goes on with the rest.
+        with open(self.sb.config_file) as f:
+            good = f.read()
+        self.sb.write_config(good + "retention:\n  max_count: ten\nbogus: 1\n")
+        r = self.ctl("list", "--json")
+        self.assertEqual([s["id"] for s in json.loads(r.stdout)["snapshots"]],
+                         [self.id2, self.id1])
+        err = r.stderr.decode()
+        self.assertIn('retention.max_count: expected a non-negative integer, '
+                      'got "ten"', err)
+        self.assertIn("bogus: unknown key", err)
+        self.assertIn("going on with the default for each key above", err)
+        self.assertTrue(all(line.startswith("mcpbkctl: ")
+                            for line in err.splitlines()), err)
+        # Even a file that does not parse: a restore still works.
+        self.sb.write_config("watch: [\n")
+        r = self.ctl("restore", str(self.id1), "--yes")
+        self.assertIn(b"(syntax)", r.stderr)
+        with open(self.cursor) as f:
+            self.assertEqual(f.read(), self.v1)
+
     def test_hosts(self):
         out = self.ctl("hosts").stdout.decode()
         self.assertIn("cursor (Cursor)", out)

@@ -296,3 +296,28 @@ TEST_CASE("load_yaml reads the tree YAML::Load reads") {
     CHECK(YAML::Dump(load_yaml(fine)) == YAML::Dump(YAML::Load(fine)));
   }
 }
+
+TEST_CASE("a config with mistakes still gives the keys that were valid") {
+  auto loaded = parse_config("watch:\n  debounce_ms: 77\nretention:\n  "
+                             "max_count: ten\nipc:\n  socket: /run/x.sock\n",
+                             "c.yaml");
+  REQUIRE_FALSE(loaded);
+  CHECK(messages(loaded.error()) ==
+        std::vector<std::string>{
+            "retention.max_count: expected a non-negative integer, got "
+            "\"ten\""});
+  const Config &applied = loaded.error().applied;
+  CHECK(applied.watch.debounce_ms == 77);
+  CHECK(applied.ipc.socket == "/run/x.sock");
+  CHECK(applied.retention.max_count == default_config().retention.max_count);
+
+  auto broken = parse_config("watch: [\n", "c.yaml");
+  REQUIRE_FALSE(broken);
+  CHECK(broken.error().applied.watch.debounce_ms ==
+        default_config().watch.debounce_ms);
+
+  auto missing = load_config_file(test::scratch_dir() / "none.yaml");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().applied.retention.max_count ==
+        default_config().retention.max_count);
+}
