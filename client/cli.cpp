@@ -230,13 +230,20 @@ public:
     if (m_json) {
       std::cout << dump_pretty({{"error", error}}) << '\n';
     }
-    print_error(error.value("message", std::string("request failed")) + " [" +
-                error.value("code", std::string("internal")) + "]");
+    const std::string message =
+        error.value("message", std::string("request failed"));
+    print_error(message + " [" + error.value("code", std::string("internal")) +
+                "]");
     if (const auto details = error.find("details");
         details != error.end() && details->is_array()) {
       for (const auto &d : *details) {
-        std::cerr << "  " << d.value("field", std::string()) << ": "
-                  << d.value("message", std::string()) << '\n';
+        const std::string field = d.value("field", std::string());
+        const std::string text = d.value("message", std::string());
+        // The message often is the one detail already ("no snapshot with
+        // id 999"): said once.
+        if (message.find(text) == std::string::npos) {
+          std::cerr << "  " << field << ": " << text << '\n';
+        }
       }
     }
     throw Exit{k_exit_failed};

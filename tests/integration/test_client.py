@@ -182,7 +182,9 @@ class CommandsTest(ClientTestCase):
         self.assertEqual(sorted(shown["servers"]), ["fs", "github"])
         self.assertNotIn(TOKEN, json.dumps(shown))
         r = self.ctl("show", "999999", code=1)
-        self.assertIn(b"mcpbkctl: no snapshot with id 999999", r.stderr)
+        # Said once: the reply's one detail is its message.
+        self.assertEqual(r.stderr,
+                         b"mcpbkctl: no snapshot with id 999999 [not_found]\n")
 
     def test_cat_is_byte_exact_even_for_binary(self):
         self.assertEqual(self.ctl("cat", self.id1).stdout, self.v1.encode())
