@@ -601,8 +601,8 @@ using LineDiff = dtl::Diff<std::string, std::vector<std::string>>;
 constexpr std::size_t k_max_exact_lines = 30'000;
 
 struct LineStats {
-  std::uint64_t changed = 0; // deleted + inserted lines
-  std::uint64_t total = 0;   // old lines + new lines
+  double changed = 0;      // deleted + inserted lines
+  std::uint64_t total = 0; // old lines + new lines
 };
 
 // The number of lines of `text` (the last one may lack its newline).
@@ -705,7 +705,38 @@ LineStats line_stats(std::string_view before, std::string_view after) {
   const std::vector<std::string_view> mid_b =
       split_line_views(after.substr(head, after.size() - head - foot));
   if (mid_a.empty() || mid_b.empty()) {
-    stats.changed = mid_a.size() + mid_b.size();
+    stats.changed = static_cast<double>(mid_a.size() + mid_b.size());
+    return stats;
+  }
+  if (mid_a.size() == 1 && mid_b.size() == 1) {
+    // One line became another: only the part of it that changed counts.
+    // A file written as one line (minified JSON, an `echo` into mcp.json)
+    // would otherwise have "changed entirely" at every edit.
+    const auto content = [](std::string_view line) {
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
+        line.remove_suffix(1);
+      }
+      return line;
+    };
+    const std::string_view a = content(mid_a[0]);
+    const std::string_view b = content(mid_b[0]);
+    if (a.empty() || b.empty() || a == b) {
+      stats.changed = 2; // a whole line, or only its end, changed
+      return stats;
+    }
+    const std::size_t shorter = std::min(a.size(), b.size());
+    std::size_t prefix = 0;
+    while (prefix < shorter && a[prefix] == b[prefix]) {
+      ++prefix;
+    }
+    std::size_t suffix = 0;
+    while (suffix < shorter - prefix &&
+           a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
+      ++suffix;
+    }
+    const std::size_t kept = 2 * (prefix + suffix);
+    stats.changed = 2.0 * static_cast<double>(a.size() + b.size() - kept) /
+                    static_cast<double>(a.size() + b.size());
     return stats;
   }
   if (mid_a.size() + mid_b.size() > k_max_exact_lines) {
@@ -719,7 +750,7 @@ LineStats line_stats(std::string_view before, std::string_view after) {
       --balance[line];
     }
     for (const auto &[line, count] : balance) {
-      stats.changed += static_cast<std::uint64_t>(std::labs(count));
+      stats.changed += static_cast<double>(std::labs(count));
     }
     return stats;
   }
@@ -737,7 +768,7 @@ LineStats line_stats(std::string_view before, std::string_view after) {
                                                         hashes(mid_b));
   diff.onOnlyEditDistance();
   diff.compose();
-  stats.changed = static_cast<std::uint64_t>(diff.getEditDistance());
+  stats.changed = static_cast<double>(diff.getEditDistance());
   return stats;
 }
 
@@ -1631,7 +1662,7 @@ double changed_fraction(std::string_view before, std::string_view after) {
   if (stats.total == 0) {
     return 0.0;
   }
-  return static_cast<double>(stats.changed) / static_cast<double>(stats.total);
+  return stats.changed / static_cast<double>(stats.total);
 }
 
 std::string unified_diff(std::string_view before, std::string_view after,
@@ -1754,7 +1785,7 @@ Risk assess_risk(std::string_view before_bytes, const McpView *before,
   }
   LineStats stats = line_stats(before_bytes, after_bytes);
   auto at_least = [&stats](std::uint64_t percent) {
-    return stats.changed * 100 >= percent * stats.total;
+    return stats.changed * 100 >= static_cast<double>(percent * stats.total);
   };
   if (at_least(90)) {
     return Risk::critical;

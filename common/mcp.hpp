@@ -82,7 +82,9 @@ std::vector<ServerChange> semantic_diff(const McpView &before,
                                         const McpView &after);
 
 // Fraction (0..1) of lines changed between two texts, from a line diff:
-// (deleted + inserted lines) / (old lines + new lines).
+// (deleted + inserted lines) / (old lines + new lines). Where one line
+// became another and nothing else changed, that pair counts for the part
+// of it that differs (its bytes outside the common start and end).
 double changed_fraction(std::string_view before, std::string_view after);
 
 // A unified diff with 3 lines of context; empty when equal. `masked`

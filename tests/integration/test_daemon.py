@@ -284,6 +284,25 @@ class WatchingTest(DaemonTestCase):
                           if e["severity"] == "critical"], 10,
                  "a critical event")
 
+    def test_an_edit_of_a_one_line_file_is_rated_by_what_changed(self):
+        # `echo '{...}' > ~/.cursor/mcp.json`: one line, which every edit
+        # changes; a new argument is not a rewrite of the whole file.
+        one = json.dumps({"mcpServers": {
+            "a": {"command": "npx", "args": ["-y", "server-a"]},
+            "b": {"command": "uvx", "args": ["server-b"]}}}) + "\n"
+        self.sb.write(CURSOR, one)
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, one)
+        edited = one.replace('"server-b"]', '"server-b", "--verbose"]')
+        self.sb.write(CURSOR, edited)
+        self.assertEqual(self.wait_snapshot(CURSOR, edited)["risk"], "low")
+        self.assertEqual(self.store.events("risky_change"), [])
+        # Its servers replaced by another: both removed, so high, as in a
+        # file of many lines.
+        other = json.dumps({"mcpServers": {"z": {"url": "http://x"}}}) + "\n"
+        self.sb.write(CURSOR, other)
+        self.assertEqual(self.wait_snapshot(CURSOR, other)["risk"], "high")
+
     def test_emptied_file_is_critical(self):
         self.sb.write(CURSOR, servers_json("a", "b"))
         self.daemon.start()

@@ -941,6 +941,39 @@ TEST_CASE("changed_fraction") {
         expected = static_cast<double>(diff.getEditDistance()) /
                    static_cast<double>(a.size() + b.size());
       }
+      // One line replaced by one other, all else equal: that pair counts
+      // for the part of its text (its end left out) that differs.
+      std::vector<std::size_t> differing;
+      for (std::size_t i = 0; a.size() == b.size() && i < a.size(); ++i) {
+        if (a[i] != b[i]) {
+          differing.push_back(i);
+        }
+      }
+      if (differing.size() == 1) {
+        auto text = [](std::string s) {
+          while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
+            s.pop_back();
+          }
+          return s;
+        };
+        const std::string x = text(a[differing[0]]);
+        const std::string y = text(b[differing[0]]);
+        double pair = 2.0;
+        if (!x.empty() && !y.empty() && x != y) {
+          std::size_t p = 0;
+          while (p < std::min(x.size(), y.size()) && x[p] == y[p]) {
+            ++p;
+          }
+          std::size_t q = 0;
+          while (q < std::min(x.size(), y.size()) - p &&
+                 x[x.size() - 1 - q] == y[y.size() - 1 - q]) {
+            ++q;
+          }
+          pair = 2.0 * static_cast<double>(x.size() + y.size() - 2 * (p + q)) /
+                 static_cast<double>(x.size() + y.size());
+        }
+        expected = pair / static_cast<double>(a.size() + b.size());
+      }
       INFO("before: ", before, " after: ", after);
       REQUIRE(changed_fraction(before, after) == doctest::Approx(expected));
     }
@@ -1076,6 +1109,31 @@ TEST_CASE("assess_risk") {
           Risk::low); // 18%
     CHECK(assess_risk(base50, &servers4, change_lines(50, 0, 10), servers4) ==
           Risk::medium); // exactly 20%
+  }
+
+  SUBCASE("a change inside one line counts for the part that changed") {
+    // A file written as one line: each edit used to be "100 % changed".
+    const std::string one_line =
+        R"({"mcpServers":{"a":{"command":"npx","args":["-y","pkg-a"]},)"
+        R"("b":{"command":"uvx","args":["pkg-b"]}}})";
+    std::string edited = one_line;
+    edited.replace(edited.find("pkg-a"), 5, "pkg-z");
+    McpView ab = view_of({"a", "b"});
+    CHECK(assess_risk(one_line, &ab, edited, ab) == Risk::low);
+    CHECK(changed_fraction(one_line, edited) < 0.05);
+    // Rewritten from end to end, it is still all changed.
+    const std::string other =
+        R"({"servers":{"c":{"url":"http://localhost:1"},"d":{"url":"x"}}})";
+    CHECK(changed_fraction(one_line, other) > 0.9);
+    CHECK(assess_risk(one_line, &ab, other, ab) == Risk::critical);
+    // A line of a longer file: its changed part, against all the lines.
+    std::string one_value = base;
+    one_value.replace(one_value.find("line 3"), 6, "line 9");
+    CHECK(changed_fraction(base, one_value) == doctest::Approx(2.0 / 6 / 20));
+    // The line's end is not part of what it says: a line changed whole,
+    // or an empty one filled, counts whole.
+    CHECK(changed_fraction("x\n", "y\n") == 1.0);
+    CHECK(changed_fraction("a\n\nb\n", "a\nxyz\nb\n") == 2.0 / 6);
   }
 
   SUBCASE("servers removed") {
