@@ -599,8 +599,8 @@ Store::latest_brief_for_path(std::string_view path) {
                                              " AND path = ?1", " LIMIT 1",
                                              Imports::of_one_path)));
   mixed->bind(1, path);
-  TRY(mixed->step()); // a row: the path has one
-  return brief(*mixed);
+  TRY_ASSIGN(const bool found, mixed->step());
+  return brief(found ? *mixed : *stmt);
 }
 
 Result<std::optional<SnapshotRecord>>
