@@ -1,7 +1,9 @@
-// list: snapshots, newest first (SPEC §9).
+// list: snapshots, newest first (SPEC §9): in the order recorded, imported
+// ones placed by their time (Store::list).
 //
 // Args: host?, path? (absolute or ~), since? (ISO 8601 or integer
-// microseconds), limit? (>= 1), before_id? (ids strictly below, for paging).
+// microseconds), limit? (>= 1), before_id? (the next page: those listed
+// after that snapshot).
 // Result: {"snapshots":[snapshot...]}.
 
 #include <common/ops/support.hpp>
