@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <tests/unit/scratch.hpp>
 
+#include <algorithm>
+#include <random>
 #include <sys/stat.h>
 
 using namespace mcpbk;
@@ -690,6 +692,144 @@ TEST_CASE("Store::list shows imported snapshots by time among the others") {
   CHECK(ids(store.list({})).front() == a3);
   latest = store.latest_for_path("/a");
   CHECK((*latest)->id == a3);
+}
+
+TEST_CASE("Store: list, its pages, the latest and retention agree on one "
+          "order, whatever the clock and the imports") {
+  const auto dir = test::scratch_dir();
+  Store store = open_store(dir);
+  constexpr Micros day = 86'400'000'000;
+  std::mt19937_64 rng(20261201);
+  struct Row {
+    std::int64_t id;
+    std::string path;
+    Micros sort_at;
+    bool imported;
+    bool good;
+  };
+  std::vector<Row> rows; // what the order must be built from
+  Micros clock = 1'700'000'000'000'000;
+  Micros latest = 0; // the latest sort_at in the store
+  const std::vector<std::string> paths = {"/a", "/b", "/c"};
+  for (int i = 0; i < 240; ++i) {
+    const auto roll = rng() % 100;
+    // The clock: mostly forward, sometimes set back or ahead by days.
+    clock += roll < 8    ? -static_cast<Micros>(rng() % 400) * day
+             : roll < 12 ? static_cast<Micros>(rng() % 30) * day
+                         : static_cast<Micros>(1 + rng() % 3600) * 1'000'000;
+    const bool imported = rng() % 4 == 0;
+    const Micros at =
+        imported ? clock + (static_cast<Micros>(rng() % 200) - 150) * day
+                 : clock;
+    auto s = snap(paths[rng() % paths.size()], at);
+    s.trigger = imported ? SnapshotTrigger::imported : SnapshotTrigger::change;
+    const bool good = rng() % 5 != 0;
+    if (!good) {
+      s.servers.clear();
+    }
+    auto added = store.add_snapshot(s, "content " + std::to_string(i));
+    REQUIRE(added);
+    const Micros sort_at = imported ? at : std::max(at, latest);
+    latest = std::max(latest, sort_at);
+    rows.push_back({added->id, s.path, sort_at, imported, good});
+  }
+  std::vector<Row> expected = rows;
+  std::stable_sort(
+      expected.begin(), expected.end(), [](const Row &x, const Row &y) {
+        return x.sort_at != y.sort_at ? x.sort_at > y.sort_at : x.id > y.id;
+      });
+  auto ids_of = [](const std::vector<SnapshotRecord> &list) {
+    std::vector<std::int64_t> out;
+    for (const auto &r : list) {
+      out.push_back(r.id);
+    }
+    return out;
+  };
+  for (const std::optional<std::string> &path :
+       {std::optional<std::string>{}, std::optional<std::string>{"/a"},
+        std::optional<std::string>{"/b"}}) {
+    std::vector<std::int64_t> want;
+    for (const auto &r : expected) {
+      if (!path || r.path == *path) {
+        want.push_back(r.id);
+      }
+    }
+    ListFilter f;
+    f.path = path;
+    auto all = store.list(f);
+    REQUIRE(all);
+    CHECK(ids_of(*all) == want);
+    // Pages of 7, each after the last of the previous one.
+    std::vector<std::int64_t> paged;
+    f.limit = 7;
+    for (;;) {
+      auto page = store.list(f);
+      REQUIRE(page);
+      if (page->empty()) {
+        break;
+      }
+      for (const auto &r : *page) {
+        paged.push_back(r.id);
+      }
+      f.before_id = page->back().id;
+    }
+    CHECK(paged == want);
+    if (!path) {
+      continue;
+    }
+    // The path's latest, and its latest good, are the first listed.
+    auto newest = store.latest_for_path(*path);
+    REQUIRE(newest);
+    REQUIRE(newest->has_value());
+    CHECK((*newest)->id == want.front());
+    auto brief = store.latest_brief_for_path(*path);
+    REQUIRE(brief);
+    REQUIRE(brief->has_value());
+    CHECK((*brief)->id == want.front());
+    auto good = store.latest_good(std::nullopt, *path);
+    REQUIRE(good);
+    const auto first_good =
+        std::find_if(expected.begin(), expected.end(),
+                     [&](const Row &r) { return r.path == *path && r.good; });
+    REQUIRE(first_good != expected.end());
+    REQUIRE(good->has_value());
+    CHECK((*good)->id == first_good->id);
+    // Retention counts max_count in the same order: beyond the newest 10,
+    // all go but the last recorded and the newest good ones.
+    RetentionPolicy policy;
+    policy.max_count = 10;
+    policy.max_age_days = 0;
+    policy.min_keep = 0;
+    policy.keep_daily = policy.keep_weekly = policy.keep_monthly = 0;
+    auto plan = store.plan_prune_ids(policy, *path);
+    REQUIRE(plan);
+    std::int64_t last_recorded = 0;
+    for (const auto &r : rows) {
+      if (r.path == *path && !r.imported) {
+        last_recorded = std::max(last_recorded, r.id);
+      }
+    }
+    std::int64_t newest_good_here = 0;
+    for (const auto &r : expected) {
+      if (r.path == *path && r.good && !r.imported) {
+        newest_good_here = r.id;
+        break;
+      }
+    }
+    std::vector<std::int64_t> deleted;
+    for (std::size_t k = 10; k < want.size(); ++k) {
+      if (want[k] != last_recorded && want[k] != first_good->id &&
+          want[k] != newest_good_here) {
+        deleted.push_back(want[k]);
+      }
+    }
+    std::sort(deleted.begin(), deleted.end());
+    std::vector<std::int64_t> planned;
+    for (const auto &d : *plan) {
+      planned.push_back(d.id);
+    }
+    CHECK(planned == deleted);
+  }
 }
 
 namespace {
