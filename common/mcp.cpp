@@ -724,16 +724,9 @@ LineStats line_stats(std::string_view before, std::string_view after) {
       stats.changed = 2; // a whole line, or only its end, changed
       return stats;
     }
-    const std::size_t shorter = std::min(a.size(), b.size());
-    std::size_t prefix = 0;
-    while (prefix < shorter && a[prefix] == b[prefix]) {
-      ++prefix;
-    }
-    std::size_t suffix = 0;
-    while (suffix < shorter - prefix &&
-           a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
-      ++suffix;
-    }
+    const std::size_t prefix = common_prefix(a, b);
+    const std::size_t suffix =
+        common_suffix(a, b, std::min(a.size(), b.size()) - prefix);
     const std::size_t kept = 2 * (prefix + suffix);
     stats.changed = 2.0 * static_cast<double>(a.size() + b.size() - kept) /
                     static_cast<double>(a.size() + b.size());

@@ -19,8 +19,9 @@ struct RetentionItem {
   // Recorded by `import` with the time of another store. The others were
   // recorded here, in id order, with this machine's clock at the time.
   bool imported = false;
-  // Its place in the store's order, newest last (Store::list): the latest
-  // time recorded here up to it, or an import's own time. Needed only when
+  // Its place in the store's order (Store::list, by (sort_at, id)): an
+  // import's own time; for one recorded here, its time or the latest
+  // sort_at in the store when it was recorded, if later. Needed only when
   // some item is imported: without imports the order is the ids'.
   Micros sort_at = 0;
 };

@@ -1163,6 +1163,12 @@ TEST_CASE("Store::set_pinned") {
   CHECK(missing.error().code == ErrorCode::not_found);
 }
 
+// Takes a store back to schema 5 (what migration 6 added), less its
+// snapshots_imported index, which schema 5 had on (path, id).
+constexpr std::string_view k_undo_schema_6 =
+    "DROP INDEX snapshots_imported; DROP INDEX snapshots_imported_by_time; "
+    "ALTER TABLE snapshots DROP COLUMN sort_at; ";
+
 TEST_CASE("Store::open migrates an older schema") {
   const auto dir = test::scratch_dir();
   {
@@ -1173,9 +1179,7 @@ TEST_CASE("Store::open migrates an older schema") {
   {
     auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
     REQUIRE(db);
-    REQUIRE(db->exec("DROP INDEX snapshots_imported; DROP INDEX "
-                     "snapshots_imported_by_time; ALTER TABLE snapshots "
-                     "DROP COLUMN sort_at; "
+    REQUIRE(db->exec(std::string(k_undo_schema_6) +
                      "DROP INDEX blobs_by_base; ALTER TABLE blobs DROP COLUMN "
                      "base; DROP INDEX snapshots_by_path; CREATE INDEX "
                      "snapshots_by_path ON snapshots(path, id); ALTER TABLE "
@@ -1221,9 +1225,8 @@ TEST_CASE("Store::open places snapshots of a version 5 store in list order") {
   {
     auto db = sql::Database::open(dir / "store.db", sql::Database::Create::no);
     REQUIRE(db);
-    REQUIRE(db->exec("DROP INDEX snapshots_imported; DROP INDEX "
-                     "snapshots_imported_by_time; ALTER TABLE snapshots "
-                     "DROP COLUMN sort_at; CREATE INDEX snapshots_imported ON "
+    REQUIRE(db->exec(std::string(k_undo_schema_6) +
+                     "CREATE INDEX snapshots_imported ON "
                      "snapshots(path, id) WHERE trigger = 'import'; PRAGMA "
                      "user_version = 5"));
   }
