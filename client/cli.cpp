@@ -1027,6 +1027,17 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
       std::cout << "note: this bundle was redacted; its secret values are "
                    "placeholders\n";
     }
+    if (const auto outside = r.value("outside_home", 0ULL); outside > 0) {
+      // Their paths name the other machine's home: not this machine's
+      // files, and a restore would write there.
+      std::cout << "note: " << counted(outside, "snapshot")
+                << (outside == 1 ? " keeps its path" : " keep their paths")
+                << " under the bundle's home, "
+                << r.value("source_home", std::string("?"))
+                << ", not yours; --map-home imports them as the history of "
+                   "your own files"
+                << (o.dry_run ? "" : " (import again with it)") << '\n';
+    }
   }
   return k_exit_ok;
 }

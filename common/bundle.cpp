@@ -469,12 +469,15 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
   TRY_ASSIGN(result.header, read_bundle(file, nullptr));
   const std::string home = env.home().string();
   const std::string source_home = result.header.source_home;
+  const auto under_source_home = [&](const std::string &path) {
+    return !source_home.empty() && source_home != "/" &&
+           path.compare(0, source_home.size(), source_home) == 0 &&
+           (path.size() == source_home.size() ||
+            path[source_home.size()] == '/');
+  };
+  const bool mapped = options.map_home == ImportOptions::MapHome::yes;
   auto map_path = [&](std::string path) {
-    if (options.map_home == ImportOptions::MapHome::yes &&
-        !source_home.empty() && source_home != "/" &&
-        path.compare(0, source_home.size(), source_home) == 0 &&
-        (path.size() == source_home.size() ||
-         path[source_home.size()] == '/')) {
+    if (mapped && under_source_home(path)) {
       path = home + path.substr(source_home.size());
     }
     return path;
@@ -489,6 +492,10 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
   const std::uint64_t total = result.header.snapshots;
   TRY(read_bundle(file, [&](BundleSnapshot &b) -> Result<void> {
     NewSnapshot &s = b.snapshot;
+    // Kept under another machine's home, they are not the history of this
+    // machine's files: a restore writes where that home was.
+    const bool elsewhere =
+        !mapped && source_home != home && under_source_home(s.path);
     s.path = map_path(s.path);
     TRY_ASSIGN(auto existing, store.find_at(s.path, s.taken_at));
     bool renamed = false;
@@ -534,6 +541,7 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
     TRY(store.add_snapshot(s, b.content, sha, previous->second));
     previous->second = sha;
     ++(renamed ? result.renamed : result.created);
+    result.outside_home += elsewhere ? 1 : 0;
     if (options.progress) {
       options.progress(++done, total);
     }

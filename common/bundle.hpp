@@ -67,6 +67,9 @@ struct ImportResult {
   std::uint64_t created = 0;
   std::uint64_t skipped = 0;
   std::uint64_t renamed = 0;
+  // Of those created or renamed, how many keep a path under the source
+  // machine's home, which is not this one's (imported without map_home).
+  std::uint64_t outside_home = 0;
 };
 
 // Validates the whole bundle first (format, version, every field, every

@@ -4,6 +4,8 @@
 // Result: {"file", "snapshots", "bytes", "redacted"}.
 // import args: file (absolute path), on_conflict? (skip|rename|fail),
 // dry_run?, map_home?. Result: {"file", "created", "skipped", "renamed",
+// "outside_home" (of those imported, how many keep a path under the source
+// machine's home, when that is not this one's and map_home was not given),
 // "dry_run", "redacted", "source_machine", "source_home", "created_at"}.
 
 #include <common/ops/support.hpp>
@@ -52,6 +54,7 @@ json import_result_json(const ImportResult &result, const std::string &file,
           {"created", result.created},
           {"skipped", result.skipped},
           {"renamed", result.renamed},
+          {"outside_home", result.outside_home},
           {"dry_run", dry_run},
           {"redacted", result.header.redacted},
           {"source_machine", result.header.source_machine},

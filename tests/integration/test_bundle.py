@@ -117,6 +117,39 @@ class BundleTest(unittest.TestCase):
             "list", "--limit", "1", "--json").stdout)["snapshots"][0][
                 "sha256"] == sha256(config(11)), 10, "B's next version")
 
+    def test_paths_under_another_home_are_pointed_out(self):
+        # B's home is not A's: without --map-home the snapshots keep A's
+        # paths, which are not B's files; the import says so, and how to
+        # place them under B's home.
+        self.a.ctl("export", "-o", self.bundle)
+        self.b.daemon.start()
+        a_home = self.a.sb.home
+        note = (f"note: 3 snapshots keep their paths under the bundle's "
+                f"home, {a_home}, not yours; --map-home imports them as the "
+                f"history of your own files")
+        r = self.b.ctl("import", self.bundle, "--dry-run")
+        self.assertIn(note + "\n", r.stdout.decode())
+        r = self.b.ctl("import", self.bundle)
+        self.assertIn(note + " (import again with it)\n", r.stdout.decode())
+        self.assertEqual(
+            [s["path"] for s in self.b.store.snapshots()],
+            [self.a.sb.path(CURSOR)] * 3)
+        r = self.b.ctl("import", self.bundle, "--map-home", "--json")
+        res = json.loads(r.stdout)
+        self.assertEqual((res["created"], res["outside_home"]), (3, 0))
+        r = self.b.ctl("import", self.bundle, "--map-home")
+        self.assertNotIn(b"note:", r.stdout)
+        # On its own machine, a bundle's paths are the machine's files: A,
+        # its store lost, imports its history back.
+        self.assertEqual(self.a.daemon.stop(), 0)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.a.sb.store_file + suffix):
+                os.remove(self.a.sb.store_file + suffix)
+        self.a.daemon.start()
+        r = self.a.ctl("import", self.bundle)
+        self.assertTrue(r.stdout.startswith(b"imported: 3 created"), r.stdout)
+        self.assertNotIn(b"note:", r.stdout)
+
     def test_import_without_a_daemon(self):
         self.a.ctl("export", "-o", self.bundle)
         self.b.daemon.start()

@@ -67,6 +67,7 @@ TEST_CASE("export_bundle and import_bundle") {
     REQUIRE(imported);
     CHECK(imported->created == 6);
     CHECK(imported->skipped == 0);
+    CHECK(imported->outside_home == 0);
     CHECK(imported->header.source_home == "/home/alice");
     auto list = target.list({});
     REQUIRE(list);
@@ -103,6 +104,22 @@ TEST_CASE("export_bundle and import_bundle") {
       CHECK(again->created == 0);
       CHECK(again->skipped == 6);
     }
+  }
+  SUBCASE("without map_home, paths under another home are counted") {
+    Store target = open_store(dir / "b");
+    auto imported = import_bundle(target, bundle, {}, target_env);
+    REQUIRE(imported);
+    CHECK(imported->created == 6);
+    CHECK(imported->outside_home == 6);
+    auto list = target.list({});
+    REQUIRE(list);
+    CHECK(list->back().path == "/home/alice/other/.mcp.json");
+    // Into a store of the same home they are that home's files.
+    Store same = open_store(dir / "c");
+    auto home = import_bundle(same, bundle, {}, source_env);
+    REQUIRE(home);
+    CHECK(home->created == 6);
+    CHECK(home->outside_home == 0);
   }
   SUBCASE("dry run imports nothing") {
     Store target = open_store(dir / "b");
