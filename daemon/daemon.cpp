@@ -332,9 +332,13 @@ public:
   }
 
   Result<void> reload() override {
-    auto loaded = m_config_file
-                      ? load_config_file(*m_config_file)
-                      : tl::expected<Config, ConfigErrors>(default_config());
+    // The file is looked for again, as a restart would: one written since
+    // the daemon started without one is read, and when the one it read was
+    // removed, the defaults apply again.
+    const std::optional<fs::path> file =
+        resolve_config_file(m_options.paths, m_env, current_os());
+    auto loaded = file ? load_config_file(*file)
+                       : tl::expected<Config, ConfigErrors>(default_config());
     if (!loaded) {
       std::string message = "config reload refused; keeping the old config:";
       for (const auto &p : loaded.error().problems) {
@@ -342,14 +346,14 @@ public:
       }
       spdlog::error("{}", message);
       (void)m_store.add_event({Severity::error, "config_rejected",
-                               m_config_file ? m_config_file->string() : "",
-                               message, "{}", 0});
+                               file ? file->string() : "", message, "{}", 0});
       return fail(ErrorCode::bad_request, message);
     }
     const bool backend_changed =
         loaded->watch.backend != m_config.watch.backend ||
         loaded->watch.poll_interval_ms != m_config.watch.poll_interval_ms;
     m_config = std::move(*loaded);
+    m_config_file = file;
     configure_logging(m_config.log.format,
                       m_options.log_level.value_or(m_config.log.level));
     m_store.set_compression(m_config.store.compression);

@@ -8,8 +8,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (DaemonTestCase, Daemon, MCPBKD, request, sha256,
-                     status_kib, wait_for)
+from harness import (DEFAULT_CONFIG, DaemonTestCase, Daemon, MCPBKD, request,
+                     sha256, status_kib, wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
 WINDSURF = "~/.codeium/windsurf/mcp_config.json"
@@ -649,6 +649,30 @@ class LifecycleTest(DaemonTestCase):
         # Still protecting with the old config.
         self.sb.write(CURSOR, servers_json("after-hup"))
         self.wait_snapshot(CURSOR, servers_json("after-hup"))
+        self.assertEqual(self.daemon.stop(), 0)
+
+    def test_reload_looks_for_the_config_file_again(self):
+        # Started without a config file, the daemon reads one written later
+        # when told to reload, and the defaults again once it is removed.
+        os.remove(self.sb.config_file)
+        self.daemon.start()
+
+        def watched_hosts():
+            reply = request(self.sb.socket, "status")
+            return {w["host"] for w in reply["result"]["watched"]}
+
+        self.assertIn("cursor", watched_hosts())
+        self.sb.write_config(DEFAULT_CONFIG +
+                             "hosts:\n  cursor:\n    enabled: false\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: "cursor" not in watched_hosts(), 10,
+                 "the written config to turn cursor off")
+        reply = request(self.sb.socket, "status")
+        self.assertEqual(reply["result"]["config_file"], self.sb.config_file)
+        os.remove(self.sb.config_file)
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: "cursor" in watched_hosts(), 10,
+                 "the defaults to watch cursor again")
         self.assertEqual(self.daemon.stop(), 0)
 
     def test_kill_9_during_a_write_storm_then_restart(self):
