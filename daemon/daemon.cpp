@@ -304,6 +304,9 @@ public:
     if (!m_clock_warning.empty()) {
       warnings.push_back(m_clock_warning);
     }
+    if (!m_restart_warning.empty()) {
+      warnings.push_back(m_restart_warning);
+    }
     if (m_overflow_rescans > 0) {
       warnings.push_back(
           std::to_string(m_overflow_rescans) +
@@ -352,6 +355,7 @@ public:
     const bool backend_changed =
         loaded->watch.backend != m_config.watch.backend ||
         loaded->watch.poll_interval_ms != m_config.watch.poll_interval_ms;
+    check_paths_of(*loaded);
     m_config = std::move(*loaded);
     m_config_file = file;
     configure_logging(m_config.log.format,
@@ -372,6 +376,45 @@ public:
     spdlog::info("config reloaded from {}",
                  m_config_file ? m_config_file->string() : "embedded default");
     return {};
+  }
+
+  // The state directory and the socket cannot move under a running
+  // daemon (its lock, its store, its clients): a config that moves them
+  // applies at the next start. Until then mcpbkctl, which follows the
+  // config, looks for them elsewhere: say so, once per change, in the log,
+  // an event and status.
+  void check_paths_of(const Config &config) {
+    const StatePaths wanted =
+        resolve_state_paths(m_options.paths, config, m_env, current_os());
+    std::vector<std::string> moved;
+    if (wanted.state_dir != m_paths.state_dir) {
+      moved.push_back("state directory to " + wanted.state_dir.string() +
+                      " (in use: " + m_paths.state_dir.string() + ")");
+    }
+    if (wanted.socket != m_paths.socket) {
+      moved.push_back("socket to " + wanted.socket.string() +
+                      " (in use: " + m_paths.socket.string() + ")");
+    }
+    std::string warning;
+    for (const auto &m : moved) {
+      warning += (warning.empty() ? "the config moves the " : " and the ") + m;
+    }
+    if (!warning.empty()) {
+      warning += "; restart mcpbkd to apply it (until then mcpbkctl, which "
+                 "reads the config, looks for the daemon's files there)";
+    }
+    if (warning == m_restart_warning) {
+      return;
+    }
+    m_restart_warning = warning;
+    if (!warning.empty()) {
+      spdlog::warn("{}", warning);
+      auto event = m_store.add_event(
+          {Severity::warning, "restart_needed", "", warning, "{}", 0});
+      if (event) {
+        publish_record("event", *event);
+      }
+    }
   }
 
   void restored(const WatchTarget &target) override {
@@ -1045,6 +1088,7 @@ private:
   std::chrono::steady_clock::time_point m_started;
   Micros m_clock_offset;       // wall_clock_offset_micros() at start
   std::string m_clock_warning; // while the age rule is paused
+  std::string m_restart_warning; // while the config moves the state or socket
   bool m_stopping = false;
 };
 

@@ -675,6 +675,38 @@ class LifecycleTest(DaemonTestCase):
                  "the defaults to watch cursor again")
         self.assertEqual(self.daemon.stop(), 0)
 
+    def test_a_reload_that_moves_the_store_says_a_restart_applies_it(self):
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        elsewhere = os.path.join(self.sb.root, "elsewhere")
+        self.sb.write_config(DEFAULT_CONFIG + f"store:\n  dir: {elsewhere}\n")
+        self.daemon.send_signal(signal.SIGHUP)
+
+        def warnings():
+            return request(self.sb.socket, "status")["result"]["warnings"]
+
+        expected = (f"the config moves the state directory to {elsewhere} "
+                    f"(in use: {self.sb.state_dir}); restart mcpbkd to apply "
+                    f"it")
+        wait_for(lambda: any(w.startswith(expected) for w in warnings()), 10,
+                 "the restart warning")
+        self.assertEqual(len(self.store.events("restart_needed")), 1)
+        # The store in use keeps recording; a second reload adds no event.
+        self.sb.write(CURSOR, servers_json("b"))
+        self.wait_snapshot(CURSOR, servers_json("b"))
+        self.daemon.send_signal(signal.SIGHUP)
+        self.sb.write(CURSOR, servers_json("c"))
+        self.wait_snapshot(CURSOR, servers_json("c"))
+        self.assertEqual(len(self.store.events("restart_needed")), 1)
+        self.assertFalse(os.path.exists(elsewhere))
+        # Put back, the warning goes.
+        self.sb.write_config(DEFAULT_CONFIG)
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: not any("restart mcpbkd" in w for w in warnings()),
+                 10, "the warning to go")
+        self.assertEqual(self.daemon.stop(), 0)
+
     def test_kill_9_during_a_write_storm_then_restart(self):
         self.sb.write(CURSOR, servers_json("a"))
         self.daemon.start()
