@@ -1086,8 +1086,8 @@ private:
   std::string m_last_rescan_reason;
   std::string m_instance_id;
   std::chrono::steady_clock::time_point m_started;
-  Micros m_clock_offset;       // wall_clock_offset_micros() at start
-  std::string m_clock_warning; // while the age rule is paused
+  Micros m_clock_offset;         // wall_clock_offset_micros() at start
+  std::string m_clock_warning;   // while the age rule is paused
   std::string m_restart_warning; // while the config moves the state or socket
   bool m_stopping = false;
 };
