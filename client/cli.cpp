@@ -83,6 +83,20 @@ const CLI::Validator k_count(
     },
     "N");
 
+// A snapshot id: a whole number of at least 1, refused as a usage error
+// (exit 2) before anything is asked of the daemon.
+const CLI::Validator k_snapshot_id(
+    [](std::string &text) -> std::string {
+      long long value = 0;
+      const auto [end, ec] =
+          std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size() || value < 1) {
+        return "not a snapshot id (a whole number of at least 1): " + text;
+      }
+      return {};
+    },
+    "");
+
 [[noreturn]] void die(int code, const std::string &message) {
   print_error(message);
   throw Exit{code};
@@ -1130,7 +1144,7 @@ int run(int argc, char **argv) {
   if (wanted("show")) {
     auto *show =
         app.add_subcommand("show", "a snapshot's metadata and servers");
-    show->add_option("ID", id, "snapshot id")->required();
+    show->add_option("ID", id, "snapshot id")->required()->check(k_snapshot_id);
     show->add_flag("--show-secrets", show_secrets, "do not mask secret values");
     show->callback([&] {
       action = [&](Runtime &rt) {
@@ -1141,7 +1155,7 @@ int run(int argc, char **argv) {
 
   if (wanted("cat")) {
     auto *cat = app.add_subcommand("cat", "a snapshot's exact bytes on stdout");
-    cat->add_option("ID", id, "snapshot id")->required();
+    cat->add_option("ID", id, "snapshot id")->required()->check(k_snapshot_id);
     cat->callback([&] {
       action = [&](Runtime &rt) {
         return cmd_cat(rt, id);
@@ -1152,8 +1166,8 @@ int run(int argc, char **argv) {
   if (wanted("diff")) {
     auto *diff = app.add_subcommand(
         "diff", "a snapshot against the current file, or two snapshots");
-    diff->add_option("ID", id, "snapshot id")->required();
-    diff->add_option("ID2", id2, "second snapshot id");
+    diff->add_option("ID", id, "snapshot id")->required()->check(k_snapshot_id);
+    diff->add_option("ID2", id2, "second snapshot id")->check(k_snapshot_id);
     diff->add_flag("--show-secrets", show_secrets, "do not mask secret values");
     diff->callback([&] {
       action = [&](Runtime &rt) {
@@ -1165,7 +1179,8 @@ int run(int argc, char **argv) {
   RestoreOptions restore_options;
   if (wanted("restore")) {
     auto *restore = app.add_subcommand("restore", "write a snapshot back");
-    restore->add_option("ID", restore_options.id, "snapshot id");
+    restore->add_option("ID", restore_options.id, "snapshot id")
+        ->check(k_snapshot_id);
     restore->add_option("--to", restore_options.to,
                         "write to this path instead");
     restore->add_flag("--dry-run", restore_options.dry_run,
@@ -1205,7 +1220,7 @@ int run(int argc, char **argv) {
 
   if (wanted("pin")) {
     auto *pin = app.add_subcommand("pin", "exempt a snapshot from retention");
-    pin->add_option("ID", id, "snapshot id")->required();
+    pin->add_option("ID", id, "snapshot id")->required()->check(k_snapshot_id);
     pin->callback([&] {
       action = [&](Runtime &rt) {
         return cmd_pin(rt, id, true);
@@ -1214,7 +1229,9 @@ int run(int argc, char **argv) {
   }
   if (wanted("unpin")) {
     auto *unpin = app.add_subcommand("unpin", "return a snapshot to retention");
-    unpin->add_option("ID", id, "snapshot id")->required();
+    unpin->add_option("ID", id, "snapshot id")
+        ->required()
+        ->check(k_snapshot_id);
     unpin->callback([&] {
       action = [&](Runtime &rt) {
         return cmd_pin(rt, id, false);
@@ -1298,6 +1315,35 @@ int run(int argc, char **argv) {
     });
   }
 
+  // With no command named (CLI11 would say "A subcommand is required"):
+  // the first word that is not an option, if any, names none.
+  std::string unknown_command;
+  for (int i = 1; i < argc && all; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--socket" || arg == "--config" || arg == "--state-dir") {
+      ++i; // its value
+    } else if (!arg.starts_with('-')) {
+      unknown_command = arg;
+      break;
+    }
+  }
+  // Usage errors are ours too: "mcpbkctl: ..." on stderr (SPEC §9).
+  app.failure_message(
+      [all, &unknown_command](const CLI::App *, const CLI::Error &e) {
+        if (all && dynamic_cast<const CLI::RequiredError *>(&e) != nullptr) {
+          std::string names;
+          for (const auto name : k_subcommands) {
+            names += (names.empty() ? "" : ", ") + std::string(name);
+          }
+          const std::string what =
+              unknown_command.empty()
+                  ? std::string("give a command")
+                  : "unknown command \"" + unknown_command + "\"";
+          return "mcpbkctl: " + what + "; the commands are " + names + "\n";
+        }
+        return std::string("mcpbkctl: ") + e.what() +
+               "\nRun with --help for more information.\n";
+      });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

@@ -324,9 +324,25 @@ class CommandsTest(ClientTestCase):
         out = self.ctl("restore", "--help").stdout.decode()
         self.assertIn("--last-good", out)
         self.assertNotIn("at most N snapshots", out)  # list's --limit
-        self.ctl(code=2)
-        self.ctl("bogus", code=2)
-        self.ctl("list", "--bogus", code=2)
+        # Usage errors say what is wrong, as "mcpbkctl: ...", and exit 2.
+        commands = ("the commands are status, hosts, list, show, cat, diff, "
+                    "restore, snapshot, pin, unpin, prune, verify, events, "
+                    "doctor, export, import\n")
+        self.assertEqual(self.ctl(code=2).stderr.decode(),
+                         "mcpbkctl: give a command; " + commands)
+        self.assertEqual(self.ctl("--json", "lsit", code=2).stderr.decode(),
+                         'mcpbkctl: unknown command "lsit"; ' + commands)
+        self.assertTrue(self.ctl("list", "--bogus", code=2).stderr.startswith(
+            b"mcpbkctl: The following argument was not expected: --bogus\n"))
+        for args, bad in ((("show", "-5"), "ID: -5"),
+                          (("restore", "abc", "--yes"), "ID: abc"),
+                          (("pin", "0"), "ID: 0"),
+                          (("cat", "1.5"), "ID: 1.5"),
+                          (("diff", "1", "x"), "ID2: x")):
+            name, value = bad.split(": ")
+            self.assertTrue(self.ctl(*args, code=2).stderr.decode().startswith(
+                f"mcpbkctl: {name}: not a snapshot id (a whole number of at "
+                f"least 1): {value}\n"), args)
         # An option value that names another subcommand is still a value.
         r = self.ctl("snapshot", self.cursor, "--note", "list")
         snap = self.snapshots(CURSOR)[-1]
