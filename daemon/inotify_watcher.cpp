@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace mcpbk::daemon {
@@ -123,6 +124,7 @@ private:
     }
     m_interest.clear();
     m_chains.clear();
+    m_dir_links.clear();
     std::map<fs::path, std::uint32_t> dirs; // directory -> events needed
     for (const auto &p : m_paths) {
       auto chain = link_chain(p);
@@ -130,6 +132,18 @@ private:
         m_interest[link].insert(p);
         const fs::path dir = watch_dir_for(link);
         dirs[dir] |= dir == link.parent_path() ? k_mask : k_arrivals_mask;
+        // A directory on the way that is a link (GNU stow links whole
+        // directories): re-pointing it puts another file at the path, which
+        // only the directory holding the link sees.
+        for (fs::path up = link.parent_path(); up.has_relative_path();
+             up = up.parent_path()) {
+          std::error_code ec;
+          if (fs::is_symlink(up, ec)) {
+            m_interest[up].insert(p);
+            m_dir_links.insert(up);
+            dirs[watch_dir_for(up)] |= k_arrivals_mask;
+          }
+        }
       }
       m_chains[p] = std::move(chain);
     }
@@ -138,22 +152,24 @@ private:
     }
     for (auto it = m_watches.begin(); it != m_watches.end();) {
       if (!dirs.count(it->first)) {
-        // The watch goes when no other name of the directory needs it.
-        const int wd = it->second.wd;
-        std::vector<fs::path> &names = m_wd_dirs[wd];
-        std::erase(names, it->first);
-        if (names.empty()) {
-          inotify_rm_watch(m_stream.native_handle(), wd);
-          m_wd_dirs.erase(wd);
-        }
+        drop_name(it->first, it->second.wd);
         it = m_watches.erase(it);
       } else {
         ++it;
       }
     }
     for (const auto &[dir, mask] : dirs) {
+      // A watch follows the directory it was added on, not its name: when
+      // the name now leads elsewhere (a re-pointed link), it is added again.
+      struct stat info {};
+      const bool found = ::stat(dir.c_str(), &info) == 0;
       const auto watched = m_watches.find(dir);
-      if (watched != m_watches.end() && (watched->second.mask & mask) == mask) {
+      if (watched != m_watches.end() && found &&
+          (watched->second.dev != info.st_dev ||
+           watched->second.ino != info.st_ino)) {
+        forget(dir);
+      } else if (watched != m_watches.end() &&
+                 (watched->second.mask & mask) == mask) {
         continue;
       }
       // IN_MASK_ADD: a directory reached under two names (links) has one
@@ -177,7 +193,9 @@ private:
         }
         continue;
       }
-      m_watches[dir] = {wd, m_watches[dir].mask | mask};
+      m_watches[dir] = {wd, m_watches[dir].mask | mask,
+                        found ? info.st_dev : dev_t{},
+                        found ? info.st_ino : ino_t{}};
       // A directory reached under two names (a link to it) has one watch,
       // whose events are about both.
       std::vector<fs::path> &names = m_wd_dirs[wd];
@@ -185,6 +203,22 @@ private:
         names.push_back(dir);
       }
     }
+  }
+
+  // One name of a watch goes; the watch goes when no other name needs it.
+  void drop_name(const fs::path &dir, int wd) {
+    std::vector<fs::path> &names = m_wd_dirs[wd];
+    std::erase(names, dir);
+    if (names.empty()) {
+      inotify_rm_watch(m_stream.native_handle(), wd);
+      m_wd_dirs.erase(wd);
+    }
+  }
+
+  void forget(const fs::path &dir) {
+    const auto it = m_watches.find(dir);
+    drop_name(dir, it->second.wd);
+    m_watches.erase(it);
   }
 
   void read() {
@@ -250,6 +284,9 @@ private:
     }
     const fs::path full = dir / name;
     if (auto interest = m_interest.find(full); interest != m_interest.end()) {
+      // A directory link on the way was replaced: what it leads to now
+      // must be watched.
+      m_rearm_needed = m_rearm_needed || m_dir_links.count(full) != 0;
       for (const auto &p : interest->second) {
         // A link in the chain may have been re-pointed (or a file replaced
         // by a link): then other directories must be watched. Re-arming
@@ -326,9 +363,12 @@ private:
   std::vector<DiscoveryDir> m_discovery;              // sorted by directory
   std::map<fs::path, std::set<fs::path>> m_interest;  // path -> watched paths
   std::map<fs::path, std::vector<fs::path>> m_chains; // watched path -> links
+  std::set<fs::path> m_dir_links; // directory links on watched paths' way
   struct Watch {
     int wd = -1;
     std::uint32_t mask = 0; // the events asked for under this name
+    dev_t dev{};            // the directory the watch was added on
+    ino_t ino{};
   };
   std::map<fs::path, Watch> m_watches;            // watched directories
   std::map<int, std::vector<fs::path>> m_wd_dirs; // a watch's names

@@ -152,6 +152,36 @@ class WatchingTest(DaemonTestCase):
         os.symlink(other, self.sb.path(CURSOR))
         self.wait_snapshot(CURSOR, servers_json("other"))
 
+    def test_symlinked_dotfile_directory_re_pointed(self):
+        # GNU stow links a whole directory when it can: ~/.cursor is a link
+        # to a package's directory. Switching packages re-points it; the
+        # file it now holds, and its later saves, are captured.
+        self.sb.write("~/dots/work/mcp.json", servers_json("work"))
+        self.sb.write("~/dots/home/mcp.json", servers_json("home"))
+        os.symlink(self.sb.path("~/dots/work"), self.sb.path("~/.cursor"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("work"))
+        self.sb.write(CURSOR, servers_json("work-2"))
+        self.wait_snapshot(CURSOR, servers_json("work-2"))
+        # Re-pointed the way stow does it (unlink, symlink) ...
+        os.unlink(self.sb.path("~/.cursor"))
+        os.symlink(self.sb.path("~/dots/home"), self.sb.path("~/.cursor"))
+        self.wait_snapshot(CURSOR, servers_json("home"))
+        self.sb.write("~/dots/home/mcp.json", servers_json("home-2"))
+        self.wait_snapshot(CURSOR, servers_json("home-2"))
+        # ... or atomically (ln -sfn, a rename over the link).
+        os.symlink(self.sb.path("~/dots/work"), self.sb.path("~/.cursor.new"))
+        os.rename(self.sb.path("~/.cursor.new"), self.sb.path("~/.cursor"))
+        self.wait_snapshot(CURSOR, servers_json("work-2"))
+        self.sb.write("~/dots/work/mcp.json", servers_json("work-3"))
+        self.wait_snapshot(CURSOR, servers_json("work-3"))
+        # The old target's saves are no longer the watched file's.
+        self.sb.write("~/dots/home/mcp.json", servers_json("home-3"))
+        self.sb.write(CURSOR, servers_json("work-4"))
+        self.wait_snapshot(CURSOR, servers_json("work-4"))
+        self.assertFalse(any(s["sha256"] == sha256(servers_json("home-3"))
+                             for s in self.snapshots(CURSOR)))
+
     def test_one_directory_under_two_names(self):
         # ~/.cursor is a link to ~/dots/cursor, whose mcp.json is also
         # watched by its own name: both names see every save.
