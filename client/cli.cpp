@@ -69,31 +69,37 @@ int output_written(int code) {
   return code == k_exit_ok ? k_exit_failed : code;
 }
 
-// A count of at least 1 (CLI::PositiveNumber says "Value 0 not in range 0
-// to 1.797e308" and takes 2.5).
-const CLI::Validator k_count(
-    [](std::string &text) -> std::string {
-      long long value = 0;
-      const auto [end, ec] =
-          std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec != std::errc() || end != text.data() + text.size() || value < 1) {
-        return "must be a whole number of at least 1, not " + text;
-      }
-      return {};
+// A whole number of at least 1, else the message `refused` makes of the
+// text. (CLI::PositiveNumber says "Value 0 not in range 0 to 1.797e308" and
+// takes 2.5.)
+CLI::Validator at_least_one(std::string (*refused)(const std::string &),
+                            std::string name) {
+  return CLI::Validator(
+      [refused](std::string &text) -> std::string {
+        long long value = 0;
+        const auto [end, ec] =
+            std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc() || end != text.data() + text.size() ||
+            value < 1) {
+          return refused(text);
+        }
+        return {};
+      },
+      std::move(name));
+}
+
+// A count (--limit).
+const CLI::Validator k_count = at_least_one(
+    [](const std::string &text) {
+      return "must be a whole number of at least 1, not " + text;
     },
     "N");
 
-// A snapshot id: a whole number of at least 1, refused as a usage error
-// (exit 2) before anything is asked of the daemon.
-const CLI::Validator k_snapshot_id(
-    [](std::string &text) -> std::string {
-      long long value = 0;
-      const auto [end, ec] =
-          std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec != std::errc() || end != text.data() + text.size() || value < 1) {
-        return "not a snapshot id (a whole number of at least 1): " + text;
-      }
-      return {};
+// A snapshot id, refused as a usage error (exit 2) before anything is asked
+// of the daemon.
+const CLI::Validator k_snapshot_id = at_least_one(
+    [](const std::string &text) {
+      return "not a snapshot id (a whole number of at least 1): " + text;
     },
     "");
 
