@@ -12,6 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <functional>
 #include <set>
 
@@ -41,7 +42,11 @@ public:
         section(v, "store",
                 {{"dir",
                   [&](auto &n, auto &f) {
-                    string(n, f, cfg.store.dir);
+                    std::string dir = cfg.store.dir;
+                    string(n, f, dir);
+                    if (place(f, dir, false)) {
+                      cfg.store.dir = std::move(dir);
+                    }
                   }},
                  {"compression",
                   [&](auto &n, auto &f) {
@@ -85,6 +90,11 @@ public:
               }},
              {"project_roots", [&](auto &n, auto &f) {
                 string_list(n, f, cfg.watch.project_roots);
+                for (std::size_t i = 0; i < cfg.watch.project_roots.size();
+                     ++i) {
+                  place(f + "[" + std::to_string(i) + "]",
+                        cfg.watch.project_roots[i], true);
+                }
               }}});
       } else if (key == "hosts") {
         hosts(v, cfg);
@@ -120,7 +130,11 @@ public:
                   }}});
       } else if (key == "ipc") {
         section(v, "ipc", {{"socket", [&](auto &n, auto &f) {
-                              string(n, f, cfg.ipc.socket);
+                              std::string socket = cfg.ipc.socket;
+                              string(n, f, socket);
+                              if (place(f, socket, false)) {
+                                cfg.ipc.socket = std::move(socket);
+                              }
                             }}});
       } else if (key == "log") {
         section(v, "log",
@@ -154,6 +168,39 @@ private:
 
   void problem(std::string field, std::string message) {
     m_problems.push_back({std::move(field), std::move(message)});
+  }
+
+  // A path the config names: absolute, from the home directory (~/), or,
+  // where `variables`, from an environment variable (${VAR}). A relative
+  // one would depend on the daemon's working directory (/ under systemd),
+  // and watch.paths dropped it unseen. In a glob, "**" matches within one
+  // directory like *, not down the tree as in some shells.
+  bool place(const std::string &field, const std::string &text,
+             bool variables) {
+    if (text.empty()) {
+      return true;
+    }
+    const bool home =
+        text == "~" || text.starts_with("~/") || text.starts_with("~\\");
+    const bool drive = text.size() >= 3 &&
+                       std::isalpha(static_cast<unsigned char>(text[0])) &&
+                       text[1] == ':' && (text[2] == '/' || text[2] == '\\');
+    const bool absolute =
+        text.starts_with('/') || text.starts_with('\\') || drive;
+    bool ok = true;
+    if (!home && !absolute && !(variables && text.starts_with("${"))) {
+      problem(field, std::string("must be absolute or start with ~/") +
+                         (variables ? " or ${VAR}" : "") + ", got \"" + text +
+                         "\"");
+      ok = false;
+    }
+    if (variables && text.find("**") != std::string::npos) {
+      problem(field, "\"**\" is not supported: * matches within one "
+                     "directory (give each depth: ~/code/*/.mcp.json, "
+                     "~/code/*/*/.mcp.json)");
+      ok = false;
+    }
+    return ok;
   }
 
   static std::string describe(const YAML::Node &n) {
@@ -294,6 +341,7 @@ private:
         if (key == "path") {
           string(kv.second, item + ".path", entry.path);
           have_path = !entry.path.empty();
+          place(item + ".path", entry.path, true);
         } else if (key == "host") {
           string(kv.second, item + ".host", entry.host);
           if (!entry.host.empty() && !find_host(entry.host)) {

@@ -179,6 +179,31 @@ TEST_CASE("parse_config") {
     CHECK(contains(m, "watch.paths[2]: expected a mapping {path, host}, got "
                       "\"7\""));
   }
+  SUBCASE("paths must be absolute, and globs have no **") {
+    auto cfg = parse_config(
+        "store: {dir: state}\nipc: {socket: \"~/s.sock\"}\n"
+        "watch:\n  paths:\n"
+        "    - {path: \"code/*/.mcp.json\", host: claude-code}\n"
+        "    - {path: \"~/**/.mcp.json\", host: claude-code}\n"
+        "    - {path: \"${XDG_CONFIG_HOME}/x/mcp.json\", host: cursor}\n"
+        "    - {path: \"/etc/mcp.json\", host: cursor}\n"
+        "  project_roots: [\"~/src/*\", \"src\"]\n",
+        "c");
+    REQUIRE(!cfg);
+    CHECK(messages(cfg.error()) ==
+          std::vector<std::string>{
+              "store.dir: must be absolute or start with ~/, got \"state\"",
+              "watch.paths[0].path: must be absolute or start with ~/ or "
+              "${VAR}, got \"code/*/.mcp.json\"",
+              "watch.paths[1].path: \"**\" is not supported: * matches "
+              "within one directory (give each depth: ~/code/*/.mcp.json, "
+              "~/code/*/*/.mcp.json)",
+              "watch.project_roots[1]: must be absolute or start with ~/ or "
+              "${VAR}, got \"src\""});
+    // What was valid applies; the store stays where it was.
+    CHECK(cfg.error().applied.store.dir.empty());
+    CHECK(cfg.error().applied.ipc.socket == "~/s.sock");
+  }
   SUBCASE("max_delay_ms below debounce_ms") {
     auto cfg =
         parse_config("watch: {debounce_ms: 500, max_delay_ms: 100}", "c");
