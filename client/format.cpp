@@ -76,6 +76,26 @@ std::string counted(std::uint64_t n, std::string_view noun) {
   return out;
 }
 
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n') {
+      out += text[i];
+      continue;
+    }
+    while (i + 1 < text.size() && (text[i + 1] == ' ' || text[i + 1] == '\t')) {
+      ++i;
+    }
+    if (!out.empty() && out.back() == ':') {
+      out += ' ';
+    } else if (!out.empty() && i + 1 < text.size()) {
+      out += "; ";
+    }
+  }
+  return out;
+}
+
 std::string human_size(std::uint64_t bytes) {
   if (bytes < 1024) {
     return std::to_string(bytes) + " B";

@@ -27,6 +27,11 @@ Colour risk_colour(std::string_view risk);
 // unless the count is 1.
 std::string counted(std::uint64_t n, std::string_view noun);
 
+// A message on one line, for a table cell or a line of its own: each line
+// break, with the indentation after it, becomes "; " (an event's message
+// may list problems one per line).
+std::string one_line(std::string_view text);
+
 // "512 B", "1.5 KiB", "3.2 MiB".
 std::string human_size(std::uint64_t bytes);
 

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from harness import (DEFAULT_CONFIG, DaemonTestCase, Daemon, MCPBKD, request,
-                     sha256, status_kib, wait_for)
+                     run_ctl, sha256, status_kib, wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
 WINDSURF = "~/.codeium/windsurf/mcp_config.json"
@@ -676,6 +676,13 @@ class LifecycleTest(DaemonTestCase):
         self.daemon.send_signal(signal.SIGHUP)
         wait_for(lambda: self.store.events("config_rejected"), 10,
                  "a config_rejected event")
+        # The event's message lists the problems one per line; the client
+        # shows it on one.
+        rows = [line for line in run_ctl(self.sb, "events").stdout.decode()
+                .splitlines() if "config_rejected" in line]
+        self.assertEqual(len(rows), 1, rows)
+        self.assertIn("config reload refused; keeping the old config: "
+                      "retention.max_count: ", rows[0])
         # Still protecting with the old config.
         self.sb.write(CURSOR, servers_json("after-hup"))
         self.wait_snapshot(CURSOR, servers_json("after-hup"))
