@@ -1188,7 +1188,7 @@ Placement placement_of(const J &snapshot, const J &current,
 
 Result<std::string> replace_json(std::string_view current,
                                  std::string_view snapshot, Format format,
-                                 std::string_view locations) {
+                                 std::string_view locations, bool &whole) {
   auto snap = parse_json_text<OrderedJson>(snapshot, format);
   if (!snap) {
     return tl::unexpected(snapshot_unparseable(snap.error()));
@@ -1236,6 +1236,7 @@ Result<std::string> replace_json(std::string_view current,
       return std::move(*spliced);
     }
   }
+  whole = true;
   auto [indent, indent_char] = detect_indent(current);
   std::string out = cur->dump(indent, indent_char);
   if (current.empty() || current.back() == '\n') {
@@ -1280,7 +1281,7 @@ detail::TomlOutline toml_outline(const toml::table &doc) {
 
 Result<std::string> replace_toml(std::string_view current,
                                  std::string_view snapshot,
-                                 std::string_view locations) {
+                                 std::string_view locations, bool &whole) {
   auto snap = parse_toml(snapshot);
   if (!snap) {
     return tl::unexpected(snapshot_unparseable(snap.error()));
@@ -1341,6 +1342,7 @@ Result<std::string> replace_toml(std::string_view current,
       return std::move(*spliced);
     }
   }
+  whole = true;
   std::ostringstream out;
   // Basic (double-quoted) strings, as Codex and most people write them.
   out << toml::toml_formatter(*cur,
@@ -1421,7 +1423,7 @@ std::optional<std::string> yaml_repeated_key(const YAML::Node &node,
 
 Result<std::string> replace_yaml(std::string_view current,
                                  std::string_view snapshot,
-                                 std::string_view locations) {
+                                 std::string_view locations, bool &whole) {
   auto snap = parse_yaml(snapshot);
   if (!snap) {
     return tl::unexpected(snapshot_unparseable(snap.error()));
@@ -1497,6 +1499,7 @@ Result<std::string> replace_yaml(std::string_view current,
       return std::move(*spliced);
     }
   }
+  whole = true;
   YAML::Emitter out;
   out.SetNullFormat(YAML::LowerNull);
   emit_yaml(out, *cur);
@@ -1798,19 +1801,21 @@ Risk assess_risk(std::string_view before_bytes, const McpView *before,
 
 Result<std::string> replace_mcp(std::string_view current,
                                 std::string_view snapshot, Format format,
-                                std::string_view locations) {
+                                std::string_view locations,
+                                bool *rewritten_whole) {
   Result<std::string> replaced = fail(ErrorCode::bad_request, "unknown format");
+  bool whole = false;
   try {
     switch (format) {
     case Format::json:
     case Format::jsonc:
-      replaced = replace_json(current, snapshot, format, locations);
+      replaced = replace_json(current, snapshot, format, locations, whole);
       break;
     case Format::toml:
-      replaced = replace_toml(current, snapshot, locations);
+      replaced = replace_toml(current, snapshot, locations, whole);
       break;
     case Format::yaml:
-      replaced = replace_yaml(current, snapshot, locations);
+      replaced = replace_yaml(current, snapshot, locations, whole);
       break;
     }
   } catch (const std::exception &e) {
@@ -1830,6 +1835,10 @@ Result<std::string> replace_mcp(std::string_view current,
                 "the snapshot's servers do not read back the same once put in "
                 "the current file; " +
                     std::string(k_whole_file_advice));
+  }
+  if (rewritten_whole != nullptr) {
+    // Nothing of a blank file's text could be kept anyway.
+    *rewritten_whole = whole && !is_blank(current);
   }
   return replaced;
 }

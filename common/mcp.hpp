@@ -102,11 +102,16 @@ Risk assess_risk(std::string_view before_bytes, const McpView *before,
                  std::string_view after_bytes, const McpView &after);
 
 // Replaces the server maps in `current` with those of `snapshot` (both in
-// `format`), keeping every other part of `current`. JSON keeps the current
-// file's indentation. Fails with bad_request when either does not parse.
+// `format`), keeping every other part of `current`: the maps that differ are
+// edited in its text. Where those edits do not apply (a layout they do not
+// cover), the whole document is written out again, its values kept but not
+// its comments or layout (JSON keeps the current file's indentation), and
+// *rewritten_whole, when given, says so. Fails with bad_request when either
+// does not parse.
 Result<std::string> replace_mcp(std::string_view current,
                                 std::string_view snapshot, Format format,
-                                std::string_view locations);
+                                std::string_view locations,
+                                bool *rewritten_whole = nullptr);
 
 // True for env/header keys that name a token, key, secret, password,
 // credential or auth.

@@ -106,12 +106,13 @@ json op_restore(Context &context, const json &raw_args) {
   }
 
   std::string new_bytes;
+  bool rewritten_whole = false; // --only-mcp could not keep the file's text
   const bool new_bytes_are_snapshot = !only_mcp || !current;
   if (new_bytes_are_snapshot) {
     new_bytes = std::move(snapshot_bytes);
   } else {
     auto replaced = replace_mcp(*current, snapshot_bytes, target.format,
-                                locations_of(target));
+                                locations_of(target), &rewritten_whole);
     if (!replaced) {
       throw OpError(replaced.error().code,
                     "cannot restore only the MCP servers: " +
@@ -187,6 +188,13 @@ json op_restore(Context &context, const json &raw_args) {
   // write it made the write and its fsyncs 1.2 ms slower (bench/RESULTS.md
   // item 31), and done by mcpbkctl while the daemon restored it cost 1.1 ms
   // more (round 6).
+  if (rewritten_whole) {
+    warning += std::string(warning.empty() ? "" : "; ") +
+               "the servers could not be put in place within the file's own "
+               "text, so the whole file is written out again: its values "
+               "are kept, its comments and layout are not (the replaced file "
+               "stays in the history)";
+  }
   if (auto running = running_host_warning(target.host)) {
     warning += (warning.empty() ? "" : "; ") + *running;
   }

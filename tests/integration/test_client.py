@@ -705,6 +705,38 @@ class OnlyMcpTest(DaemonTestCase):
         with open(self.sb.path(CODEX)) as f:
             self.assertEqual(f.read(), t2 + "\n" + CODEX_SERVERS_V1.rstrip(
                 "\n") + "\n")
+        self.assertNotIn(b"warning", r.stderr)
+
+    def test_a_file_written_out_whole_is_a_warning(self):
+        # Codex servers set as an inline table: the text edits do not cover
+        # that layout, so the whole file is written out again, without its
+        # comments; the restore says so (and the old file is in the history).
+        t1 = CODEX_TEXT.replace("{model}", "o3").replace(
+            "{servers}", CODEX_SERVERS_V1)
+        self.sb.write(CODEX, t1)
+        self.daemon.start()
+        id_codex = self.wait_snapshot(CODEX, t1)["id"]
+        t2 = ('# mine\nmodel = "gpt-5"\n'
+              'mcp_servers = { x = { command = "x" } }\n')
+        self.sb.write(CODEX, t2)
+        self.wait_snapshot(CODEX, t2)
+        warning = (b"mcpbkctl: warning: the servers could not be put in place "
+                   b"within the file's own text, so the whole file is written "
+                   b"out again: its values are kept, its comments and layout "
+                   b"are not (the replaced file stays in the history)\n")
+        r = run_ctl(self.sb, "restore", str(id_codex), "--only-mcp",
+                    "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(warning, r.stderr)
+        r = run_ctl(self.sb, "restore", str(id_codex), "--only-mcp", "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(warning, r.stderr)
+        with open(self.sb.path(CODEX)) as f:
+            text = f.read()
+        self.assertNotIn("# mine", text)
+        self.assertIn('model = "gpt-5"', text)
+        self.assertIn(t2.encode(), run_ctl(
+            self.sb, "cat", str(self.snapshots(CODEX)[-2]["id"])).stdout)
 
 
 class OfflineTest(ClientTestCase):

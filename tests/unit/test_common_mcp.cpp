@@ -1534,26 +1534,41 @@ TEST_CASE("replace_mcp") {
   }
 
   SUBCASE("layouts the text edits do not cover are written out whole") {
-    // YAML in flow style; TOML servers set by keys outside their tables.
+    // TOML servers set by keys outside their tables are written out whole
+    // (the restore then warns that comments were not kept); a YAML map in
+    // flow style is replaced where it is, in block style.
     const struct {
       const char *current;
       const char *snapshot;
       Format format;
       const char *locations;
       const char *kept;
+      bool whole;
     } cases[] = {
         {"extensions: {old: {cmd: a}}  # flow\nb: 2\n", k_goose_yaml,
-         Format::yaml, "extensions", "b: 2"},
+         Format::yaml, "extensions", "b: 2", false},
         {"a = 1\nmcp_servers.z.command = 'z'\n", k_codex_toml, Format::toml,
-         "mcp_servers", "a = 1"},
+         "mcp_servers", "a = 1", true},
     };
     for (const auto &c : cases) {
-      auto result = replace_mcp(c.current, c.snapshot, c.format, c.locations);
+      bool whole = !c.whole;
+      auto result =
+          replace_mcp(c.current, c.snapshot, c.format, c.locations, &whole);
       REQUIRE(result.has_value());
       CHECK(extract_mcp(*result, c.format, c.locations).servers ==
             extract_mcp(c.snapshot, c.format, c.locations).servers);
       CHECK(result->find(c.kept) != std::string::npos);
+      CHECK(whole == c.whole);
     }
+    // Edited in place, or a blank file (nothing of it to keep).
+    bool whole = true;
+    REQUIRE(replace_mcp("# c\nmodel = 'x'\n", k_codex_toml, Format::toml,
+                        "mcp_servers", &whole));
+    CHECK_FALSE(whole);
+    whole = true;
+    REQUIRE(
+        replace_mcp("\n", k_codex_toml, Format::toml, "mcp_servers", &whole));
+    CHECK_FALSE(whole);
   }
 
   SUBCASE("CRLF files keep their line ends, UTF-8 its bytes") {
