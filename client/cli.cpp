@@ -408,7 +408,9 @@ void print_event_line(Runtime &rt, const json &event) {
             << rt.style().paint(severity, severity_colour(severity)) << "  "
             << event.value("kind", std::string()) << "  "
             << rt.shorten(event.value("path", std::string())) << ": "
-            << one_line(event.value("message", std::string())) << '\n';
+            << one_line(shorten_home_in(event.value("message", std::string()),
+                                        rt.env().home()))
+            << '\n';
 }
 
 void print_snapshot_line(Runtime &rt, const json &s) {
@@ -940,7 +942,8 @@ int cmd_events(Runtime &rt, bool follow, std::int64_t limit) {
                  {severity, severity_colour(severity)},
                  {e.value("kind", std::string())},
                  {rt.shorten(e.value("path", std::string()))},
-                 {one_line(e.value("message", std::string()))}});
+                 {one_line(shorten_home_in(e.value("message", std::string()),
+                                           rt.env().home()))}});
     }
     std::cout << table.render(rt.style());
     return k_exit_ok;

@@ -231,4 +231,32 @@ std::string shorten_home(const fs::path &path, const fs::path &home) {
   return p;
 }
 
+std::string shorten_home_in(std::string_view text, const fs::path &home) {
+  std::string h = home.string();
+  while (h.size() > 1 && h.back() == '/') {
+    h.pop_back();
+  }
+  if (h.size() <= 1) {
+    return std::string(text);
+  }
+  h += '/';
+  std::string out;
+  out.reserve(text.size());
+  std::size_t from = 0;
+  for (std::size_t at = text.find(h); at != std::string_view::npos;
+       at = text.find(h, at + 1)) {
+    const bool starts_path =
+        at == 0 ||
+        std::string_view(" \"'([").find(text[at - 1]) != std::string_view::npos;
+    if (!starts_path || at < from) {
+      continue;
+    }
+    out.append(text.substr(from, at - from));
+    out += "~/";
+    from = at + h.size();
+  }
+  out.append(text.substr(from));
+  return out;
+}
+
 } // namespace mcpbk

@@ -73,4 +73,10 @@ Result<void> ensure_private_dir(const std::filesystem::path &dir);
 std::string shorten_home(const std::filesystem::path &path,
                          const std::filesystem::path &home);
 
+// The same for every path in a text (an event's message): the home
+// directory followed by "/" becomes "~/" where a path starts (at the start,
+// or after a space, a quote or an opening bracket).
+std::string shorten_home_in(std::string_view text,
+                            const std::filesystem::path &home);
+
 } // namespace mcpbk

@@ -273,6 +273,10 @@ class CommandsTest(ClientTestCase):
                             e["severity"] == "critical" for e in events))
         out = self.ctl("events", "--limit", "5").stdout.decode()
         self.assertIn("SEVERITY", out)
+        # Paths in messages are shown from ~, as in the PATH column.
+        self.assertIn("critical risk change to ~/.cursor/mcp.json: emptied",
+                      out)
+        self.assertNotIn(self.sb.home, out)
 
     def test_verify_fails_on_a_tampered_blob(self):
         import sqlite3

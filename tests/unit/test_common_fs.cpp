@@ -94,3 +94,21 @@ TEST_CASE("read_file and read_file_padded") {
           std::string::npos);
   }
 }
+
+TEST_CASE("shorten_home and shorten_home_in") {
+  const fs::path home = "/home/ann/";
+  CHECK(shorten_home("/home/ann/.cursor/mcp.json", home) ==
+        "~/.cursor/mcp.json");
+  CHECK(shorten_home("/home/ann", home) == "~");
+  CHECK(shorten_home("/home/anna/x", home) == "/home/anna/x");
+  CHECK(shorten_home_in("critical risk change to /home/ann/.claude.json: "
+                        "\xE2\x88\x92github",
+                        home) ==
+        "critical risk change to ~/.claude.json: \xE2\x88\x92github");
+  // Only where a path starts, and each time.
+  CHECK(shorten_home_in("/home/ann/a and \"/home/ann/b\" (/home/ann/c)",
+                        home) == "~/a and \"~/b\" (~/c)");
+  CHECK(shorten_home_in("/mnt/home/ann/x /home/anna/y /home/ann", home) ==
+        "/mnt/home/ann/x /home/anna/y /home/ann");
+  CHECK(shorten_home_in("/home/ann/x", "/") == "/home/ann/x");
+}
