@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,10 +145,12 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
                           " watched with " +
                           d.value("backend", std::string("?")) + ")",
                       ""});
+    // The daemon's own warnings (watch limits, skipped files, the clock, a
+    // notify.command that cannot start, a config that needs a restart).
     for (const auto &w : d.value("warnings", json::array())) {
       if (w.is_string()) {
-        checks.push_back({"watcher", Check::Level::warning,
-                          w.get<std::string>(), "see README, Troubleshooting"});
+        checks.push_back({"status", Check::Level::warning, w.get<std::string>(),
+                          "see README, Troubleshooting"});
       }
     }
   } else {
@@ -226,6 +229,43 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
       checks.push_back({"hosts", Check::Level::ok,
                         counted(total, "config file") + " found: " + list, ""});
     }
+  }
+
+  // notify.command: a program that cannot be found only shows at the first
+  // risky change, in the daemon's log and status.
+  if (!config.notify.command.empty()) {
+    const std::string &program = config.notify.command.front();
+    std::optional<fs::path> found;
+    if (program.find('/') != std::string::npos) {
+      if (::access(program.c_str(), X_OK) == 0) {
+        found = program;
+      }
+    } else if (const auto path = env.get("PATH")) {
+      std::string_view dirs = *path;
+      while (!found) {
+        const std::size_t colon = dirs.find(':');
+        const fs::path dir(std::string(dirs.substr(0, colon)));
+        if (!dir.empty() && ::access((dir / program).c_str(), X_OK) == 0) {
+          found = dir / program;
+        }
+        if (colon == std::string_view::npos) {
+          break;
+        }
+        dirs.remove_prefix(colon + 1);
+      }
+    }
+    checks.push_back(
+        found ? Check{"notify", Check::Level::ok,
+                      "notify.command runs " + found->string() +
+                          " on high and critical changes",
+                      ""}
+              : Check{"notify", Check::Level::warning,
+                      "notify.command: " + program +
+                          (program.find('/') != std::string::npos
+                               ? " is not an executable file"
+                               : " is not found in PATH"),
+                      "give its full path in notify.command (the service's "
+                      "PATH may differ from your shell's)"});
   }
 
   // Watcher backend.

@@ -157,11 +157,13 @@ std::string replace_all(std::string text, const std::string &from,
 }
 
 // Runs notify.command without a shell; children are reaped by SIGCHLD
-// being ignored in the daemon.
-void run_notify(const std::vector<std::string> &command,
-                const std::string &message, const std::string &path) {
+// being ignored in the daemon. Returns why it could not be started, if it
+// could not.
+std::optional<std::string> run_notify(const std::vector<std::string> &command,
+                                      const std::string &message,
+                                      const std::string &path) {
   if (command.empty()) {
-    return;
+    return std::nullopt;
   }
   std::vector<std::string> args;
   for (const auto &a : command) {
@@ -186,9 +188,10 @@ void run_notify(const std::vector<std::string> &command,
       posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), environ);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    spdlog::warn("notify.command {} could not be started: {}", args[0],
-                 std::strerror(rc));
+    return "notify.command " + args[0] +
+           " could not be started: " + std::strerror(rc);
   }
+  return std::nullopt;
 }
 
 // Removes the temp files a restore left next to `target` when it was killed
@@ -307,6 +310,9 @@ public:
     if (!m_restart_warning.empty()) {
       warnings.push_back(m_restart_warning);
     }
+    if (!m_notify_warning.empty()) {
+      warnings.push_back(m_notify_warning);
+    }
     if (m_overflow_rescans > 0) {
       warnings.push_back(
           std::to_string(m_overflow_rescans) +
@@ -358,6 +364,7 @@ public:
     check_paths_of(*loaded);
     m_config = std::move(*loaded);
     m_config_file = file;
+    m_notify_warning.clear(); // the next risky change tries the new command
     configure_logging(m_config.log.format,
                       m_options.log_level.value_or(m_config.log.level));
     m_store.set_compression(m_config.store.compression);
@@ -414,6 +421,26 @@ public:
       if (event) {
         publish_record("event", *event);
       }
+    }
+  }
+
+  // A notify.command that cannot be started warns once per spell (log, a
+  // notify_failed event, status) instead of failing unseen at every risky
+  // change; one that starts again, or a reload, ends the spell.
+  void notified(const std::optional<std::string> &failure) {
+    if (!failure) {
+      m_notify_warning.clear();
+      return;
+    }
+    if (*failure == m_notify_warning) {
+      return;
+    }
+    m_notify_warning = *failure;
+    spdlog::warn("{}", m_notify_warning);
+    auto event = m_store.add_event(
+        {Severity::warning, "notify_failed", "", m_notify_warning, "{}", 0});
+    if (event) {
+      publish_record("event", *event);
     }
   }
 
@@ -806,11 +833,11 @@ private:
     }
     publish_record("snapshot", snap);
     if (snap.risk >= Risk::high && !m_config.notify.command.empty()) {
-      run_notify(
+      notified(run_notify(
           m_config.notify.command,
           std::string("mcpbk: ") + to_string(snap.risk) + " risk change to " +
               shorten_home(snap.path, m_env.home()) + ": " + snap.summary,
-          snap.path);
+          snap.path));
     }
     auto restored_at = m_restored.find(target.path);
     if (restored_at != m_restored.end()) {
@@ -1089,6 +1116,7 @@ private:
   Micros m_clock_offset;         // wall_clock_offset_micros() at start
   std::string m_clock_warning;   // while the age rule is paused
   std::string m_restart_warning; // while the config moves the state or socket
+  std::string m_notify_warning;  // while notify.command cannot be started
   bool m_stopping = false;
 };
 

@@ -425,6 +425,38 @@ class WatchingTest(DaemonTestCase):
         self.sb.write(CURSOR, json.dumps({"mcpServers": {}}))
         wait_for(lambda: os.path.exists(out), 10, "notify.command to run")
 
+    def test_a_notify_command_that_cannot_start_is_a_warning(self):
+        missing = os.path.join(self.sb.root, "no-such-notifier")
+        self.sb.write_config(self.config +
+                             f"notify:\n  command: [\"{missing}\", m]\n")
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+
+        def warnings():
+            return request(self.sb.socket, "status")["result"]["warnings"]
+
+        expected = (f"notify.command {missing} could not be started: "
+                    f"No such file or directory")
+        # Two risky changes: one event for the spell, a status warning.
+        for content in ("", servers_json("b")):
+            self.sb.write(CURSOR, content)
+            self.wait_snapshot(CURSOR, content)
+        wait_for(lambda: expected in warnings(), 10, "the status warning")
+        self.sb.write(CURSOR, "")
+        self.wait_snapshot(CURSOR, "")
+        events = self.store.events("notify_failed")
+        self.assertEqual([e["message"] for e in events], [expected])
+        # A command that runs ends the spell.
+        out = os.path.join(self.sb.root, "notified")
+        self.sb.write_config(self.config +
+                             f"notify:\n  command: [touch, \"{out}\"]\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: expected not in warnings(), 10, "the reload")
+        self.sb.write(CURSOR, servers_json("c"))
+        wait_for(lambda: os.path.exists(out), 10, "notify.command to run")
+        self.assertNotIn(expected, warnings())
+
 
 DISCOVERY_CONFIG = DaemonTestCase.config.replace("watch:\n", """watch:
   rescan_interval_s: 3600

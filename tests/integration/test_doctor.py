@@ -29,6 +29,21 @@ class DoctorTest(DaemonTestCase):
         self.assertEqual(r.returncode, 0)
         self.assertIn(b"doctor: no problems found", r.stdout)
 
+    def test_a_notify_command_that_cannot_run(self):
+        self.sb.write_config(self.config +
+                             "notify:\n  command: [no-such-notifier, m]\n")
+        self.daemon.start()
+        checks, out = self.doctor(0)  # a warning, not a problem
+        self.assertEqual(checks["notify"]["level"], "warning")
+        self.assertEqual(checks["notify"]["message"],
+                         "notify.command: no-such-notifier is not found in "
+                         "PATH")
+        self.assertIn("full path", checks["notify"]["fix"])
+        self.sb.write_config(self.config + "notify:\n  command: [true, m]\n")
+        checks, out = self.doctor(0)
+        self.assertEqual(checks["notify"]["level"], "ok")
+        self.assertIn("runs /", checks["notify"]["message"])
+
     def test_broken_setup_names_each_fix(self):
         self.daemon.start()
         self.assertEqual(self.daemon.stop(), 0)
