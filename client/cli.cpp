@@ -891,7 +891,12 @@ int cmd_prune(Runtime &rt, bool dry_run) {
     std::cout << "dry run: would delete " << counted(count, "snapshot") << '\n';
   } else {
     std::cout << "deleted " << counted(count, "snapshot") << ", freed "
-              << human_size(r.value("bytes_freed", 0ULL)) << '\n';
+              << human_size(r.value("bytes_freed", 0ULL));
+    if (const auto events = r.value("events_deleted", 0ULL); events > 0) {
+      std::cout << "; the event log dropped its "
+                << counted(events, "oldest event");
+    }
+    std::cout << '\n';
   }
   return k_exit_ok;
 }

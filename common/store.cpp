@@ -992,6 +992,17 @@ Store::plan_prune(const RetentionPolicy &policy,
   return out;
 }
 
+Result<std::uint64_t> Store::trim_events(std::uint64_t keep) {
+  // One seek from the newest id; nothing to do (no write) while the log is
+  // short.
+  TRY_ASSIGN(auto stmt,
+             cached("DELETE FROM events WHERE id <= (SELECT id FROM events "
+                    "ORDER BY id DESC LIMIT 1 OFFSET ?1)"));
+  stmt->bind(1, static_cast<std::int64_t>(keep));
+  TRY(stmt->run());
+  return static_cast<std::uint64_t>(m_db.changes());
+}
+
 Result<EventRecord> Store::add_event(const NewEvent &e) {
   TRY_ASSIGN(auto stmt,
              cached("INSERT INTO events(at, severity, kind, path, "

@@ -240,6 +240,12 @@ public:
   bool age_rule_paused() const { return m_age_rule_paused; }
 
   Result<EventRecord> add_event(const NewEvent &event);
+  // The event log keeps its newest k_events_kept events: a file rewritten
+  // with risky changes all day long must not grow the store without bound
+  // (snapshots have retention; events had none). Run with retention.
+  static constexpr std::uint64_t k_events_kept = 10'000;
+  // Deletes all but the newest `keep` events; returns how many went.
+  Result<std::uint64_t> trim_events(std::uint64_t keep = k_events_kept);
   // Newest first; after_id gives only newer events (for following).
   Result<std::vector<EventRecord>> events(std::optional<std::int64_t> limit,
                                           std::optional<std::int64_t> after_id);

@@ -1013,13 +1013,19 @@ private:
       }
       check_clock();
       auto result = apply_retention(m_store, m_config.retention);
-      arm_idle_trim();
       if (!result) {
         spdlog::error("retention failed: {}", result.error().message);
       } else if (result->snapshots > 0) {
         spdlog::info("retention removed {} snapshots ({} bytes)",
                      result->snapshots, result->bytes_freed);
       }
+      if (auto events = m_store.trim_events(); !events) {
+        spdlog::error("trimming the event log failed: {}",
+                      events.error().message);
+      } else if (*events > 0) {
+        spdlog::info("the event log dropped its {} oldest events", *events);
+      }
+      arm_idle_trim();
       schedule_prune();
     });
   }

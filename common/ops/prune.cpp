@@ -1,8 +1,9 @@
 // prune: apply the retention rules now (SPEC §7).
 //
 // Args: dry_run? (default false). Result: {dry_run, deleted:[{snapshot,
-// rule}], count, bytes_freed, blobs_freed}. A dry run deletes nothing and
-// reports bytes_freed 0.
+// rule}], count, bytes_freed, blobs_freed, events_deleted}. A dry run
+// deletes nothing and reports bytes_freed 0. The event log is trimmed to
+// its newest Store::k_events_kept events too (events_deleted).
 
 #include <common/ops/support.hpp>
 
@@ -22,14 +23,16 @@ json op_prune(Context &context, const json &raw_args) {
     ids.push_back(snapshot.id);
   }
   DeleteResult done;
+  std::uint64_t events = 0;
   if (!dry_run && !ids.empty()) {
     done = value_or_throw(context.store.delete_snapshots(ids));
   }
-  return {{"dry_run", dry_run},
-          {"deleted", std::move(deleted)},
-          {"count", ids.size()},
-          {"bytes_freed", done.bytes_freed},
-          {"blobs_freed", done.blobs}};
+  if (!dry_run) {
+    events = value_or_throw(context.store.trim_events());
+  }
+  return {{"dry_run", dry_run},        {"deleted", std::move(deleted)},
+          {"count", ids.size()},       {"bytes_freed", done.bytes_freed},
+          {"blobs_freed", done.blobs}, {"events_deleted", events}};
 }
 
 } // namespace mcpbk::ops

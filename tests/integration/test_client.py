@@ -277,6 +277,27 @@ class CommandsTest(ClientTestCase):
         self.assertIn("critical risk change to ~/.cursor/mcp.json: emptied",
                       out)
         self.assertNotIn(self.sb.home, out)
+        # The event log keeps its newest 10 000 events (prune trims it, as
+        # the daemon's periodic retention run does).
+        import sqlite3
+        db = sqlite3.connect(self.sb.store_file)
+        with db:
+            db.executemany(
+                "INSERT INTO events(at, severity, kind, path, message, "
+                "details) VALUES (1, 'info', 'filler', '', ?, '{}')",
+                [(f"filler {i}",) for i in range(10_000)])
+        total = db.execute("SELECT count(*) FROM events").fetchone()[0]
+        newest = db.execute("SELECT max(id) FROM events").fetchone()[0]
+        db.close()
+        out = self.ctl("prune").stdout.decode()
+        dropped = total - 10_000
+        self.assertIn(f"; the event log dropped its {dropped} oldest "
+                      f"event{'' if dropped == 1 else 's'}\n", out)
+        events = self.store.events()
+        self.assertEqual(len(events), 10_000)
+        self.assertEqual(events[-1]["id"], newest)
+        self.assertNotIn("; the event log",
+                         self.ctl("prune").stdout.decode())
 
     def test_verify_fails_on_a_tampered_blob(self):
         import sqlite3

@@ -1150,6 +1150,21 @@ TEST_CASE("Store::events") {
   CHECK(last2->at(0).message == "m4");
   auto after = store.events(std::nullopt, last2->at(1).id);
   CHECK(after->size() == 1);
+
+  SUBCASE("trim_events keeps the newest") {
+    CHECK(store.trim_events(5).value() == 0); // short enough
+    CHECK(store.trim_events(3).value() == 2);
+    auto kept = store.events(std::nullopt, std::nullopt).value();
+    REQUIRE(kept.size() == 3);
+    CHECK(kept.front().message == "m4");
+    CHECK(kept.back().message == "m2");
+    CHECK(store.trim_events(0).value() == 3);
+    CHECK(store.events(std::nullopt, std::nullopt)->empty());
+    // New events go on from the next id: nothing is reused.
+    auto next = store.add_event({Severity::info, "k", "", "m5", "{}", 0});
+    REQUIRE(next);
+    CHECK(next->id == 6);
+  }
 }
 
 TEST_CASE("Store::set_pinned") {
