@@ -42,11 +42,7 @@ public:
         section(v, "store",
                 {{"dir",
                   [&](auto &n, auto &f) {
-                    std::string dir = cfg.store.dir;
-                    string(n, f, dir);
-                    if (place(f, dir, false)) {
-                      cfg.store.dir = std::move(dir);
-                    }
+                    path_string(n, f, cfg.store.dir);
                   }},
                  {"compression",
                   [&](auto &n, auto &f) {
@@ -130,11 +126,7 @@ public:
                   }}});
       } else if (key == "ipc") {
         section(v, "ipc", {{"socket", [&](auto &n, auto &f) {
-                              std::string socket = cfg.ipc.socket;
-                              string(n, f, socket);
-                              if (place(f, socket, false)) {
-                                cfg.ipc.socket = std::move(socket);
-                              }
+                              path_string(n, f, cfg.ipc.socket);
                             }}});
       } else if (key == "log") {
         section(v, "log",
@@ -201,6 +193,17 @@ private:
       ok = false;
     }
     return ok;
+  }
+
+  // A path of the daemon's own (store.dir, ipc.socket): one that cannot
+  // work leaves `out` as it was.
+  void path_string(const YAML::Node &n, const std::string &field,
+                   std::string &out) {
+    std::string text = out;
+    string(n, field, text);
+    if (place(field, text, false)) {
+      out = std::move(text);
+    }
   }
 
   static std::string describe(const YAML::Node &n) {

@@ -215,12 +215,22 @@ Result<void> ensure_private_dir(const fs::path &dir) {
   return {};
 }
 
-std::string shorten_home(const fs::path &path, const fs::path &home) {
-  const std::string p = path.string();
+namespace {
+
+// The home directory without a trailing "/" ("/" stays itself).
+std::string home_text(const fs::path &home) {
   std::string h = home.string();
   while (h.size() > 1 && h.back() == '/') {
     h.pop_back();
   }
+  return h;
+}
+
+} // namespace
+
+std::string shorten_home(const fs::path &path, const fs::path &home) {
+  const std::string p = path.string();
+  const std::string h = home_text(home);
   if (h.size() > 1 && p.size() > h.size() && p.compare(0, h.size(), h) == 0 &&
       p[h.size()] == '/') {
     return "~" + p.substr(h.size());
@@ -232,10 +242,7 @@ std::string shorten_home(const fs::path &path, const fs::path &home) {
 }
 
 std::string shorten_home_in(std::string_view text, const fs::path &home) {
-  std::string h = home.string();
-  while (h.size() > 1 && h.back() == '/') {
-    h.pop_back();
-  }
+  std::string h = home_text(home);
   if (h.size() <= 1) {
     return std::string(text);
   }

@@ -157,13 +157,12 @@ std::string replace_all(std::string text, const std::string &from,
 }
 
 // Runs notify.command without a shell; children are reaped by SIGCHLD
-// being ignored in the daemon. Returns why it could not be started, if it
-// could not.
-std::optional<std::string> run_notify(const std::vector<std::string> &command,
-                                      const std::string &message,
-                                      const std::string &path) {
+// being ignored in the daemon. Returns why it could not be started, or
+// nothing when it was.
+std::string run_notify(const std::vector<std::string> &command,
+                       const std::string &message, const std::string &path) {
   if (command.empty()) {
-    return std::nullopt;
+    return {};
   }
   std::vector<std::string> args;
   for (const auto &a : command) {
@@ -191,7 +190,7 @@ std::optional<std::string> run_notify(const std::vector<std::string> &command,
     return "notify.command " + args[0] +
            " could not be started: " + std::strerror(rc);
   }
-  return std::nullopt;
+  return {};
 }
 
 // Removes the temp files a restore left next to `target` when it was killed
@@ -410,38 +409,7 @@ public:
       warning += "; restart mcpbkd to apply it (until then mcpbkctl, which "
                  "reads the config, looks for the daemon's files there)";
     }
-    if (warning == m_restart_warning) {
-      return;
-    }
-    m_restart_warning = warning;
-    if (!warning.empty()) {
-      spdlog::warn("{}", warning);
-      auto event = m_store.add_event(
-          {Severity::warning, "restart_needed", "", warning, "{}", 0});
-      if (event) {
-        publish_record("event", *event);
-      }
-    }
-  }
-
-  // A notify.command that cannot be started warns once per spell (log, a
-  // notify_failed event, status) instead of failing unseen at every risky
-  // change; one that starts again, or a reload, ends the spell.
-  void notified(const std::optional<std::string> &failure) {
-    if (!failure) {
-      m_notify_warning.clear();
-      return;
-    }
-    if (*failure == m_notify_warning) {
-      return;
-    }
-    m_notify_warning = *failure;
-    spdlog::warn("{}", m_notify_warning);
-    auto event = m_store.add_event(
-        {Severity::warning, "notify_failed", "", m_notify_warning, "{}", 0});
-    if (event) {
-      publish_record("event", *event);
-    }
+    set_warning(m_restart_warning, std::move(warning), "restart_needed");
   }
 
   void restored(const WatchTarget &target) override {
@@ -719,11 +687,28 @@ private:
         " ahead while mcpbkd ran; retention's max_age_days is paused "
         "until the clock is back or mcpbkd restarts, so that a wrong clock "
         "does not age the history out";
-    spdlog::warn("{}", m_clock_warning);
+    warn_event("clock_jumped", m_clock_warning);
+  }
+
+  // A warning for the log, the event log and subscribers.
+  void warn_event(std::string_view kind, const std::string &message) {
+    spdlog::warn("{}", message);
     auto event = m_store.add_event(
-        {Severity::warning, "clock_jumped", "", m_clock_warning, "{}", 0});
+        {Severity::warning, std::string(kind), "", message, "{}", 0});
     if (event) {
       publish_record("event", *event);
+    }
+  }
+
+  // A warning that stays in status while it holds (`slot`); the log and the
+  // event log get it once, when it appears or changes. Empty ends it.
+  void set_warning(std::string &slot, std::string text, std::string_view kind) {
+    if (text == slot) {
+      return;
+    }
+    slot = std::move(text);
+    if (!slot.empty()) {
+      warn_event(kind, slot);
     }
   }
 
@@ -833,11 +818,17 @@ private:
     }
     publish_record("snapshot", snap);
     if (snap.risk >= Risk::high && !m_config.notify.command.empty()) {
-      notified(run_notify(
-          m_config.notify.command,
-          std::string("mcpbk: ") + to_string(snap.risk) + " risk change to " +
-              shorten_home(snap.path, m_env.home()) + ": " + snap.summary,
-          snap.path));
+      // One that cannot be started warns once per spell instead of failing
+      // unseen at every risky change; one that starts again, or a reload,
+      // ends the spell.
+      set_warning(m_notify_warning,
+                  run_notify(m_config.notify.command,
+                             std::string("mcpbk: ") + to_string(snap.risk) +
+                                 " risk change to " +
+                                 shorten_home(snap.path, m_env.home()) + ": " +
+                                 snap.summary,
+                             snap.path),
+                  "notify_failed");
     }
     auto restored_at = m_restored.find(target.path);
     if (restored_at != m_restored.end()) {
