@@ -361,6 +361,10 @@ class DaemonTestCase(unittest.TestCase):
         return wait_for(check, timeout, f"a snapshot of {rel} with the "
                         f"expected content")
 
+    def status_warnings(self):
+        """The warnings the running daemon's status lists."""
+        return request(self.sb.socket, "status")["result"]["warnings"]
+
     def wait_quiet(self, timeout=10.0):
         """Waits until the daemon has no pending changes."""
         def quiet():

@@ -432,17 +432,14 @@ class WatchingTest(DaemonTestCase):
         self.sb.write(CURSOR, servers_json("a"))
         self.daemon.start()
         self.wait_snapshot(CURSOR, servers_json("a"))
-
-        def warnings():
-            return request(self.sb.socket, "status")["result"]["warnings"]
-
         expected = (f"notify.command {missing} could not be started: "
                     f"No such file or directory")
         # Two risky changes: one event for the spell, a status warning.
         for content in ("", servers_json("b")):
             self.sb.write(CURSOR, content)
             self.wait_snapshot(CURSOR, content)
-        wait_for(lambda: expected in warnings(), 10, "the status warning")
+        wait_for(lambda: expected in self.status_warnings(), 10,
+                 "the status warning")
         self.sb.write(CURSOR, "")
         self.wait_snapshot(CURSOR, "")
         events = self.store.events("notify_failed")
@@ -452,10 +449,10 @@ class WatchingTest(DaemonTestCase):
         self.sb.write_config(self.config +
                              f"notify:\n  command: [touch, \"{out}\"]\n")
         self.daemon.send_signal(signal.SIGHUP)
-        wait_for(lambda: expected not in warnings(), 10, "the reload")
+        wait_for(lambda: expected not in self.status_warnings(), 10, "the reload")
         self.sb.write(CURSOR, servers_json("c"))
         wait_for(lambda: os.path.exists(out), 10, "notify.command to run")
-        self.assertNotIn(expected, warnings())
+        self.assertNotIn(expected, self.status_warnings())
 
 
 DISCOVERY_CONFIG = DaemonTestCase.config.replace("watch:\n", """watch:
@@ -751,14 +748,11 @@ class LifecycleTest(DaemonTestCase):
         elsewhere = os.path.join(self.sb.root, "elsewhere")
         self.sb.write_config(DEFAULT_CONFIG + f"store:\n  dir: {elsewhere}\n")
         self.daemon.send_signal(signal.SIGHUP)
-
-        def warnings():
-            return request(self.sb.socket, "status")["result"]["warnings"]
-
         expected = (f"the config moves the state directory to {elsewhere} "
                     f"(in use: {self.sb.state_dir}); restart mcpbkd to apply "
                     f"it")
-        wait_for(lambda: any(w.startswith(expected) for w in warnings()), 10,
+        wait_for(lambda: any(w.startswith(expected)
+                             for w in self.status_warnings()), 10,
                  "the restart warning")
         self.assertEqual(len(self.store.events("restart_needed")), 1)
         # The store in use keeps recording; a second reload adds no event.
@@ -772,7 +766,8 @@ class LifecycleTest(DaemonTestCase):
         # Put back, the warning goes.
         self.sb.write_config(DEFAULT_CONFIG)
         self.daemon.send_signal(signal.SIGHUP)
-        wait_for(lambda: not any("restart mcpbkd" in w for w in warnings()),
+        wait_for(lambda: not any("restart mcpbkd" in w
+                                 for w in self.status_warnings()),
                  10, "the warning to go")
         self.assertEqual(self.daemon.stop(), 0)
 
