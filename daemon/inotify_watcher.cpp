@@ -304,7 +304,10 @@ private:
     }
     const bool arrived = (mask & (IN_CREATE | IN_MOVED_TO)) != 0;
     bool discover = arrived && looked_for(dir, name);
-    if (mask & IN_ISDIR) {
+    // A link that arrives may lead to a directory (GNU stow links whole
+    // directories; inotify does not say IN_ISDIR for it).
+    std::error_code ec;
+    if ((mask & IN_ISDIR) || (arrived && fs::is_symlink(full, ec))) {
       // A directory on the way to a watched path or a discovery directory
       // appeared or went away.
       bool on_the_way = false;

@@ -182,6 +182,16 @@ class WatchingTest(DaemonTestCase):
         self.assertFalse(any(s["sha256"] == sha256(servers_json("home-3"))
                              for s in self.snapshots(CURSOR)))
 
+    def test_symlinked_dotfile_directory_created_later(self):
+        # stow run after the daemon started: ~/.cursor appears as a link to
+        # a package's directory.
+        self.sb.write("~/dots/work/mcp.json", servers_json("work"))
+        self.daemon.start()
+        os.symlink(self.sb.path("~/dots/work"), self.sb.path("~/.cursor"))
+        self.wait_snapshot(CURSOR, servers_json("work"))
+        self.sb.write("~/dots/work/mcp.json", servers_json("work-2"))
+        self.wait_snapshot(CURSOR, servers_json("work-2"))
+
     def test_one_directory_under_two_names(self):
         # ~/.cursor is a link to ~/dots/cursor, whose mcp.json is also
         # watched by its own name: both names see every save.
