@@ -702,6 +702,16 @@ struct RestoreOptions {
   bool show_secrets = false;
 };
 
+// The line for a restore (or its preview) whose file already holds what it
+// would write.
+std::string nothing_to_restore(Runtime &rt, const json &reply, bool only_mcp) {
+  const json from = reply.value("restored_from", json::object());
+  return "nothing to restore: " +
+         rt.shorten(reply.value("restored_to", std::string())) +
+         " already holds the " + (only_mcp ? "MCP servers" : "content") +
+         " of snapshot #" + std::to_string(from.value("id", 0LL));
+}
+
 int cmd_restore(Runtime &rt, const RestoreOptions &o) {
   json args = json::object();
   if (o.last_good) {
@@ -767,6 +777,15 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
       std::cout << "dry run: nothing was changed\n";
       return k_exit_ok;
     }
+    if (!preview.value("changed", true)) {
+      // Nothing to ask about: the file already holds what would be written.
+      if (rt.json_output()) {
+        rt.print_json(preview);
+      } else {
+        std::cout << nothing_to_restore(rt, preview, o.only_mcp) << '\n';
+      }
+      return k_exit_ok;
+    }
     std::cerr << "Restore? [y/N] " << std::flush;
     std::string answer;
     std::getline(std::cin, answer);
@@ -793,14 +812,14 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
     rt.print_json(r);
     return k_exit_ok;
   }
+  if (!r.value("changed", true)) {
+    std::cout << nothing_to_restore(rt, r, o.only_mcp) << '\n';
+    return k_exit_ok;
+  }
   const json from = r.value("restored_from", json::object());
   std::cout << "restored #" << from.value("id", 0LL) << " to "
             << rt.shorten(r.value("restored_to", std::string())) << " ("
-            << human_size(r.value("bytes", 0ULL)) << ")";
-  if (!r.value("changed", true)) {
-    std::cout << "; the file already had this content";
-  }
-  std::cout << '\n';
+            << human_size(r.value("bytes", 0ULL)) << ")\n";
   if (r.contains("pre_restore_id")) {
     std::cout << "the previous content was saved as snapshot #"
               << r["pre_restore_id"].dump() << '\n';

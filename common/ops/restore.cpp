@@ -13,7 +13,9 @@
 // Result: {restored_to, restored_from:{snapshot}, snapshot:{the restore
 // snapshot}, pre_restore_id? (the pre-restore snapshot, when one was
 // taken), previous_id? (the snapshot already holding the replaced content),
-// bytes, changed, summary, servers, unified?, warning?}; with dry_run:
+// bytes, changed, summary, servers, unified?, warning?}; when the file
+// already holds the new bytes (changed:false) nothing is written or recorded
+// and the reply has neither snapshot nor pre_restore_id; with dry_run:
 // {dry_run:true, restored_to, restored_from, changed, bytes, summary, servers,
 // unified?, warning?}. unified is there unless diff:false.
 
@@ -206,8 +208,14 @@ json op_restore(Context &context, const json &raw_args) {
     return result;
   }
   result["dry_run"] = false;
+  if (!changed) {
+    // The file already holds these bytes: nothing is written or recorded
+    // (a record would say a restore happened; the history already has
+    // this content as the snapshot restored from).
+    return result;
+  }
 
-  if (current && changed) {
+  if (current) {
     // Read once more: whatever a writer saved meanwhile is what gets
     // replaced. Usually it is what was read above, whose hash and view are
     // reused.
@@ -234,12 +242,7 @@ json op_restore(Context &context, const json &raw_args) {
   // replace that fails leaves no record of a restore that did not happen.
   // The restored bytes came from snapshots the store holds durably and are
   // fsynced by then: the record's commit need not wait for the disk.
-  std::uint32_t mode = source.mode;
-  if (writer) {
-    mode = writer->mode();
-  } else if (const auto info = value_or_throw(stat_path(dest))) {
-    mode = info->mode;
-  }
+  const std::uint32_t mode = writer->mode();
   auto record_tx =
       value_or_throw(context.store.transaction(sql::Durability::deferred));
   CaptureRequest record;
@@ -261,18 +264,16 @@ json op_restore(Context &context, const json &raw_args) {
     warning += (warning.empty() ? "" : "; ") + text;
     result["warning"] = warning;
   };
-  if (writer) {
-    if (auto committed = writer->commit(); !committed) {
-      if (!writer->replaced()) {
-        throw OpError(committed.error().code, committed.error().message);
-      }
-      warn("the file was replaced, but " + committed.error().message +
-           ": a crash of the system now could bring the old file back; "
-           "restore again to be sure");
+  if (auto committed = writer->commit(); !committed) {
+    if (!writer->replaced()) {
+      throw OpError(committed.error().code, committed.error().message);
     }
-    if (const int replaced = writer->release_replaced(); replaced >= 0) {
-      context.after_reply.emplace_back([replaced] { ::close(replaced); });
-    }
+    warn("the file was replaced, but " + committed.error().message +
+         ": a crash of the system now could bring the old file back; "
+         "restore again to be sure");
+  }
+  if (const int replaced = writer->release_replaced(); replaced >= 0) {
+    context.after_reply.emplace_back([replaced] { ::close(replaced); });
   }
   if (auto recorded = record_tx.commit(); !recorded) {
     warn("the restore could not be recorded in the store (" +

@@ -3,6 +3,7 @@ the real client, and raw socket requests that misbehave on purpose."""
 
 import json
 import os
+import pty
 import shutil
 import socket
 import stat
@@ -526,6 +527,69 @@ class RestoreTest(ClientTestCase):
         snaps = self.snapshots(CURSOR)
         self.assertEqual(len(snaps), len(before) + 1)
         self.assertEqual(snaps[-1]["trigger"], "restore")
+
+    def ctl_at_terminal(self, *args, answer):
+        """Runs mcpbkctl with a terminal as its stdin (so it asks before
+        restoring), typing answer; returns (exit code, stdout, stderr)."""
+        leader, follower = pty.openpty()
+        try:
+            proc = subprocess.Popen(
+                [MCPBKCTL] + [str(a) for a in args], env=self.sb.env,
+                stdin=follower, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE)
+            os.close(follower)
+            follower = -1
+            os.write(leader, answer.encode())
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if follower >= 0:
+                os.close(follower)
+            os.close(leader)
+        return proc.returncode, out.decode(), err.decode()
+
+    def test_asks_at_a_terminal(self):
+        before = self.snapshots(CURSOR)
+        code, out, err = self.ctl_at_terminal("restore", self.id1,
+                                              answer="n\n")
+        self.assertEqual(code, 1, err)
+        self.assertIn("fs (added)", out)
+        self.assertIn("Restore? [y/N]", err)
+        self.assertIn("restore cancelled", err)
+        self.assertEqual(self.snapshots(CURSOR), before)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
+        code, out, err = self.ctl_at_terminal("restore", self.id1,
+                                              answer="y\n")
+        self.assertEqual(code, 0, err)
+        self.assertIn(f"restored #{self.id1}", out)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
+        self.assertEqual(len(self.snapshots(CURSOR)), len(before) + 1)
+
+    def test_a_file_that_already_holds_the_snapshot_is_left_alone(self):
+        # Restoring what the file already holds neither asks, nor writes,
+        # nor records a restore.
+        self.ctl("restore", self.id1, "--yes")
+        st = os.stat(self.cursor)
+        before = self.snapshots(CURSOR)
+        code, out, err = self.ctl_at_terminal("restore", self.id1,
+                                              answer="y\n")
+        self.assertEqual(code, 0, err)
+        self.assertNotIn("Restore?", err)
+        self.assertIn("(no differences)", out)
+        self.assertIn("nothing to restore: ~/.cursor/mcp.json already holds "
+                      f"the content of snapshot #{self.id1}", out)
+        r = self.ctl("restore", self.id1, "--yes")
+        self.assertEqual(r.stdout.decode(),
+                         "nothing to restore: ~/.cursor/mcp.json already "
+                         f"holds the content of snapshot #{self.id1}\n")
+        d = ctl_json(self, "restore", self.id1, "--yes")
+        self.assertFalse(d["changed"])
+        self.assertNotIn("snapshot", d)
+        self.assertNotIn("pre_restore_id", d)
+        self.assertEqual(self.snapshots(CURSOR), before)
+        self.assertEqual(os.stat(self.cursor).st_mtime_ns, st.st_mtime_ns)
+        self.assertEqual(os.stat(self.cursor).st_ino, st.st_ino)
 
     def test_dry_run_changes_nothing(self):
         st = os.stat(self.cursor)
