@@ -27,7 +27,7 @@ json op_export(Context &context, const json &raw_args) {
   options.filter.host = args.string("host");
   check_host(args, "host", options.filter.host);
   if (const auto p = args.string("path")) {
-    if (const auto path = client_path(context, args, "path", *p)) {
+    if (const auto path = watched_path(context, args, "path", *p)) {
       options.filter.path = path->string();
     }
   }

@@ -16,7 +16,7 @@ json op_list(Context &context, const json &raw_args) {
   filter.host = args.string("host");
   check_host(args, "host", filter.host);
   if (auto path = args.string("path")) {
-    if (auto normal = client_path(context, args, "path", *path)) {
+    if (auto normal = watched_path(context, args, "path", *path)) {
       filter.path = normal->string();
     }
   }

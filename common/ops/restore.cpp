@@ -45,7 +45,7 @@ SnapshotRecord pick_snapshot(Context &context, Args &args) {
   check_host(args, "host", host);
   std::optional<std::string> path;
   if (auto text = args.string("path")) {
-    if (auto normal = client_path(context, args, "path", *text)) {
+    if (auto normal = watched_path(context, args, "path", *text)) {
       path = normal->string();
     }
   }

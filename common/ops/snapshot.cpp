@@ -33,7 +33,7 @@ json op_snapshot(Context &context, const json &raw_args) {
     }
     for (std::size_t i = 0; i < paths->size(); ++i) {
       const std::string field = "paths[" + std::to_string(i) + "]";
-      const auto path = client_path(context, args, field, (*paths)[i]);
+      const auto path = watched_path(context, args, field, (*paths)[i]);
       if (!path) {
         continue;
       }

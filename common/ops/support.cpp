@@ -4,6 +4,8 @@
 #include <common/mcp.hpp>
 #include <common/process.hpp>
 
+#include <algorithm>
+
 namespace mcpbk::ops {
 
 namespace fs = std::filesystem;
@@ -205,6 +207,35 @@ std::optional<fs::path> client_path(Context &context, Args &args,
     return std::nullopt;
   }
   return normalize_path(expanded);
+}
+
+std::optional<fs::path> watched_path(Context &context, Args &args,
+                                     std::string_view field,
+                                     const std::string &text) {
+  auto path = client_path(context, args, field, text);
+  if (!path) {
+    return path;
+  }
+  const std::vector<WatchTarget> &known = known_targets(context);
+  const auto is_path = [&](const WatchTarget &t) {
+    return t.path == *path;
+  };
+  if (std::any_of(known.begin(), known.end(), is_path)) {
+    return path;
+  }
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(*path, ec);
+  if (ec) {
+    return path;
+  }
+  for (const auto &target : known) {
+    // Only a watched path with a link on its way can lead elsewhere.
+    const fs::path target_real = fs::weakly_canonical(target.path, ec);
+    if (!ec && target_real == real && target_real != target.path) {
+      return target.path;
+    }
+  }
+  return path;
 }
 
 SnapshotRecord require_snapshot(Context &context, std::int64_t id,

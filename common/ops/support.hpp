@@ -93,6 +93,15 @@ std::optional<std::filesystem::path> client_path(Context &context, Args &args,
                                                  std::string_view field,
                                                  const std::string &text);
 
+// A client path that names a watched file (list, snapshot, export and
+// restore --last-good filter by it): as client_path(), and when the path is
+// not itself watched but is where a watched path's links lead (the file in
+// a dotfiles repository that ~/.cursor/mcp.json links to), the watched path,
+// which is the one the store files its snapshots under.
+std::optional<std::filesystem::path> watched_path(Context &context, Args &args,
+                                                  std::string_view field,
+                                                  const std::string &text);
+
 // The snapshot with that id; not_found (with field details) when missing.
 SnapshotRecord require_snapshot(Context &context, std::int64_t id,
                                 std::string_view field = "id");

@@ -644,6 +644,35 @@ class RestoreTest(ClientTestCase):
             self.assertEqual(f.read(), self.v1.encode())
         self.assertEqual(stat.S_IMODE(os.stat(real).st_mode), 0o600)
 
+    def test_the_file_a_link_leads_to_names_the_watched_path(self):
+        # With ~/.cursor/mcp.json a link into a dotfiles repository, the
+        # snapshots are filed under the link's path; naming the file it
+        # leads to finds them too.
+        real = self.sb.write("~/dotfiles/cursor/mcp.json", self.v2)
+        os.unlink(self.cursor)
+        os.symlink("../dotfiles/cursor/mcp.json", self.cursor)
+        ids = [s["id"] for s in self.snapshots(CURSOR)]
+        listed = ctl_json(self, "list", "--path", real)["snapshots"]
+        self.assertEqual([s["id"] for s in listed], ids[::-1])
+        self.assertTrue(all(s["path"] == self.cursor for s in listed))
+        self.sb.write("~/dotfiles/cursor/mcp.json", "{broken")
+        self.wait_snapshot(CURSOR, "{broken")
+        r = ctl_json(self, "restore", "--last-good", "--path", real, "--yes")
+        self.assertEqual(r["restored_from"]["id"], self.id2)
+        self.assertEqual(r["restored_to"], self.cursor)
+        self.assertTrue(os.path.islink(self.cursor))
+        with open(real, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
+        r = ctl_json(self, "snapshot", real, "--note", "by its target")
+        self.assertEqual([s["path"] for s in r["snapshots"]], [self.cursor])
+        bundle = self.sb.path("cursor.mcpbk")
+        r = ctl_json(self, "export", "--path", real, "-o", bundle)
+        self.assertEqual(r["snapshots"], len(self.snapshots(CURSOR)))
+        # A path that is no link's target is taken as it is.
+        other = self.sb.write("~/dotfiles/other.json", self.v1)
+        self.assertEqual(
+            ctl_json(self, "list", "--path", other)["snapshots"], [])
+
     def test_to_another_path(self):
         other = self.sb.path("restored/copy.json")
         os.makedirs(os.path.dirname(other))
