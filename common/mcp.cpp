@@ -186,6 +186,14 @@ std::string json_error_text(const nlohmann::json::parse_error &e,
          std::to_string(at - line_start + 1) + ": " + what;
 }
 
+// JSON nested deeper than this is refused, as the fast reader (simdjson's
+// default depth) refuses it: the values inside a server entry are written
+// out recursively later (nlohmann/json's dump), and a host file nested
+// 50 000 levels deep overflowed the stack.
+constexpr int k_max_json_depth = 1024;
+
+struct NestedTooDeep {};
+
 template <typename J>
 tl::expected<J, std::string>
 parse_json_text(std::string_view bytes, Format format,
@@ -203,11 +211,20 @@ parse_json_text(std::string_view bytes, Format format,
     stripped = std::move(scan.text);
     bytes = stripped;
   }
+  auto limited = [&callback](int depth, typename J::parse_event_t event,
+                             J &parsed) {
+    if (depth > k_max_json_depth) {
+      throw NestedTooDeep{};
+    }
+    return !callback || callback(depth, event, parsed);
+  };
   try {
-    return J::parse(bytes.begin(), bytes.end(), std::move(callback), true,
-                    comments);
+    return J::parse(bytes.begin(), bytes.end(), limited, true, comments);
   } catch (const nlohmann::json::parse_error &e) {
     return tl::unexpected(json_error_text(e, bytes));
+  } catch (const NestedTooDeep &) {
+    return tl::unexpected("nested more than " +
+                          std::to_string(k_max_json_depth) + " levels deep");
   }
 }
 

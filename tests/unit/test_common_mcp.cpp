@@ -696,12 +696,27 @@ TEST_CASE("extract_mcp equals extract_mcp_reference") {
   }
 
   SUBCASE("deep nesting") {
-    for (int depth : {100, 1000, 1030, 3000}) {
+    for (int depth :
+         {100, 1000, 1022, 1023, 1024, 1025, 1026, 1030, 3000, 60000}) {
       const std::string deep =
           std::string(static_cast<std::size_t>(depth), '[') +
           std::string(static_cast<std::size_t>(depth), ']');
       check_same_as_reference(in_server(deep));
       check_same_as_reference(deep);
+    }
+    // What is nested too deeply for either reader is refused, with a reason,
+    // rather than written out recursively (60 000 levels overflowed the
+    // stack when a server entry was written out in canonical form).
+    for (const int depth : {1000, 60000}) {
+      const std::string deep =
+          std::string(static_cast<std::size_t>(depth), '[') +
+          std::string(static_cast<std::size_t>(depth), ']');
+      for (const Format format : {Format::json, Format::jsonc}) {
+        const McpView view = extract_mcp(in_server(deep), format, "mcpServers");
+        CHECK(view.parsed == (depth == 1000));
+        CHECK(view.parse_error ==
+              (depth == 1000 ? "" : "nested more than 1024 levels deep"));
+      }
     }
   }
 
