@@ -748,7 +748,9 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
   }
   rt.connect(Reach::offline_ok, "restore");
 
-  const bool ask = !o.dry_run && !o.yes && ::isatty(STDIN_FILENO) != 0;
+  // Without --yes a restore always asks, at a terminal or not: the answer
+  // may come from a pipe, and none (a script's empty stdin) cancels.
+  const bool ask = !o.dry_run && !o.yes;
   if (o.dry_run || ask) {
     json preview_args = args;
     preview_args["dry_run"] = true;
@@ -788,7 +790,12 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
     }
     std::cerr << "Restore? [y/N] " << std::flush;
     std::string answer;
-    std::getline(std::cin, answer);
+    if (!std::getline(std::cin, answer) && ::isatty(STDIN_FILENO) == 0) {
+      std::cerr << '\n';
+      print_error("restore cancelled: no answer on standard input (--yes "
+                  "restores without asking)");
+      return k_exit_failed;
+    }
     if (answer != "y" && answer != "Y" && answer != "yes") {
       print_error("restore cancelled");
       return k_exit_failed;

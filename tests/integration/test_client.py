@@ -566,6 +566,26 @@ class RestoreTest(ClientTestCase):
             self.assertEqual(f.read(), self.v1.encode())
         self.assertEqual(len(self.snapshots(CURSOR)), len(before) + 1)
 
+    def test_asks_without_a_terminal_too(self):
+        # Without --yes the answer is read from stdin whatever it is: none
+        # (a script's empty stdin) or "n" cancels, "y" from a pipe restores.
+        before = self.snapshots(CURSOR)
+        for answer in (b"", b"n\n"):
+            r = self.ctl("restore", self.id1, code=1, input=answer)
+            self.assertIn(b"fs (added)", r.stdout)
+            self.assertIn(b"Restore? [y/N]", r.stderr)
+            self.assertIn(b"mcpbkctl: restore cancelled", r.stderr)
+            self.assertEqual(self.snapshots(CURSOR), before)
+            with open(self.cursor, "rb") as f:
+                self.assertEqual(f.read(), self.v2.encode())
+        r = self.ctl("restore", self.id1, code=1, input=b"")
+        self.assertIn(b"no answer on standard input (--yes restores without "
+                      b"asking)", r.stderr)
+        r = self.ctl("restore", self.id1, input=b"y\n")
+        self.assertIn(f"restored #{self.id1}".encode(), r.stdout)
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
+
     def test_a_file_that_already_holds_the_snapshot_is_left_alone(self):
         # Restoring what the file already holds neither asks, nor writes,
         # nor records a restore.
