@@ -736,6 +736,22 @@ Result<std::vector<std::string>> Store::paths() {
   return out;
 }
 
+Result<std::vector<std::string>> Store::good_paths(std::string_view host) {
+  TRY_ASSIGN(auto stmt,
+             cached("SELECT DISTINCT path FROM snapshots WHERE host = ?1 AND "
+                    "parsed = 1 AND servers <> '[]' ORDER BY path"));
+  stmt->bind(1, host);
+  std::vector<std::string> out;
+  for (;;) {
+    TRY_ASSIGN(const bool row, stmt->step());
+    if (!row) {
+      break;
+    }
+    out.push_back(stmt->column_text(0));
+  }
+  return out;
+}
+
 Result<std::uint64_t> Store::count_for_path(std::string_view path) {
   TRY_ASSIGN(auto stmt,
              cached("SELECT count(*) FROM snapshots WHERE path = ?1"));

@@ -205,6 +205,9 @@ public:
   }
   // Every path with at least one snapshot.
   Result<std::vector<std::string>> paths();
+  // The paths of a host with at least one good snapshot (parsed, with
+  // servers), in order.
+  Result<std::vector<std::string>> good_paths(std::string_view host);
   // The number of snapshots of each path.
   Result<std::uint64_t> count_for_path(std::string_view path);
 

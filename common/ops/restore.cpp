@@ -53,6 +53,29 @@ SnapshotRecord pick_snapshot(Context &context, Args &args) {
     args.error("last_good", "needs host or path");
   }
   args.finish();
+  if (host && !path) {
+    // A host with several files (Claude Code's ~/.claude.json and each
+    // project's .mcp.json): the newest good snapshot of any of them may be
+    // of another file than the one that broke.
+    const auto paths = value_or_throw(context.store.good_paths(*host));
+    if (paths.size() > 1) {
+      constexpr std::size_t k_named = 8;
+      std::string names;
+      for (std::size_t i = 0; i < paths.size() && i < k_named; ++i) {
+        names +=
+            (i == 0 ? "" : ", ") + shorten_home(paths[i], context.env.home());
+      }
+      if (paths.size() > k_named) {
+        names += " and " + std::to_string(paths.size() - k_named) + " more";
+      }
+      const std::string message = "host " + *host + " has good snapshots of " +
+                                  std::to_string(paths.size()) + " files (" +
+                                  names +
+                                  "): give the path of the one to restore";
+      throw OpError(ErrorCode::bad_request, message,
+                    {{field_name("path"), message}});
+    }
+  }
   auto found = value_or_throw(context.store.latest_good(host, path));
   if (!found) {
     throw OpError(ErrorCode::not_found,

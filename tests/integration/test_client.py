@@ -11,7 +11,7 @@ import subprocess
 import threading
 import unittest
 
-from harness import (DaemonTestCase, MCPBKCTL, connect, read_line, request,
+from harness import (DEFAULT_CONFIG, DaemonTestCase, MCPBKCTL, connect, read_line, request,
                      request_as_nobody,
                      run_ctl, sha256, wait_for)
 
@@ -717,6 +717,36 @@ class RestoreTest(ClientTestCase):
         r = self.ctl("restore", "--last-good", "--host", "zed", "--yes",
                      code=1)
         self.assertIn(b"no good snapshot", r.stderr)
+
+    def test_last_good_of_a_host_with_several_files(self):
+        # The newest good snapshot of a host may be of another of its files
+        # than the one that broke: with several, the path is asked for.
+        self.sb.write(CURSOR, "{broken")
+        self.wait_snapshot(CURSOR, "{broken")
+        r = ctl_json(self, "restore", "--last-good", "--host", "cursor",
+                     "--dry-run")
+        self.assertEqual(r["restored_from"]["id"], self.id2)
+        project = self.sb.path("~/code/app")
+        os.makedirs(project)
+        self.sb.write_config(DEFAULT_CONFIG.replace(
+            "watch:\n", f"watch:\n  project_roots: [{project}]\n"))
+        self.assertTrue(request(self.sb.socket, "reload")["ok"])
+        mcp = self.sb.write("~/code/app/.cursor/mcp.json", self.v1)
+        self.wait_snapshot("~/code/app/.cursor/mcp.json", self.v1)
+        r = self.ctl("restore", "--last-good", "--host", "cursor", "--yes",
+                     code=1)
+        self.assertEqual(
+            r.stderr.decode(),
+            "mcpbkctl: host cursor has good snapshots of 2 files "
+            "(~/.cursor/mcp.json, ~/code/app/.cursor/mcp.json): give the "
+            "path of the one to restore [bad_request]\n")
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), b"{broken")
+        r = ctl_json(self, "restore", "--last-good", "--host", "cursor",
+                     "--path", self.cursor, "--yes")
+        self.assertEqual(r["restored_from"]["id"], self.id2)
+        with open(mcp, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
 
     def test_only_mcp_keeps_the_rest(self):
         doc = json.loads(self.v2)
