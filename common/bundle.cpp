@@ -438,7 +438,11 @@ Result<ExportResult> export_bundle(Store &store, const fs::path &file,
     TRY_ASSIGN(std::string content, store.content(s));
     std::string sha = s.sha256;
     if (redact) {
-      content = mask_secrets_in_text(content, MaskStyle::redact);
+      const WatchTarget target = target_for(s.host, s.path, {});
+      const SecretWords words = secret_words(
+          extract_mcp(content, target.format, locations_of(target)),
+          MaskStyle::redact);
+      content = mask_secrets_in_text(content, MaskStyle::redact, &words);
       sha = sha256_hex(content);
     }
     TRY(writer.line(snapshot_line(s, content, sha, redact || s.redacted),

@@ -1013,9 +1013,44 @@ std::string mask_pairs_in_line(std::string_view line, MaskStyle style) {
       i = line.size();
       break;
     }
+    // JSONC may put a comment between the separator and the value.
+    while (line.substr(value, 2) == "/*") {
+      const std::size_t close = line.find("*/", value + 2);
+      const std::size_t after = close == std::string_view::npos
+                                    ? std::string_view::npos
+                                    : line.find_first_not_of(" \t", close + 2);
+      out.append(line.substr(value, after == std::string_view::npos
+                                        ? std::string_view::npos
+                                        : after - value));
+      value = after;
+      if (value == std::string_view::npos) {
+        break;
+      }
+    }
+    if (value == std::string_view::npos) {
+      i = line.size();
+      break;
+    }
     i = value;
     const bool secret = is_secret_key(key);
-    if (line[value] == '"' || line[value] == '\'') {
+    const std::string_view rest = line.substr(value);
+    if (rest.substr(0, 2) == "//" || rest[0] == '#') {
+      // A comment, not a value: the value is on a later line.
+      out.append(rest);
+      i = line.size();
+    } else if (rest.substr(0, 3) == "'\'\'" || rest.substr(0, 3) == "\"\"\"") {
+      // A TOML multi-line string: masked up to its end on this line, or to
+      // the end of the line (its other lines hold no key to go by;
+      // mask_secrets_in_text() finds their words by the parsed value).
+      const std::size_t close = rest.find(rest.substr(0, 3), 3);
+      const std::size_t body_end =
+          close == std::string_view::npos ? rest.size() : close;
+      out.append(rest.substr(0, 3));
+      const std::string_view body = rest.substr(3, body_end - 3);
+      out +=
+          secret && !body.empty() ? mask_value(body, style) : std::string(body);
+      i = value + (close == std::string_view::npos ? rest.size() : close);
+    } else if (line[value] == '"' || line[value] == '\'') {
       std::size_t end = skip_string(line, value);
       bool closed = end - value >= 2 && line[end - 1] == line[value];
       if (secret && closed) {
@@ -1680,7 +1715,8 @@ double changed_fraction(std::string_view before, std::string_view after) {
 
 std::string unified_diff(std::string_view before, std::string_view after,
                          std::string_view before_label,
-                         std::string_view after_label, DiffSecrets secrets) {
+                         std::string_view after_label, DiffSecrets secrets,
+                         const SecretWords *words) {
   if (before == after) {
     return {};
   }
@@ -1710,8 +1746,8 @@ std::string unified_diff(std::string_view before, std::string_view after,
   std::string masked_a;
   std::string masked_b;
   if (secrets == DiffSecrets::masked) {
-    masked_a = mask_secrets_in_text(middle_a);
-    masked_b = mask_secrets_in_text(middle_b);
+    masked_a = mask_secrets_in_text(middle_a, MaskStyle::hint, words);
+    masked_b = mask_secrets_in_text(middle_b, MaskStyle::hint, words);
     if (masked_a == masked_b) {
       return {};
     }
@@ -1730,8 +1766,9 @@ std::string unified_diff(std::string_view before, std::string_view after,
     // The masked texts agree past the start of the lines they share at the
     // end (values that mask alike), so those lines were not all the
     // suffix a diff of the masked texts would keep: diff those whole.
-    return unified_diff(mask_secrets_in_text(before),
-                        mask_secrets_in_text(after), before_label, after_label);
+    return unified_diff(mask_secrets_in_text(before, MaskStyle::hint, words),
+                        mask_secrets_in_text(after, MaskStyle::hint, words),
+                        before_label, after_label);
   }
   std::size_t suffix = 0;
   while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
@@ -1899,6 +1936,112 @@ std::string mask_secrets_in_json(std::string_view json_text, MaskStyle style) {
   }
   mask_json(doc, false, style);
   return doc.dump();
+}
+
+namespace {
+
+// The parts of a secret value worth looking for in a file's text: its
+// whitespace-separated words of 8 characters or more with a letter in them
+// (in JSON such a word can only stand inside a string or a comment, so
+// masking it keeps the file valid), leaving out references to secrets kept
+// elsewhere (${VAR}), which are not masked either.
+void add_secret_words(std::string_view value, MaskStyle style,
+                      std::set<std::string> &words) {
+  constexpr std::size_t k_min_word = 8;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    const std::size_t start = value.find_first_not_of(" \t\r\n", i);
+    if (start == std::string_view::npos) {
+      break;
+    }
+    std::size_t end = value.find_first_of(" \t\r\n", start);
+    end = end == std::string_view::npos ? value.size() : end;
+    const std::string_view word = value.substr(start, end - start);
+    if (word.size() >= k_min_word &&
+        std::any_of(word.begin(), word.end(),
+                    [](unsigned char c) { return std::isalpha(c); }) &&
+        mask_value(word, style) != word) {
+      words.emplace(word);
+    }
+    i = end;
+  }
+}
+
+// Walks a document beside its masked copy (same shape): the words of each
+// string mask_json() changed.
+void collect_secret_words(const Json &original, const Json &masked,
+                          MaskStyle style, std::set<std::string> &words) {
+  if (original.is_string()) {
+    if (masked != original) {
+      add_secret_words(original.get_ref<const std::string &>(), style, words);
+    }
+  } else if (original.is_object()) {
+    auto m = masked.begin();
+    for (auto it = original.begin(); it != original.end(); ++it, ++m) {
+      collect_secret_words(it.value(), m.value(), style, words);
+    }
+  } else if (original.is_array()) {
+    for (std::size_t n = 0; n < original.size(); ++n) {
+      collect_secret_words(original[n], masked[n], style, words);
+    }
+  }
+}
+
+bool is_word_edge(std::string_view text, std::size_t at) {
+  return at >= text.size() ||
+         !std::isalnum(static_cast<unsigned char>(text[at]));
+}
+
+} // namespace
+
+SecretWords secret_words(const McpView &view, MaskStyle style) {
+  std::set<std::string> words;
+  for (const auto &[name, entry] : view.servers) {
+    const Json original = Json::parse(entry, nullptr, false);
+    if (original.is_discarded()) {
+      continue;
+    }
+    Json masked = original;
+    mask_json(masked, false, style);
+    collect_secret_words(original, masked, style, words);
+  }
+  SecretWords out;
+  out.words.assign(words.begin(), words.end());
+  return out;
+}
+
+void SecretWords::add(const SecretWords &other) {
+  std::set<std::string> all(words.begin(), words.end());
+  all.insert(other.words.begin(), other.words.end());
+  words.assign(all.begin(), all.end());
+}
+
+std::string mask_secrets_in_text(std::string_view text, MaskStyle style,
+                                 const SecretWords *words) {
+  std::string out = mask_secrets_in_text(text, style);
+  if (words == nullptr) {
+    return out;
+  }
+  // What the line rules missed: a value on another line than its key (a
+  // YAML block scalar, a TOML multi-line string, JSONC with a comment or a
+  // line break between key and value), or after an anchor.
+  for (const std::string &word : words->words) {
+    std::string mask;
+    for (std::size_t at = out.find(word); at != std::string::npos;
+         at = out.find(word, at)) {
+      if ((at > 0 && !is_word_edge(out, at - 1)) ||
+          !is_word_edge(out, at + word.size())) {
+        at += 1;
+        continue;
+      }
+      if (mask.empty()) {
+        mask = mask_value(word, style);
+      }
+      out.replace(at, word.size(), mask);
+      at += mask.size();
+    }
+  }
+  return out;
 }
 
 std::string mask_secrets_in_text(std::string_view text, MaskStyle style) {

@@ -89,12 +89,15 @@ double changed_fraction(std::string_view before, std::string_view after);
 
 // A unified diff with 3 lines of context; empty when equal. `masked`
 // diffs the texts as mask_secrets_in_text() shows them (masking only the
-// lines the diff needs).
+// lines the diff needs), with `words` (the secret values of both files'
+// servers) when given.
+struct SecretWords;
 enum class DiffSecrets { shown, masked };
 std::string unified_diff(std::string_view before, std::string_view after,
                          std::string_view before_label,
                          std::string_view after_label,
-                         DiffSecrets secrets = DiffSecrets::shown);
+                         DiffSecrets secrets = DiffSecrets::shown,
+                         const SecretWords *words = nullptr);
 
 // Risk of `after` against the previous content (SPEC §5). Without a previous
 // snapshot, only emptiness and parse failures count.
@@ -132,5 +135,20 @@ std::string mask_secrets_in_json(std::string_view json_text,
 // rules, line by line, keeping the layout.
 std::string mask_secrets_in_text(std::string_view text,
                                  MaskStyle style = MaskStyle::hint);
+
+// The secret values of a file's servers as words to find in its text (see
+// mask_secrets_in_text() below): line rules cannot see a value written on
+// another line than its key.
+struct SecretWords {
+  std::vector<std::string> words; // sorted, unique
+  void add(const SecretWords &other);
+};
+SecretWords secret_words(const McpView &view,
+                         MaskStyle style = MaskStyle::hint);
+
+// The line rules above, then every whole-word occurrence of `words` (the
+// secret values of the documents the text comes from) masked too.
+std::string mask_secrets_in_text(std::string_view text, MaskStyle style,
+                                 const SecretWords *words);
 
 } // namespace mcpbk

@@ -179,6 +179,36 @@ class BundleTest(unittest.TestCase):
                        "--to", os.path.join(self.b.sb.root, "restored.json"))
         self.assertIn(b"redacted", r.stderr + r.stdout)
 
+    def test_a_secret_on_the_line_after_its_key_is_redacted(self):
+        # Valid JSON may put a value on the line after its key; the line
+        # rules alone missed it in diff, and the redacted bundle kept it.
+        hidden = "nextlinevalue-" + "8" * 12
+        text = ('{\n  "mcpServers": {\n    "db": {\n      "command": "db",\n'
+                '      "env": {\n        "DB_PASSWORD":\n          "'
+                + hidden + '"\n      }\n    }\n  }\n}\n')
+        self.a.sb.write(CURSOR, text)
+        path = self.a.sb.path(CURSOR)
+        wait_for(lambda: any(s["sha256"] == sha256(text)
+                             for s in self.a.store.snapshots(path)),
+                 10, "the new version on machine A")
+        first = self.a.store.snapshots(path)[0]["id"]
+        r = self.a.ctl("diff", str(first))
+        self.assertIn(b"DB_PASSWORD", r.stdout)
+        self.assertNotIn(hidden.encode(), r.stdout)
+        self.a.ctl("export", "-o", self.bundle, "--redact", "--path", path)
+        raw = subprocess.run(["zstd", "-dc", self.bundle], check=True,
+                             capture_output=True).stdout
+        import base64
+        contents = [base64.b64decode(json.loads(line)["content"])
+                    for line in raw.splitlines()
+                    if b'"type":"snapshot"' in line]
+        self.assertEqual(len(contents), 4)
+        self.assertNotIn(hidden.encode(), raw)
+        for content in contents:
+            self.assertNotIn(hidden.encode(), content)
+            self.assertNotIn(SECRET.encode(), content)
+            json.loads(content)  # still a valid file
+
     def test_damaged_bundles_import_nothing(self):
         self.a.ctl("export", "-o", self.bundle)
         data = open(self.bundle, "rb").read()

@@ -2046,4 +2046,72 @@ TEST_CASE("mask_secrets_in_text") {
                        "  \"command\": \"npx\"\n}";
     CHECK(mask_secrets_in_text(text) == text);
   }
+
+  SUBCASE("values the line rules cannot see, found by the parsed document") {
+    struct Case {
+      Format format;
+      std::string text;
+      std::vector<std::string> secrets;
+    };
+    const std::vector<Case> cases = {
+        {Format::yaml,
+         "extensions:\n  gh:\n    cmd: npx\n    envs:\n"
+         "      GITHUB_TOKEN: |\n        blockvalue-1111\n"
+         "      API_KEY: >-\n        foldedvalue-2222\n"
+         "        secondline-2222b\n"
+         "      DB_PASSWORD: &pw 'anchoredvalue-3333'\n"
+         "      OTHER_SECRET: \"quoted-4444\n        continued-4444b\"\n",
+         {"blockvalue-1111", "foldedvalue-2222", "secondline-2222b",
+          "anchoredvalue-3333", "quoted-4444", "continued-4444b"}},
+        {Format::toml,
+         "[mcp_servers.gh]\ncommand = \"npx\"\n"
+         "env = { GITHUB_TOKEN = \"\"\"triplevalue-5555\"\"\" }\n"
+         "[mcp_servers.gh.http_headers]\n"
+         "X-Auth-Token = '\''literalvalue-6666'\''\n"
+         "Authorization = \"\"\"Bearer firstline-7777\n"
+         "secondline-7777b\"\"\"\n",
+         {"triplevalue-5555", "literalvalue-6666", "firstline-7777",
+          "secondline-7777b"}},
+        {Format::jsonc,
+         "{\n  \"servers\": {\n    \"gh\": {\n      \"env\": {\n"
+         "        \"GH_TOKEN\":\n          \"nextline-8888\",\n"
+         "        \"PASSWORD\" // why\n          : \"commented-9999\",\n"
+         "        \"API_KEY\": /* c */ \"inlinecomment-0000\",\n"
+         "        \"SHORT_TOKEN\": /* c */ \"v\"\n      }\n    }\n  }\n}\n",
+         {"nextline-8888", "commented-9999", "inlinecomment-0000", "\"v\""}},
+    };
+    for (const auto &c : cases) {
+      CAPTURE(c.text);
+      for (const MaskStyle style : {MaskStyle::hint, MaskStyle::redact}) {
+        const McpView before =
+            extract_mcp(c.text, c.format, "extensions servers mcp_servers");
+        const SecretWords words = secret_words(before, style);
+        const std::string masked = mask_secrets_in_text(c.text, style, &words);
+        CAPTURE(masked);
+        for (const auto &secret : c.secrets) {
+          CHECK(masked.find(secret) == std::string::npos);
+        }
+        // Still a document of its format, with the same servers.
+        const McpView after =
+            extract_mcp(masked, c.format, "extensions servers mcp_servers");
+        REQUIRE(before.parsed);
+        CHECK(after.parsed);
+        CHECK(after.servers.size() == before.servers.size());
+      }
+    }
+    // The words are whole words: a longer word that holds one is kept.
+    const auto words_of = [](const std::string &env) {
+      return secret_words(
+          extract_mcp(R"({"mcpServers": {"s": {"env": )" + env + "}}}",
+                      Format::json, "mcpServers"));
+    };
+    const SecretWords words = words_of(R"({"API_KEY": "abcdefgh12"})");
+    CHECK(words.words == std::vector<std::string>{"abcdefgh12"});
+    CHECK(mask_secrets_in_text("see abcdefgh12 and xabcdefgh12",
+                               MaskStyle::hint, &words) ==
+          "see " + k_mask + "gh12 and xabcdefgh12");
+    // Short words, references and words without a letter are not looked
+    // for elsewhere (they could be anything in the file).
+    CHECK(words_of(R"({"API_KEY": "${KEY} 12345678 short"})").words.empty());
+  }
 }
