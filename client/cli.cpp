@@ -1046,6 +1046,18 @@ int cmd_export(Runtime &rt, const ExportOptions &o) {
               << (o.redact ? ", secrets redacted" : "") << ") to "
               << rt.shorten(r.value("file", o.output)) << '\n';
   }
+  const json left_out = r.value("left_out", json::array());
+  if (!left_out.empty()) {
+    print_error("warning: " + counted(left_out.size(), "snapshot") +
+                " could not be exported and " +
+                (left_out.size() == 1 ? "was" : "were") +
+                " left out (mcpbkctl verify checks the store):");
+    for (const auto &l : left_out) {
+      std::cerr << "  #" << l.value("id", 0LL) << ' '
+                << rt.shorten(l.value("path", std::string())) << ": "
+                << l.value("why", std::string()) << '\n';
+    }
+  }
   return k_exit_ok;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -413,10 +414,20 @@ std::optional<OnConflict> on_conflict_from_string(std::string_view text) {
   return std::nullopt;
 }
 
-Result<ExportResult> export_bundle(Store &store, const fs::path &file,
-                                   const ExportOptions &options,
-                                   const Env &env) {
-  TRY_ASSIGN(const std::uint64_t total, store.count(options.filter));
+namespace {
+
+// One attempt at an export, leaving out the snapshots of `left_out`. When
+// it meets another snapshot it cannot export (a damaged blob, a path that
+// JSON cannot hold), it adds it to `left_out`, writes nothing more (the
+// header's count is already written), checks the rest the same way and
+// returns with *again set: the caller starts over without them.
+Result<ExportResult> export_once(Store &store, const fs::path &file,
+                                 const ExportOptions &options, const Env &env,
+                                 std::vector<LeftOut> &left_out, bool *again) {
+  *again = false;
+  TRY_ASSIGN(const std::uint64_t matching, store.count(options.filter));
+  const std::uint64_t total =
+      matching - std::min<std::uint64_t>(matching, left_out.size());
   const bool redact = options.redact == ExportOptions::Redact::yes;
   TRY_ASSIGN(auto writer, BundleWriter::open(file));
   TRY(writer.line({{"format", k_bundle_format},
@@ -431,11 +442,41 @@ Result<ExportResult> export_bundle(Store &store, const fs::path &file,
   ExportResult result;
   ListFilter filter = options.filter;
   filter.limit.reset();
+  const auto is_left_out = [&](std::int64_t id) {
+    return std::any_of(left_out.begin(), left_out.end(),
+                       [id](const LeftOut &l) { return l.id == id; });
+  };
+  std::uint64_t seen = 0;
   TRY(store.for_each(filter, [&](const SnapshotRecord &s) -> Result<void> {
-    if (result.snapshots == total) {
+    if (is_left_out(s.id)) {
+      return {};
+    }
+    if (seen == total) {
       return {}; // written meanwhile by the daemon: not in this bundle
     }
-    TRY_ASSIGN(std::string content, store.content(s));
+    ++seen;
+    const auto leave_out = [&](std::string why) {
+      left_out.push_back({s.id, s.path, std::move(why)});
+      *again = true;
+    };
+    try {
+      (void)json(s.path).dump();
+    } catch (const json::type_error &) {
+      leave_out("its path is not valid UTF-8, which a bundle cannot hold");
+      return {};
+    }
+    auto read = store.content(s);
+    if (!read) {
+      if (read.error().code != ErrorCode::integrity_error) {
+        return tl::unexpected(read.error());
+      }
+      leave_out(read.error().message);
+      return {};
+    }
+    if (*again) {
+      return {}; // only looking for what else to leave out
+    }
+    std::string content = std::move(*read);
     std::string sha = s.sha256;
     if (redact) {
       const WatchTarget target = target_for(s.host, s.path, {});
@@ -453,6 +494,9 @@ Result<ExportResult> export_bundle(Store &store, const fs::path &file,
     }
     return {};
   }));
+  if (*again) {
+    return result; // the temp file goes with the writer
+  }
   if (result.snapshots != total) {
     return fail(ErrorCode::conflict,
                 "snapshots were deleted during the export; try again");
@@ -463,6 +507,28 @@ Result<ExportResult> export_bundle(Store &store, const fs::path &file,
       false));
   TRY_ASSIGN(result.bytes, writer.finish());
   return result;
+}
+
+} // namespace
+
+Result<ExportResult> export_bundle(Store &store, const fs::path &file,
+                                   const ExportOptions &options,
+                                   const Env &env) {
+  std::vector<LeftOut> left_out;
+  // Each attempt after the first leaves out everything found before it; a
+  // third one finds more only if blobs are being damaged as it runs.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    bool again = false;
+    TRY_ASSIGN(auto result,
+               export_once(store, file, options, env, left_out, &again));
+    if (!again) {
+      result.left_out = std::move(left_out);
+      return result;
+    }
+  }
+  return fail(ErrorCode::conflict,
+              "snapshots kept becoming unreadable during the export; run "
+              "mcpbkctl verify");
 }
 
 Result<ImportResult> import_bundle(Store &store, const fs::path &file,

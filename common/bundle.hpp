@@ -28,13 +28,23 @@ struct ExportOptions {
   Progress progress;
 };
 
+// A snapshot an export could not write, and why.
+struct LeftOut {
+  std::int64_t id = 0;
+  std::string path;
+  std::string why;
+};
+
 struct ExportResult {
   std::uint64_t snapshots = 0;
   std::uint64_t bytes = 0; // size of the bundle file
+  std::vector<LeftOut> left_out;
 };
 
 // Writes the matching snapshots (oldest first) to `file` atomically: the file
-// appears only when complete. Every blob's hash is verified as it is read.
+// appears only when complete. Every blob's hash is verified as it is read;
+// a snapshot whose blob is damaged (integrity_error), or whose path is not
+// UTF-8, is left out and named in left_out, and the rest is exported.
 Result<ExportResult> export_bundle(Store &store,
                                    const std::filesystem::path &file,
                                    const ExportOptions &options,

@@ -40,10 +40,15 @@ json op_export(Context &context, const json &raw_args) {
 
   const auto result = value_or_throw(
       export_bundle(context.store, *output, options, context.env));
+  json left_out = json::array();
+  for (const auto &l : result.left_out) {
+    left_out.push_back({{"id", l.id}, {"path", l.path}, {"why", l.why}});
+  }
   return {{"file", output->string()},
           {"snapshots", result.snapshots},
           {"bytes", result.bytes},
-          {"redacted", redact}};
+          {"redacted", redact},
+          {"left_out", std::move(left_out)}};
 }
 
 namespace {

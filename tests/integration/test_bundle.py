@@ -4,6 +4,7 @@ daemons and the real mcpbkctl."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import unittest
@@ -208,6 +209,52 @@ class BundleTest(unittest.TestCase):
             self.assertNotIn(hidden.encode(), content)
             self.assertNotIn(SECRET.encode(), content)
             json.loads(content)  # still a valid file
+
+    def test_what_cannot_be_exported_is_left_out_and_named(self):
+        # A damaged blob, or a path that JSON cannot hold (a directory named
+        # in another encoding), used to fail the whole export.
+        odd = os.path.join(self.a.sb.root.encode(), b"home", b"odd\xff")
+        os.makedirs(odd)
+        self.a.sb.write_config(DEFAULT_CONFIG.replace(
+            "watch:\n", "watch:\n  paths:\n    - {path: \"~/odd*/mcp.json\", "
+            "host: cursor}\n"))
+        self.a.daemon.stop()
+        with open(os.path.join(odd, b"mcp.json"), "w") as f:
+            f.write(config(7))
+        self.a.daemon.start()
+        def paths():
+            con = sqlite3.connect(self.a.sb.store_file)
+            con.text_factory = bytes
+            try:
+                return [row[0] for row in
+                        con.execute("SELECT path FROM snapshots")]
+            finally:
+                con.close()
+        wait_for(lambda: any(p.startswith(odd) for p in paths()), 10,
+                 "the file under a non-UTF-8 name")
+        path = self.a.sb.path(CURSOR)
+        damaged = self.a.store.snapshots(path)[1]
+        con = sqlite3.connect(self.a.sb.store_file)
+        con.execute("UPDATE blobs SET compression = 'none', data = ?, "
+                    "base = NULL WHERE sha256 = ?",
+                    (b"not what was saved", damaged["sha256"]))
+        con.commit()
+        con.close()
+        r = self.a.ctl("export", "-o", self.bundle)
+        self.assertIn(b"exported 2 snapshots", r.stdout)
+        err = r.stderr.decode(errors="replace")
+        self.assertIn("mcpbkctl: warning: 2 snapshots could not be exported "
+                      "and were left out (mcpbkctl verify checks the store):",
+                      err)
+        self.assertIn(f"  #{damaged['id']} ~/.cursor/mcp.json: ", err)
+        self.assertIn("does not match its hash", err)
+        self.assertIn("its path is not valid UTF-8", err)
+        self.b.daemon.start()
+        r = json.loads(self.b.ctl("import", self.bundle, "--json").stdout)
+        self.assertEqual(r["created"], 2)
+        self.assertEqual(
+            sorted(s["sha256"] for s in self.b.store.snapshots(path)),
+            sorted(sha256(config(n)) for n in (0, 2)))
 
     def test_damaged_bundles_import_nothing(self):
         self.a.ctl("export", "-o", self.bundle)
