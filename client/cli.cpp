@@ -601,7 +601,7 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
   const json r = rt.call("show", args);
   if (rt.json_output()) {
     rt.print_json(r);
-    return k_exit_ok;
+    return r.contains("content_error") ? k_exit_failed : k_exit_ok;
   }
   const Style &style = rt.style();
   const json s = r.value("snapshot", json::object());
@@ -631,6 +631,19 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
     row("parse",
         style.paint("unparseable: " + r["parse_error"].get<std::string>(),
                     Colour::red));
+  }
+  if (r.contains("content_error")) {
+    row("content",
+        style.paint("unreadable: " + r.value("content_error", std::string()),
+                    Colour::red));
+    std::string names;
+    for (const auto &name : s.value("servers", json::array())) {
+      names += (names.empty() ? "" : ", ") + name.get<std::string>();
+    }
+    row("servers", names.empty() ? "none recorded" : names);
+    print_error("the content of snapshot #" + std::to_string(id) +
+                " cannot be read; mcpbkctl verify checks the store");
+    return k_exit_failed;
   }
   const json servers = r.value("servers", json::object());
   std::cout << style.paint("servers", Colour::bold) << "   " << servers.size()

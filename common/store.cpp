@@ -1099,11 +1099,31 @@ Result<VerifyReport> Store::verify() {
       }
       shas.push_back(blobs.column_text(0));
     }
+    TRY_ASSIGN(auto users,
+               m_db.prepare("SELECT id, path FROM snapshots WHERE sha256 = "
+                            "?1 ORDER BY id"));
     for (const auto &sha : shas) {
       ++report.blobs_checked;
       auto bytes = read_blob(sha, Verify::yes);
       if (!bytes) {
-        report.problems.push_back({bytes.error().message});
+        // The snapshots it holds, which is what a user looks up.
+        std::string held;
+        std::string path;
+        users.reset();
+        users.bind(1, sha);
+        for (;;) {
+          TRY_ASSIGN(const bool row, users.step());
+          if (!row) {
+            break;
+          }
+          held += (held.empty() ? "#" : ", #") +
+                  std::to_string(users.column_int64(0));
+          path = users.column_text(1);
+        }
+        report.problems.push_back(
+            {bytes.error().message +
+             (held.empty() ? std::string()
+                           : " (snapshot " + held + " of " + path + ")")});
       }
     }
   }

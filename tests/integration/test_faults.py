@@ -370,6 +370,15 @@ class DamagedBlobTest(DaemonTestCase):
         r = run_ctl(self.sb, "verify")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(first["sha256"][:12].encode(), r.stdout + r.stderr)
+        self.assertIn(f"(snapshot #{first['id']} of {self.sb.path(CURSOR)})"
+                      .encode(), r.stdout)
+        # show still gives what the store knows of it, and fails.
+        r = run_ctl(self.sb, "show", str(first["id"]))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"snapshot  #{first['id']}".encode(), r.stdout)
+        self.assertIn(b"content   unreadable: ", r.stdout)
+        self.assertIn(b"servers   v1\n", r.stdout)
+        self.assertIn(b"mcpbkctl verify checks the store", r.stderr)
         r = run_ctl(self.sb, "restore", str(first["id"]), "--yes")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(b"integrity_error", r.stderr)
