@@ -85,7 +85,12 @@ AtomicFileWriter::open(const fs::path &target,
     }
     w.m_mode = st.st_mode & 07777;
   }
-  const std::string name = w.m_target.filename().string();
+  // A name near the file system's limit (255 bytes) leaves no room for the
+  // temp file's additions: only its start goes into the temp name.
+  constexpr std::size_t k_max_name = 255;
+  constexpr std::size_t k_additions = 1 + k_temp_marker.size() + 10 + 1 + 10;
+  const std::string name =
+      w.m_target.filename().string().substr(0, k_max_name - k_additions);
   std::random_device rd;
   for (int attempt = 0; attempt < 16; ++attempt) {
     fs::path candidate =

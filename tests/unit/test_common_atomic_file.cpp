@@ -32,6 +32,14 @@ TEST_CASE("atomic_write") {
     CHECK(mode_of(dir / "new.json") == 0640);
     CHECK(entries(dir) == 1);
   }
+  SUBCASE("a name as long as the file system allows") {
+    const std::string name(255, 'n');
+    REQUIRE(atomic_write(dir / name, "long", 0600));
+    CHECK(test::read_file(dir / name) == "long");
+    REQUIRE(atomic_write(dir / name, "longer", 0600));
+    CHECK(test::read_file(dir / name) == "longer");
+    CHECK(entries(dir) == 1);
+  }
   SUBCASE("keeps the mode of an existing file") {
     test::write_file(dir / "f.json", "old");
     ::chmod((dir / "f.json").c_str(), 0604);
