@@ -121,6 +121,18 @@ std::string to_crlf(std::string_view text) {
   return out;
 }
 
+// `text` with every "\r\n" made "\n".
+std::string to_lf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 // `text` with the line ends of `file`: "\r\n" when the file has them (a
 // snapshot saved on another system, or a map written out in a new layout,
 // joins a CRLF file).
@@ -139,7 +151,8 @@ using Edits = std::vector<Edit>;
 
 // Makes edits of one text, all given in its offsets, from the last one
 // back; two at the same place in the order they were listed. Their text
-// takes the file's line ends (edits are written with "\n"). False (and
+// takes the file's line ends (edits are written with "\n", or come from a
+// snapshot saved with the other kind). False (and
 // `out` unchanged) when two of them overlap.
 bool apply_edits(std::string &out, const Edits &edits) {
   std::vector<std::size_t> order(edits.size());
@@ -161,7 +174,7 @@ bool apply_edits(std::string &out, const Edits &edits) {
   for (std::size_t i : order) {
     const Edit &edit = edits[i];
     replace_range(out, edit.begin, edit.end,
-                  crlf ? to_crlf(edit.text) : edit.text);
+                  crlf ? to_crlf(edit.text) : to_lf(edit.text));
   }
   return true;
 }
@@ -390,6 +403,56 @@ JsonLayout json_layout(const JsonText &text, const JsonObject &root) {
   return layout;
 }
 
+// A JSON value's text whose lines after the first start with `base` and
+// then steps of `from`: each such step becomes `to` (a map from a file
+// indented by 2 spaces put into one indented by 4, or by tabs). Other lines
+// are kept as they are.
+std::string change_indent_unit(std::string_view text, std::string_view base,
+                               std::string_view from, std::string_view to) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos <= text.size()) {
+    std::size_t newline = text.find('\n', pos);
+    const std::size_t end =
+        newline == std::string_view::npos ? text.size() : newline + 1;
+    std::string_view line = text.substr(pos, end - pos);
+    if (!first && !from.empty() && line.starts_with(base)) {
+      out.append(base);
+      line.remove_prefix(base.size());
+      while (line.starts_with(from)) {
+        out.append(to);
+        line.remove_prefix(from.size());
+      }
+    }
+    out.append(line);
+    first = false;
+    if (newline == std::string_view::npos) {
+      break;
+    }
+    pos = end;
+  }
+  return out;
+}
+
+// True when a JSON text holds a // or /* comment outside its strings.
+bool has_json_comment(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') {
+          ++i;
+        }
+      }
+    } else if (text[i] == '/' && i + 1 < text.size() &&
+               (text[i + 1] == '/' || text[i + 1] == '*')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Builds a value's text for a member whose line is indented by the argument.
 using ValueText = std::function<std::string(const std::string &indent)>;
 
@@ -563,11 +626,18 @@ bool json_edits(Edits &edits, std::size_t &parent_at, const JsonText &text,
   std::string_view source_text =
       snapshot.slice(source->value_start, source->value_end);
   std::string source_indent = line_indent(snapshot.text(), source->key_start);
-  // A snapshot laid out otherwise than the current file (compact against
-  // indented, another indent): its map is written in the current layout.
+  // A snapshot laid out otherwise than the current file: its map is written
+  // in the current layout. Another indent is changed line by line, which
+  // keeps its comments; compact against indented is written out again,
+  // unless that would drop comments (the values are what matter).
   std::string relaid;
-  if (snapshot_layout.compact != layout.compact ||
-      (!layout.compact && snapshot_layout.unit != layout.unit)) {
+  if (!layout.compact && !snapshot_layout.compact &&
+      snapshot_layout.unit != layout.unit) {
+    relaid = change_indent_unit(source_text, source_indent,
+                                snapshot_layout.unit, layout.unit);
+    source_text = relaid;
+  } else if (snapshot_layout.compact != layout.compact &&
+             !has_json_comment(source_text)) {
     try {
       const auto value =
           nlohmann::ordered_json::parse(source_text, nullptr, true, true);

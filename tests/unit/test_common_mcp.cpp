@@ -1206,6 +1206,45 @@ TEST_CASE("replace_mcp") {
                      "}\n");
   }
 
+  SUBCASE("JSONC: a map from a file indented otherwise keeps its comments") {
+    // Zed's settings: the snapshot indented by 2, the current file by 4 and
+    // by tabs; the map takes the current indent, its comments kept.
+    const std::string snapshot = "{\n"
+                                 "  \"context_servers\": {\n"
+                                 "    // pg for the reports\n"
+                                 "    \"pg\": {\n"
+                                 "      \"command\": \"pg-mcp\", /* pinned */\n"
+                                 "      \"args\": []\n"
+                                 "    }\n"
+                                 "  }\n"
+                                 "}\n";
+    for (const std::string unit : {"    ", "\t"}) {
+      const std::string current = "{\n" + unit + "\"theme\": \"One\",\n" +
+                                  unit + "\"context_servers\": {}\n}\n";
+      auto result =
+          replace_mcp(current, snapshot, Format::jsonc, "context_servers");
+      REQUIRE_MESSAGE(result.has_value(), result.error().message);
+      const std::string u = unit;
+      CHECK(*result == "{\n" + u + "\"theme\": \"One\",\n" + u +
+                           "\"context_servers\": {\n" + u + u +
+                           "// pg for the reports\n" + u + u + "\"pg\": {\n" +
+                           u + u + u +
+                           "\"command\": \"pg-mcp\", /* pinned */\n" + u + u +
+                           u + "\"args\": []\n" + u + u + "}\n" + u + "}\n}\n");
+    }
+    // A snapshot saved with CRLF line ends joins an LF file with LF ones.
+    std::string crlf = snapshot;
+    for (std::size_t at = crlf.find('\n'); at != std::string::npos;
+         at = crlf.find('\n', at + 2)) {
+      crlf.insert(at, "\r");
+    }
+    auto result = replace_mcp("{\n  \"context_servers\": {}\n}\n", crlf,
+                              Format::jsonc, "context_servers");
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    CHECK(result->find('\r') == std::string::npos);
+    CHECK(result->find("// pg for the reports") != std::string::npos);
+  }
+
   SUBCASE("JSON replaces in place and keeps tabs") {
     std::string current =
         "{\n\t\"mcpServers\": {\"old\": {}},\n\t\"other\": true\n}";
