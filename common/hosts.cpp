@@ -831,6 +831,24 @@ std::string locations_of(const WatchTarget &target) {
   return joined;
 }
 
+std::string restore_locations_of(const WatchTarget &target) {
+  std::string joined = locations_of(target);
+  if (target.host != "vscode" && target.host != "vscode-insiders") {
+    return joined;
+  }
+  // VS Code's `inputs`, beside `servers`, define the prompts its servers'
+  // ${input:id} values come from: servers restored without them would refer
+  // to nothing.
+  for (const auto &location : target.mcp_locations) {
+    if (location == "servers") {
+      joined += " inputs";
+    } else if (location.ends_with(".servers")) {
+      joined += " " + location.substr(0, location.size() - 7) + "inputs";
+    }
+  }
+  return joined;
+}
+
 namespace {
 
 // Where a project file whose directory is missing would appear: the deepest

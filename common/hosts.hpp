@@ -121,6 +121,10 @@ WatchTarget custom_target(std::string host, std::filesystem::path path);
 // The MCP locations of a target as extract_mcp() takes them ("a b.*.c").
 std::string locations_of(const WatchTarget &target);
 
+// What restore --only-mcp puts back: the MCP locations and what the servers
+// there depend on (VS Code's `inputs` beside its `servers`).
+std::string restore_locations_of(const WatchTarget &target);
+
 // Expands "~", "${VAR}" and "${VAR:-default}" in a pattern; std::nullopt when
 // a variable without default is unset.
 std::optional<std::string> expand_pattern(std::string_view pattern,

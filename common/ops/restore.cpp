@@ -137,7 +137,7 @@ json op_restore(Context &context, const json &raw_args) {
     new_bytes = std::move(snapshot_bytes);
   } else {
     auto replaced = replace_mcp(*current, snapshot_bytes, target.format,
-                                locations_of(target), &rewritten_whole);
+                                restore_locations_of(target), &rewritten_whole);
     if (!replaced) {
       throw OpError(replaced.error().code,
                     "cannot restore only the MCP servers: " +

@@ -823,6 +823,29 @@ class OnlyMcpTest(DaemonTestCase):
     outside the server maps stays as it is, through the daemon and
     without it."""
 
+    def test_vscode_inputs_come_back_with_the_servers(self):
+        # A server's "${input:pat}" refers to VS Code's inputs: restoring
+        # the servers alone would leave it pointing at nothing.
+        path = "~/.config/Code/User/mcp.json"
+        inputs = ('  "inputs": [\n    {"id": "pat", "type": "promptString", '
+                  '"password": true}\n  ],\n')
+        v1 = ('{\n' + inputs + '  "servers": {\n    "gh": {"type": "http", '
+              '"url": "https://api.example/mcp", "headers": '
+              '{"Authorization": "Bearer ${input:pat}"}}\n  }\n}\n')
+        v2 = '{\n  // emptied by an update\n  "servers": {}\n}\n'
+        self.sb.write(path, v1)
+        self.daemon.start()
+        first = self.wait_snapshot(path, v1)["id"]
+        self.sb.write(path, v2)
+        self.wait_snapshot(path, v2)
+        r = run_ctl(self.sb, "restore", str(first), "--only-mcp", "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.sb.path(path)) as f:
+            text = f.read()
+        self.assertIn("// emptied by an update", text)
+        self.assertIn('"id": "pat"', text)
+        self.assertIn("${input:pat}", text)
+
     def test_comments_and_layout_outside_the_servers_stay(self):
         v1 = SETTINGS.replace("{size}", "14").replace(
             "{servers}", SETTINGS_SERVERS_V1)

@@ -102,6 +102,23 @@ TEST_CASE("host_catalog") {
   }
 }
 
+TEST_CASE("restore_locations_of") {
+  WatchTarget target;
+  target.host = "vscode";
+  target.mcp_locations = {"servers"};
+  CHECK(restore_locations_of(target) == "servers inputs");
+  target.host = "vscode-insiders";
+  target.mcp_locations = {"mcp.servers"};
+  CHECK(restore_locations_of(target) == "mcp.servers mcp.inputs");
+  // Other hosts put back their server maps only.
+  target.host = "copilot-jetbrains";
+  target.mcp_locations = {"servers"};
+  CHECK(restore_locations_of(target) == "servers");
+  target.host = "claude-code";
+  target.mcp_locations = {"mcpServers", "projects.*.mcpServers"};
+  CHECK(restore_locations_of(target) == "mcpServers projects.*.mcpServers");
+}
+
 TEST_CASE("find_host") {
   REQUIRE(find_host("codex") != nullptr);
   CHECK(find_host("codex")->display_name == "OpenAI Codex");

@@ -1245,6 +1245,28 @@ TEST_CASE("replace_mcp") {
     CHECK(result->find("// pg for the reports") != std::string::npos);
   }
 
+  SUBCASE("VS Code: inputs go with the servers that refer to them") {
+    const std::string snapshot =
+        "{\n  \"inputs\": [\n    {\"id\": \"pat\", \"type\": "
+        "\"promptString\", \"password\": true}\n  ],\n  \"servers\": {\n"
+        "    \"gh\": {\"type\": \"http\", \"url\": \"https://x\", "
+        "\"headers\": {\"Authorization\": \"Bearer ${input:pat}\"}}\n  }\n}\n";
+    for (const std::string &current :
+         {std::string("{\n  \"servers\": {}\n}\n"),
+          std::string("{\n  // mine\n  \"servers\": {},\n  \"inputs\": "
+                      "[{\"id\": \"old\"}]\n}\n")}) {
+      auto result =
+          replace_mcp(current, snapshot, Format::jsonc, "servers inputs");
+      REQUIRE_MESSAGE(result.has_value(), result.error().message);
+      for (const char *location : {"servers", "inputs"}) {
+        CHECK(extract_mcp(*result, Format::jsonc, location).servers ==
+              extract_mcp(snapshot, Format::jsonc, location).servers);
+      }
+      CHECK((current.find("// mine") == std::string::npos) ==
+            (result->find("// mine") == std::string::npos));
+    }
+  }
+
   SUBCASE("JSON replaces in place and keeps tabs") {
     std::string current =
         "{\n\t\"mcpServers\": {\"old\": {}},\n\t\"other\": true\n}";
