@@ -909,6 +909,19 @@ std::vector<WatchTarget> resolve(const ResolveInput &input,
     }
   }
 
+  // LM Studio's home moves when its pointer file appears (or is replaced),
+  // or when ~/.cache/lm-studio does (lmstudio_home()): resolving again then
+  // finds its mcp.json.
+  if (discovery && std::any_of(hosts.begin(), hosts.end(), [](auto &h) {
+        return h.def->name == "lmstudio";
+      })) {
+    const fs::path home = input.env.home();
+    if (home.is_absolute()) {
+      discovery->push_back({home, ".lmstudio-home-pointer"});
+      discovery->push_back({home / ".cache", "lm-studio"});
+    }
+  }
+
   // Project files: those that exist, and those whose directory exists so
   // that a new one is seen when created.
   std::vector<fs::path> roots;

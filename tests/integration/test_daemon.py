@@ -536,6 +536,18 @@ class DiscoveryTest(DaemonTestCase):
         snap = self.wait_snapshot(profile, doc)
         self.assertEqual(snap["host"], "vscode")
 
+    def test_lm_studio_home_moved_by_its_pointer_file(self):
+        # LM Studio keeps its home where ~/.lmstudio-home-pointer says; a
+        # pointer written after the daemon started moves its mcp.json.
+        self.sb.write("~/.lmstudio/mcp.json", servers_json("default"))
+        self.started()
+        self.wait_snapshot("~/.lmstudio/mcp.json", servers_json("default"))
+        self.sb.write("~/models/lms/mcp.json", servers_json("moved"))
+        self.save("~/.lmstudio-home-pointer", self.sb.path("~/models/lms"))
+        snap = self.wait_snapshot("~/models/lms/mcp.json",
+                                  servers_json("moved"))
+        self.assertEqual(snap["host"], "lmstudio")
+
     def test_new_project_root_and_project_directory(self):
         os.makedirs(self.sb.path("~/src/old"))
         self.started()
