@@ -60,12 +60,6 @@ Colour risk_colour(std::string_view risk) {
   return Colour::green;
 }
 
-std::string mode_text(std::uint32_t mode) {
-  char text[16];
-  std::snprintf(text, sizeof(text), "%04o", mode & 07777);
-  return text;
-}
-
 std::string counted(std::uint64_t n, std::string_view noun) {
   std::string out = std::to_string(n);
   out += ' ';

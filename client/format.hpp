@@ -1,5 +1,6 @@
 #pragma once
 
+#include <common/fs.hpp>
 #include <common/time.hpp>
 
 #include <cstdint>
@@ -34,9 +35,6 @@ std::string one_line(std::string_view text);
 
 // "512 B", "1.5 KiB", "3.2 MiB".
 std::string human_size(std::uint64_t bytes);
-
-// A file mode's permission bits in octal: "0600".
-std::string mode_text(std::uint32_t mode);
 
 // "2026-11-21 11:00:00 (3m ago)".
 std::string local_with_age(Micros t, Micros now);

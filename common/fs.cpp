@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
@@ -227,6 +228,12 @@ std::string home_text(const fs::path &home) {
 }
 
 } // namespace
+
+std::string mode_text(std::uint32_t mode) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%04o", mode & 07777);
+  return text;
+}
 
 std::string shorten_home(const fs::path &path, const fs::path &home) {
   const std::string p = path.string();

@@ -69,6 +69,9 @@ std::filesystem::path normalize_path(const std::filesystem::path &path);
 // Creates a directory and its parents; the last component gets mode 0700.
 Result<void> ensure_private_dir(const std::filesystem::path &dir);
 
+// A file mode's permission bits in octal: "0600".
+std::string mode_text(std::uint32_t mode);
+
 // Replaces a leading home directory with "~" for display.
 std::string shorten_home(const std::filesystem::path &path,
                          const std::filesystem::path &home);

@@ -574,10 +574,10 @@ Store::latest_brief_for_path(std::string_view path) {
   // its sorter unless the path has an import (an empty index on most
   // stores): the newest is then the row with the highest id.
   TRY_ASSIGN(auto stmt,
-             cached("SELECT id, sha256, mcp_sha256, size, EXISTS (SELECT 1 "
-                    "FROM snapshots WHERE path = ?1 AND trigger = 'import') "
-                    "FROM snapshots WHERE path = ?1 ORDER BY id DESC LIMIT "
-                    "1"));
+             cached("SELECT id, sha256, mcp_sha256, size, mode, EXISTS "
+                    "(SELECT 1 FROM snapshots WHERE path = ?1 AND trigger = "
+                    "'import') FROM snapshots WHERE path = ?1 ORDER BY id "
+                    "DESC LIMIT 1"));
   stmt->bind(1, path);
   const auto brief = [path](sql::Statement &found) {
     SnapshotRecord r;
@@ -586,16 +586,18 @@ Store::latest_brief_for_path(std::string_view path) {
     r.sha256 = found.column_text(1);
     r.mcp_digest = found.column_text(2);
     r.size = static_cast<std::uint64_t>(found.column_int64(3));
+    r.mode = static_cast<std::uint32_t>(found.column_int64(4));
     return std::optional<SnapshotRecord>{std::move(r)};
   };
   TRY_ASSIGN(const bool row, stmt->step());
   if (!row) {
     return std::optional<SnapshotRecord>{};
   }
-  if (stmt->column_int64(4) == 0) {
+  if (stmt->column_int64(5) == 0) {
     return brief(*stmt);
   }
-  TRY_ASSIGN(auto mixed, cached(newest_first("id, sha256, mcp_sha256, size",
+  TRY_ASSIGN(auto mixed, cached(newest_first("id, sha256, mcp_sha256, size, "
+                                             "mode",
                                              " AND path = ?1", " LIMIT 1",
                                              Imports::of_one_path)));
   mixed->bind(1, path);

@@ -162,9 +162,20 @@ json op_restore(Context &context, const json &raw_args) {
                                              dest.parent_path().string() +
                                              ": " + ec.message());
     }
+    // A file that is gone gets its last known mode (its newest snapshot's:
+    // a chmod 600 after the restored snapshot was taken is recorded too),
+    // else the snapshot's. An existing file keeps its own.
+    std::uint32_t new_mode = source.mode;
+    if (!current) {
+      if (const auto newest = value_or_throw(
+              context.store.latest_brief_for_path(dest.string()));
+          newest && newest->mode != 0) {
+        new_mode = newest->mode;
+      }
+    }
     writer.emplace(value_or_throw(AtomicFileWriter::open(
-        dest, source.mode != 0 ? std::optional<std::uint32_t>(source.mode)
-                               : std::nullopt)));
+        dest, new_mode != 0 ? std::optional<std::uint32_t>(new_mode)
+                            : std::nullopt)));
     value_or_throw(writer->write(new_bytes));
     writer->start_flush();
   }

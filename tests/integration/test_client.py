@@ -693,6 +693,31 @@ class RestoreTest(ClientTestCase):
         self.assertEqual(
             ctl_json(self, "list", "--path", other)["snapshots"], [])
 
+    def test_a_file_that_is_gone_gets_its_last_known_mode(self):
+        # chmod 600 of a file that holds tokens is recorded, and a restore
+        # after the file was deleted does not bring the wider mode back.
+        os.chmod(self.cursor, 0o600)
+        snap = wait_for(lambda: next(
+            (s for s in self.snapshots(CURSOR) if s["mode"] == 0o600), None),
+            10, "the mode change to be recorded")
+        self.assertEqual(snap["sha256"], sha256(self.v2))
+        self.assertEqual(snap["summary"], "mode 0640 → 0600")
+        self.assertEqual(snap["risk"], "low")
+        count = len(self.snapshots(CURSOR))
+        # Touched, mode unchanged: nothing to record (once a later change
+        # to another file is recorded, the touch has been handled).
+        os.utime(self.cursor)
+        marker = servers_json("marker")
+        self.sb.write("~/.codeium/windsurf/mcp_config.json", marker)
+        self.wait_snapshot("~/.codeium/windsurf/mcp_config.json", marker)
+        self.assertEqual(len(self.snapshots(CURSOR)), count)
+        os.remove(self.cursor)
+        self.ctl("restore", self.id1, "--yes")
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v1.encode())
+        self.assertEqual(stat.S_IMODE(os.stat(self.cursor).st_mode), 0o600)
+        self.assertEqual(len(self.snapshots(CURSOR)), count + 1)
+
     def test_to_another_path(self):
         other = self.sb.path("restored/copy.json")
         os.makedirs(os.path.dirname(other))
