@@ -873,22 +873,27 @@ int cmd_snapshot(Runtime &rt, const std::vector<std::string> &paths,
   }
   rt.connect(Reach::daemon, "snapshot");
   const json r = rt.call("snapshot", args);
+  const json snapshots = r.value("snapshots", json::array());
+  const json skipped = r.value("skipped", json::array());
+  // A file named on the command line that was not recorded, or nothing
+  // recorded at all, is a failure (a host's files that do not exist are
+  // not, while another of its files was recorded).
+  const bool failed = snapshots.empty() || (!paths.empty() && !skipped.empty());
   if (rt.json_output()) {
     rt.print_json(r);
-    return k_exit_ok;
+    return failed ? k_exit_failed : k_exit_ok;
   }
-  const json snapshots = r.value("snapshots", json::array());
   if (!snapshots.empty()) {
     std::cout << snapshot_table(rt, snapshots);
   }
-  for (const auto &s : r.value("skipped", json::array())) {
+  for (const auto &s : skipped) {
     std::cout << "skipped " << rt.shorten(s.value("path", std::string()))
               << ": " << s.value("reason", std::string()) << '\n';
   }
   if (snapshots.empty()) {
-    std::cout << "no snapshot taken\n";
+    print_error("no snapshot taken");
   }
-  return k_exit_ok;
+  return failed ? k_exit_failed : k_exit_ok;
 }
 
 int cmd_pin(Runtime &rt, std::int64_t id, bool pin) {
@@ -1044,6 +1049,11 @@ struct ExportOptions {
 // Export reads the store in this process (a reader never blocks the daemon)
 // so it can show progress and stream any store size.
 int cmd_export(Runtime &rt, const ExportOptions &o) {
+  if (o.output == "-") {
+    // The daemon writes the bundle (atomically, beside its final name).
+    die(k_exit_usage, "export: -o takes a file name; a bundle is not "
+                      "written to standard output");
+  }
   json args = filter_args(rt, o.host, o.path, o.since, "");
   args["output"] = rt.client_path(o.output);
   if (o.redact) {
@@ -1084,6 +1094,10 @@ struct ImportOptions {
 // Import goes through the daemon when it runs (its loop then owns every
 // write to the store), else straight into the store.
 int cmd_import(Runtime &rt, const ImportOptions &o) {
+  if (o.file == "-") {
+    die(k_exit_usage, "import: give the bundle's file name; a bundle is not "
+                      "read from standard input");
+  }
   json args = {{"file", rt.client_path(o.file)},
                {"on_conflict", o.on_conflict}};
   if (o.dry_run) {

@@ -248,6 +248,21 @@ class CommandsTest(ClientTestCase):
         self.assertFalse(r["snapshots"][0]["pinned"])
         r = self.ctl("snapshot", self.sb.path("not-watched.json"), code=1)
         self.assertIn(b"args.paths[0]", r.stderr)
+        # Nothing recorded is a failure: a host with no file yet, a watched
+        # path that is not a regular file.
+        windsurf = self.sb.path("~/.codeium/windsurf/mcp_config.json")
+        os.makedirs(os.path.dirname(windsurf), exist_ok=True)
+        os.mkfifo(windsurf)
+        try:
+            r = self.ctl("snapshot", "--host", "windsurf", code=1)
+            self.assertIn(b"mcpbkctl: no snapshot taken", r.stderr)
+            r = self.ctl("snapshot", windsurf, code=1)
+            self.assertIn(b"skipped ~/.codeium/windsurf/mcp_config.json: ",
+                          r.stdout)
+            r = self.ctl("snapshot", windsurf, self.cursor, code=1)
+            self.assertIn(b"manual", r.stdout)
+        finally:
+            os.remove(windsurf)
         self.ctl("pin", self.id1)
         self.assertTrue(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
         out = self.ctl("unpin", self.id1).stdout.decode()
@@ -379,6 +394,10 @@ class CommandsTest(ClientTestCase):
         self.ctl("import", self.sb.path("b.mcpbk"), "--on-conflict",
                  "sideways", code=2)
         self.ctl("export", code=2)  # -o is required
+        r = self.ctl("export", "-o", "-", code=2)
+        self.assertIn(b"a bundle is not written to standard output", r.stderr)
+        r = self.ctl("import", "-", code=2)
+        self.assertIn(b"a bundle is not read from standard input", r.stderr)
 
 
 class RestoreTest(ClientTestCase):
