@@ -152,18 +152,17 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
     MCPBK_ASSERT(sha == sha256_hex(bytes));
 #endif
   };
-  // The same bytes with another mode (chmod 600 of a file that holds
-  // tokens) are recorded too: a restore into a missing file takes the
-  // path's last known mode.
-  bool mode_only = false;
   if (latest && latest->size == bytes.size() && !request.always) {
     hash();
     if (latest->sha256 == sha) {
-      if (latest->mode == mode || mode == 0 || latest->mode == 0) {
-        outcome.kind = CaptureOutcome::Kind::unchanged;
-        return outcome;
+      // The same bytes with another mode (chmod 600 of a file that holds
+      // tokens) are no new snapshot, but the newest one takes the mode: a
+      // restore into a missing file gives it the path's last known mode.
+      if (latest->mode != mode && mode != 0) {
+        TRY(store.set_mode(latest->id, mode));
       }
-      mode_only = true;
+      outcome.kind = CaptureOutcome::Kind::unchanged;
+      return outcome;
     }
   }
   const std::string locations = locations_of(target);
@@ -179,7 +178,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   const std::string digest = mcp_digest_of(view);
   const bool automatic = request.trigger == SnapshotTrigger::change ||
                          request.trigger == SnapshotTrigger::initial;
-  if (latest && automatic && !request.always && !mode_only &&
+  if (latest && automatic && !request.always &&
       target.trigger == Trigger::mcp && latest->mcp_digest == digest) {
     outcome.kind = CaptureOutcome::Kind::mcp_unchanged;
     return outcome;
@@ -189,9 +188,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   Risk risk = Risk::low;
   std::string summary;
   std::optional<NewEvent> damaged;
-  if (mode_only) {
-    summary = "mode " + mode_text(latest->mode) + " → " + mode_text(mode);
-  } else if (latest) {
+  if (latest) {
     // The previous version only feeds the risk's line statistics and the
     // summary. It is read without re-hashing it (verify and restore check
     // hashes), and a damaged one does not keep this version from the store.

@@ -865,6 +865,12 @@ Result<void> Store::set_pinned(std::int64_t id, bool pinned) {
   return {};
 }
 
+Result<void> Store::set_mode(std::int64_t id, std::uint32_t mode) {
+  TRY_ASSIGN(auto stmt, cached("UPDATE snapshots SET mode = ?1 WHERE id = ?2"));
+  stmt->bind(1, std::int64_t{mode}).bind(2, id);
+  return stmt->run();
+}
+
 Result<DeleteResult>
 Store::delete_snapshots(const std::vector<std::int64_t> &ids) {
   DeleteResult result;

@@ -223,6 +223,9 @@ public:
                                  std::string_view bytes);
 
   Result<void> set_pinned(std::int64_t id, bool pinned);
+  // The mode a snapshot's file was last seen with (a chmod alone is no new
+  // snapshot: SPEC §5 records content changes only).
+  Result<void> set_mode(std::int64_t id, std::uint32_t mode);
 
   // Deletes snapshots and, in the same transaction, blobs no longer used.
   Result<DeleteResult> delete_snapshots(const std::vector<std::int64_t> &ids);
