@@ -47,6 +47,23 @@ void print_error(const std::string &message) {
   std::cerr << "mcpbkctl: " << message << '\n';
 }
 
+// With --json, a failure that is not a daemon's error reply (those are
+// printed as they come) is also one JSON object on standard output, so a
+// script reading it always gets one.
+bool g_json_errors = false;
+
+void print_json_error(int code, const std::string &message) {
+  if (!g_json_errors) {
+    return;
+  }
+  const char *name = code == k_exit_usage         ? "usage"
+                     : code == k_exit_unreachable ? "unreachable"
+                                                  : "failed";
+  std::cout << json{{"error", {{"code", name}, {"message", message}}}}.dump(
+                   2, ' ', false, json::error_handler_t::replace)
+            << '\n';
+}
+
 // The exit code once standard output is flushed: output redirected to a
 // full disk fails only here, and a command whose output was lost has not
 // done its job.
@@ -105,6 +122,7 @@ const CLI::Validator k_snapshot_id = at_least_one(
 
 [[noreturn]] void die(int code, const std::string &message) {
   print_error(message);
+  print_json_error(code, message);
   throw Exit{code};
 }
 
@@ -167,6 +185,9 @@ public:
                   "` needs it");
       std::cerr << "mcpbkctl: start it with `systemctl --user start mcpbkd`, "
                    "or run `mcpbkd`\n";
+      print_json_error(k_exit_unreachable,
+                       "cannot reach the daemon at " + where + " (" +
+                           connection.error().message + ")");
       throw Exit{k_exit_unreachable};
     }
     if (!fs::exists(m_paths.store_file)) {
@@ -805,13 +826,11 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
     std::string answer;
     if (!std::getline(std::cin, answer) && ::isatty(STDIN_FILENO) == 0) {
       std::cerr << '\n';
-      print_error("restore cancelled: no answer on standard input (--yes "
-                  "restores without asking)");
-      return k_exit_failed;
+      die(k_exit_failed, "restore cancelled: no answer on standard input "
+                         "(--yes restores without asking)");
     }
     if (answer != "y" && answer != "Y" && answer != "yes") {
-      print_error("restore cancelled");
-      return k_exit_failed;
+      die(k_exit_failed, "restore cancelled");
     }
     if (const auto it = preview.find("restored_from");
         it != preview.end() && o.last_good) {
@@ -1427,8 +1446,15 @@ int run(int argc, char **argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
     const int code = app.exit(e);
+    if (code != 0) {
+      g_json_errors = std::any_of(argv + 1, argv + argc, [](const char *arg) {
+        return std::string_view(arg) == "--json";
+      });
+      print_json_error(k_exit_usage, e.what());
+    }
     return code == 0 ? k_exit_ok : k_exit_usage;
   }
+  g_json_errors = json_output;
 
   PathOverrides overrides;
   if (!socket.empty()) {
@@ -1452,6 +1478,7 @@ int run(int argc, char **argv) {
     return output_written(e.code);
   } catch (const std::exception &e) {
     print_error(e.what());
+    print_json_error(k_exit_failed, e.what());
     return output_written(k_exit_failed);
   }
 }

@@ -390,6 +390,24 @@ class CommandsTest(ClientTestCase):
         self.assertEqual(snap["note"], "list", r.stdout)
         self.ctl("--json", "list", "--limit", "1")
 
+    def test_json_failures_are_json_too(self):
+        # With --json every failure is one JSON object on stdout: usage
+        # errors, an unreachable daemon and a daemon's error reply alike.
+        def error(*args, code):
+            r = self.ctl("--json", *args, code=code)
+            return json.loads(r.stdout)["error"]
+        self.assertEqual(error("lsit", code=2)["code"], "usage")
+        e = error("restore", "abc", "--yes", code=2)
+        self.assertEqual(e["code"], "usage")
+        self.assertIn("not a snapshot id", e["message"])
+        self.assertEqual(error("show", "999999", code=1)["code"], "not_found")
+        self.assertTrue(error("restore", self.id1, code=1)["message"]
+                        .startswith("restore cancelled: no answer"))
+        r = run_ctl(self.sb, "--json", "--socket", self.sb.path("nowhere"),
+                    "events")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["error"]["code"], "unreachable")
+
     def test_import_usage_errors(self):
         self.ctl("import", self.sb.path("b.mcpbk"), "--on-conflict",
                  "sideways", code=2)
