@@ -8,6 +8,7 @@
 #include <common/config.hpp>
 #include <common/env.hpp>
 #include <common/fs.hpp>
+#include <common/hosts.hpp>
 #include <common/ops/ops.hpp>
 #include <common/paths.hpp>
 #include <common/store.hpp>
@@ -566,9 +567,23 @@ struct ListOptions {
 };
 
 // The snapshot filter arguments shared by list and export.
+// A --host value must name a host of the catalog: a typo is a usage error.
+void check_host_name(const std::string &host) {
+  if (host.empty() || find_host(host) != nullptr) {
+    return;
+  }
+  std::string names;
+  for (const auto &def : host_catalog()) {
+    names += (names.empty() ? "" : ", ") + std::string(def.name);
+  }
+  die(k_exit_usage,
+      "--host: unknown host \"" + host + "\" (known: " + names + ")");
+}
+
 json filter_args(Runtime &rt, const std::string &host, const std::string &path,
                  const std::string &since, const std::string &newer_than) {
   json args = json::object();
+  check_host_name(host);
   if (!host.empty()) {
     args["host"] = host;
   }
@@ -756,6 +771,7 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
       die(k_exit_usage, "restore --last-good needs --host H or --path P");
     }
     args["last_good"] = true;
+    check_host_name(o.host);
     if (!o.host.empty()) {
       args["host"] = o.host;
     }
@@ -884,6 +900,7 @@ int cmd_snapshot(Runtime &rt, const std::vector<std::string> &paths,
     }
     args["paths"] = std::move(list);
   }
+  check_host_name(host);
   if (!host.empty()) {
     args["host"] = host;
   }

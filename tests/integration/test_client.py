@@ -168,8 +168,12 @@ class CommandsTest(ClientTestCase):
                           b"not " + bad.encode(), r.stderr)
         self.ctl("events", "--limit", "0", code=2)
         self.ctl("no-such-command", code=2)
-        r = self.ctl("list", "--host", "nonesuch", code=1)
-        self.assertIn(b"unknown host", r.stderr)
+        # A host that is not in the catalog is a usage error, everywhere.
+        for args in (("list",), ("export", "-o", self.sb.path("x.mcpbk")),
+                     ("snapshot",), ("restore", "--last-good", "--yes")):
+            r = self.ctl(*args, "--host", "nonesuch", code=2)
+            self.assertIn(b'mcpbkctl: --host: unknown host "nonesuch" '
+                          b'(known: claude-desktop, ', r.stderr)
 
     def test_show_masks_secrets(self):
         out = self.ctl("show", self.id1).stdout.decode()
