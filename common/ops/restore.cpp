@@ -125,6 +125,13 @@ json op_restore(Context &context, const json &raw_args) {
   std::optional<std::string> current;
   if (auto read = read_file(dest, context.config.store.max_file_bytes)) {
     current = std::move(*read);
+  } else if (read.error().code == ErrorCode::too_large) {
+    // Its content could not be kept: replacing it would lose it.
+    throw OpError(
+        ErrorCode::too_large,
+        "cannot keep the file to restore over: " + read.error().message +
+            " (store.max_file_bytes); move it aside (or raise "
+            "store.max_file_bytes), then restore again");
   } else if (read.error().code != ErrorCode::not_found) {
     throw OpError(read.error().code, "cannot read the file to restore over: " +
                                          read.error().message);

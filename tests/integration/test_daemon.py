@@ -374,6 +374,14 @@ class WatchingTest(DaemonTestCase):
             wait_for(lambda: self.daemon.log().count(
                 "still not snapshotted") > n, 10, "the save to be read")
         self.assertEqual(len(self.store.events("too_large")), 1)
+        # A restore over it would lose it (it cannot be kept): refused, with
+        # the way out.
+        first = self.snapshots(CURSOR)[0]["id"]
+        r = run_ctl(self.sb, "restore", first, "--yes")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"bytes is over the limit of 1000 (store.max_file_bytes)"
+                      b"; move it aside (or raise store.max_file_bytes), then "
+                      b"restore again [too_large]", r.stderr)
         # Small again: snapshotted, and the warning is gone.
         self.sb.write(CURSOR, servers_json("small"))
         self.wait_snapshot(CURSOR, servers_json("small"))
