@@ -649,7 +649,7 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
   };
   row("snapshot", "#" + std::to_string(s.value("id", 0LL)));
   row("host", s.value("host", std::string()));
-  row("path", rt.shorten(s.value("path", std::string())));
+  row("path", printable(rt.shorten(s.value("path", std::string()))));
   row("taken", local_with_age(micros_of(s, "taken_at_us"), now_micros()) +
                    "  " + s.value("taken_at", std::string()));
   row("size", human_size(s.value("size", 0ULL)) + "  mode " +
@@ -658,25 +658,26 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
   row("sha256", s.value("sha256", std::string()));
   row("trigger", s.value("trigger", std::string()));
   row("risk", style.paint(risk, risk_colour(risk)));
-  row("summary", s.value("summary", std::string()));
+  row("summary", printable(s.value("summary", std::string())));
   if (s.contains("note") && s["note"].is_string()) {
-    row("note", s["note"].get<std::string>());
+    row("note", printable(s["note"].get<std::string>()));
   }
   row("pinned", s.value("pinned", false) ? "yes" : "no");
   if (r.contains("parse_error")) {
-    row("parse",
-        style.paint("unparseable: " + r["parse_error"].get<std::string>(),
-                    Colour::red));
+    row("parse", style.paint("unparseable: " +
+                                 printable(r["parse_error"].get<std::string>()),
+                             Colour::red));
   }
   if (r.contains("content_error")) {
     row("content",
-        style.paint("unreadable: " + r.value("content_error", std::string()),
+        style.paint("unreadable: " +
+                        printable(r.value("content_error", std::string())),
                     Colour::red));
     std::string names;
     for (const auto &name : s.value("servers", json::array())) {
       names += (names.empty() ? "" : ", ") + name.get<std::string>();
     }
-    row("servers", names.empty() ? "none recorded" : names);
+    row("servers", names.empty() ? "none recorded" : printable(names));
     print_error("the content of snapshot #" + std::to_string(id) +
                 " cannot be read; mcpbkctl verify checks the store");
     return k_exit_failed;
@@ -685,7 +686,7 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
   std::cout << style.paint("servers", Colour::bold) << "   " << servers.size()
             << '\n';
   for (const auto &[name, entry] : servers.items()) {
-    std::cout << "  " << style.paint(name, Colour::cyan) << ": ";
+    std::cout << "  " << style.paint(printable(name), Colour::cyan) << ": ";
     std::string text = dump_pretty(entry);
     std::string indented;
     for (const char c : text) {

@@ -1,8 +1,12 @@
 #include <client/format.hpp>
 
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
+#include <cwchar>
+#include <locale.h>
 #include <unistd.h>
+#include <wchar.h>
 
 namespace mcpbk::client {
 
@@ -111,13 +115,62 @@ std::string local_with_age(Micros t, Micros now) {
 }
 
 std::size_t display_width(std::string_view text) {
+  // wcwidth() in a UTF-8 locale of this thread's own, whatever the user's
+  // LANG: CJK characters take two columns, combining marks none.
+  static const locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", nullptr);
   std::size_t width = 0;
-  for (const char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+  if (utf8 == nullptr) {
+    // No such locale (not glibc): one column per code point.
+    for (const char c : text) {
+      width += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+    }
+    return width;
+  }
+  const locale_t previous = ::uselocale(utf8);
+  std::mbstate_t state{};
+  const char *p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    wchar_t wc = 0;
+    const std::size_t n = std::mbrtowc(&wc, p, left, &state);
+    if (n == static_cast<std::size_t>(-1) ||
+        n == static_cast<std::size_t>(-2) || n == 0) {
+      // Not UTF-8 (a byte shown as one replacement character), or a NUL.
+      state = {};
       ++width;
+      ++p;
+      --left;
+      continue;
+    }
+    const int w = ::wcwidth(wc);
+    width += w < 0 ? 1 : static_cast<std::size_t>(w);
+    p += n;
+    left -= n;
+  }
+  ::uselocale(previous);
+  return width;
+}
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7F) {
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", u);
+      out += escaped;
     }
   }
-  return width;
+  return out;
 }
 
 Table::Table(std::vector<std::string> headers)
@@ -125,6 +178,9 @@ Table::Table(std::vector<std::string> headers)
 
 void Table::add(std::vector<Cell> row) {
   row.resize(m_headers.size());
+  for (Cell &cell : row) {
+    cell.text = printable(cell.text);
+  }
   m_rows.push_back(std::move(row));
 }
 

@@ -56,7 +56,12 @@ private:
   std::vector<std::vector<Cell>> m_rows;
 };
 
-// Display width of UTF-8 text (code points).
+// Display width of UTF-8 text in terminal columns (wcwidth: CJK two, a
+// combining mark none).
 std::size_t display_width(std::string_view text);
+
+// Text safe to print in a table: control characters (a newline in a path,
+// an escape sequence in a server name) shown as \n, \t, \r or \xNN.
+std::string printable(std::string_view text);
 
 } // namespace mcpbk::client

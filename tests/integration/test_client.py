@@ -175,6 +175,35 @@ class CommandsTest(ClientTestCase):
             self.assertIn(b'mcpbkctl: --host: unknown host "nonesuch" '
                           b'(known: claude-desktop, ', r.stderr)
 
+    def test_tables_line_up_and_print_no_control_characters(self):
+        # A wide (CJK) path keeps the columns after it lined up; a server
+        # name with an escape sequence (from a cloned repository's
+        # .mcp.json, say) is shown escaped, not sent to the terminal.
+        import unicodedata
+
+        def columns(text):
+            return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
+                       for c in text)
+        self.sb.write_config(DEFAULT_CONFIG.replace(
+            "watch:\n", "watch:\n  paths:\n    - {path: \"~/项目/mcp.json\", "
+            "host: cursor}\n"))
+        self.assertTrue(request(self.sb.socket, "reload")["ok"])
+        red = "evil\x1b[31mred"
+        self.sb.write("~/项目/mcp.json", servers_json("数据库", red))
+        self.wait_snapshot("~/项目/mcp.json", servers_json("数据库", red))
+        self.sb.write("~/项目/mcp.json", servers_json("数据库"))
+        self.wait_snapshot("~/项目/mcp.json", servers_json("数据库"))
+        out = self.ctl("list", "--limit", "3").stdout.decode()
+        self.assertNotIn("\x1b", out)
+        self.assertIn("evil\\x1b[31mred", out)
+        lines = out.splitlines()
+        at = [columns(line[:line.index(" B ")]) for line in lines[1:]]
+        self.assertEqual(len(set(at)), 1, out)
+        ids = [s["id"] for s in self.snapshots("~/项目/mcp.json")]
+        out = self.ctl("show", ids[-1]).stdout.decode()
+        self.assertNotIn("\x1b", out)
+        self.assertIn("evil\\x1b[31mred", out)
+
     def test_show_masks_secrets(self):
         out = self.ctl("show", self.id1).stdout.decode()
         self.assertIn("github", out)
