@@ -491,8 +491,25 @@ private:
     for (const auto &t : m_targets) {
       before.insert(t.path);
     }
+    std::vector<WatchTarget> previous = std::move(m_targets);
     m_targets = std::move(next.targets);
     m_context.targets = m_targets;
+    std::set<fs::path> now;
+    for (const auto &t : m_targets) {
+      now.insert(t.path);
+    }
+    for (const auto &t : previous) {
+      // A file that went with its directory (a project renamed or removed)
+      // is no longer resolved; its deletion is still an event, as when it
+      // is deleted alone. One that is still there was only let go (a host
+      // disabled, a project dropped from ~/.claude.json).
+      std::error_code ec;
+      if (!now.count(t.path) && m_exists[t.path] &&
+          fs::symlink_status(t.path, ec).type() == fs::file_type::not_found) {
+        m_exists[t.path] = false;
+        file_deleted(t);
+      }
+    }
     std::vector<fs::path> paths;
     for (const auto &t : m_targets) {
       paths.push_back(t.path);

@@ -544,6 +544,18 @@ class DiscoveryTest(DaemonTestCase):
         snap = self.wait_snapshot(profile, doc)
         self.assertEqual(snap["host"], "vscode")
 
+    def test_a_project_renamed_is_a_deletion_and_a_new_file(self):
+        os.makedirs(self.sb.path("~/src/app"))
+        self.save("~/src/app/.mcp.json", servers_json("p"))
+        self.started()
+        self.wait_snapshot("~/src/app/.mcp.json", servers_json("p"))
+        os.rename(self.sb.path("~/src/app"), self.sb.path("~/src/app2"))
+        self.wait_snapshot("~/src/app2/.mcp.json", servers_json("p"))
+        old = self.sb.path("~/src/app/.mcp.json")
+        wait_for(lambda: [e for e in self.store.events("deleted")
+                          if e["path"] == old], 10,
+                 "a deleted event for the old path")
+
     def test_lm_studio_home_moved_by_its_pointer_file(self):
         # LM Studio keeps its home where ~/.lmstudio-home-pointer says; a
         # pointer written after the daemon started moves its mcp.json.
