@@ -724,18 +724,27 @@ Result<std::optional<SnapshotRecord>> Store::find_at(std::string_view path,
   return one(*stmt);
 }
 
-Result<std::vector<std::string>> Store::paths() {
-  TRY_ASSIGN(auto stmt,
-             cached("SELECT DISTINCT path FROM snapshots ORDER BY path"));
+namespace {
+
+// The first column of every row a statement gives.
+Result<std::vector<std::string>> first_column_texts(sql::Statement &stmt) {
   std::vector<std::string> out;
   for (;;) {
-    TRY_ASSIGN(const bool row, stmt->step());
+    TRY_ASSIGN(const bool row, stmt.step());
     if (!row) {
       break;
     }
-    out.push_back(stmt->column_text(0));
+    out.push_back(stmt.column_text(0));
   }
   return out;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> Store::paths() {
+  TRY_ASSIGN(auto stmt,
+             cached("SELECT DISTINCT path FROM snapshots ORDER BY path"));
+  return first_column_texts(*stmt);
 }
 
 Result<std::vector<std::string>> Store::good_paths(std::string_view host) {
@@ -743,15 +752,7 @@ Result<std::vector<std::string>> Store::good_paths(std::string_view host) {
              cached("SELECT DISTINCT path FROM snapshots WHERE host = ?1 AND "
                     "parsed = 1 AND servers <> '[]' ORDER BY path"));
   stmt->bind(1, host);
-  std::vector<std::string> out;
-  for (;;) {
-    TRY_ASSIGN(const bool row, stmt->step());
-    if (!row) {
-      break;
-    }
-    out.push_back(stmt->column_text(0));
-  }
-  return out;
+  return first_column_texts(*stmt);
 }
 
 Result<std::uint64_t> Store::count_for_path(std::string_view path) {
