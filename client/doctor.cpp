@@ -328,7 +328,9 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
                         paths.store_file.string() + ": " +
                             counted(stats->snapshots, "snapshot") + " of " +
                             counted(stats->paths, "file") + ", " +
-                            human_size(stats->file_bytes),
+                            human_size(stats->file_bytes) +
+                            " (the database; mcpbkctl verify checks every "
+                            "snapshot's content)",
                         ""});
     }
   }
