@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
+#include <string>
 
 int main(int argc, char **argv) {
   CLI::App app{"mcpbkd: watches the MCP configuration files of AI hosts and "
@@ -21,19 +23,32 @@ int main(int argc, char **argv) {
   app.add_flag("--check-config", options.check_config,
                "Validate the configuration and exit");
   app.set_version_flag("--version", "mcpbkd " MCPBK_VERSION);
+  // Usage errors as "mcpbkd: ..." and exit 2 (README), like mcpbkctl's.
+  app.failure_message([](const CLI::App *, const CLI::Error &e) {
+    return std::string("mcpbkd: ") + e.what() +
+           "\nRun with --help for more information.\n";
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
-    return app.exit(e);
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
+  // Paths given here are taken from the working directory, as any
+  // command's are; the daemon and its status then name them in full.
+  const auto absolute = [](const std::string &text) {
+    std::error_code ec;
+    const std::filesystem::path path = std::filesystem::absolute(text, ec);
+    return ec ? std::filesystem::path(text) : path.lexically_normal();
+  };
   if (!config_file.empty()) {
-    options.paths.config_file = config_file;
+    options.paths.config_file = absolute(config_file);
   }
   if (!state_dir.empty()) {
-    options.paths.state_dir = state_dir;
+    options.paths.state_dir = absolute(state_dir);
   }
   if (!socket.empty()) {
-    options.paths.socket = socket;
+    options.paths.socket = absolute(socket);
   }
   if (!log_level.empty()) {
     options.log_level = log_level;

@@ -712,6 +712,28 @@ class LifecycleTest(DaemonTestCase):
         self.assertEqual(proc.returncode, 78)
         self.assertIn("watch.backend", proc.stderr.decode())
 
+    def test_usage_errors_exit_2_and_paths_are_taken_from_the_cwd(self):
+        for args in (["--bogus"], ["--config"]):
+            proc = subprocess.run([MCPBKD, *args], env=self.sb.env,
+                                  capture_output=True, timeout=30)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertTrue(proc.stderr.startswith(b"mcpbkd: "), proc.stderr)
+        # A relative --state-dir is the working directory's, named in full.
+        proc = subprocess.Popen([MCPBKD, "--state-dir", "state"],
+                                env=self.sb.env, cwd=self.sb.root,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: os.path.exists(self.sb.socket), 10,
+                     "the daemon's socket")
+            store = wait_for(lambda: request(self.sb.socket, "status")
+                             ["result"]["store"]["path"], 10, "a status")
+            self.assertEqual(store,
+                             os.path.join(self.sb.root, "state", "store.db"))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
     def test_second_instance_exits_75(self):
         self.daemon.start()
         proc = subprocess.run([MCPBKD], env=self.sb.env, capture_output=True,
