@@ -309,6 +309,9 @@ public:
     if (!m_restart_warning.empty()) {
       warnings.push_back(m_restart_warning);
     }
+    if (!m_config_warning.empty()) {
+      warnings.push_back(m_config_warning);
+    }
     if (!m_notify_warning.empty()) {
       warnings.push_back(m_notify_warning);
     }
@@ -355,8 +358,14 @@ public:
       spdlog::error("{}", message);
       (void)m_store.add_event({Severity::error, "config_rejected",
                                file ? file->string() : "", message, "{}", 0});
+      // Until a reload succeeds: the file on disk is not what runs.
+      m_config_warning =
+          "the config file " + (file ? file->string() : std::string()) +
+          " was refused at the last reload (mcpbkd --check-config says why); "
+          "the config read before it still applies";
       return fail(ErrorCode::bad_request, message);
     }
+    m_config_warning.clear();
     const bool backend_changed =
         loaded->watch.backend != m_config.watch.backend ||
         loaded->watch.poll_interval_ms != m_config.watch.poll_interval_ms;
@@ -377,6 +386,11 @@ public:
       TRY(make_watcher());
     }
     refresh_targets(SnapshotTrigger::initial);
+    // A file skipped under the old config (over the old max_file_bytes) is
+    // read again under the new one, without waiting for its next save.
+    for (const auto &[path, skip] : m_skipped) {
+      queue_scan(path, SnapshotTrigger::change);
+    }
     schedule_rescan();
     schedule_prune();
     spdlog::info("config reloaded from {}",
@@ -1131,6 +1145,7 @@ private:
   std::string m_clock_warning;   // while the age rule is paused
   std::string m_restart_warning; // while the config moves the state or socket
   std::string m_notify_warning;  // while notify.command cannot be started
+  std::string m_config_warning;  // while the config file was refused
   bool m_stopping = false;
 };
 

@@ -382,6 +382,15 @@ class WatchingTest(DaemonTestCase):
         self.assertIn(b"bytes is over the limit of 1000 (store.max_file_bytes)"
                       b"; move it aside (or raise store.max_file_bytes), then "
                       b"restore again [too_large]", r.stderr)
+        # A reload that raises the limit reads it again at once.
+        big = servers_json(*[f"t2-{i}" for i in range(100)])
+        self.sb.write_config(self.config + "store:\n  max_file_bytes: 100000\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        self.wait_snapshot(CURSOR, big)
+        self.sb.write_config(self.config + "store:\n  max_file_bytes: 1000\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.daemon.log().count("config reloaded") >= 2,
+                 10, "the second reload")
         # Small again: snapshotted, and the warning is gone.
         self.sb.write(CURSOR, servers_json("small"))
         self.wait_snapshot(CURSOR, servers_json("small"))
@@ -776,9 +785,17 @@ class LifecycleTest(DaemonTestCase):
         self.assertEqual(len(rows), 1, rows)
         self.assertIn("config reload refused; keeping the old config: "
                       "retention.max_count: ", rows[0])
-        # Still protecting with the old config.
+        # Still protecting with the old config, and status says the file on
+        # disk is not what runs until a reload takes it.
         self.sb.write(CURSOR, servers_json("after-hup"))
         self.wait_snapshot(CURSOR, servers_json("after-hup"))
+        refused = "was refused at the last reload"
+        self.assertTrue(any(refused in w for w in self.status_warnings()))
+        self.sb.write_config(self.config)
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: not any(refused in w
+                                 for w in self.status_warnings()),
+                 10, "the warning to go with a good reload")
         self.assertEqual(self.daemon.stop(), 0)
 
     def test_reload_looks_for_the_config_file_again(self):
