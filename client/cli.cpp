@@ -464,15 +464,22 @@ std::string uptime_text(std::int64_t seconds) {
 // ---- commands ------------------------------------------------------------
 
 int cmd_status(Runtime &rt) {
-  rt.connect(Reach::daemon, "status");
+  // With the daemon down, what the store and the config say, and exit 3.
+  rt.connect(Reach::offline_ok, "status");
+  const int code = rt.offline() ? k_exit_unreachable : k_exit_ok;
   const json r = rt.call("status", json::object());
   if (rt.json_output()) {
     rt.print_json(r);
-    return k_exit_ok;
+    return code;
   }
   const Style &style = rt.style();
-  std::cout << style.paint("mcpbkd " + r.value("version", std::string("?")),
-                           Colour::bold);
+  if (rt.offline()) {
+    std::cout << style.paint("mcpbkd is not running", Colour::red)
+              << ": nothing is being protected\n";
+  } else {
+    std::cout << style.paint("mcpbkd " + r.value("version", std::string("?")),
+                             Colour::bold);
+  }
   if (r.contains("pid") && !r["pid"].is_null()) {
     std::cout << "  pid " << r["pid"].dump();
   }
@@ -482,7 +489,9 @@ int cmd_status(Runtime &rt) {
   if (r.contains("instance_id") && r["instance_id"].is_string()) {
     std::cout << "  instance " << r["instance_id"].get<std::string>();
   }
-  std::cout << '\n';
+  if (!rt.offline()) {
+    std::cout << '\n';
+  }
   if (r.contains("backend") && r["backend"].is_string()) {
     std::cout << "watch backend: " << r["backend"].get<std::string>() << '\n';
   }
@@ -521,11 +530,11 @@ int cmd_status(Runtime &rt) {
     std::cout << style.paint("warning: ", Colour::yellow)
               << (w.is_string() ? w.get<std::string>() : w.dump()) << '\n';
   }
-  return k_exit_ok;
+  return code;
 }
 
 int cmd_hosts(Runtime &rt) {
-  rt.connect(Reach::daemon, "hosts");
+  rt.connect(Reach::offline_ok, "hosts");
   const json r = rt.call("hosts", json::object());
   if (rt.json_output()) {
     rt.print_json(r);
@@ -908,7 +917,7 @@ int cmd_snapshot(Runtime &rt, const std::vector<std::string> &paths,
   if (!note.empty()) {
     args["note"] = note;
   }
-  rt.connect(Reach::daemon, "snapshot");
+  rt.connect(Reach::offline_ok, "snapshot");
   const json r = rt.call("snapshot", args);
   const json snapshots = r.value("snapshots", json::array());
   const json skipped = r.value("skipped", json::array());
@@ -935,7 +944,7 @@ int cmd_snapshot(Runtime &rt, const std::vector<std::string> &paths,
 
 int cmd_pin(Runtime &rt, std::int64_t id, bool pin) {
   const char *op = pin ? "pin" : "unpin";
-  rt.connect(Reach::daemon, op);
+  rt.connect(Reach::offline_ok, op);
   const json r = rt.call(op, {{"id", id}});
   if (rt.json_output()) {
     rt.print_json(r);
@@ -946,7 +955,7 @@ int cmd_pin(Runtime &rt, std::int64_t id, bool pin) {
 }
 
 int cmd_prune(Runtime &rt, bool dry_run) {
-  rt.connect(Reach::daemon, "prune");
+  rt.connect(Reach::offline_ok, "prune");
   const json r = rt.call("prune", {{"dry_run", dry_run}});
   if (rt.json_output()) {
     rt.print_json(r);
@@ -983,7 +992,7 @@ int cmd_prune(Runtime &rt, bool dry_run) {
 }
 
 int cmd_verify(Runtime &rt) {
-  rt.connect(Reach::daemon, "verify");
+  rt.connect(Reach::offline_ok, "verify");
   const json r = rt.call("verify", json::object());
   const bool ok = r.value("ok", false);
   if (rt.json_output()) {
@@ -1005,7 +1014,9 @@ int cmd_verify(Runtime &rt) {
 }
 
 int cmd_events(Runtime &rt, bool follow, std::int64_t limit) {
-  rt.connect(Reach::daemon, "events");
+  // Following needs the daemon (it sends what happens); the log is in the
+  // store.
+  rt.connect(follow ? Reach::daemon : Reach::offline_ok, "events");
   json args = json::object();
   args["limit"] = limit > 0 ? limit : 50;
   if (!follow) {

@@ -1046,11 +1046,26 @@ class OfflineTest(ClientTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(self.cursor, "rb") as f:
             self.assertEqual(f.read(), self.v1.encode())
-        # Commands that need the daemon say how to start it.
-        for cmd in (["status"], ["verify"], ["pin", str(self.id1)]):
+        # The event log (why did it stop?), hosts, verify, pin and prune
+        # work on the store too.
+        for cmd in (["events"], ["hosts"], ["verify"], ["pin", str(self.id1)],
+                    ["unpin", str(self.id1)], ["prune", "--dry-run"]):
             r = run_ctl(self.sb, *cmd)
-            self.assertEqual(r.returncode, 3, cmd)
-            self.assertIn(b"systemctl --user start mcpbkd", r.stderr)
+            self.assertEqual(r.returncode, 0, (cmd, r.stderr))
+            self.assertIn(line, r.stderr)
+        # status says what is not running, shows the rest, and exits 3.
+        r = run_ctl(self.sb, "status")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(b"mcpbkd is not running: nothing is being protected",
+                      r.stdout)
+        self.assertIn(b"3 snapshots of 1 file", r.stdout)  # + the restore
+        r = run_ctl(self.sb, "--json", "status")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertTrue(json.loads(r.stdout)["offline"])
+        # What only the daemon does says how to start it.
+        r = run_ctl(self.sb, "events", "--follow")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn(b"systemctl --user start mcpbkd", r.stderr)
         # The daemon picks up the offline history when it comes back.
         self.daemon.start()
         snaps = ctl_json(self, "list")["snapshots"]
