@@ -356,7 +356,7 @@ std::string snapshot_table(Runtime &rt, const json &snapshots) {
                {human_size(s.value("size", 0ULL))},
                {s.value("trigger", std::string())},
                {risk, risk_colour(risk)},
-               {summary_with_note(s)}});
+               {shorten_home_in(summary_with_note(s), rt.env().home())}});
   }
   return table.render(rt.style());
 }
@@ -378,10 +378,13 @@ Colour severity_colour(std::string_view severity) {
 void print_diff(Runtime &rt, const json &result) {
   const Style &style = rt.style();
   std::cout << style.paint("MCP: ", Colour::bold)
-            << result.value("summary", std::string()) << '\n';
+            << printable(shorten_home_in(result.value("summary", std::string()),
+                                         rt.env().home()))
+            << '\n';
   for (const auto &change : result.value("servers", json::array())) {
     const std::string kind = change.value("kind", std::string());
-    const std::string name = change.value("name", std::string());
+    const std::string name = printable(
+        shorten_home_in(change.value("name", std::string()), rt.env().home()));
     if (kind == "added") {
       std::cout << style.paint("  + " + name, Colour::green) << " (added)\n";
     } else if (kind == "removed") {
@@ -442,7 +445,7 @@ void print_snapshot_line(Runtime &rt, const json &s) {
             << "  " << rt.shorten(s.value("path", std::string())) << "  "
             << s.value("trigger", std::string()) << "  "
             << rt.style().paint(risk, risk_colour(risk)) << "  "
-            << summary_with_note(s) << '\n';
+            << shorten_home_in(summary_with_note(s), rt.env().home()) << '\n';
 }
 
 std::string uptime_text(std::int64_t seconds) {
@@ -667,7 +670,8 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
   row("sha256", s.value("sha256", std::string()));
   row("trigger", s.value("trigger", std::string()));
   row("risk", style.paint(risk, risk_colour(risk)));
-  row("summary", printable(s.value("summary", std::string())));
+  row("summary", printable(shorten_home_in(s.value("summary", std::string()),
+                                           rt.env().home())));
   if (s.contains("note") && s["note"].is_string()) {
     row("note", printable(s["note"].get<std::string>()));
   }

@@ -147,6 +147,11 @@ public:
       } else if (key == "notify") {
         section(v, "notify", {{"command", [&](auto &n, auto &f) {
                                  string_list(n, f, cfg.notify.command);
+                                 if (!cfg.notify.command.empty() &&
+                                     cfg.notify.command.front().empty()) {
+                                   problem(f + "[0]",
+                                           "the program to run is empty");
+                                 }
                                }}});
       } else {
         problem(key, "unknown key");
@@ -409,6 +414,34 @@ void cross_checks(const Config &cfg, std::vector<ConfigProblem> &problems) {
   }
 }
 
+// A key given twice in one mapping (a second `retention:` block at the
+// end of the file): YAML readers keep the last, which silently undoes the
+// first, so it is an error naming the key.
+void repeated_keys(const YAML::Node &node, const std::string &field,
+                   std::vector<ConfigProblem> &problems, int depth = 0) {
+  if (depth > 64) {
+    return;
+  }
+  if (node.IsMap()) {
+    std::set<std::string> seen;
+    for (const auto &kv : node) {
+      const std::string key =
+          kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+      const std::string path = field.empty() ? key : field + "." + key;
+      if (!seen.insert(key).second) {
+        problems.push_back(
+            {path, "given twice in one mapping (only one can apply)"});
+      }
+      repeated_keys(kv.second, path, problems, depth + 1);
+    }
+  } else if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      repeated_keys(node[i], field + "[" + std::to_string(i) + "]", problems,
+                    depth + 1);
+    }
+  }
+}
+
 } // namespace
 
 tl::expected<Config, ConfigErrors>
@@ -427,6 +460,7 @@ parse_config_over(Config cfg, std::string_view text,
     return tl::unexpected<ConfigErrors>(std::move(errors));
   }
   try {
+    repeated_keys(root, "", errors.problems);
     Loader(errors.problems).apply(root, cfg);
   } catch (const YAML::Exception &e) {
     errors.problems.push_back({"(structure)", e.what()});

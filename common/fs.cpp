@@ -260,8 +260,8 @@ std::string shorten_home_in(std::string_view text, const fs::path &home) {
   for (std::size_t at = text.find(h); at != std::string_view::npos;
        at = text.find(h, at + 1)) {
     const bool starts_path =
-        at == 0 ||
-        std::string_view(" \"'([").find(text[at - 1]) != std::string_view::npos;
+        at == 0 || std::string_view(" \"'([@").find(text[at - 1]) !=
+                       std::string_view::npos;
     if (!starts_path || at < from) {
       continue;
     }

@@ -78,7 +78,8 @@ std::string shorten_home(const std::filesystem::path &path,
 
 // The same for every path in a text (an event's message): the home
 // directory followed by "/" becomes "~/" where a path starts (at the start,
-// or after a space, a quote or an opening bracket).
+// or after a space, a quote, an opening bracket or the "@" of a project's
+// server name: "github@/home/u/app").
 std::string shorten_home_in(std::string_view text,
                             const std::filesystem::path &home);
 

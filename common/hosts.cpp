@@ -799,6 +799,28 @@ std::optional<std::string> expand_pattern(std::string_view pattern,
   return expand(pattern, env, GlobEscape::no);
 }
 
+std::vector<std::string> unset_variables_in(const Config &config,
+                                            const Env &env, Os os) {
+  const Env full = computed_env(env, os);
+  std::vector<std::string> out;
+  const auto check = [&](const std::string &field, const std::string &text) {
+    if (!expand(text, full, GlobEscape::no)) {
+      out.push_back(field + ": \"" + text +
+                    "\" names an environment variable that is not set "
+                    "(in the daemon's environment); it is not watched");
+    }
+  };
+  for (std::size_t i = 0; i < config.watch.paths.size(); ++i) {
+    check("watch.paths[" + std::to_string(i) + "].path",
+          config.watch.paths[i].path);
+  }
+  for (std::size_t i = 0; i < config.watch.project_roots.size(); ++i) {
+    check("watch.project_roots[" + std::to_string(i) + "]",
+          config.watch.project_roots[i]);
+  }
+  return out;
+}
+
 fs::path claude_code_config_path(const Env &env) {
   if (auto dir = env.get("CLAUDE_CONFIG_DIR")) {
     return fs::path(*dir) / ".claude.json";

@@ -130,6 +130,13 @@ std::string restore_locations_of(const WatchTarget &target);
 std::optional<std::string> expand_pattern(std::string_view pattern,
                                           const Env &env);
 
+// watch.paths and watch.project_roots entries that name an environment
+// variable that is not set in `env` (${VAR} without a :- default): they
+// resolve to nothing, so nothing of theirs is watched. One message each,
+// naming the field.
+std::vector<std::string> unset_variables_in(const Config &config,
+                                            const Env &env, Os os);
+
 // The Claude Code config file for env: $CLAUDE_CONFIG_DIR/.claude.json when
 // that variable is set, else ~/.claude.json.
 std::filesystem::path claude_code_config_path(const Env &env);

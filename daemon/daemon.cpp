@@ -312,6 +312,9 @@ public:
     if (!m_config_warning.empty()) {
       warnings.push_back(m_config_warning);
     }
+    if (!m_unset_warning.empty()) {
+      warnings.push_back(m_unset_warning);
+    }
     if (!m_notify_warning.empty()) {
       warnings.push_back(m_notify_warning);
     }
@@ -496,6 +499,12 @@ private:
   // Re-resolves the files to protect; new ones are captured with `trigger`
   // (`change`: after the debounce, as a file that was just written).
   void refresh_targets(SnapshotTrigger trigger) {
+    std::string unset;
+    for (const std::string &problem :
+         unset_variables_in(m_config, m_env, current_os())) {
+      unset += (unset.empty() ? "" : "; ") + problem;
+    }
+    set_warning(m_unset_warning, std::move(unset), "config_unresolved");
     ResolveInput input;
     input.config = &m_config;
     input.env = m_env;
@@ -1146,6 +1155,7 @@ private:
   std::string m_restart_warning; // while the config moves the state or socket
   std::string m_notify_warning;  // while notify.command cannot be started
   std::string m_config_warning;  // while the config file was refused
+  std::string m_unset_warning;   // while watch paths name unset variables
   bool m_stopping = false;
 };
 
@@ -1171,6 +1181,10 @@ int run(const DaemonOptions &options, const Env &env) {
   if (options.check_config) {
     std::printf("%s: configuration is valid\n",
                 config_file ? config_file->c_str() : "embedded default");
+    for (const std::string &problem :
+         unset_variables_in(*config, env, current_os())) {
+      std::printf("warning: %s\n", problem.c_str());
+    }
     return k_exit_ok;
   }
   if (!configure_logging(config->log.format,

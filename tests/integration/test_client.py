@@ -437,7 +437,7 @@ class CommandsTest(ClientTestCase):
         self.assertTrue(error("restore", self.id1, code=1)["message"]
                         .startswith("restore cancelled: no answer"))
         r = run_ctl(self.sb, "--json", "--socket", self.sb.path("nowhere"),
-                    "events")
+                    "events", "--follow")
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertEqual(json.loads(r.stdout)["error"]["code"], "unreachable")
 

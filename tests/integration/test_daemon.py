@@ -743,6 +743,22 @@ class LifecycleTest(DaemonTestCase):
             proc.terminate()
             proc.wait(timeout=10)
 
+    def test_a_watch_path_naming_an_unset_variable_is_a_warning(self):
+        # It resolves to nothing: said by --check-config and status, not
+        # dropped unseen.
+        self.sb.write_config(self.config.replace(
+            "watch:\n", "watch:\n  paths:\n    - {path: \"${MCPBK_NOPE}/x.json"
+            "\", host: cursor}\n"))
+        proc = subprocess.run([MCPBKD, "--check-config"], env=self.sb.env,
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        expected = ('watch.paths[0].path: "${MCPBK_NOPE}/x.json" names an '
+                    'environment variable that is not set (in the daemon\'s '
+                    'environment); it is not watched')
+        self.assertIn("warning: " + expected, proc.stdout.decode())
+        self.daemon.start()
+        self.assertIn(expected, self.status_warnings())
+
     def test_second_instance_exits_75(self):
         self.daemon.start()
         proc = subprocess.run([MCPBKD], env=self.sb.env, capture_output=True,

@@ -129,6 +129,28 @@ TEST_CASE("parse_config") {
           "c.yaml: retention.max_count: expected a non-negative integer, got "
           "\"ten\"\n");
   }
+  SUBCASE("a key given twice is an error, wherever it is") {
+    auto cfg = parse_config("log: {level: off}\nretention:\n  max_count: 5\n"
+                            "  max_count: 6\nlog: {level: debug}\n"
+                            "watch:\n  paths:\n    - {path: ~/a.json, host: "
+                            "cursor, host: zed}\n",
+                            "c");
+    REQUIRE(!cfg);
+    CHECK(messages(cfg.error()) ==
+          std::vector<std::string>{
+              "retention.max_count: given twice in one mapping (only one can "
+              "apply)",
+              "log: given twice in one mapping (only one can apply)",
+              "watch.paths[0].host: given twice in one mapping (only one can "
+              "apply)"});
+  }
+  SUBCASE("notify.command needs a program") {
+    auto cfg = parse_config("notify:\n  command: [\"\", \"{message}\"]\n", "c");
+    REQUIRE(!cfg);
+    CHECK(messages(cfg.error()) ==
+          std::vector<std::string>{
+              "notify.command[0]: the program to run is empty"});
+  }
   SUBCASE("unknown keys at every level") {
     auto cfg = parse_config("bogus_key: 1\nstore:\n  colour: red\n", "c");
     REQUIRE(!cfg);

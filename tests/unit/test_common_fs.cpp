@@ -111,4 +111,7 @@ TEST_CASE("shorten_home and shorten_home_in") {
   CHECK(shorten_home_in("/mnt/home/ann/x /home/anna/y /home/ann", home) ==
         "/mnt/home/ann/x /home/anna/y /home/ann");
   CHECK(shorten_home_in("/home/ann/x", "/") == "/home/ann/x");
+  // A project's server, as summaries name it.
+  CHECK(shorten_home_in("+github@/home/ann/app −fs@/home/ann/old", home) ==
+        "+github@~/app −fs@~/old");
 }
