@@ -1224,6 +1224,7 @@ int run(int argc, char **argv) {
   app.add_option("--config", config_file, "config file");
   app.add_option("--state-dir", state_dir, "state directory");
   app.add_flag("--json", json_output, "print one JSON object");
+  app.set_version_flag("--version", "mcpbkctl " MCPBK_VERSION);
 
   std::function<int(Runtime &)> action;
 

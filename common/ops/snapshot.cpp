@@ -98,8 +98,10 @@ json op_snapshot(Context &context, const json &raw_args) {
   }
   if (snapshots.empty() && skipped.empty() && !paths) {
     throw OpError(ErrorCode::not_found,
-                  host ? "no files are known for host " + *host
-                       : "no files are watched");
+                  host ? "none of host " + *host +
+                             "'s files exists here (mcpbkctl hosts lists "
+                             "where they would be)"
+                       : "none of the watched files exists here");
   }
   return {{"snapshots", std::move(snapshots)}, {"skipped", std::move(skipped)}};
 }

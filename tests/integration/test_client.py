@@ -283,6 +283,8 @@ class CommandsTest(ClientTestCase):
         self.assertIn(b"args.paths[0]", r.stderr)
         # Nothing recorded is a failure: a host with no file yet, a watched
         # path that is not a regular file.
+        r = self.ctl("snapshot", "--host", "windsurf", code=1)
+        self.assertIn(b"none of host windsurf's files exists here", r.stderr)
         windsurf = self.sb.path("~/.codeium/windsurf/mcp_config.json")
         os.makedirs(os.path.dirname(windsurf), exist_ok=True)
         os.mkfifo(windsurf)
@@ -395,6 +397,8 @@ class CommandsTest(ClientTestCase):
                      "restore", "snapshot", "pin", "unpin", "prune", "verify",
                      "events", "doctor", "export", "import"):
             self.assertRegex(out, rf"\n  {name} ", name)
+        self.assertRegex(self.ctl("--version").stdout.decode(),
+                         r"^mcpbkctl \d+\.\d+\.\d+\n$")
         out = self.ctl("restore", "--help").stdout.decode()
         self.assertIn("--last-good", out)
         self.assertNotIn("at most N snapshots", out)  # list's --limit
