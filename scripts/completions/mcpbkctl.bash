@@ -74,7 +74,7 @@ _mcpbkctl() {
   --since | --newer-than | --limit | --note) return ;;
   esac
 
-  local global_flags="--json --socket --config --state-dir --help"
+  local global_flags="--json --socket --config --state-dir --help --version"
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then
       _mcpbkctl_reply < <(compgen -W "$global_flags" -- "$cur")

@@ -30,6 +30,7 @@ complete -c mcpbkctl -f
 
 # Global options.
 complete -c mcpbkctl -l json -d 'Print one JSON object'
+complete -c mcpbkctl -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version'
 complete -c mcpbkctl -l socket -r -F -d 'Daemon socket'
 complete -c mcpbkctl -l config -r -F -d 'Config file'
 complete -c mcpbkctl -l state-dir -r -a '(__fish_complete_directories)' -d 'State directory'
