@@ -169,9 +169,9 @@ json op_restore(Context &context, const json &raw_args) {
                                              dest.parent_path().string() +
                                              ": " + ec.message());
     }
-    // A file that is gone gets its last known mode (its newest snapshot's:
-    // a chmod 600 after the restored snapshot was taken is recorded too),
-    // else the snapshot's. An existing file keeps its own.
+    // A file that is gone gets its last known mode (its newest snapshot's,
+    // which a chmod after it updates: Store::set_mode), else the restored
+    // snapshot's. An existing file keeps its own.
     std::uint32_t new_mode = source.mode;
     if (!current) {
       if (const auto newest = value_or_throw(
