@@ -223,6 +223,20 @@ std::optional<fs::path> watched_path(Context &context, Args &args,
   if (std::any_of(known.begin(), known.end(), is_path)) {
     return path;
   }
+  // A path that is not UTF-8 reaches the daemon with each bad byte made
+  // U+FFFD (JSON cannot carry it): the watched path that reads the same
+  // once sent that way is the one meant.
+  constexpr std::string_view k_replacement = "\xEF\xBF\xBD";
+  if (path->string().find(k_replacement) != std::string::npos) {
+    for (const auto &target : known) {
+      const json sent = json::parse(
+          json(target.path.string())
+              .dump(-1, ' ', false, json::error_handler_t::replace));
+      if (sent.get_ref<const std::string &>() == path->string()) {
+        return target.path;
+      }
+    }
+  }
   std::error_code ec;
   const fs::path real = fs::weakly_canonical(*path, ec);
   if (ec) {

@@ -97,7 +97,9 @@ std::optional<std::filesystem::path> client_path(Context &context, Args &args,
 // restore --last-good filter by it): as client_path(), and when the path is
 // not itself watched but is where a watched path's links lead (the file in
 // a dotfiles repository that ~/.cursor/mcp.json links to), the watched path,
-// which is the one the store files its snapshots under.
+// which is the one the store files its snapshots under. A path that is not
+// UTF-8 arrives with U+FFFD for its bad bytes: the watched path that reads
+// the same is taken.
 std::optional<std::filesystem::path> watched_path(Context &context, Args &args,
                                                   std::string_view field,
                                                   const std::string &text);

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import unittest
 
-from harness import (Daemon, DEFAULT_CONFIG, Sandbox, StoreReader, request,
-                     run_ctl, sha256, wait_for)
+from harness import (Daemon, DEFAULT_CONFIG, MCPBKCTL, Sandbox, StoreReader,
+                     request, run_ctl, sha256, wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
 SECRET = "ghp_" + "Q" * 36
@@ -232,6 +232,13 @@ class BundleTest(unittest.TestCase):
                 con.close()
         wait_for(lambda: any(p.startswith(odd) for p in paths()), 10,
                  "the file under a non-UTF-8 name")
+        # It can be named on the command line, though JSON turns its bad
+        # byte into U+FFFD on the way to the daemon.
+        r = subprocess.run([MCPBKCTL, "--json", "list", "--path",
+                            os.path.join(odd, b"mcp.json")],
+                           env=self.a.sb.env, capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["snapshots"]), 1)
         path = self.a.sb.path(CURSOR)
         damaged = self.a.store.snapshots(path)[1]
         con = sqlite3.connect(self.a.sb.store_file)
