@@ -249,11 +249,24 @@ Result<BundleSnapshot> parse_snapshot(const json &j, std::uint64_t line_no) {
   BundleSnapshot out;
   NewSnapshot &s = out.snapshot;
   TRY_ASSIGN(s.host, str("host"));
+  if (find_host(s.host) == nullptr) {
+    return bad("host", "unknown host \"" + s.host + "\"");
+  }
   TRY_ASSIGN(s.path, str("path"));
-  if (s.path.empty() || s.path[0] != '/') {
-    return bad("path", "expected an absolute path");
+  // A restore writes to this path: it must name one file plainly (a NUL
+  // would cut it short, "..", "//" or a final "/" make it another name).
+  if (s.path.empty() || s.path[0] != '/' ||
+      s.path.find('\0') != std::string::npos || s.path.back() == '/' ||
+      fs::path(s.path).lexically_normal().string() != s.path) {
+    return bad("path", "expected an absolute path in normal form");
   }
   TRY_ASSIGN(s.taken_at, integer("taken_at_us"));
+  // A time from before 1970 or from the future would sort before or after
+  // everything recorded here.
+  if (s.taken_at < 0 || s.taken_at > now_micros() + k_micros_per_day) {
+    return bad("taken_at_us", "not a time this snapshot could have been "
+                              "taken (before 1970, or in the future)");
+  }
   TRY_ASSIGN(out.sha256, str("sha256"));
   TRY_ASSIGN(const auto size, integer("size"));
   TRY_ASSIGN(const auto mode, integer("mode"));
@@ -596,9 +609,15 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
       }
       }
     }
+    // What the content holds is read from it, not taken from the record:
+    // a bundle saying "parsed" of bytes that do not parse would make them
+    // a good copy for restore --last-good.
     const WatchTarget target = target_for(s.host, s.path, {});
-    s.mcp_digest = mcp_digest_of(
-        extract_mcp(b.content, target.format, locations_of(target)));
+    const McpView view =
+        extract_mcp(b.content, target.format, locations_of(target));
+    s.parsed = view.parsed;
+    s.servers = view.server_names();
+    s.mcp_digest = mcp_digest_of(view);
     s.redacted = s.redacted || result.header.redacted;
     auto previous = previous_sha.find(s.path);
     if (previous == previous_sha.end()) {

@@ -2,6 +2,7 @@
 #include <common/hash.hpp>
 #include <common/mcp.hpp>
 #include <common/sqlite.hpp>
+#include <common/time.hpp>
 
 #include <doctest/doctest.h>
 #include <tests/unit/scratch.hpp>
@@ -226,4 +227,62 @@ TEST_CASE("import_bundle refuses damaged bundles") {
     CHECK(r.error().message.find("not a valid bundle") != std::string::npos);
   }
   CHECK(target.stats()->snapshots == 0);
+}
+
+TEST_CASE("import_bundle checks what a restore would trust") {
+  const auto dir = test::scratch_dir();
+  const Env env = Env::from_map({{"HOME", "/h"}});
+  // A store holding one odd snapshot, exported with a valid checksum.
+  const auto bundle_of = [&](const std::string &name, NewSnapshot s,
+                             const std::string &content) {
+    Store source = open_store(dir / name);
+    REQUIRE(source.add_snapshot(s, content));
+    const fs::path bundle = dir / (name + ".mcpbk");
+    REQUIRE(export_bundle(source, bundle, {}, env));
+    return bundle;
+  };
+  NewSnapshot good;
+  good.host = "cursor";
+  good.path = "/h/.cursor/mcp.json";
+  good.taken_at = 1'700'000'000'000'000;
+  good.mode = 0600;
+  good.parsed = true;
+  good.servers = {"github", "n"};
+  Store target = open_store(dir / "t");
+
+  SUBCASE("paths a restore would write elsewhere, unknown hosts, times") {
+    const auto refused = [&](const std::string &name, const NewSnapshot &s,
+                             const std::string &field) {
+      auto r = import_bundle(target, bundle_of(name, s, config_with_secret(1)),
+                             {}, env);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().message.find(field) != std::string::npos);
+    };
+    for (const std::string &path :
+         {std::string("/h/.cursor/mc\0p.json", 20), std::string("/h/../x.json"),
+          std::string("/h/.cursor//mcp.json"), std::string("/h/.cursor/")}) {
+      NewSnapshot s = good;
+      s.path = path;
+      refused("p" + std::to_string(path.size()), s, "path:");
+    }
+    NewSnapshot s = good;
+    s.host = "nosuchhost";
+    refused("host", s, "host: unknown host");
+    s = good;
+    s.taken_at = now_micros() + 10 * k_micros_per_day;
+    refused("future", s, "taken_at_us:");
+    CHECK(target.stats()->snapshots == 0);
+  }
+  SUBCASE("what the content holds is read from it") {
+    NewSnapshot s = good;
+    auto r =
+        import_bundle(target, bundle_of("lie", s, "not json at all"), {}, env);
+    REQUIRE(r);
+    auto imported = target.latest_for_path(good.path);
+    REQUIRE(imported);
+    REQUIRE(*imported);
+    CHECK_FALSE((*imported)->parsed);
+    CHECK((*imported)->servers.empty());
+    CHECK_FALSE((*imported)->good());
+  }
 }
