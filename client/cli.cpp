@@ -676,6 +676,10 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
     row("note", printable(s["note"].get<std::string>()));
   }
   row("pinned", s.value("pinned", false) ? "yes" : "no");
+  if (s.value("redacted", false)) {
+    row("redacted",
+        style.paint("yes: its secret values are placeholders", Colour::yellow));
+  }
   if (r.contains("parse_error")) {
     row("parse", style.paint("unparseable: " +
                                  printable(r["parse_error"].get<std::string>()),

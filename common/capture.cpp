@@ -240,6 +240,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   snap.summary = summary;
   snap.note = request.note;
   snap.pinned = request.pinned;
+  snap.redacted = request.redacted;
   // One transaction (one WAL fsync) for the snapshot, its risk event and
   // the retention it triggers: a crash keeps all of them or none. Inside a
   // caller's transaction (a restore's record) it is a savepoint, and the

@@ -19,6 +19,9 @@ struct CaptureRequest {
   bool always = false;
   std::optional<std::string> note;
   bool pinned = false;
+  // The bytes hold a redacted bundle's placeholders (a restore of such a
+  // snapshot): the new snapshot says so too.
+  bool redacted = false;
   // The MCP view of exactly these bytes as the target reads them, when the
   // caller already has it (restore parsed them for its summary); saves
   // capture_bytes() a parse. Not owned; only read during the call.

@@ -811,7 +811,8 @@ std::string mask_value(std::string_view value, MaskStyle style) {
              return std::isalnum(c) || c == '_';
            });
   };
-  if (value.empty() || is_reference(value)) {
+  // A redacted bundle's placeholder hides nothing.
+  if (value.empty() || is_reference(value) || value == k_redacted) {
     return std::string(value);
   }
   if (style == MaskStyle::redact) {

@@ -24,6 +24,8 @@
 #include <common/hash.hpp>
 #include <common/ops/support.hpp>
 
+#include <algorithm>
+
 #include <unistd.h>
 
 namespace mcpbk::ops {
@@ -56,9 +58,24 @@ SnapshotRecord pick_snapshot(Context &context, Args &args) {
   if (host && !path) {
     // A host with several files (Claude Code's ~/.claude.json and each
     // project's .mcp.json): the newest good snapshot of any of them may be
-    // of another file than the one that broke.
-    const auto paths = value_or_throw(context.store.good_paths(*host));
-    if (paths.size() > 1) {
+    // of another file than the one that broke. Files watched here come
+    // first: imported histories of another machine's files do not count
+    // while one of this machine's has a good snapshot.
+    auto paths = value_or_throw(context.store.good_paths(*host));
+    const std::vector<WatchTarget> &known = known_targets(context);
+    std::vector<std::string> watched;
+    for (const auto &p : paths) {
+      if (std::any_of(known.begin(), known.end(),
+                      [&](const WatchTarget &t) { return t.path == p; })) {
+        watched.push_back(p);
+      }
+    }
+    if (!watched.empty()) {
+      paths = std::move(watched);
+    }
+    if (paths.size() == 1) {
+      path = paths.front();
+    } else if (paths.size() > 1) {
       constexpr std::size_t k_named = 8;
       std::string names;
       for (std::size_t i = 0; i < paths.size() && i < k_named; ++i) {
@@ -292,6 +309,7 @@ json op_restore(Context &context, const json &raw_args) {
   record.trigger = SnapshotTrigger::restore;
   record.always = true;
   record.note = "restored from #" + std::to_string(source.id);
+  record.redacted = source.redacted;
   record.view = &after;
   record.sha256 = new_sha;
   if (current) {

@@ -179,6 +179,16 @@ class BundleTest(unittest.TestCase):
         r = self.b.ctl("restore", str(snaps[0]["id"]), "--yes",
                        "--to", os.path.join(self.b.sb.root, "restored.json"))
         self.assertIn(b"redacted", r.stderr + r.stdout)
+        # The restore's record holds the placeholders too, and says so;
+        # show names them as such, unmasked.
+        r = json.loads(self.b.ctl(
+            "--json", "restore", str(snaps[1]["id"]), "--yes", "--to",
+            os.path.join(self.b.sb.root, "restored2.json")).stdout)
+        self.assertTrue(r["snapshot"]["redacted"])
+        out = self.b.ctl("show", str(r["snapshot"]["id"])).stdout
+        self.assertIn(b"redacted  yes: its secret values are placeholders",
+                      out)
+        self.assertIn(b'"GITHUB_TOKEN": "<redacted by mcpbk>"', out)
 
     def test_a_secret_on_the_line_after_its_key_is_redacted(self):
         # Valid JSON may put a value on the line after its key; the line
@@ -262,6 +272,26 @@ class BundleTest(unittest.TestCase):
         self.assertEqual(
             sorted(s["sha256"] for s in self.b.store.snapshots(path)),
             sorted(sha256(config(n)) for n in (0, 2)))
+
+    def test_last_good_of_a_host_is_this_machines_file(self):
+        # Another machine's history (imported without --map-home) does not
+        # make restore --last-good --host ask which file: only this
+        # machine's watched files count while one of them has a good copy.
+        self.a.ctl("export", "-o", self.bundle)
+        self.b.sb.write(CURSOR, config(7))
+        self.b.daemon.start()
+        path = self.b.sb.path(CURSOR)
+        wait_for(lambda: self.b.store.snapshots(path), 10, "B's own snapshot")
+        own = self.b.store.snapshots(path)[-1]["id"]
+        self.b.sb.write(CURSOR, "{broken")
+        wait_for(lambda: self.b.store.snapshots(path)[-1]["sha256"] ==
+                 sha256("{broken"), 10, "the broken save")
+        self.b.ctl("import", self.bundle)
+        r = json.loads(self.b.ctl("--json", "restore", "--last-good", "--host",
+                                  "cursor", "--yes").stdout)
+        self.assertEqual(r["restored_from"]["id"], own)
+        with open(path) as f:
+            self.assertEqual(f.read(), config(7))
 
     def test_damaged_bundles_import_nothing(self):
         self.a.ctl("export", "-o", self.bundle)
