@@ -1464,8 +1464,9 @@ int run(int argc, char **argv) {
     }
   }
   // Usage errors are ours too: "mcpbkctl: ..." on stderr (SPEC §9).
-  app.failure_message(
-      [all, &unknown_command](const CLI::App *, const CLI::Error &e) {
+  const std::function<std::string(const CLI::App *, const CLI::Error &)>
+      usage_message = [all, &unknown_command](const CLI::App *,
+                                              const CLI::Error &e) {
         if (all && dynamic_cast<const CLI::RequiredError *>(&e) != nullptr) {
           std::string names;
           for (const auto name : k_subcommands) {
@@ -1479,7 +1480,8 @@ int run(int argc, char **argv) {
         }
         return std::string("mcpbkctl: ") + e.what() +
                "\nRun with --help for more information.\n";
-      });
+      };
+  app.failure_message(usage_message);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -1488,7 +1490,14 @@ int run(int argc, char **argv) {
       g_json_errors = std::any_of(argv + 1, argv + argc, [](const char *arg) {
         return std::string_view(arg) == "--json";
       });
-      print_json_error(k_exit_usage, e.what());
+      // The message printed on stderr, without its prefix and its last
+      // line (the --help hint).
+      std::string message = usage_message(&app, e);
+      message.erase(0, std::string_view("mcpbkctl: ").size());
+      if (const auto nl = message.find('\n'); nl != std::string::npos) {
+        message.erase(nl);
+      }
+      print_json_error(k_exit_usage, message);
     }
     return code == 0 ? k_exit_ok : k_exit_usage;
   }

@@ -46,8 +46,8 @@ json op_snapshot(Context &context, const json &raw_args) {
         wanted.push_back({target_for(*host, path->string(), known), true});
       } else {
         args.error(field, path->string() +
-                              " is not a watched file; pass host to "
-                              "snapshot it under a host");
+                              " is not a watched file; give the host it "
+                              "belongs to (mcpbkctl: --host) to snapshot it");
       }
     }
   } else {

@@ -433,7 +433,9 @@ class CommandsTest(ClientTestCase):
         def error(*args, code):
             r = self.ctl("--json", *args, code=code)
             return json.loads(r.stdout)["error"]
-        self.assertEqual(error("lsit", code=2)["code"], "usage")
+        e = error("lsit", code=2)
+        self.assertEqual(e["code"], "usage")
+        self.assertTrue(e["message"].startswith('unknown command "lsit"'))
         e = error("restore", "abc", "--yes", code=2)
         self.assertEqual(e["code"], "usage")
         self.assertIn("not a snapshot id", e["message"])
