@@ -205,6 +205,26 @@ public:
 
   // Opens the store in this process (no daemon needed), as the daemon's
   // handlers would see it.
+  // The store a running daemon serves, which may not be the one the config
+  // names (mcpbkd --state-dir, or a store.dir change waiting for a
+  // restart): asked of the daemon when it answers.
+  void follow_the_daemons_store() {
+    auto connection = Connection::open(m_paths.socket);
+    if (!connection) {
+      return;
+    }
+    auto reply = connection->call("status", json::object());
+    if (!reply || !reply->value("ok", false)) {
+      return;
+    }
+    const json result = reply->value("result", json::object());
+    const std::string path =
+        result.value("store", json::object()).value("path", std::string());
+    if (!path.empty()) {
+      m_paths.store_file = path;
+    }
+  }
+
   void open_store_directly() {
     if (!fs::exists(m_paths.store_file)) {
       die(k_exit_failed,
@@ -1115,6 +1135,7 @@ int cmd_export(Runtime &rt, const ExportOptions &o) {
   if (o.redact) {
     args["redact"] = true;
   }
+  rt.follow_the_daemons_store();
   rt.open_store_directly();
   const json r = rt.call("export", args);
   if (rt.json_output()) {

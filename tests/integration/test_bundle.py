@@ -9,8 +9,8 @@ import subprocess
 import sys
 import unittest
 
-from harness import (Daemon, DEFAULT_CONFIG, MCPBKCTL, Sandbox, StoreReader,
-                     request, run_ctl, sha256, wait_for)
+from harness import (Daemon, DEFAULT_CONFIG, MCPBKCTL, MCPBKD, Sandbox,
+                     StoreReader, request, run_ctl, sha256, wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
 SECRET = "ghp_" + "Q" * 36
@@ -292,6 +292,28 @@ class BundleTest(unittest.TestCase):
         self.assertEqual(r["restored_from"]["id"], own)
         with open(path) as f:
             self.assertEqual(f.read(), config(7))
+
+    def test_export_reads_the_store_the_daemon_serves(self):
+        # A daemon started with --state-dir serves another store than the
+        # config names: export follows the daemon (it said "no store", or
+        # exported a stale store left where the config points).
+        self.a.daemon.stop()
+        elsewhere = os.path.join(self.a.sb.root, "elsewhere")
+        shutil.move(self.a.sb.state_dir, elsewhere)
+        proc = subprocess.Popen([MCPBKD, "--state-dir", elsewhere],
+                                env=self.a.sb.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: os.path.exists(self.a.sb.socket), 10,
+                     "the daemon's socket")
+            wait_for(lambda: request(self.a.sb.socket, "status")["ok"], 10,
+                     "a status")
+            r = json.loads(self.a.ctl("--json", "export", "-o",
+                                      self.bundle).stdout)
+            self.assertEqual(r["snapshots"], 3)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
     def test_damaged_bundles_import_nothing(self):
         self.a.ctl("export", "-o", self.bundle)
