@@ -172,8 +172,9 @@ public:
     m_paths = resolve_state_paths(m_overrides, m_config, m_env, current_os());
   }
 
-  // Connects to the daemon, or opens the store for Reach::offline_ok.
-  void connect(Reach reach, std::string_view command) {
+  // Connects to the daemon, or opens the store for Reach::offline_ok;
+  // `create` makes one where none is yet (import before the first start).
+  void connect(Reach reach, std::string_view command, bool create = false) {
     auto connection = Connection::open(m_paths.socket);
     if (connection) {
       m_connection.emplace(std::move(*connection));
@@ -190,6 +191,15 @@ public:
                        "cannot reach the daemon at " + where + " (" +
                            connection.error().message + ")");
       throw Exit{k_exit_unreachable};
+    }
+    if (create && !fs::exists(m_paths.store_file)) {
+      if (auto dir = ensure_private_dir(m_paths.state_dir); !dir) {
+        die(k_exit_failed, dir.error().message);
+      }
+      print_error("daemon not reachable at " + where + "; creating the store " +
+                  m_paths.store_file.string());
+      open_store_directly(true);
+      return;
     }
     if (!fs::exists(m_paths.store_file)) {
       die(k_exit_unreachable, "daemon not reachable at " + where +
@@ -225,8 +235,8 @@ public:
     }
   }
 
-  void open_store_directly() {
-    if (!fs::exists(m_paths.store_file)) {
+  void open_store_directly(bool create = false) {
+    if (!create && !fs::exists(m_paths.store_file)) {
       die(k_exit_failed,
           "no store at " + m_paths.store_file.string() +
               " (has mcpbkd ever run with this state directory?)");
@@ -1183,7 +1193,7 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
   if (o.map_home) {
     args["map_home"] = true;
   }
-  rt.connect(Reach::offline_ok, "import");
+  rt.connect(Reach::offline_ok, "import", true);
   const json r = rt.call("import", args);
   if (rt.json_output()) {
     rt.print_json(r);

@@ -293,6 +293,19 @@ class BundleTest(unittest.TestCase):
         with open(path) as f:
             self.assertEqual(f.read(), config(7))
 
+    def test_import_before_the_daemon_ever_ran(self):
+        # A new machine: the history goes in first, the daemon starts on it.
+        self.a.ctl("export", "-o", self.bundle)
+        self.assertFalse(os.path.exists(self.b.sb.store_file))
+        r = self.b.ctl("import", self.bundle, "--map-home", "--json")
+        self.assertEqual(json.loads(r.stdout)["created"], 3)
+        self.assertIn(b"creating the store", r.stderr)
+        self.assertEqual(os.stat(self.b.sb.state_dir).st_mode & 0o777, 0o700)
+        self.assertEqual(os.stat(self.b.sb.store_file).st_mode & 0o077, 0)
+        self.b.daemon.start()
+        self.assertEqual(len(self.b.store.snapshots(self.b.sb.path(CURSOR))),
+                         3)
+
     def test_export_reads_the_store_the_daemon_serves(self):
         # A daemon started with --state-dir serves another store than the
         # config names: export follows the daemon (it said "no store", or
