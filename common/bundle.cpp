@@ -344,6 +344,15 @@ Result<BundleHeader> parse_header(const std::optional<std::string> &line,
       parse_iso8601(h.value("created_at", "")).value_or(Micros{0});
   header.source_machine = h.value("source_machine", "unknown");
   header.source_home = h.value("source_home", "");
+  if (!header.source_home.empty() && header.source_home[0] != '/') {
+    return fail(ErrorCode::bad_request,
+                file.string() + ": source_home: expected an absolute path");
+  }
+  // "/home/ann/" is /home/ann: --map-home and the note on other homes
+  // compare whole path components.
+  while (header.source_home.size() > 1 && header.source_home.back() == '/') {
+    header.source_home.pop_back();
+  }
   header.redacted = h.value("redacted", false);
   header.snapshots = h.value("snapshots", std::uint64_t{0});
   return header;

@@ -60,6 +60,18 @@ TEST_CASE("export_bundle and import_bundle") {
   CHECK(exported->snapshots == 6);
   CHECK(exported->bytes == fs::file_size(bundle));
 
+  SUBCASE("a source home written with a final slash maps the same") {
+    const fs::path slashed = dir / "slashed.mcpbk";
+    REQUIRE(export_bundle(source, slashed, {},
+                          Env::from_map({{"HOME", "/home/alice/"}})));
+    Store target = open_store(dir / "b");
+    ImportOptions options;
+    options.map_home = ImportOptions::MapHome::yes;
+    auto imported = import_bundle(target, slashed, options, target_env);
+    REQUIRE(imported);
+    CHECK(imported->header.source_home == "/home/alice");
+    CHECK(target.list({})->back().path == "/Users/bob/other/.mcp.json");
+  }
   SUBCASE("round trip keeps content and metadata, and maps home") {
     Store target = open_store(dir / "b");
     ImportOptions options;
