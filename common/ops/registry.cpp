@@ -2,7 +2,10 @@
 
 #include <common/ops/support.hpp>
 
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace mcpbk::ops {
 
@@ -183,11 +186,26 @@ std::string handle_line(Context &context, std::string_view line) {
     try {
       // Copying and walking a value is recursive: refuse deep nesting while
       // parsing, before anything recurses.
-      request = json::parse(line, [](int depth, json::parse_event_t, json &) {
+      // A key given twice in one object is refused too: which one would
+      // apply ({"op":"status","op":"prune"}) should not be a guess.
+      std::vector<std::set<std::string>> keys;
+      request = json::parse(line, [&keys](int depth, json::parse_event_t event,
+                                          json &parsed) {
         if (depth > k_max_request_depth) {
           throw OpError(ErrorCode::bad_request,
                         "request nested deeper than " +
                             std::to_string(k_max_request_depth) + " levels");
+        }
+        if (event == json::parse_event_t::object_start) {
+          keys.emplace_back();
+        } else if (event == json::parse_event_t::object_end && !keys.empty()) {
+          keys.pop_back();
+        } else if (event == json::parse_event_t::key && !keys.empty()) {
+          const auto &key = parsed.get_ref<const std::string &>();
+          if (!keys.back().insert(key).second) {
+            throw OpError(ErrorCode::bad_request,
+                          "key \"" + key + "\" given twice in one object");
+          }
         }
         return true;
       });

@@ -84,3 +84,23 @@ TEST_CASE("ops::handle_line survives deeply nested args") {
   CHECK(reply["ok"] == false);
   CHECK(reply["error"]["code"] == "bad_request");
 }
+
+// Found by hand: {"v":1,"op":"status","op":"list"} ran list (the last key
+// won). A key given twice in one object, at any level, is a bad request;
+// the same key in two objects is fine.
+TEST_CASE("ops::handle_line refuses a key given twice in one object") {
+  OfflineOps ops;
+  for (const char *line :
+       {R"({"v":1,"op":"status","op":"list"})",
+        R"({"v":1,"op":"list","args":{"limit":1,"limit":2}})"}) {
+    const json reply = ops.request(line);
+    CHECK(reply["ok"] == false);
+    CHECK(reply["error"]["code"] == "bad_request");
+    CHECK(reply["error"]["message"].get<std::string>().find("given twice") !=
+          std::string::npos);
+  }
+  const json reply =
+      ops.request(R"({"v":1,"op":"list","args":{"limit":1},"id":{"limit":2}})");
+  CHECK(reply["error"]["message"].get<std::string>().find("given twice") ==
+        std::string::npos);
+}
