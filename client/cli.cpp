@@ -48,6 +48,10 @@ void print_error(const std::string &message) {
   std::cerr << "mcpbkctl: " << message << '\n';
 }
 
+std::string dump_pretty(const json &value) {
+  return value.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
 // With --json, a failure that is not a daemon's error reply (those are
 // printed as they come) is also one JSON object on standard output, so a
 // script reading it always gets one.
@@ -60,8 +64,7 @@ void print_json_error(int code, const std::string &message) {
   const char *name = code == k_exit_usage         ? "usage"
                      : code == k_exit_unreachable ? "unreachable"
                                                   : "failed";
-  std::cout << json{{"error", {{"code", name}, {"message", message}}}}.dump(
-                   2, ' ', false, json::error_handler_t::replace)
+  std::cout << dump_pretty({{"error", {{"code", name}, {"message", message}}}})
             << '\n';
 }
 
@@ -125,10 +128,6 @@ const CLI::Validator k_snapshot_id = at_least_one(
   print_error(message);
   print_json_error(code, message);
   throw Exit{code};
-}
-
-std::string dump_pretty(const json &value) {
-  return value.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 // How a command reaches the store.
@@ -213,8 +212,6 @@ public:
     open_store_directly();
   }
 
-  // Opens the store in this process (no daemon needed), as the daemon's
-  // handlers would see it.
   // The store a running daemon serves, which may not be the one the config
   // names (mcpbkd --state-dir, or a store.dir change waiting for a
   // restart): asked of the daemon when it answers.
@@ -235,6 +232,8 @@ public:
     }
   }
 
+  // Opens the store in this process (no daemon needed), as the daemon's
+  // handlers would see it; `create` makes a new one where there is none.
   void open_store_directly(bool create = false) {
     if (!create && !fs::exists(m_paths.store_file)) {
       die(k_exit_failed,
@@ -340,6 +339,11 @@ public:
     return shorten_home(path, m_env.home());
   }
 
+  // Text naming paths (a summary, an event's message), with them from ~.
+  std::string shorten_in(std::string_view text) const {
+    return shorten_home_in(text, m_env.home());
+  }
+
   bool json_output() const { return m_json; }
   const Style &style() const { return m_style; }
   const Env &env() const { return m_env; }
@@ -386,7 +390,7 @@ std::string snapshot_table(Runtime &rt, const json &snapshots) {
                {human_size(s.value("size", 0ULL))},
                {s.value("trigger", std::string())},
                {risk, risk_colour(risk)},
-               {shorten_home_in(summary_with_note(s), rt.env().home())}});
+               {rt.shorten_in(summary_with_note(s))}});
   }
   return table.render(rt.style());
 }
@@ -408,13 +412,12 @@ Colour severity_colour(std::string_view severity) {
 void print_diff(Runtime &rt, const json &result) {
   const Style &style = rt.style();
   std::cout << style.paint("MCP: ", Colour::bold)
-            << printable(shorten_home_in(result.value("summary", std::string()),
-                                         rt.env().home()))
+            << printable(rt.shorten_in(result.value("summary", std::string())))
             << '\n';
   for (const auto &change : result.value("servers", json::array())) {
     const std::string kind = change.value("kind", std::string());
-    const std::string name = printable(
-        shorten_home_in(change.value("name", std::string()), rt.env().home()));
+    const std::string name =
+        printable(rt.shorten_in(change.value("name", std::string())));
     if (kind == "added") {
       std::cout << style.paint("  + " + name, Colour::green) << " (added)\n";
     } else if (kind == "removed") {
@@ -463,8 +466,7 @@ void print_event_line(Runtime &rt, const json &event) {
             << rt.style().paint(severity, severity_colour(severity)) << "  "
             << event.value("kind", std::string()) << "  "
             << rt.shorten(event.value("path", std::string())) << ": "
-            << one_line(shorten_home_in(event.value("message", std::string()),
-                                        rt.env().home()))
+            << one_line(rt.shorten_in(event.value("message", std::string())))
             << '\n';
 }
 
@@ -475,7 +477,7 @@ void print_snapshot_line(Runtime &rt, const json &s) {
             << "  " << rt.shorten(s.value("path", std::string())) << "  "
             << s.value("trigger", std::string()) << "  "
             << rt.style().paint(risk, risk_colour(risk)) << "  "
-            << shorten_home_in(summary_with_note(s), rt.env().home()) << '\n';
+            << rt.shorten_in(summary_with_note(s)) << '\n';
 }
 
 std::string uptime_text(std::int64_t seconds) {
@@ -608,7 +610,6 @@ struct ListOptions {
   std::int64_t limit = 0;
 };
 
-// The snapshot filter arguments shared by list and export.
 // A --host value must name a host of the catalog: a typo is a usage error.
 void check_host_name(const std::string &host) {
   if (host.empty() || find_host(host) != nullptr) {
@@ -622,6 +623,7 @@ void check_host_name(const std::string &host) {
       "--host: unknown host \"" + host + "\" (known: " + names + ")");
 }
 
+// The snapshot filter arguments shared by list and export.
 json filter_args(Runtime &rt, const std::string &host, const std::string &path,
                  const std::string &since, const std::string &newer_than) {
   json args = json::object();
@@ -700,8 +702,7 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
   row("sha256", s.value("sha256", std::string()));
   row("trigger", s.value("trigger", std::string()));
   row("risk", style.paint(risk, risk_colour(risk)));
-  row("summary", printable(shorten_home_in(s.value("summary", std::string()),
-                                           rt.env().home())));
+  row("summary", printable(rt.shorten_in(s.value("summary", std::string()))));
   if (s.contains("note") && s["note"].is_string()) {
     row("note", printable(s["note"].get<std::string>()));
   }
@@ -1077,8 +1078,7 @@ int cmd_events(Runtime &rt, bool follow, std::int64_t limit) {
                  {severity, severity_colour(severity)},
                  {e.value("kind", std::string())},
                  {rt.shorten(e.value("path", std::string()))},
-                 {one_line(shorten_home_in(e.value("message", std::string()),
-                                           rt.env().home()))}});
+                 {one_line(rt.shorten_in(e.value("message", std::string())))}});
     }
     std::cout << table.render(rt.style());
     return k_exit_ok;

@@ -1,6 +1,5 @@
 #include <client/format.hpp>
 
-#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <cwchar>

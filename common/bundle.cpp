@@ -502,9 +502,9 @@ Result<ExportResult> export_once(Store &store, const fs::path &file,
     std::string sha = s.sha256;
     if (redact) {
       const WatchTarget target = target_for(s.host, s.path, {});
-      const SecretWords words = secret_words(
-          extract_mcp(content, target.format, locations_of(target)),
-          MaskStyle::redact);
+      const McpView view =
+          extract_mcp(content, target.format, locations_of(target));
+      const SecretWords words = secret_words({&view}, MaskStyle::redact);
       content = mask_secrets_in_text(content, MaskStyle::redact, &words);
       sha = sha256_hex(content);
     }

@@ -1043,14 +1043,18 @@ std::string mask_pairs_in_line(std::string_view line, MaskStyle style) {
       // A TOML multi-line string: masked up to its end on this line, or to
       // the end of the line (its other lines hold no key to go by;
       // mask_secrets_in_text() finds their words by the parsed value).
-      const std::size_t close = rest.find(rest.substr(0, 3), 3);
+      const std::string_view quotes = rest.substr(0, 3);
+      const std::size_t close = rest.find(quotes, 3);
       const std::size_t body_end =
           close == std::string_view::npos ? rest.size() : close;
-      out.append(rest.substr(0, 3));
       const std::string_view body = rest.substr(3, body_end - 3);
+      out.append(quotes);
       out +=
           secret && !body.empty() ? mask_value(body, style) : std::string(body);
-      i = value + (close == std::string_view::npos ? rest.size() : close);
+      if (close != std::string_view::npos) {
+        out.append(quotes);
+      }
+      i = value + std::min(rest.size(), body_end + 3);
     } else if (line[value] == '"' || line[value] == '\'') {
       std::size_t end = skip_string(line, value);
       bool closed = end - value >= 2 && line[end - 1] == line[value];
@@ -1995,26 +1999,21 @@ bool is_word_edge(std::string_view text, std::size_t at) {
 
 } // namespace
 
-SecretWords secret_words(const McpView &view, MaskStyle style) {
-  std::set<std::string> words;
-  for (const auto &[name, entry] : view.servers) {
-    const Json original = Json::parse(entry, nullptr, false);
-    if (original.is_discarded()) {
-      continue;
-    }
-    Json masked = original;
-    mask_json(masked, false, style);
-    collect_secret_words(original, masked, style, words);
-  }
+SecretWords secret_words(std::initializer_list<const McpView *> views,
+                         MaskStyle style) {
   SecretWords out;
-  out.words.assign(words.begin(), words.end());
+  for (const McpView *view : views) {
+    for (const auto &[name, entry] : view->servers) {
+      const Json original = Json::parse(entry, nullptr, false);
+      if (original.is_discarded()) {
+        continue;
+      }
+      Json masked = original;
+      mask_json(masked, false, style);
+      collect_secret_words(original, masked, style, out.words);
+    }
+  }
   return out;
-}
-
-void SecretWords::add(const SecretWords &other) {
-  std::set<std::string> all(words.begin(), words.end());
-  all.insert(other.words.begin(), other.words.end());
-  words.assign(all.begin(), all.end());
 }
 
 std::string mask_secrets_in_text(std::string_view text, MaskStyle style,

@@ -4,7 +4,9 @@
 #include <common/types.hpp>
 
 #include <filesystem>
+#include <initializer_list>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -136,14 +138,13 @@ std::string mask_secrets_in_json(std::string_view json_text,
 std::string mask_secrets_in_text(std::string_view text,
                                  MaskStyle style = MaskStyle::hint);
 
-// The secret values of a file's servers as words to find in its text (see
-// mask_secrets_in_text() below): line rules cannot see a value written on
-// another line than its key.
+// The secret values of files' servers (the views of a diff's two sides) as
+// words to find in their text (see mask_secrets_in_text() below): line
+// rules cannot see a value written on another line than its key.
 struct SecretWords {
-  std::vector<std::string> words; // sorted, unique
-  void add(const SecretWords &other);
+  std::set<std::string> words;
 };
-SecretWords secret_words(const McpView &view,
+SecretWords secret_words(std::initializer_list<const McpView *> views,
                          MaskStyle style = MaskStyle::hint);
 
 // The line rules above, then every whole-word occurrence of `words` (the

@@ -256,6 +256,7 @@ public:
     }
     TRY(make_watcher());
     refresh_claude_projects();
+    check_variables_of_config();
     refresh_targets(SnapshotTrigger::initial);
     m_server = std::make_unique<IpcServer>(m_io, m_context);
     // Before each request too: `prune` and `restore` apply retention.
@@ -388,6 +389,7 @@ public:
       m_watcher->stop();
       TRY(make_watcher());
     }
+    check_variables_of_config();
     refresh_targets(SnapshotTrigger::initial);
     // A file skipped under the old config (over the old max_file_bytes) is
     // read again under the new one, without waiting for its next save.
@@ -399,6 +401,17 @@ public:
     spdlog::info("config reloaded from {}",
                  m_config_file ? m_config_file->string() : "embedded default");
     return {};
+  }
+
+  // Watch paths that name an unset ${VAR} resolve to nothing: a status
+  // warning while the config (loaded at start and reload) has them.
+  void check_variables_of_config() {
+    std::string unset;
+    for (const std::string &problem :
+         unset_variables_in(m_config, m_env, current_os())) {
+      unset += (unset.empty() ? "" : "; ") + problem;
+    }
+    set_warning(m_unset_warning, std::move(unset), "config_unresolved");
   }
 
   // The state directory and the socket cannot move under a running
@@ -499,12 +512,6 @@ private:
   // Re-resolves the files to protect; new ones are captured with `trigger`
   // (`change`: after the debounce, as a file that was just written).
   void refresh_targets(SnapshotTrigger trigger) {
-    std::string unset;
-    for (const std::string &problem :
-         unset_variables_in(m_config, m_env, current_os())) {
-      unset += (unset.empty() ? "" : "; ") + problem;
-    }
-    set_warning(m_unset_warning, std::move(unset), "config_unresolved");
     ResolveInput input;
     input.config = &m_config;
     input.env = m_env;

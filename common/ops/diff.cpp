@@ -59,8 +59,7 @@ json op_diff(Context &context, const json &raw_args) {
 
   const McpView before = view_of(from_bytes, from_target);
   const McpView after = view_of(to_bytes, to_target);
-  SecretWords words = secret_words(before);
-  words.add(secret_words(after));
+  const SecretWords words = secret_words({&before, &after});
   const std::string unified = unified_diff(
       from_bytes, to_bytes, from_label, to_label,
       show_secrets ? DiffSecrets::shown : DiffSecrets::masked, &words);

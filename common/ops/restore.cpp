@@ -230,8 +230,7 @@ json op_restore(Context &context, const json &raw_args) {
       {"summary", summarize_change(&before, after)},
       {"servers", server_changes_json(semantic_diff(before, after))}};
   if (with_diff) {
-    SecretWords words = secret_words(before);
-    words.add(secret_words(after));
+    const SecretWords words = secret_words({&before, &after});
     result["unified"] = unified_diff(
         old_bytes, new_bytes, before_label, after_label,
         show_secrets ? DiffSecrets::shown : DiffSecrets::masked, &words);

@@ -2146,7 +2146,7 @@ TEST_CASE("mask_secrets_in_text") {
       for (const MaskStyle style : {MaskStyle::hint, MaskStyle::redact}) {
         const McpView before =
             extract_mcp(c.text, c.format, "extensions servers mcp_servers");
-        const SecretWords words = secret_words(before, style);
+        const SecretWords words = secret_words({&before}, style);
         const std::string masked = mask_secrets_in_text(c.text, style, &words);
         CAPTURE(masked);
         for (const auto &secret : c.secrets) {
@@ -2162,12 +2162,13 @@ TEST_CASE("mask_secrets_in_text") {
     }
     // The words are whole words: a longer word that holds one is kept.
     const auto words_of = [](const std::string &env) {
-      return secret_words(
+      const McpView view =
           extract_mcp(R"({"mcpServers": {"s": {"env": )" + env + "}}}",
-                      Format::json, "mcpServers"));
+                      Format::json, "mcpServers");
+      return secret_words({&view});
     };
     const SecretWords words = words_of(R"({"API_KEY": "abcdefgh12"})");
-    CHECK(words.words == std::vector<std::string>{"abcdefgh12"});
+    CHECK(words.words == std::set<std::string>{"abcdefgh12"});
     CHECK(mask_secrets_in_text("see abcdefgh12 and xabcdefgh12",
                                MaskStyle::hint, &words) ==
           "see " + k_mask + "gh12 and xabcdefgh12");
