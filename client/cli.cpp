@@ -530,6 +530,25 @@ int cmd_status(Runtime &rt) {
   if (r.contains("backend") && r["backend"].is_string()) {
     std::cout << "watch backend: " << r["backend"].get<std::string>() << '\n';
   }
+  // Long requests being answered beside the daemon's loop (a verify of a
+  // large store, a diff of two very different files).
+  if (const json reading = r.value("reading", json::array());
+      reading.is_array() && !reading.empty()) {
+    std::cout << "in progress:";
+    const char *separator = " ";
+    for (const auto &running : reading) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof(seconds), "%.1f",
+                    running.value("seconds", 0.0));
+      std::cout << separator << printable(running.value("op", std::string()))
+                << " for " << seconds << " s";
+      separator = ", ";
+    }
+    if (const auto waiting = r.value("reading_waiting", 0ULL); waiting > 0) {
+      std::cout << " (" << waiting << " more waiting)";
+    }
+    std::cout << '\n';
+  }
   const json store = r.value("store", json::object());
   std::cout << "store: " << rt.shorten(store.value("path", std::string()))
             << ", " << human_size(store.value("bytes", 0ULL)) << ", "

@@ -225,6 +225,42 @@ Result<Store> Store::open(const fs::path &file, Compression compression,
   return store;
 }
 
+Result<Store> Store::open_reader(const fs::path &file,
+                                 Compression compression) {
+  Store store;
+  store.m_file = file;
+  store.m_compression = compression;
+  TRY_ASSIGN(store.m_db, sql::Database::open(file, sql::Database::Create::no));
+  TRY(store.m_db.exec("PRAGMA foreign_keys=ON;"));
+  {
+    TRY_ASSIGN(auto version_stmt, store.m_db.prepare("PRAGMA user_version"));
+    TRY(version_stmt.step());
+    const std::int64_t version = version_stmt.column_int64(0);
+    if (version != k_schema_version) {
+      return fail(ErrorCode::conflict, file.string() + " has schema " +
+                                           std::to_string(version) + ", not " +
+                                           std::to_string(k_schema_version));
+    }
+  }
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    return fail_errno("cannot stat " + file.string(), errno);
+  }
+  store.m_dev = st.st_dev;
+  store.m_ino = st.st_ino;
+  return store;
+}
+
+Result<void> Store::begin_reading() {
+  return m_db.exec("BEGIN DEFERRED");
+}
+
+void Store::end_reading() {
+  if (sqlite3_get_autocommit(m_db.handle()) == 0) {
+    (void)m_db.exec("COMMIT");
+  }
+}
+
 Result<fs::path> Store::reopen_replaced() {
   struct stat st {};
   const bool missing = ::stat(m_file.c_str(), &st) != 0 && errno == ENOENT;

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace mcpbk {
@@ -134,6 +135,12 @@ public:
   static Result<Store> open(const std::filesystem::path &file,
                             Compression compression, Repair repair);
 
+  // Opens a second connection to a store another connection (the
+  // daemon's) has opened and checked: the file must exist with this build's
+  // schema; nothing is created, checked or migrated. For reading only.
+  static Result<Store> open_reader(const std::filesystem::path &file,
+                                   Compression compression);
+
   Store(Store &&) noexcept = default;
   // Finalizes this store's statements before closing its connection.
   Store &operator=(Store &&other) noexcept;
@@ -152,6 +159,14 @@ public:
   // was deleted, or another file was renamed over it. SQLite would go on
   // writing to the unlinked inode, so the caller should reopen.
   bool file_replaced() const;
+  // The database file this Store has open (device, inode), as it was when
+  // opened: two Stores with the same identity read the same database.
+  std::pair<dev_t, ino_t> identity() const { return {m_dev, m_ino}; }
+  // Starts a read transaction: everything read until end_reading() sees
+  // the store as it was at the first read, whatever other connections
+  // commit meanwhile. For a connection that only reads.
+  Result<void> begin_reading();
+  void end_reading();
   // After file_replaced(), opens whatever file() now names (creating a new
   // store when nothing does; a damaged one is moved aside as in open()).
   // The history of the database that was open is never dropped: it is

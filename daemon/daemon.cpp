@@ -11,6 +11,7 @@
 #include <daemon/debouncer.hpp>
 #include <daemon/ipc_server.hpp>
 #include <daemon/logging.hpp>
+#include <daemon/reader_lane.hpp>
 #include <daemon/watcher.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -324,9 +325,24 @@ public:
           std::to_string(m_overflow_rescans) +
           " rescans after missed events (last: " + m_last_rescan_reason + ")");
     }
-    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::steady_clock::now() - m_started)
+    const auto now = std::chrono::steady_clock::now();
+    const auto uptime =
+        std::chrono::duration_cast<std::chrono::seconds>(now - m_started)
+            .count();
+    // The requests that only read being answered beside the loop.
+    json reading = json::array();
+    std::size_t waiting = 0;
+    if (m_server) {
+      const ReaderLane &lane = m_server->reader_lane();
+      for (const auto &running : lane.running()) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            now - running.since)
                             .count();
+        reading.push_back({{"op", running.op},
+                           {"seconds", static_cast<double>(ms) / 1000.0}});
+      }
+      waiting = lane.waiting();
+    }
     return {{"version", MCPBK_VERSION},
             {"pid", ::getpid()},
             {"instance_id", m_instance_id},
@@ -338,6 +354,8 @@ public:
             {"socket", m_paths.socket.string()},
             {"pending_changes", m_debouncer.pending()},
             {"connections", m_server ? m_server->connection_count() : 0},
+            {"reading", std::move(reading)},
+            {"reading_waiting", waiting},
             {"watched", std::move(watched)},
             {"warnings", std::move(warnings)}};
   }
@@ -981,6 +999,14 @@ private:
   void check_store_file() {
     if (!m_store.file_replaced()) {
       return;
+    }
+    // The reader threads close their connections first and open none while
+    // the daemon moves the old WAL aside and opens the new file: a reader
+    // opening it meanwhile would use (or, closing it, delete) a WAL the
+    // daemon is about to move.
+    std::optional<ReaderLane::Pause> pause;
+    if (m_server) {
+      pause.emplace(m_server->reader_lane().pause());
     }
     auto history = m_store.reopen_replaced();
     if (!history) {

@@ -1,10 +1,13 @@
 #include <daemon/ipc_server.hpp>
 
+#include <daemon/reader_lane.hpp>
+
 #include <common/fs.hpp>
 #include <common/ops/ops.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -21,6 +24,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <utility>
+#include <variant>
 
 namespace mcpbk::daemon {
 
@@ -97,6 +102,9 @@ struct IpcServer::Impl : std::enable_shared_from_this<IpcServer::Impl> {
   dev_t socket_dev = 0;
   ino_t socket_ino = 0;
   std::set<std::shared_ptr<Session>> sessions;
+  // Declared after what its jobs' completions use: destroyed (joined)
+  // first.
+  ReaderLane lane;
   bool listening = false;
   bool lost = false; // the socket file went away and re-binding failed
   std::function<void()> on_request;
@@ -182,7 +190,7 @@ public:
 
 private:
   void read() {
-    if (m_closed || m_reading) {
+    if (m_closed || m_reading || m_waiting) {
       return;
     }
     m_reading = true;
@@ -208,11 +216,9 @@ private:
     if (ec == asio::error::eof) {
       if (m_buffer.find_first_not_of(" \t\r\n") != std::string::npos) {
         // A last request without its newline.
-        send(ops::handle_line(m_context, m_buffer) + '\n');
-        ops::finish_after_reply(m_context);
-        m_buffer.clear();
+        const std::string line = std::exchange(m_buffer, {});
         m_close_after_write = true;
-        if (!m_writing) {
+        if (handle(line) && !m_writing) {
           close();
         }
         return;
@@ -227,26 +233,100 @@ private:
     }
     std::string line = m_buffer.substr(0, n - 1);
     m_buffer.erase(0, n);
-    handle(line);
+    if (handle(line)) {
+      read_on();
+    }
+  }
+
+  // After a reply: reads the next request, unless the client does not
+  // read its replies.
+  void read_on() {
     if (m_closed) {
       return;
     }
     arm_idle_timer();
-    // Stop reading while the client does not read its replies.
     if (m_queued <= m_limits.max_queued_bytes) {
       read();
     }
   }
 
-  void handle(const std::string &line) {
-    if (auto server = m_server.lock(); server && server->on_request) {
+  // Answers one request line. Returns false when the reader lane answers
+  // it: the connection then reads nothing more until on_lane_reply().
+  bool handle(const std::string &line) {
+    auto server = m_server.lock();
+    if (server && server->on_request) {
       server->on_request();
     }
-    std::string reply = ops::handle_line(m_context, line);
+    auto parsed = ops::parse_request_line(line);
+    if (auto *error = std::get_if<std::string>(&parsed)) {
+      reply(std::move(*error), line);
+      return true;
+    }
+    nlohmann::json &request = std::get<nlohmann::json>(parsed);
+    if (server && ops::only_reads(request)) {
+      to_lane(*server, std::move(request));
+      return false;
+    }
+    reply(ops::reply_line(m_context, request), line);
+    return true;
+  }
+
+  void to_lane(IpcServer::Impl &server, nlohmann::json request) {
+    ReaderLane::Job job;
+    job.request = request;
+    job.config = m_context.config;
+    job.env = m_context.env;
+    job.targets = m_context.targets;
+    if (job.targets.empty() && m_context.daemon != nullptr) {
+      job.targets = m_context.daemon->watched_targets();
+    }
+    job.store_file = m_context.store.file();
+    job.store_identity = m_context.store.identity();
+    job.done = [self = shared_from_this(), &io = server.io,
+                request = std::move(request)](
+                   std::optional<std::string> answer) mutable {
+      asio::post(io, [self, request = std::move(request),
+                      answer = std::move(answer)]() mutable {
+        self->on_lane_reply(std::move(answer), request);
+      });
+    };
+    m_waiting = true;
+    // A long request is not an idle connection.
+    m_timer.cancel();
+    server.lane.submit(std::move(job));
+  }
+
+  void on_lane_reply(std::optional<std::string> answer,
+                     const nlohmann::json &request) {
+    m_waiting = false;
+    if (auto server = m_server.lock(); server && server->on_request) {
+      // The end of a long request is activity too (the daemon trims its
+      // memory a while after the last).
+      server->on_request();
+    }
+    if (m_closed) {
+      return;
+    }
+    if (!answer) {
+      // The lane could not read the store: answered here instead.
+      answer = ops::reply_line(m_context, request);
+    }
+    reply(std::move(*answer), {});
+    if (m_close_after_write) {
+      if (!m_writing) {
+        close();
+      }
+      return;
+    }
+    read_on();
+  }
+
+  // Sends a reply line (without its newline) to the request `line`.
+  void reply(std::string text, const std::string &line) {
     // The reply says whether a subscribe succeeded; only look when the
     // request could have been one.
     if (!m_subscribed && line.find("subscribe") != std::string::npos) {
-      const json parsed = json::parse(reply, nullptr, false);
+      const json parsed = json::parse(text, nullptr, false);
       if (parsed.is_object() && parsed.value("ok", false) &&
           parsed.contains("result") && parsed["result"].is_object() &&
           parsed["result"].value("subscribed", false)) {
@@ -254,10 +334,10 @@ private:
         m_timer.cancel();
       }
     }
-    reply += '\n';
+    text += '\n';
     // Usually written at once (the socket is writable): what the op left
     // for later runs while the client reads its reply.
-    send(std::move(reply));
+    send(std::move(text));
     ops::finish_after_reply(m_context);
   }
 
@@ -322,6 +402,7 @@ private:
   std::size_t m_queued = 0;
   bool m_writing = false;
   bool m_reading = false;
+  bool m_waiting = false; // for the reader lane's reply
   bool m_closed = false;
   bool m_close_after_write = false;
   bool m_subscribed = false;
@@ -483,6 +564,10 @@ std::size_t IpcServer::connection_count() const {
 
 void IpcServer::on_request(std::function<void()> callback) {
   m_impl->on_request = std::move(callback);
+}
+
+ReaderLane &IpcServer::reader_lane() {
+  return m_impl->lane;
 }
 
 } // namespace mcpbk::daemon

@@ -20,6 +20,8 @@ struct Context;
 
 namespace mcpbk::daemon {
 
+class ReaderLane;
+
 // Limits of the IPC server.
 struct IpcLimits {
   std::size_t max_connections = 128;
@@ -32,9 +34,10 @@ struct IpcLimits {
 };
 
 // The daemon's Unix-socket server (SPEC §8): JSON lines, one request per
-// line, answered synchronously on the io_context's thread by
-// ops::handle_line(). Only peers with our uid are served. Not thread-safe:
-// use it from the io_context's thread only.
+// line, each connection's answered in order. Requests that only read go to
+// a ReaderLane; the others are answered on the io_context's thread. Only
+// peers with our uid are served. Not thread-safe: use it from the
+// io_context's thread only.
 class IpcServer {
 public:
   IpcServer(boost::asio::io_context &io, ops::Context &context,
@@ -67,8 +70,13 @@ public:
   // Open connections.
   std::size_t connection_count() const;
 
-  // Called as each request arrives, before it is handled.
+  // Called as each request arrives, before it is handled, and as the
+  // reader lane's reply to one is sent.
   void on_request(std::function<void()> callback);
+
+  // Where requests that only read are answered (daemon/reader_lane.hpp):
+  // for status, and to pause it while the store is reopened.
+  ReaderLane &reader_lane();
 
   // The implementation, opaque here so that Asio stays out of this header.
   struct Impl;

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace mcpbk::ops {
@@ -115,6 +116,18 @@ json dispatch(Context &context, const json &request);
 // Parses one request line and returns the reply line (no trailing newline).
 // Malformed JSON, non-objects and oversized lines get error replies.
 std::string handle_line(Context &context, std::string_view line);
+
+// handle_line() in two steps: the parsed request, or the error reply line
+// for a line that is not one (oversized, malformed, nested too deep, a key
+// given twice)...
+std::variant<json, std::string> parse_request_line(std::string_view line);
+// ...and the reply line to a parsed request. Never throws.
+std::string reply_line(Context &context, const json &request);
+
+// True for a request whose op only reads (list, show, content, diff,
+// events, verify): it changes nothing and needs nothing of the daemon but
+// the store, the config and the watched files.
+bool only_reads(const json &request);
 
 // Builds an error reply.
 json error_reply(const json &id, ErrorCode code, const std::string &message,

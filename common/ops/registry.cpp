@@ -2,6 +2,8 @@
 
 #include <common/ops/support.hpp>
 
+#include <algorithm>
+#include <array>
 #include <set>
 #include <string>
 #include <utility>
@@ -164,7 +166,14 @@ json dispatch(Context &context, const json &request) {
   }
 }
 
-std::string handle_line(Context &context, std::string_view line) {
+namespace {
+
+constexpr std::string_view k_internal_error_line =
+    R"({"v":1,"id":null,"ok":false,"error":{"code":"internal","message":"internal error"}})";
+
+} // namespace
+
+std::variant<json, std::string> parse_request_line(std::string_view line) {
   try {
     if (!line.empty() && line.back() == '\n') {
       line.remove_suffix(1);
@@ -182,15 +191,14 @@ std::string handle_line(Context &context, std::string_view line) {
       return dump(
           error_reply(nullptr, ErrorCode::bad_request, "empty request line"));
     }
-    json request;
     try {
       // Copying and walking a value is recursive: refuse deep nesting while
       // parsing, before anything recurses.
       // A key given twice in one object is refused too: which one would
       // apply ({"op":"status","op":"prune"}) should not be a guess.
       std::vector<std::set<std::string>> keys;
-      request = json::parse(line, [&keys](int depth, json::parse_event_t event,
-                                          json &parsed) {
+      return json::parse(line, [&keys](int depth, json::parse_event_t event,
+                                       json &parsed) {
         if (depth > k_max_request_depth) {
           throw OpError(ErrorCode::bad_request,
                         "request nested deeper than " +
@@ -216,7 +224,6 @@ std::string handle_line(Context &context, std::string_view line) {
       return dump(error_reply(nullptr, ErrorCode::bad_request,
                               std::string("malformed JSON: ") + e.what()));
     }
-    return dump(dispatch(context, request));
   } catch (const std::exception &e) {
     try {
       return dump(error_reply(nullptr, ErrorCode::internal,
@@ -225,7 +232,40 @@ std::string handle_line(Context &context, std::string_view line) {
     }
   } catch (...) {
   }
-  return R"({"v":1,"id":null,"ok":false,"error":{"code":"internal","message":"internal error"}})";
+  return std::string(k_internal_error_line);
+}
+
+std::string reply_line(Context &context, const json &request) {
+  try {
+    return dump(dispatch(context, request));
+  } catch (...) {
+    // dispatch() does not throw; dumping its reply could (out of memory).
+  }
+  return std::string(k_internal_error_line);
+}
+
+std::string handle_line(Context &context, std::string_view line) {
+  auto parsed = parse_request_line(line);
+  if (auto *error = std::get_if<std::string>(&parsed)) {
+    return std::move(*error);
+  }
+  return reply_line(context, std::get<json>(parsed));
+}
+
+bool only_reads(const json &request) {
+  // Ops that read the store and the watched files and change nothing, nor
+  // need the daemon's own state: the daemon may run them beside its loop.
+  static constexpr std::array<std::string_view, 6> k_readers = {
+      "list", "show", "content", "diff", "events", "verify"};
+  if (!request.is_object()) {
+    return false;
+  }
+  const auto op = request.find("op");
+  if (op == request.end() || !op->is_string()) {
+    return false;
+  }
+  const auto &name = op->get_ref<const std::string &>();
+  return std::ranges::find(k_readers, name) != k_readers.end();
 }
 
 json to_json(const SnapshotRecord &snapshot) {

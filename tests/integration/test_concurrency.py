@@ -1,7 +1,9 @@
 """Concurrency: a hundred clients at once while the daemon snapshots a write
-storm, and an offline mcpbkctl writing the same SQLite store as the running
-daemon. The daemon is single-threaded (one io_context, one thread), so the
-interleavings here are between processes and connections, not threads."""
+storm, an offline mcpbkctl writing the same SQLite store as the running
+daemon, and a long request that only reads answered beside the daemon's
+loop. The daemon's loop is one thread; requests that only read (list, show,
+content, diff, events, verify) are answered by reader threads with their
+own connections to the store."""
 
 import json
 import os
@@ -12,7 +14,7 @@ import time
 import unittest
 
 from harness import (DaemonTestCase, connect, read_line, request, run_ctl,
-                     sha256)
+                     sha256, wait_for)
 
 FILES = [f"~/storm/f{i}.json" for i in range(4)]
 CONFIG = """\
@@ -263,6 +265,74 @@ class ConcurrencyTest(DaemonTestCase):
         self.assertEqual(ids, sorted(set(ids)))
         print(f"\noffline client: 20 restores + 20 lists beside "
               f"{storm.writes} storm writes, 0 errors", flush=True)
+
+
+BIG_CONFIG = """\
+watch:
+  debounce_ms: 20
+  max_delay_ms: 200
+  paths:
+    - {path: "~/big.json", host: cursor}
+log:
+  level: info
+"""
+
+
+def big_doc(indent):
+    """A ~0.5 MB config whose every line changes with the indent: a diff
+    between two indents has no line in common, the slowest kind."""
+    projects = {f"/home/u/p{i}": {"history": [f"entry {i}.{j}"
+                                              for j in range(6)], "n": i}
+                for i in range(2500)}
+    return json.dumps({"mcpServers": {"a": {"command": "npx"}},
+                       "projects": projects}, indent=indent) + "\n"
+
+
+class LongReadTest(DaemonTestCase):
+    config = BIG_CONFIG
+
+    def reading(self):
+        reply = request(self.sb.socket, "status")
+        self.assertTrue(reply["ok"], reply)
+        return [r["op"] for r in reply["result"].get("reading", [])]
+
+    def test_a_long_diff_blocks_neither_clients_nor_captures(self):
+        self.sb.write("big.json", big_doc(2))
+        self.daemon.start()
+        self.wait_snapshot("big.json", big_doc(2))
+        self.sb.write("big.json", big_doc(4))
+        self.wait_snapshot("big.json", big_doc(4))
+        first, second = [s["id"] for s in self.snapshots("big.json")]
+        with connect(self.sb.socket, timeout=120) as slow:
+            # Pipelined on one connection: the replies come in order.
+            slow.sendall(json.dumps({"v": 1, "id": "diff", "op": "diff",
+                                     "args": {"id": first, "id2": second}})
+                         .encode() + b"\n" +
+                         b'{"v":1,"id":"after","op":"status"}\n')
+            # Other connections are answered while the diff runs (before,
+            # status waited for it and never saw it running).
+            wait_for(lambda: "diff" in self.reading(), timeout=30,
+                     what="status showing the diff in progress")
+            shown = run_ctl(self.sb, "status")
+            self.assertIn(b"in progress: diff for ", shown.stdout)
+            listed = request(self.sb.socket, "list", {"limit": 5})
+            self.assertTrue(listed["ok"], listed)
+            self.assertEqual(len(listed["result"]["snapshots"]), 2)
+            # A change saved meanwhile is recorded at once.
+            self.sb.write("big.json", big_doc(3))
+            self.wait_snapshot("big.json", big_doc(3), timeout=30)
+            self.assertIn("diff", self.reading(),
+                          "the diff ended before the checks: make it longer")
+            diff = json.loads(read_line(slow))
+            after = json.loads(read_line(slow))
+        self.assertEqual(diff["id"], "diff")
+        self.assertTrue(diff["ok"], diff)
+        self.assertFalse(diff["result"]["identical"])
+        self.assertIn('+    "mcpServers": {', diff["result"]["unified"])
+        self.assertIn('-  "mcpServers": {', diff["result"]["unified"])
+        self.assertEqual(after["id"], "after")
+        self.assertTrue(after["ok"], after)
+        self.assertEqual(self.reading(), [])
 
 
 if __name__ == "__main__":

@@ -137,6 +137,9 @@ class StoreAndSocketTest(DaemonTestCase):
         self.sb.write(CURSOR, servers_json("before"))
         self.daemon.start()
         first = self.wait_snapshot(CURSOR, servers_json("before"))
+        # A request that only reads: a reader thread now has a connection
+        # to the store too.
+        self.assertTrue(request(self.sb.socket, "list")["ok"])
         # Only the main file, as `rm store.db` would: the WAL left beside
         # it must not be replayed into the new one.
         os.unlink(self.sb.store_file)
@@ -145,8 +148,16 @@ class StoreAndSocketTest(DaemonTestCase):
         # The history that was only in the unlinked inode is back.
         ids = [s["id"] for s in self.snapshots(CURSOR)]
         self.assertIn(first["id"], ids)
+        # The reader closed its connection to the old file before the
+        # daemon did (closing last, it would have deleted the new store's
+        # WAL by name), and reads the new one.
+        listed = request(self.sb.socket, "list")
+        self.assertIn(first["id"],
+                      [s["id"] for s in listed["result"]["snapshots"]])
         self.sb.write(CURSOR, servers_json("after"))
-        self.wait_snapshot(CURSOR, servers_json("after"))
+        after = self.wait_snapshot(CURSOR, servers_json("after"))
+        listed = request(self.sb.socket, "list")
+        self.assertEqual(listed["result"]["snapshots"][0]["id"], after["id"])
         status = request(self.sb.socket, "status")["result"]
         self.assertIn("deleted or replaced", json.dumps(status))
         verify_ok(self)

@@ -1,0 +1,142 @@
+#include <daemon/reader_lane.hpp>
+
+#include <common/compress.hpp>
+#include <common/ops/ops.hpp>
+#include <common/store.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace mcpbk::daemon {
+
+ReaderLane::ReaderLane() = default;
+
+ReaderLane::~ReaderLane() {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_stopping = true;
+    m_queue.clear();
+  }
+  m_wake.notify_all();
+  for (auto &worker : m_workers) {
+    if (worker->thread.joinable()) {
+      worker->thread.join();
+    }
+  }
+}
+
+void ReaderLane::submit(Job job) {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_queue.push_back(std::move(job));
+    if (m_idle < m_queue.size() && m_workers.size() < k_max_threads) {
+      auto &worker = *m_workers.emplace_back(std::make_unique<Worker>());
+      worker.thread = std::thread([this, &worker] { run(worker); });
+    }
+  }
+  m_wake.notify_one();
+}
+
+std::vector<ReaderLane::Running> ReaderLane::running() const {
+  const std::lock_guard lock(m_mutex);
+  std::vector<Running> result;
+  for (const auto &worker : m_workers) {
+    if (worker->running) {
+      result.push_back(*worker->running);
+    }
+  }
+  return result;
+}
+
+std::size_t ReaderLane::waiting() const {
+  const std::lock_guard lock(m_mutex);
+  return m_queue.size();
+}
+
+ReaderLane::Pause ReaderLane::pause() {
+  std::vector<Worker *> workers;
+  {
+    // Threads are only added by submit(), on the caller's thread.
+    const std::lock_guard lock(m_mutex);
+    for (const auto &worker : m_workers) {
+      workers.push_back(worker.get());
+    }
+  }
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (Worker *worker : workers) {
+    locks.emplace_back(worker->store_mutex);
+    worker->store.reset();
+  }
+  return Pause(std::move(locks));
+}
+
+void ReaderLane::run(Worker &worker) {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(m_mutex);
+      ++m_idle;
+      m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+      --m_idle;
+      if (m_stopping) {
+        return;
+      }
+      job = std::move(m_queue.front());
+      m_queue.pop_front();
+      worker.running = Running{job.request.value("op", std::string()),
+                               std::chrono::steady_clock::now()};
+    }
+    std::optional<std::string> reply;
+    {
+      const std::lock_guard store_lock(worker.store_mutex);
+      reply = answer(worker, job);
+      // As the daemon does when idle: what a long request read is not kept
+      // (the daemon's idle timer then trims the heap).
+      if (worker.store) {
+        worker.store->release_memory();
+      }
+      release_compression_memory();
+    }
+    {
+      const std::lock_guard lock(m_mutex);
+      worker.running.reset();
+    }
+    job.done(std::move(reply));
+  }
+}
+
+std::optional<std::string> ReaderLane::answer(Worker &worker, Job &job) {
+  auto &store = worker.store;
+  if (store && store->identity() != job.store_identity) {
+    store.reset();
+  }
+  if (!store) {
+    auto opened =
+        Store::open_reader(job.store_file, job.config.store.compression);
+    if (!opened) {
+      spdlog::debug("reader: cannot open {}: {}", job.store_file.string(),
+                    opened.error().message);
+      return std::nullopt;
+    }
+    store = std::make_unique<Store>(std::move(*opened));
+    if (store->identity() != job.store_identity) {
+      // Another file than the daemon's own (it was replaced and the
+      // daemon has not reopened yet).
+      store.reset();
+      return std::nullopt;
+    }
+  }
+  if (auto begun = store->begin_reading(); !begun) {
+    spdlog::debug("reader: {}", begun.error().message);
+    store.reset();
+    return std::nullopt;
+  }
+  ops::Context context{*store,       job.config, job.env,
+                       current_os(), nullptr,    std::move(job.targets),
+                       {},           {}};
+  std::string reply = ops::reply_line(context, job.request);
+  ops::finish_after_reply(context);
+  store->end_reading();
+  return reply;
+}
+
+} // namespace mcpbk::daemon

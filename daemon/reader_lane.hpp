@@ -1,0 +1,114 @@
+#pragma once
+
+#include <common/config.hpp>
+#include <common/env.hpp>
+#include <common/hosts.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace mcpbk {
+class Store;
+} // namespace mcpbk
+
+namespace mcpbk::daemon {
+
+// Requests that only read (ops::only_reads: list, show, diff, verify...)
+// answered on threads of their own, each with a second connection to the
+// store, so that a long one (a verify of a large store, a diff of two very
+// different 2 MB files) delays neither the daemon's captures nor other
+// clients (SPEC §8). SQLite's WAL lets those connections read while the
+// daemon writes.
+//
+// Up to k_max_threads threads, started as requests find the others busy;
+// requests beyond that wait their turn. Idle, a thread waits on a
+// condition variable: no wakeups.
+class ReaderLane {
+public:
+  static constexpr std::size_t k_max_threads = 3;
+
+  // What a request needs of the daemon, copied on the daemon's thread as
+  // it is submitted.
+  struct Job {
+    nlohmann::json request;
+    Config config;
+    Env env;
+    std::vector<WatchTarget> targets;
+    // The daemon's store: its file and identity (Store::identity()).
+    std::filesystem::path store_file;
+    std::pair<dev_t, ino_t> store_identity;
+    // Called on the lane's thread with the reply line, or std::nullopt when
+    // the lane cannot read that store (the caller then answers it itself).
+    std::function<void(std::optional<std::string>)> done;
+  };
+
+  // A request being answered, for status.
+  struct Running {
+    std::string op;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  ReaderLane();
+  // Lets the requests in progress finish, drops those waiting (their done
+  // is not called) and joins the threads.
+  ~ReaderLane();
+  ReaderLane(const ReaderLane &) = delete;
+  ReaderLane &operator=(const ReaderLane &) = delete;
+
+  void submit(Job job);
+
+  // The requests being answered, and how many wait for a thread.
+  std::vector<Running> running() const;
+  std::size_t waiting() const;
+
+  // Closes the lane's connections to the store and keeps them closed (the
+  // lane waits) while the returned value lives: taken while the daemon
+  // replaces its own connection (Store::reopen_replaced), which moves the
+  // old file's WAL aside. Waits for the requests in progress.
+  class Pause {
+  public:
+    explicit Pause(std::vector<std::unique_lock<std::mutex>> locks)
+        : m_locks(std::move(locks)) {}
+
+  private:
+    std::vector<std::unique_lock<std::mutex>> m_locks;
+  };
+  Pause pause();
+
+private:
+  struct Worker {
+    // Held while a request is answered and while paused; guards store.
+    std::mutex store_mutex;
+    std::unique_ptr<Store> store;
+    // Guarded by the lane's m_mutex.
+    std::optional<Running> running;
+    std::thread thread;
+  };
+
+  void run(Worker &worker);
+  static std::optional<std::string> answer(Worker &worker, Job &job);
+
+  // Guards the queue, m_workers (the vector), each worker's running, and
+  // m_stopping.
+  mutable std::mutex m_mutex;
+  std::condition_variable m_wake;
+  std::deque<Job> m_queue;
+  std::vector<std::unique_ptr<Worker>> m_workers;
+  std::size_t m_idle = 0; // workers waiting for a job
+  bool m_stopping = false;
+};
+
+} // namespace mcpbk::daemon
