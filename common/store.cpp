@@ -255,6 +255,10 @@ Result<void> Store::begin_reading() {
   return m_db.exec("BEGIN DEFERRED");
 }
 
+void Store::interrupt() {
+  sqlite3_interrupt(m_db.handle());
+}
+
 void Store::end_reading() {
   if (sqlite3_get_autocommit(m_db.handle()) == 0) {
     (void)m_db.exec("COMMIT");

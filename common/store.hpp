@@ -167,6 +167,10 @@ public:
   // commit meanwhile. For a connection that only reads.
   Result<void> begin_reading();
   void end_reading();
+  // Makes the statements running on this connection fail (SQLITE_INTERRUPT)
+  // soon, and those started before they all end. The one method another
+  // thread may call, while the connection is open.
+  void interrupt();
   // After file_replaced(), opens whatever file() now names (creating a new
   // store when nothing does; a damaged one is moved aside as in open()).
   // The history of the database that was open is never dropped: it is

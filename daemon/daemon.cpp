@@ -64,6 +64,9 @@ constexpr auto k_health_retry = 1s;
 // unmaps the code it ran (release_file_pages). A one-shot timer, re-armed by
 // activity: an idle daemon does not wake up.
 constexpr auto k_idle_trim = 5s;
+// At a stop, how long the reader threads get to end once interrupted
+// (SPEC §5: a stop takes at most 2 s).
+constexpr auto k_reader_stop_wait = 1s;
 // The wall clock set this far ahead of where it stood when the daemon
 // started pauses retention's age rule (see check_clock()). NTP corrects a
 // running clock by far less; a suspend moves both clocks alike.
@@ -280,6 +283,12 @@ public:
                  m_paths.socket.string());
     notify_systemd(m_env, "READY=1\nMAINPID=" + std::to_string(::getpid()));
     return {};
+  }
+
+  // After run(): ends the reader threads, interrupting what they read.
+  // False when one is still busy after `wait`.
+  bool stop_readers(std::chrono::milliseconds wait) {
+    return !m_server || m_server->reader_lane().stop(wait);
   }
 
   // ops::DaemonServices
@@ -1255,6 +1264,18 @@ int run(const DaemonOptions &options, const Env &env) {
     return k_exit_failure;
   }
   io.run();
+  // SPEC §5 gives a stop 2 s. A request that only reads is interrupted;
+  // one still busy after that (a diff's own work cannot be) is left behind:
+  // everything the daemon wrote is committed, and destroying the daemon
+  // would wait for that thread.
+  if (!daemon.stop_readers(k_reader_stop_wait)) {
+    spdlog::warn("a request that only reads is still running; exiting "
+                 "without waiting for it");
+    spdlog::info("mcpbkd stopped");
+    spdlog::shutdown();
+    std::fflush(nullptr);
+    std::_Exit(k_exit_ok);
+  }
   spdlog::info("mcpbkd stopped");
   return k_exit_ok;
 }

@@ -27,13 +27,36 @@ ReaderLane::~ReaderLane() {
 void ReaderLane::submit(Job job) {
   {
     const std::lock_guard lock(m_mutex);
+    if (m_stopping) {
+      return;
+    }
     m_queue.push_back(std::move(job));
     if (m_idle < m_queue.size() && m_workers.size() < k_max_threads) {
       auto &worker = *m_workers.emplace_back(std::make_unique<Worker>());
-      worker.thread = std::thread([this, &worker] { run(worker); });
+      ++m_live;
+      worker.thread = std::thread([this, &worker] {
+        run(worker);
+        const std::lock_guard ended(m_mutex);
+        --m_live;
+        m_ended.notify_all();
+      });
     }
   }
   m_wake.notify_one();
+}
+
+bool ReaderLane::stop(std::chrono::milliseconds wait) {
+  std::unique_lock lock(m_mutex);
+  m_stopping = true;
+  m_queue.clear();
+  m_wake.notify_all();
+  for (const auto &worker : m_workers) {
+    const std::lock_guard busy(worker->busy_mutex);
+    if (worker->busy != nullptr) {
+      worker->busy->interrupt();
+    }
+  }
+  return m_ended.wait_for(lock, wait, [this] { return m_live == 0; });
 }
 
 std::vector<ReaderLane::Running> ReaderLane::running() const {
@@ -130,11 +153,27 @@ std::optional<std::string> ReaderLane::answer(Worker &worker, Job &job) {
     store.reset();
     return std::nullopt;
   }
+  {
+    const std::lock_guard busy(worker.busy_mutex);
+    worker.busy = store.get();
+  }
+  {
+    // A stop() between taking the job and the line above found nothing
+    // to interrupt.
+    const std::lock_guard lock(m_mutex);
+    if (m_stopping) {
+      store->interrupt();
+    }
+  }
   ops::Context context{*store,       job.config, job.env,
                        current_os(), nullptr,    std::move(job.targets),
                        {},           {}};
   std::string reply = ops::reply_line(context, job.request);
   ops::finish_after_reply(context);
+  {
+    const std::lock_guard busy(worker.busy_mutex);
+    worker.busy = nullptr;
+  }
   store->end_reading();
   return reply;
 }

@@ -70,6 +70,13 @@ public:
 
   void submit(Job job);
 
+  // For shutdown: drops the requests waiting, interrupts those being
+  // answered (their SQLite statements fail) and waits up to `wait` for the
+  // threads to end. False when one is still busy (a diff's own work cannot
+  // be interrupted): the process should then exit without destroying the
+  // lane, which would wait for it.
+  bool stop(std::chrono::milliseconds wait);
+
   // The requests being answered, and how many wait for a thread.
   std::vector<Running> running() const;
   std::size_t waiting() const;
@@ -93,13 +100,16 @@ private:
     // Held while a request is answered and while paused; guards store.
     std::mutex store_mutex;
     std::unique_ptr<Store> store;
+    // The store while a request reads it, for stop() to interrupt.
+    std::mutex busy_mutex;
+    Store *busy = nullptr;
     // Guarded by the lane's m_mutex.
     std::optional<Running> running;
     std::thread thread;
   };
 
   void run(Worker &worker);
-  static std::optional<std::string> answer(Worker &worker, Job &job);
+  std::optional<std::string> answer(Worker &worker, Job &job);
 
   // Guards the queue, m_workers (the vector), each worker's running, and
   // m_stopping.
@@ -108,6 +118,8 @@ private:
   std::deque<Job> m_queue;
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::size_t m_idle = 0; // workers waiting for a job
+  std::size_t m_live = 0; // threads that have not returned
+  std::condition_variable m_ended;
   bool m_stopping = false;
 };
 

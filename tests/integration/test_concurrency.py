@@ -278,12 +278,13 @@ log:
 """
 
 
-def big_doc(indent):
-    """A ~0.5 MB config whose every line changes with the indent: a diff
-    between two indents has no line in common, the slowest kind."""
+def big_doc(indent, projects=2500):
+    """A config (~0.5 MB with 2 500 projects) whose every line changes with
+    the indent: a diff between two indents has no line in common, the
+    slowest kind."""
     projects = {f"/home/u/p{i}": {"history": [f"entry {i}.{j}"
                                               for j in range(6)], "n": i}
-                for i in range(2500)}
+                for i in range(projects)}
     return json.dumps({"mcpServers": {"a": {"command": "npx"}},
                        "projects": projects}, indent=indent) + "\n"
 
@@ -333,6 +334,31 @@ class LongReadTest(DaemonTestCase):
         self.assertEqual(after["id"], "after")
         self.assertTrue(after["ok"], after)
         self.assertEqual(self.reading(), [])
+
+    def test_sigterm_during_a_long_diff_stops_within_2_s(self):
+        # A diff's own work cannot be interrupted: the daemon exits without
+        # waiting for it (before, it waited for the diff to end).
+        self.sb.write("big.json", big_doc(2, 8000))
+        self.daemon.start()
+        self.wait_snapshot("big.json", big_doc(2, 8000))
+        self.sb.write("big.json", big_doc(4, 8000))
+        self.wait_snapshot("big.json", big_doc(4, 8000))
+        first, second = [s["id"] for s in self.snapshots("big.json")]
+        with connect(self.sb.socket, timeout=120) as slow:
+            slow.sendall(json.dumps({"v": 1, "id": 1, "op": "diff",
+                                     "args": {"id": first, "id2": second}})
+                         .encode() + b"\n")
+            wait_for(lambda: "diff" in self.reading(), timeout=30,
+                     what="status showing the diff in progress")
+            start = time.monotonic()
+            self.assertEqual(self.daemon.stop(signal.SIGTERM), 0)
+            self.assertLess(time.monotonic() - start, 2.0)
+            # The connection was closed without a reply.
+            self.assertEqual(read_line(slow), b"")
+        self.assertFalse(os.path.exists(self.sb.socket))
+        self.assertIn("exiting without waiting for it", self.daemon.log())
+        # Everything recorded is there.
+        self.assertEqual(len(self.snapshots("big.json")), 2)
 
 
 if __name__ == "__main__":
