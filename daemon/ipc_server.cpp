@@ -263,7 +263,11 @@ private:
       return true;
     }
     nlohmann::json &request = std::get<nlohmann::json>(parsed);
-    if (server && ops::only_reads(request)) {
+    // A subscribed connection's replies keep their place among its pushed
+    // messages: `events --follow` subscribes, then reads the history, and
+    // drops what is pushed before the reply (it is in the history only
+    // when the history is read after it was recorded).
+    if (server && !m_subscribed && ops::only_reads(request)) {
       to_lane(*server, std::move(request));
       return false;
     }

@@ -335,6 +335,31 @@ class LongReadTest(DaemonTestCase):
         self.assertTrue(after["ok"], after)
         self.assertEqual(self.reading(), [])
 
+    def test_a_subscribed_connection_keeps_replies_among_pushes(self):
+        # `events --follow` subscribes, then reads the history: what is
+        # pushed before the history's reply must be in it. So requests on
+        # a subscribed connection are answered in order with its pushes
+        # (on the loop), a long one included.
+        self.sb.write("big.json", big_doc(2))
+        self.daemon.start()
+        self.wait_snapshot("big.json", big_doc(2))
+        self.sb.write("big.json", big_doc(4))
+        self.wait_snapshot("big.json", big_doc(4))
+        first, second = [s["id"] for s in self.snapshots("big.json")]
+        with connect(self.sb.socket, timeout=120) as sub:
+            sub.sendall(b'{"v":1,"id":"sub","op":"subscribe"}\n')
+            self.assertTrue(json.loads(read_line(sub))["ok"])
+            sub.sendall(json.dumps({"v": 1, "id": "diff", "op": "diff",
+                                    "args": {"id": first, "id2": second}})
+                        .encode() + b"\n")
+            # Saved while the diff is (or is about to be) computed.
+            self.sb.write("big.json", big_doc(3))
+            reply = json.loads(read_line(sub))
+            self.assertEqual(reply.get("id"), "diff", reply)
+            self.assertTrue(reply["ok"], reply)
+            pushed = json.loads(read_line(sub))
+            self.assertIn(pushed.get("event"), ("snapshot", "event"), pushed)
+
     def test_sigterm_during_a_long_diff_stops_within_2_s(self):
         # A diff's own work cannot be interrupted: the daemon exits without
         # waiting for it (before, it waited for the diff to end).
