@@ -1009,15 +1009,20 @@ private:
     if (!m_store.file_replaced()) {
       return;
     }
-    // The reader threads close their connections first and open none while
-    // the daemon moves the old WAL aside and opens the new file: a reader
-    // opening it meanwhile would use (or, closing it, delete) a WAL the
-    // daemon is about to move.
-    std::optional<ReaderLane::Pause> pause;
-    if (m_server) {
-      pause.emplace(m_server->reader_lane().pause());
-    }
-    auto history = m_store.reopen_replaced();
+    // No reader thread opens a connection while the daemon moves the old
+    // WAL aside and opens the new file (one opening it meanwhile could use
+    // the WAL being moved); those they have read the old file until their
+    // next request, which opens the file the daemon has then.
+    auto history = [this] {
+      if (!m_server) {
+        return m_store.reopen_replaced();
+      }
+      ReaderLane &lane = m_server->reader_lane();
+      const auto pause = lane.pause();
+      auto reopened = m_store.reopen_replaced();
+      lane.set_store(m_store.file(), m_store.identity());
+      return reopened;
+    }();
     if (!history) {
       if (m_store_problem != history.error().message) {
         m_store_problem = history.error().message;

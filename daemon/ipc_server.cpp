@@ -223,6 +223,12 @@ private:
         }
         return;
       }
+      // The client sent all it will (it may have shut down only its
+      // writing side): replies still being written go out first.
+      if (m_writing) {
+        m_close_after_write = true;
+        return;
+      }
       close();
       return;
     }
@@ -284,8 +290,6 @@ private:
     if (job.targets.empty() && m_context.daemon != nullptr) {
       job.targets = m_context.daemon->watched_targets();
     }
-    job.store_file = m_context.store.file();
-    job.store_identity = m_context.store.identity();
     job.done = [self = shared_from_this(), &io = server.io,
                 request = std::move(request)](
                    std::optional<std::string> answer) mutable {
@@ -297,6 +301,7 @@ private:
     m_waiting = true;
     // A long request is not an idle connection.
     m_timer.cancel();
+    server.lane.set_store(m_context.store.file(), m_context.store.identity());
     server.lane.submit(std::move(job));
   }
 

@@ -75,21 +75,15 @@ std::size_t ReaderLane::waiting() const {
   return m_queue.size();
 }
 
-ReaderLane::Pause ReaderLane::pause() {
-  std::vector<Worker *> workers;
-  {
-    // Threads are only added by submit(), on the caller's thread.
-    const std::lock_guard lock(m_mutex);
-    for (const auto &worker : m_workers) {
-      workers.push_back(worker.get());
-    }
-  }
-  std::vector<std::unique_lock<std::mutex>> locks;
-  for (Worker *worker : workers) {
-    locks.emplace_back(worker->store_mutex);
-    worker->store.reset();
-  }
-  return Pause(std::move(locks));
+std::unique_lock<std::mutex> ReaderLane::pause() {
+  return std::unique_lock(m_open_mutex);
+}
+
+void ReaderLane::set_store(std::filesystem::path file,
+                           std::pair<dev_t, ino_t> identity) {
+  const std::lock_guard lock(m_mutex);
+  m_store_file = std::move(file);
+  m_store_identity = identity;
 }
 
 void ReaderLane::run(Worker &worker) {
@@ -108,17 +102,13 @@ void ReaderLane::run(Worker &worker) {
       worker.running = Running{job.request.value("op", std::string()),
                                std::chrono::steady_clock::now()};
     }
-    std::optional<std::string> reply;
-    {
-      const std::lock_guard store_lock(worker.store_mutex);
-      reply = answer(worker, job);
-      // As the daemon does when idle: what a long request read is not kept
-      // (the daemon's idle timer then trims the heap).
-      if (worker.store) {
-        worker.store->release_memory();
-      }
-      release_compression_memory();
+    std::optional<std::string> reply = answer(worker, job);
+    // As the daemon does when idle: what a long request read is not kept
+    // (the daemon's idle timer then trims the heap).
+    if (worker.store) {
+      worker.store->release_memory();
     }
+    release_compression_memory();
     {
       const std::lock_guard lock(m_mutex);
       worker.running.reset();
@@ -129,21 +119,27 @@ void ReaderLane::run(Worker &worker) {
 
 std::optional<std::string> ReaderLane::answer(Worker &worker, Job &job) {
   auto &store = worker.store;
-  if (store && store->identity() != job.store_identity) {
+  const auto daemons = [this] {
+    const std::lock_guard lock(m_mutex);
+    return std::pair(m_store_file, m_store_identity);
+  };
+  if (store && store->identity() != daemons().second) {
+    // The daemon has reopened its store since this connection was opened.
     store.reset();
   }
   if (!store) {
-    auto opened =
-        Store::open_reader(job.store_file, job.config.store.compression);
+    const std::lock_guard opening(m_open_mutex);
+    const auto [file, identity] = daemons();
+    auto opened = Store::open_reader(file, job.config.store.compression);
     if (!opened) {
-      spdlog::debug("reader: cannot open {}: {}", job.store_file.string(),
+      spdlog::debug("reader: cannot open {}: {}", file.string(),
                     opened.error().message);
       return std::nullopt;
     }
     store = std::make_unique<Store>(std::move(*opened));
-    if (store->identity() != job.store_identity) {
-      // Another file than the daemon's own (it was replaced and the
-      // daemon has not reopened yet).
+    if (store->identity() != identity) {
+      // Another file than the daemon's own: it was deleted or replaced,
+      // and the daemon has not reopened yet.
       store.reset();
       return std::nullopt;
     }

@@ -47,11 +47,9 @@ public:
     Config config;
     Env env;
     std::vector<WatchTarget> targets;
-    // The daemon's store: its file and identity (Store::identity()).
-    std::filesystem::path store_file;
-    std::pair<dev_t, ino_t> store_identity;
     // Called on the lane's thread with the reply line, or std::nullopt when
-    // the lane cannot read that store (the caller then answers it itself).
+    // the lane cannot read the daemon's store (the caller then answers it
+    // itself).
     std::function<void(std::optional<std::string>)> done;
   };
 
@@ -68,6 +66,11 @@ public:
   ReaderLane(const ReaderLane &) = delete;
   ReaderLane &operator=(const ReaderLane &) = delete;
 
+  // The daemon's store: its file and identity (Store::identity()). Readers
+  // open that file and read only while it is that database. Set before the
+  // first submit() and whenever the daemon has reopened its store.
+  void set_store(std::filesystem::path file, std::pair<dev_t, ino_t> identity);
+
   void submit(Job job);
 
   // For shutdown: drops the requests waiting, interrupts those being
@@ -81,24 +84,17 @@ public:
   std::vector<Running> running() const;
   std::size_t waiting() const;
 
-  // Closes the lane's connections to the store and keeps them closed (the
-  // lane waits) while the returned value lives: taken while the daemon
-  // replaces its own connection (Store::reopen_replaced), which moves the
-  // old file's WAL aside. Waits for the requests in progress.
-  class Pause {
-  public:
-    explicit Pause(std::vector<std::unique_lock<std::mutex>> locks)
-        : m_locks(std::move(locks)) {}
-
-  private:
-    std::vector<std::unique_lock<std::mutex>> m_locks;
-  };
-  Pause pause();
+  // No reader opens a connection while the returned lock lives: taken
+  // while the daemon replaces its own connection (Store::reopen_replaced
+  // moves the old file's WAL aside, then opens whatever the file now is),
+  // with set_store() before it is released. Waits only for a reader that
+  // is opening one; readers go on reading through the connections they
+  // have, and change to the new file at their next request.
+  std::unique_lock<std::mutex> pause();
 
 private:
   struct Worker {
-    // Held while a request is answered and while paused; guards store.
-    std::mutex store_mutex;
+    // Used by the worker's thread only.
     std::unique_ptr<Store> store;
     // The store while a request reads it, for stop() to interrupt.
     std::mutex busy_mutex;
@@ -111,9 +107,13 @@ private:
   void run(Worker &worker);
   std::optional<std::string> answer(Worker &worker, Job &job);
 
-  // Guards the queue, m_workers (the vector), each worker's running, and
-  // m_stopping.
+  // Held by a reader while it opens a connection, and by pause().
+  std::mutex m_open_mutex;
+  // Guards the queue, m_workers (the vector), each worker's running,
+  // m_store_file, m_store_identity and m_stopping.
   mutable std::mutex m_mutex;
+  std::filesystem::path m_store_file;
+  std::pair<dev_t, ino_t> m_store_identity;
   std::condition_variable m_wake;
   std::deque<Job> m_queue;
   std::vector<std::unique_ptr<Worker>> m_workers;

@@ -5,10 +5,12 @@ loop. The daemon's loop is one thread; requests that only read (list, show,
 content, diff, events, verify) are answered by reader threads with their
 own connections to the store."""
 
+import base64
 import json
 import os
 import random
 import signal
+import socket
 import threading
 import time
 import unittest
@@ -335,6 +337,38 @@ class LongReadTest(DaemonTestCase):
         self.assertTrue(after["ok"], after)
         self.assertEqual(self.reading(), [])
 
+    def test_store_deleted_during_a_long_read(self):
+        # The daemon reopens its store while a reader is busy with the old
+        # one: it waits for nothing (before, it waited for the reader), the
+        # reader's reply still comes, and the next reads see the new store.
+        self.sb.write("big.json", big_doc(2))
+        self.daemon.start()
+        self.wait_snapshot("big.json", big_doc(2))
+        self.sb.write("big.json", big_doc(4))
+        self.wait_snapshot("big.json", big_doc(4))
+        first, second = [s["id"] for s in self.snapshots("big.json")]
+        with connect(self.sb.socket, timeout=120) as slow:
+            slow.sendall(json.dumps({"v": 1, "id": 1, "op": "diff",
+                                     "args": {"id": first, "id2": second}})
+                         .encode() + b"\n")
+            wait_for(lambda: "diff" in self.reading(), timeout=30,
+                     what="status showing the diff in progress")
+            os.unlink(self.sb.store_file)
+            wait_for(lambda: "deleted or replaced" in json.dumps(
+                request(self.sb.socket, "status")["result"]["warnings"]),
+                timeout=30, what="the daemon reopening its store")
+            self.sb.write("big.json", big_doc(3))
+            self.wait_snapshot("big.json", big_doc(3), timeout=30)
+            self.assertIn("diff", self.reading(),
+                          "the diff ended before the checks: the daemon "
+                          "waited for it, or it is too short")
+            diff = json.loads(read_line(slow))
+        self.assertTrue(diff["ok"], diff)
+        listed = request(self.sb.socket, "list")
+        self.assertTrue(listed["ok"], listed)
+        self.assertEqual([s["id"] for s in listed["result"]["snapshots"]],
+                         [s["id"] for s in reversed(self.snapshots())])
+
     def test_a_subscribed_connection_keeps_replies_among_pushes(self):
         # `events --follow` subscribes, then reads the history: what is
         # pushed before the history's reply must be in it. So requests on
@@ -359,6 +393,31 @@ class LongReadTest(DaemonTestCase):
             self.assertTrue(reply["ok"], reply)
             pushed = json.loads(read_line(sub))
             self.assertIn(pushed.get("event"), ("snapshot", "event"), pushed)
+
+    def test_a_half_closed_connection_gets_whole_replies(self):
+        # A client that sends its requests and then shuts down its writing
+        # side (`nc -N`, `socat`) reads every reply whole, however long.
+        self.sb.write("big.json", big_doc(2))
+        self.daemon.start()
+        first = self.wait_snapshot("big.json", big_doc(2))["id"]
+        for newline in (b"\n", b""):
+            for op, args in (("content", {"id": first}),
+                             ("restore", {"id": first, "dry_run": True}),
+                             ("status", {})):
+                with connect(self.sb.socket, timeout=60) as s:
+                    s.sendall(json.dumps({"v": 1, "id": op, "op": op,
+                                          "args": args}).encode() + newline)
+                    s.shutdown(socket.SHUT_WR)
+                    data = b""
+                    while chunk := s.recv(1 << 16):
+                        data += chunk
+                self.assertTrue(data.endswith(b"\n"), (op, newline, len(data)))
+                reply = json.loads(data)
+                self.assertTrue(reply["ok"], reply)
+                if op == "content":
+                    self.assertEqual(base64.b64decode(
+                        reply["result"]["content_base64"]).decode(),
+                        big_doc(2))
 
     def test_sigterm_during_a_long_diff_stops_within_2_s(self):
         # A diff's own work cannot be interrupted: the daemon exits without
