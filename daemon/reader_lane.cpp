@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace mcpbk::daemon {
 
 ReaderLane::ReaderLane() = default;
@@ -30,6 +32,8 @@ void ReaderLane::submit(Job job) {
     if (m_stopping) {
       return;
     }
+    const std::string op = job.request.value("op", std::string());
+    job.long_op = op == "diff" || op == "verify";
     m_queue.push_back(std::move(job));
     if (m_idle < m_queue.size() && m_workers.size() < k_max_threads) {
       auto &worker = *m_workers.emplace_back(std::make_unique<Worker>());
@@ -92,13 +96,18 @@ void ReaderLane::run(Worker &worker) {
     {
       std::unique_lock lock(m_mutex);
       ++m_idle;
-      m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+      m_wake.wait(lock,
+                  [this] { return m_stopping || next_job() != m_queue.end(); });
       --m_idle;
       if (m_stopping) {
         return;
       }
-      job = std::move(m_queue.front());
-      m_queue.pop_front();
+      const auto next = next_job();
+      job = std::move(*next);
+      m_queue.erase(next);
+      if (job.long_op) {
+        ++m_long;
+      }
       worker.running = Running{job.request.value("op", std::string()),
                                std::chrono::steady_clock::now()};
     }
@@ -112,9 +121,22 @@ void ReaderLane::run(Worker &worker) {
     {
       const std::lock_guard lock(m_mutex);
       worker.running.reset();
+      if (job.long_op) {
+        --m_long;
+      }
+    }
+    if (job.long_op) {
+      // A long op waiting may now be taken.
+      m_wake.notify_all();
     }
     job.done(std::move(reply));
   }
+}
+
+std::deque<ReaderLane::Job>::iterator ReaderLane::next_job() {
+  return std::ranges::find_if(m_queue, [this](const Job &job) {
+    return !job.long_op || m_long < k_max_long;
+  });
 }
 
 std::optional<std::string> ReaderLane::answer(Worker &worker, Job &job) {

@@ -34,11 +34,14 @@ namespace mcpbk::daemon {
 // daemon writes.
 //
 // Up to k_max_threads threads, started as requests find the others busy;
-// requests beyond that wait their turn. Idle, a thread waits on a
-// condition variable: no wakeups.
+// requests beyond that wait their turn. The ops that can take long (diff,
+// verify) are answered by at most k_max_long threads at once, so that one
+// is always free for the others. Idle, a thread waits on a condition
+// variable: no wakeups.
 class ReaderLane {
 public:
   static constexpr std::size_t k_max_threads = 3;
+  static constexpr std::size_t k_max_long = 2;
 
   // What a request needs of the daemon, copied on the daemon's thread as
   // it is submitted.
@@ -47,6 +50,8 @@ public:
     Config config;
     Env env;
     std::vector<WatchTarget> targets;
+    // Set by submit(): a diff or a verify.
+    bool long_op = false;
     // Called on the lane's thread with the reply line, or std::nullopt when
     // the lane cannot read the daemon's store (the caller then answers it
     // itself).
@@ -105,6 +110,8 @@ private:
   };
 
   void run(Worker &worker);
+  // The first queued job a free thread may take (m_queue.end() if none).
+  std::deque<Job>::iterator next_job();
   std::optional<std::string> answer(Worker &worker, Job &job);
 
   // Held by a reader while it opens a connection, and by pause().
@@ -118,6 +125,7 @@ private:
   std::deque<Job> m_queue;
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::size_t m_idle = 0; // workers waiting for a job
+  std::size_t m_long = 0; // long ops being answered
   std::size_t m_live = 0; // threads that have not returned
   std::condition_variable m_ended;
   bool m_stopping = false;

@@ -337,6 +337,43 @@ class LongReadTest(DaemonTestCase):
         self.assertTrue(after["ok"], after)
         self.assertEqual(self.reading(), [])
 
+    def test_long_reads_leave_a_thread_for_the_others(self):
+        # Three diffs at once: two are answered, the third waits, and a
+        # list is answered meanwhile (before, the three took every reader
+        # thread and the list waited for one of them).
+        self.sb.write("big.json", big_doc(2))
+        self.daemon.start()
+        self.wait_snapshot("big.json", big_doc(2))
+        self.sb.write("big.json", big_doc(4))
+        self.wait_snapshot("big.json", big_doc(4))
+        first, second = [s["id"] for s in self.snapshots("big.json")]
+        slow = [connect(self.sb.socket, timeout=120) for _ in range(3)]
+        try:
+            for n, s in enumerate(slow):
+                s.sendall(json.dumps({"v": 1, "id": n, "op": "diff",
+                                      "args": {"id": first, "id2": second}})
+                          .encode() + b"\n")
+
+            def two_running_one_waiting():
+                r = request(self.sb.socket, "status")["result"]
+                return ([x["op"] for x in r["reading"]] == ["diff", "diff"]
+                        and r["reading_waiting"] == 1)
+            wait_for(two_running_one_waiting, timeout=30,
+                     what="two diffs running and one waiting")
+            listed = request(self.sb.socket, "list", {"limit": 5},
+                             timeout=60)
+            self.assertTrue(listed["ok"], listed)
+            # No diff has ended: the list did not wait for one.
+            self.assertTrue(two_running_one_waiting(),
+                            "a diff ended before the list was answered")
+            for n, s in enumerate(slow):
+                reply = json.loads(read_line(s))
+                self.assertEqual(reply["id"], n)
+                self.assertTrue(reply["ok"], reply)
+        finally:
+            for s in slow:
+                s.close()
+
     def test_store_deleted_during_a_long_read(self):
         # The daemon reopens its store while a reader is busy with the old
         # one: it waits for nothing (before, it waited for the reader), the
