@@ -290,10 +290,12 @@ private:
     if (job.targets.empty() && m_context.daemon != nullptr) {
       job.targets = m_context.daemon->watched_targets();
     }
+    // Called once, on the reader's thread: everything it holds moves to
+    // the loop, so that the session is never destroyed on that thread.
     job.done = [self = shared_from_this(), &io = server.io,
                 request = std::move(request)](
                    std::optional<std::string> answer) mutable {
-      asio::post(io, [self, request = std::move(request),
+      asio::post(io, [self = std::move(self), request = std::move(request),
                       answer = std::move(answer)]() mutable {
         self->on_lane_reply(std::move(answer), request);
       });
