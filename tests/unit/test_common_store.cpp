@@ -1322,3 +1322,54 @@ TEST_CASE("Store indexes serve the queries of every recorded change") {
                 "path = 'p' AND taken_at = 1 ORDER BY id LIMIT 1")
             .find("snapshots_by_time (taken_at=?)") != std::string::npos);
 }
+
+TEST_CASE("Store::open_reader reads another connection's store") {
+  const auto dir = test::scratch_dir();
+  const fs::path file = dir / "store.db";
+
+  SUBCASE("it neither creates nor checks a store") {
+    auto missing = Store::open_reader(file, Compression::zstd);
+    CHECK_FALSE(missing);
+    CHECK_FALSE(fs::exists(file));
+  }
+
+  SUBCASE("it reads what the daemon's connection commits, in snapshots") {
+    Store writer = open_store(dir);
+    REQUIRE(writer.add_snapshot(snap("/p/a"), "one"));
+    auto opened = Store::open_reader(file, Compression::zstd);
+    REQUIRE(opened);
+    Store reader = std::move(*opened);
+    CHECK(reader.identity() == writer.identity());
+
+    REQUIRE(reader.begin_reading());
+    auto before = reader.list({});
+    REQUIRE(before);
+    CHECK(before->size() == 1);
+    // Committed while the read transaction is open: not seen by it...
+    auto second = writer.add_snapshot(snap("/p/a"), "two");
+    REQUIRE(second);
+    auto during = reader.list({});
+    REQUIRE(during);
+    CHECK(during->size() == 1);
+    reader.end_reading();
+    // ...and seen by the next one, content included.
+    REQUIRE(reader.begin_reading());
+    auto after = reader.list({});
+    REQUIRE(after);
+    CHECK(after->size() == 2);
+    auto content = reader.content(*second);
+    REQUIRE(content);
+    CHECK(*content == "two");
+    reader.end_reading();
+  }
+
+  SUBCASE("a store of another schema is refused") {
+    { Store writer = open_store(dir); }
+    auto db = sql::Database::open(file, sql::Database::Create::no);
+    REQUIRE(db);
+    REQUIRE(db->exec("PRAGMA user_version = 999"));
+    auto opened = Store::open_reader(file, Compression::zstd);
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().message.find("schema 999") != std::string::npos);
+  }
+}
