@@ -294,18 +294,24 @@ def big_doc(indent, projects=2500):
 class LongReadTest(DaemonTestCase):
     config = BIG_CONFIG
 
+    def two_versions(self, projects=2500):
+        """Starts the daemon with big.json indented by 2, then saves it
+        indented by 4; returns the two snapshots' ids (their diff is
+        slow)."""
+        self.sb.write("big.json", big_doc(2, projects))
+        self.daemon.start()
+        self.wait_snapshot("big.json", big_doc(2, projects))
+        self.sb.write("big.json", big_doc(4, projects))
+        self.wait_snapshot("big.json", big_doc(4, projects))
+        return [s["id"] for s in self.snapshots("big.json")]
+
     def reading(self):
         reply = request(self.sb.socket, "status")
         self.assertTrue(reply["ok"], reply)
         return [r["op"] for r in reply["result"].get("reading", [])]
 
     def test_a_long_diff_blocks_neither_clients_nor_captures(self):
-        self.sb.write("big.json", big_doc(2))
-        self.daemon.start()
-        self.wait_snapshot("big.json", big_doc(2))
-        self.sb.write("big.json", big_doc(4))
-        self.wait_snapshot("big.json", big_doc(4))
-        first, second = [s["id"] for s in self.snapshots("big.json")]
+        first, second = self.two_versions()
         with connect(self.sb.socket, timeout=120) as slow:
             # Pipelined on one connection: the replies come in order.
             slow.sendall(json.dumps({"v": 1, "id": "diff", "op": "diff",
@@ -341,12 +347,7 @@ class LongReadTest(DaemonTestCase):
         # Three diffs at once: two are answered, the third waits, and a
         # list is answered meanwhile (before, the three took every reader
         # thread and the list waited for one of them).
-        self.sb.write("big.json", big_doc(2))
-        self.daemon.start()
-        self.wait_snapshot("big.json", big_doc(2))
-        self.sb.write("big.json", big_doc(4))
-        self.wait_snapshot("big.json", big_doc(4))
-        first, second = [s["id"] for s in self.snapshots("big.json")]
+        first, second = self.two_versions()
         slow = [connect(self.sb.socket, timeout=120) for _ in range(3)]
         try:
             for n, s in enumerate(slow):
@@ -378,12 +379,7 @@ class LongReadTest(DaemonTestCase):
         # The daemon reopens its store while a reader is busy with the old
         # one: it waits for nothing (before, it waited for the reader), the
         # reader's reply still comes, and the next reads see the new store.
-        self.sb.write("big.json", big_doc(2))
-        self.daemon.start()
-        self.wait_snapshot("big.json", big_doc(2))
-        self.sb.write("big.json", big_doc(4))
-        self.wait_snapshot("big.json", big_doc(4))
-        first, second = [s["id"] for s in self.snapshots("big.json")]
+        first, second = self.two_versions()
         with connect(self.sb.socket, timeout=120) as slow:
             slow.sendall(json.dumps({"v": 1, "id": 1, "op": "diff",
                                      "args": {"id": first, "id2": second}})
@@ -411,12 +407,7 @@ class LongReadTest(DaemonTestCase):
         # pushed before the history's reply must be in it. So requests on
         # a subscribed connection are answered in order with its pushes
         # (on the loop), a long one included.
-        self.sb.write("big.json", big_doc(2))
-        self.daemon.start()
-        self.wait_snapshot("big.json", big_doc(2))
-        self.sb.write("big.json", big_doc(4))
-        self.wait_snapshot("big.json", big_doc(4))
-        first, second = [s["id"] for s in self.snapshots("big.json")]
+        first, second = self.two_versions()
         with connect(self.sb.socket, timeout=120) as sub:
             sub.sendall(b'{"v":1,"id":"sub","op":"subscribe"}\n')
             self.assertTrue(json.loads(read_line(sub))["ok"])
@@ -459,12 +450,7 @@ class LongReadTest(DaemonTestCase):
     def test_sigterm_during_a_long_diff_stops_within_2_s(self):
         # A diff's own work cannot be interrupted: the daemon exits without
         # waiting for it (before, it waited for the diff to end).
-        self.sb.write("big.json", big_doc(2, 8000))
-        self.daemon.start()
-        self.wait_snapshot("big.json", big_doc(2, 8000))
-        self.sb.write("big.json", big_doc(4, 8000))
-        self.wait_snapshot("big.json", big_doc(4, 8000))
-        first, second = [s["id"] for s in self.snapshots("big.json")]
+        first, second = self.two_versions(projects=8000)
         with connect(self.sb.socket, timeout=120) as slow:
             slow.sendall(json.dumps({"v": 1, "id": 1, "op": "diff",
                                      "args": {"id": first, "id2": second}})
