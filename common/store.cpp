@@ -232,15 +232,11 @@ Result<Store> Store::open_reader(const fs::path &file,
   store.m_compression = compression;
   TRY_ASSIGN(store.m_db, sql::Database::open(file, sql::Database::Create::no));
   TRY(store.m_db.exec("PRAGMA foreign_keys=ON;"));
-  {
-    TRY_ASSIGN(auto version_stmt, store.m_db.prepare("PRAGMA user_version"));
-    TRY(version_stmt.step());
-    const std::int64_t version = version_stmt.column_int64(0);
-    if (version != k_schema_version) {
-      return fail(ErrorCode::conflict, file.string() + " has schema " +
-                                           std::to_string(version) + ", not " +
-                                           std::to_string(k_schema_version));
-    }
+  TRY_ASSIGN(const std::int64_t version, store.schema_version());
+  if (version != k_schema_version) {
+    return fail(ErrorCode::conflict, file.string() + " has schema " +
+                                         std::to_string(version) + ", not " +
+                                         std::to_string(k_schema_version));
   }
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
@@ -330,16 +326,17 @@ bool Store::file_replaced() const {
   return st.st_dev != m_dev || st.st_ino != m_ino;
 }
 
+Result<std::int64_t> Store::schema_version() {
+  // Finished before returning: DROP INDEX fails while a statement is live.
+  TRY_ASSIGN(auto stmt, m_db.prepare("PRAGMA user_version"));
+  TRY(stmt.step());
+  return stmt.column_int64(0);
+}
+
 Result<void> Store::prepare_schema() {
   TRY(m_db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
                 "PRAGMA foreign_keys=ON;"));
-  std::int64_t version = 0;
-  {
-    // Finished before migrating: DROP INDEX fails while a statement is live.
-    TRY_ASSIGN(auto version_stmt, m_db.prepare("PRAGMA user_version"));
-    TRY(version_stmt.step());
-    version = version_stmt.column_int64(0);
-  }
+  TRY_ASSIGN(const std::int64_t version, schema_version());
   if (version > k_schema_version) {
     return fail(ErrorCode::conflict,
                 m_file.string() + " was written by a newer mcpbk (schema " +

@@ -286,6 +286,8 @@ private:
   Store() = default;
   bool m_age_rule_paused = false;
   Result<void> prepare_schema();
+  // PRAGMA user_version.
+  Result<std::int64_t> schema_version();
   Result<SnapshotRecord> read_row(sql::Statement &stmt);
   Result<std::optional<SnapshotRecord>> one(sql::Statement &stmt);
   // The WHERE terms of a filter's host (?1), path (?2) and since (?3),

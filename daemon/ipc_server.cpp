@@ -269,21 +269,23 @@ private:
       return true;
     }
     nlohmann::json &request = std::get<nlohmann::json>(parsed);
+    const ops::Reads reads = ops::reads_of(request);
     // A subscribed connection's replies keep their place among its pushed
     // messages: `events --follow` subscribes, then reads the history, and
     // drops what is pushed before the reply (it is in the history only
     // when the history is read after it was recorded).
-    if (server && !m_subscribed && ops::only_reads(request)) {
-      to_lane(*server, std::move(request));
+    if (server && !m_subscribed && reads != ops::Reads::no) {
+      to_lane(*server, std::move(request), reads == ops::Reads::slow);
       return false;
     }
     reply(ops::reply_line(m_context, request), line);
     return true;
   }
 
-  void to_lane(IpcServer::Impl &server, nlohmann::json request) {
+  void to_lane(IpcServer::Impl &server, nlohmann::json request, bool slow) {
     ReaderLane::Job job;
     job.request = request;
+    job.long_op = slow;
     job.config = m_context.config;
     job.env = m_context.env;
     job.targets = m_context.targets;
@@ -303,7 +305,6 @@ private:
     m_waiting = true;
     // A long request is not an idle connection.
     m_timer.cancel();
-    server.lane.set_store(m_context.store.file(), m_context.store.identity());
     server.lane.submit(std::move(job));
   }
 
@@ -452,7 +453,10 @@ void IpcServer::Impl::accept() {
 
 IpcServer::IpcServer(asio::io_context &io, ops::Context &context,
                      IpcLimits limits)
-    : m_impl(std::make_shared<Impl>(io, context, limits)) {}
+    : m_impl(std::make_shared<Impl>(io, context, limits)) {
+  // The daemon sets it again when it reopens its store.
+  m_impl->lane.set_store(context.store.file(), context.store.identity());
+}
 
 IpcServer::~IpcServer() {
   stop();

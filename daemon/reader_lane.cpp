@@ -32,8 +32,6 @@ void ReaderLane::submit(Job job) {
     if (m_stopping) {
       return;
     }
-    const std::string op = job.request.value("op", std::string());
-    job.long_op = op == "diff" || op == "verify";
     m_queue.push_back(std::move(job));
     if (m_idle < m_queue.size() && m_workers.size() < k_max_threads) {
       auto &worker = *m_workers.emplace_back(std::make_unique<Worker>());

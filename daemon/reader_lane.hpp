@@ -26,7 +26,7 @@ class Store;
 
 namespace mcpbk::daemon {
 
-// Requests that only read (ops::only_reads: list, show, diff, verify...)
+// Requests that only read (ops::reads_of: list, show, diff, verify...)
 // answered on threads of their own, each with a second connection to the
 // store, so that a long one (a verify of a large store, a diff of two very
 // different 2 MB files) delays neither the daemon's captures nor other
@@ -50,7 +50,7 @@ public:
     Config config;
     Env env;
     std::vector<WatchTarget> targets;
-    // Set by submit(): a diff or a verify.
+    // An op that can take long (ops::Reads::slow: diff, verify).
     bool long_op = false;
     // Called on the lane's thread with the reply line, or std::nullopt when
     // the lane cannot read the daemon's store (the caller then answers it
@@ -73,7 +73,8 @@ public:
 
   // The daemon's store: its file and identity (Store::identity()). Readers
   // open that file and read only while it is that database. Set before the
-  // first submit() and whenever the daemon has reopened its store.
+  // first submit() (by IpcServer) and whenever the daemon has reopened its
+  // store.
   void set_store(std::filesystem::path file, std::pair<dev_t, ino_t> identity);
 
   void submit(Job job);

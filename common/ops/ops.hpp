@@ -99,11 +99,18 @@ struct Context {
 void finish_after_reply(Context &context);
 
 // An op: its name, handler, whether it works offline, and a one-line help.
+// Where the daemon may answer an op: on its loop, or beside it (ops that
+// read the store and the watched files and change nothing, nor need the
+// daemon's own state), those that can take long (a diff of two very
+// different files, a verify of a large store) apart.
+enum class Reads { no, quick, slow };
+
 struct OpDef {
   std::string_view name;
   json (*handler)(Context &, const json &args);
   bool offline;
   std::string_view help;
+  Reads reads = Reads::no;
 };
 
 // Every op, in one table.
@@ -124,10 +131,9 @@ std::variant<json, std::string> parse_request_line(std::string_view line);
 // ...and the reply line to a parsed request. Never throws.
 std::string reply_line(Context &context, const json &request);
 
-// True for a request whose op only reads (list, show, content, diff,
-// events, verify): it changes nothing and needs nothing of the daemon but
-// the store, the config and the watched files.
-bool only_reads(const json &request);
+// The request's op's OpDef::reads (Reads::no for a request without a known
+// op).
+Reads reads_of(const json &request);
 
 // Builds an error reply.
 json error_reply(const json &id, ErrorCode code, const std::string &message,

@@ -2,8 +2,6 @@
 
 #include <common/ops/support.hpp>
 
-#include <algorithm>
-#include <array>
 #include <set>
 #include <string>
 #include <utility>
@@ -18,16 +16,20 @@ constexpr OpDef k_ops[] = {
     {"status", op_status, true,
      "daemon version, uptime, store and watch state"},
     {"hosts", op_hosts, true, "each known host, its files and their state"},
-    {"list", op_list, true, "snapshots, newest first, with filters"},
-    {"show", op_show, true, "one snapshot's metadata and MCP servers"},
-    {"content", op_content, true, "one snapshot's exact bytes (base64)"},
+    {"list", op_list, true, "snapshots, newest first, with filters",
+     Reads::quick},
+    {"show", op_show, true, "one snapshot's metadata and MCP servers",
+     Reads::quick},
+    {"content", op_content, true, "one snapshot's exact bytes (base64)",
+     Reads::quick},
     {"diff", op_diff, true,
-     "a snapshot against the current file or another snapshot"},
+     "a snapshot against the current file or another snapshot", Reads::slow},
     {"restore", op_restore, true, "write a snapshot back atomically"},
     {"snapshot", op_snapshot, true, "take manual snapshots now"},
     {"prune", op_prune, true, "apply the retention rules now"},
-    {"verify", op_verify, true, "check every blob hash and the database"},
-    {"events", op_events, true, "the event log, newest first"},
+    {"verify", op_verify, true, "check every blob hash and the database",
+     Reads::slow},
+    {"events", op_events, true, "the event log, newest first", Reads::quick},
     {"subscribe", op_subscribe, false,
      "stream new snapshots and events on this connection"},
     {"pin", op_pin, true, "exempt a snapshot from retention"},
@@ -252,20 +254,16 @@ std::string handle_line(Context &context, std::string_view line) {
   return reply_line(context, std::get<json>(parsed));
 }
 
-bool only_reads(const json &request) {
-  // Ops that read the store and the watched files and change nothing, nor
-  // need the daemon's own state: the daemon may run them beside its loop.
-  static constexpr std::array<std::string_view, 6> k_readers = {
-      "list", "show", "content", "diff", "events", "verify"};
+Reads reads_of(const json &request) {
   if (!request.is_object()) {
-    return false;
+    return Reads::no;
   }
   const auto op = request.find("op");
   if (op == request.end() || !op->is_string()) {
-    return false;
+    return Reads::no;
   }
-  const auto &name = op->get_ref<const std::string &>();
-  return std::ranges::find(k_readers, name) != k_readers.end();
+  const OpDef *def = find_op(op->get_ref<const std::string &>());
+  return def == nullptr ? Reads::no : def->reads;
 }
 
 json to_json(const SnapshotRecord &snapshot) {
