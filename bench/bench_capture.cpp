@@ -19,6 +19,7 @@
 #include <common/store.hpp>
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdlib>
@@ -339,6 +340,60 @@ void BM_assess_risk(benchmark::State &state, Doc doc) {
   }
 }
 
+// The 2 MB ~/.claude.json against a later version: a small edit; two
+// fields changed in every fourth project (what a week of sessions does);
+// the same re-indented (4 spaces: every line changed); its projects in
+// reverse order (the same lines, moved). The last two are where a shortest
+// line diff is quadratic in the lines and unified_diff's budget ends it
+// (DiffBudget).
+enum class Rewrite { small_edit, scattered, reindented, reordered };
+
+std::string rewritten(const std::string &doc, Rewrite how) {
+  if (how == Rewrite::small_edit) {
+    return bench::with_rev(doc, 2);
+  }
+  auto parsed = nlohmann::ordered_json::parse(doc);
+  if (how == Rewrite::scattered) {
+    int n = 0;
+    for (auto &[name, project] : parsed["projects"].items()) {
+      if (n++ % 4 == 0) {
+        project["lastCost"] = n;
+        project["lastSessionId"] = "0000-" + std::to_string(n);
+      }
+    }
+    return parsed.dump(2) + "\n";
+  }
+  if (how == Rewrite::reindented) {
+    return parsed.dump(4) + "\n";
+  }
+  nlohmann::ordered_json reversed = nlohmann::ordered_json::object();
+  auto &projects = parsed["projects"];
+  for (auto it = projects.rbegin(); it != projects.rend(); ++it) {
+    reversed[it.key()] = it.value();
+  }
+  projects = std::move(reversed);
+  return parsed.dump(2) + "\n";
+}
+
+void BM_unified_diff(benchmark::State &state, Rewrite how,
+                     std::size_t bytes = 0) {
+  // 16 MB: a file at max_file_bytes (store.max_file_bytes's default).
+  const std::string before = bench::with_rev(
+      bytes ? bench::claude_config(bytes) : base_doc(Doc::claude), 1);
+  const std::string after = rewritten(before, how);
+  bool whole = false;
+  std::uint64_t used = 0;
+  for (auto _ : state) {
+    DiffBudget budget;
+    benchmark::DoNotOptimize(unified_diff(
+        before, after, "a", "b", DiffSecrets::masked, nullptr, &budget));
+    whole = budget.whole;
+    used = k_diff_comparisons - budget.comparisons;
+  }
+  state.counters["whole"] = whole ? 1 : 0;
+  state.counters["comparisons"] = static_cast<double>(used);
+}
+
 void BM_apply_retention(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
   const std::string path = fx.target.path.string();
@@ -479,5 +534,16 @@ BENCHMARK_CAPTURE(BM_assess_risk, claude_2MB, Doc::claude)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_apply_retention, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_unified_diff, claude_2MB_small_edit, Rewrite::small_edit)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_unified_diff, claude_2MB_scattered, Rewrite::scattered)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_unified_diff, claude_2MB_reindented, Rewrite::reindented)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_unified_diff, claude_2MB_reordered, Rewrite::reordered)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_unified_diff, claude_16MB_reindented, Rewrite::reindented,
+                  15'000'000)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -438,6 +438,12 @@ void print_diff(Runtime &rt, const json &result) {
     return;
   }
   std::cout << '\n';
+  if (result.value("unified_whole", false)) {
+    // The daemon's diff ran out of its budget (DiffBudget).
+    std::cout << "(too different to compare line by line: every line from "
+                 "the first difference to the last is shown removed, then "
+                 "added)\n";
+  }
   std::size_t start = 0;
   while (start < unified.size()) {
     std::size_t end = unified.find('\n', start);

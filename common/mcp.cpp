@@ -602,20 +602,59 @@ std::vector<std::string_view> split_line_views(std::string_view text) {
   return lines;
 }
 
-// The same lines as strings, for dtl.
-std::vector<std::string> split_lines(std::string_view text) {
-  const auto views = split_line_views(text);
-  return {views.begin(), views.end()};
+// A line as the unified diff's dtl sees it: compared by hash first (dtl
+// compares a line with many others), then by its bytes.
+struct DiffLine {
+  std::size_t hash = 0;
+  std::string_view text;
+  bool operator==(const DiffLine &other) const {
+    return hash == other.hash && text == other.text;
+  }
+};
+
+std::vector<DiffLine> diff_lines(std::string_view text) {
+  std::vector<DiffLine> out;
+  for (const auto line : split_line_views(text)) {
+    out.push_back({std::hash<std::string_view>{}(line), line});
+  }
+  return out;
 }
 
-using LineDiff = dtl::Diff<std::string, std::vector<std::string>>;
+// dtl's comparison of two lines, counted against a DiffBudget. Once the
+// budget is spent every pair compares equal: the diagonal being searched
+// then runs to the end of a text, every later one starts there, and dtl's
+// search ends within one more pass over the lines. What it found is then
+// not used: unified_diff shows the changed lines whole, line_stats counts
+// them another way.
+template <typename Line> class BudgetedCompare : public dtl::Compare<Line> {
+public:
+  BudgetedCompare() = default;
+  explicit BudgetedCompare(DiffBudget *budget) : m_budget(budget) {}
+  bool impl(const Line &a, const Line &b) const override {
+    if (m_budget->comparisons == 0) {
+      m_budget->whole = true;
+      return true;
+    }
+    --m_budget->comparisons;
+    return a == b;
+  }
+
+private:
+  DiffBudget *m_budget = nullptr;
+};
+
+using LineDiff =
+    dtl::Diff<DiffLine, std::vector<DiffLine>, BudgetedCompare<DiffLine>>;
 
 // dtl's diff costs O((M+N)·D) and D cannot be bounded in advance (a reordered
 // file has no changed line yet a large D): above this many lines in the
-// changed middle, the position-insensitive count below is used instead. It
-// equals the edit distance whenever no lines were moved; a full reversal of
-// this many lines takes dtl about half a second.
+// changed middle, or past k_risk_comparisons line comparisons, the
+// position-insensitive count below is used instead. It equals the edit
+// distance whenever no lines were moved. Without the budget, a full
+// reversal of 30 000 lines took dtl about half a second, on the daemon's
+// loop: every change is rated as it is recorded.
 constexpr std::size_t k_max_exact_lines = 30'000;
+constexpr std::uint64_t k_risk_comparisons = 4'000'000;
 
 struct LineStats {
   double changed = 0;      // deleted + inserted lines
@@ -749,9 +788,9 @@ LineStats line_stats(std::string_view before, std::string_view after) {
                     static_cast<double>(a.size() + b.size());
     return stats;
   }
-  if (mid_a.size() + mid_b.size() > k_max_exact_lines) {
-    // Lines present more often on one side than on the other are deleted or
-    // inserted: a lower bound of the edit distance.
+  // Lines present more often on one side than on the other are deleted or
+  // inserted: a lower bound of the edit distance.
+  const auto unbalanced = [&mid_a, &mid_b] {
     std::unordered_map<std::string_view, long> balance;
     for (const auto &line : mid_a) {
       ++balance[line];
@@ -759,9 +798,14 @@ LineStats line_stats(std::string_view before, std::string_view after) {
     for (const auto &line : mid_b) {
       --balance[line];
     }
-    for (const auto &[line, count] : balance) {
-      stats.changed += static_cast<double>(std::labs(count));
+    double count = 0;
+    for (const auto &[line, n] : balance) {
+      count += static_cast<double>(std::labs(n));
     }
+    return count;
+  };
+  if (mid_a.size() + mid_b.size() > k_max_exact_lines) {
+    stats.changed = unbalanced();
     return stats;
   }
   // dtl compares elements many times: compare line hashes, not strings
@@ -774,11 +818,13 @@ LineStats line_stats(std::string_view before, std::string_view after) {
     }
     return out;
   };
-  dtl::Diff<std::size_t, std::vector<std::size_t>> diff(hashes(mid_a),
-                                                        hashes(mid_b));
+  DiffBudget budget{k_risk_comparisons};
+  dtl::Diff<std::size_t, std::vector<std::size_t>, BudgetedCompare<std::size_t>>
+      diff(hashes(mid_a), hashes(mid_b), BudgetedCompare<std::size_t>(&budget));
   diff.onOnlyEditDistance();
   diff.compose();
-  stats.changed = static_cast<double>(diff.getEditDistance());
+  stats.changed =
+      budget.whole ? unbalanced() : static_cast<double>(diff.getEditDistance());
   return stats;
 }
 
@@ -1721,9 +1767,13 @@ double changed_fraction(std::string_view before, std::string_view after) {
 std::string unified_diff(std::string_view before, std::string_view after,
                          std::string_view before_label,
                          std::string_view after_label, DiffSecrets secrets,
-                         const SecretWords *words) {
+                         const SecretWords *words, DiffBudget *budget) {
   if (before == after) {
     return {};
+  }
+  DiffBudget own_budget;
+  if (budget == nullptr) {
+    budget = &own_budget;
   }
   // Equal lines far from any change only cost time: keep 3 of them around the
   // changed middle and offset the hunk line numbers. The whole lines both
@@ -1759,8 +1809,8 @@ std::string unified_diff(std::string_view before, std::string_view after,
     middle_a = masked_a;
     middle_b = masked_b;
   }
-  std::vector<std::string> a = split_lines(middle_a);
-  std::vector<std::string> b = split_lines(middle_b);
+  const std::vector<DiffLine> a = diff_lines(middle_a);
+  const std::vector<DiffLine> b = diff_lines(middle_b);
   // Masked lines may be equal where the bytes were not.
   std::size_t prefix = 0;
   while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) {
@@ -1773,7 +1823,8 @@ std::string unified_diff(std::string_view before, std::string_view after,
     // suffix a diff of the masked texts would keep: diff those whole.
     return unified_diff(mask_secrets_in_text(before, MaskStyle::hint, words),
                         mask_secrets_in_text(after, MaskStyle::hint, words),
-                        before_label, after_label);
+                        before_label, after_label, DiffSecrets::shown, nullptr,
+                        budget);
   }
   std::size_t suffix = 0;
   while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
@@ -1782,16 +1833,18 @@ std::string unified_diff(std::string_view before, std::string_view after,
   }
   const std::size_t skip_front = prefix > k_context ? prefix - k_context : 0;
   const std::size_t skip_back = suffix > k_context ? suffix - k_context : 0;
-  std::vector<std::string> mid_a(a.begin() + static_cast<long>(skip_front),
-                                 a.end() - static_cast<long>(skip_back));
-  std::vector<std::string> mid_b(b.begin() + static_cast<long>(skip_front),
-                                 b.end() - static_cast<long>(skip_back));
-  LineDiff diff(mid_a, mid_b);
+  const std::vector<DiffLine> mid_a(a.begin() + static_cast<long>(skip_front),
+                                    a.end() - static_cast<long>(skip_back));
+  const std::vector<DiffLine> mid_b(b.begin() + static_cast<long>(skip_front),
+                                    b.end() - static_cast<long>(skip_back));
+  LineDiff diff(mid_a, mid_b, BudgetedCompare<DiffLine>(budget));
   if (mid_a.size() + mid_b.size() > 100'000) {
     diff.onHuge();
   }
   diff.compose();
-  diff.composeUnifiedHunks();
+  if (!budget->whole) {
+    diff.composeUnifiedHunks();
+  }
 
   std::string out;
   out += "--- ";
@@ -1805,18 +1858,45 @@ std::string unified_diff(std::string_view before, std::string_view after,
     return std::to_string(first + static_cast<long long>(offset)) + "," +
            std::to_string(length);
   };
+  const std::size_t offset = lines_before + skip_front;
+  auto line_out = [&out](char sign, std::string_view line) {
+    out += sign;
+    out += line;
+    if (line.empty() || line.back() != '\n') {
+      out += "\n\\ No newline at end of file\n";
+    }
+  };
+  if (budget->whole) {
+    // One hunk: the context kept above, every line between the first and
+    // the last difference removed and then added, the context below.
+    const std::size_t above = prefix - skip_front;
+    const std::size_t below = suffix - skip_back;
+    out += "@@ -" + range(1, static_cast<long long>(mid_a.size()), offset) +
+           " +" + range(1, static_cast<long long>(mid_b.size()), offset) +
+           " @@\n";
+    for (std::size_t i = 0; i < above; ++i) {
+      line_out(' ', mid_a[i].text);
+    }
+    for (std::size_t i = above; i < mid_a.size() - below; ++i) {
+      line_out('-', mid_a[i].text);
+    }
+    for (std::size_t i = above; i < mid_b.size() - below; ++i) {
+      line_out('+', mid_b[i].text);
+    }
+    for (std::size_t i = mid_a.size() - below; i < mid_a.size(); ++i) {
+      line_out(' ', mid_a[i].text);
+    }
+    return out;
+  }
   for (const auto &hunk : diff.getUniHunks()) {
-    out += "@@ -" + range(hunk.a, hunk.b, lines_before + skip_front) + " +" +
-           range(hunk.c, hunk.d, lines_before + skip_front) + " @@\n";
+    out += "@@ -" + range(hunk.a, hunk.b, offset) + " +" +
+           range(hunk.c, hunk.d, offset) + " @@\n";
     for (const auto *lines : {&hunk.common[0], &hunk.change, &hunk.common[1]}) {
       for (const auto &[line, info] : *lines) {
-        out += info.type == dtl::SES_ADD      ? '+'
-               : info.type == dtl::SES_DELETE ? '-'
-                                              : ' ';
-        out += line;
-        if (line.empty() || line.back() != '\n') {
-          out += "\n\\ No newline at end of file\n";
-        }
+        line_out(info.type == dtl::SES_ADD      ? '+'
+                 : info.type == dtl::SES_DELETE ? '-'
+                                                : ' ',
+                 line.text);
       }
     }
   }

@@ -3,6 +3,7 @@
 #include <common/error.hpp>
 #include <common/types.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
@@ -89,17 +90,33 @@ std::vector<ServerChange> semantic_diff(const McpView &before,
 // of it that differs (its bytes outside the common start and end).
 double changed_fraction(std::string_view before, std::string_view after);
 
+// What a unified diff may cost. The line diff's time grows with the lines
+// times the edit distance, so two versions that share few lines in order
+// (a file rewritten in another layout or order) took time quadratic in
+// their lines: 1 s for a 2 MB ~/.claude.json re-indented, 77 s for 16 MB,
+// on the daemon's loop for a restore's preview. Past `comparisons` line
+// comparisons (about 0.2 s) the search stops and every line between the
+// first and the last difference is shown removed, then added: a correct
+// diff, not a shortest one, and `whole` says so. Real edits stay far below
+// (two fields in a quarter of the projects of a 2 MB file: 85 000).
+inline constexpr std::uint64_t k_diff_comparisons = 30'000'000;
+struct DiffBudget {
+  std::uint64_t comparisons = k_diff_comparisons;
+  bool whole = false; // set when the budget ran out
+};
+
 // A unified diff with 3 lines of context; empty when equal. `masked`
 // diffs the texts as mask_secrets_in_text() shows them (masking only the
 // lines the diff needs), with `words` (the secret values of both files'
-// servers) when given.
+// servers) when given. Without `budget`, k_diff_comparisons.
 struct SecretWords;
 enum class DiffSecrets { shown, masked };
 std::string unified_diff(std::string_view before, std::string_view after,
                          std::string_view before_label,
                          std::string_view after_label,
                          DiffSecrets secrets = DiffSecrets::shown,
-                         const SecretWords *words = nullptr);
+                         const SecretWords *words = nullptr,
+                         DiffBudget *budget = nullptr);
 
 // Risk of `after` against the previous content (SPEC §5). Without a previous
 // snapshot, only emptiness and parse failures count.

@@ -5,8 +5,11 @@
 // Result: {"from":{label, kind:"snapshot", snapshot}, "to":{label,
 // kind:"snapshot"|"file", snapshot? | path, exists}, "identical":bool,
 // "servers":[{name, kind:added|removed|changed, fields:[...]}],
-// "summary":"...", "unified":"..."}. Secret values are masked in the
-// unified diff unless show_secrets.
+// "summary":"...", "unified":"...", "unified_whole":bool}. Secret values
+// are masked in the unified diff unless show_secrets. unified_whole: the
+// texts differed too much for a shortest diff within its budget, and every
+// line between the first and the last difference is shown removed, then
+// added (DiffBudget).
 
 #include <common/fs.hpp>
 #include <common/ops/support.hpp>
@@ -60,9 +63,10 @@ json op_diff(Context &context, const json &raw_args) {
   const McpView before = view_of(from_bytes, from_target);
   const McpView after = view_of(to_bytes, to_target);
   const SecretWords words = secret_words({&before, &after});
+  DiffBudget budget;
   const std::string unified = unified_diff(
       from_bytes, to_bytes, from_label, to_label,
-      show_secrets ? DiffSecrets::shown : DiffSecrets::masked, &words);
+      show_secrets ? DiffSecrets::shown : DiffSecrets::masked, &words, &budget);
   return {{"from",
            {{"label", from_label},
             {"kind", "snapshot"},
@@ -71,7 +75,8 @@ json op_diff(Context &context, const json &raw_args) {
           {"identical", from_bytes == to_bytes},
           {"servers", server_changes_json(semantic_diff(before, after))},
           {"summary", summarize_change(&before, after)},
-          {"unified", unified}};
+          {"unified", unified},
+          {"unified_whole", budget.whole}};
 }
 
 } // namespace mcpbk::ops

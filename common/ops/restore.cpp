@@ -13,11 +13,13 @@
 // Result: {restored_to, restored_from:{snapshot}, snapshot:{the restore
 // snapshot}, pre_restore_id? (the pre-restore snapshot, when one was
 // taken), previous_id? (the snapshot already holding the replaced content),
-// bytes, changed, summary, servers, unified?, warning?}; when the file
+// bytes, changed, summary, servers, unified?, unified_whole?, warning?};
+// unified_whole as in diff (op_diff). When the file
 // already holds the new bytes (changed:false) nothing is written or recorded
 // and the reply has neither snapshot nor pre_restore_id; with dry_run:
 // {dry_run:true, restored_to, restored_from, changed, bytes, summary, servers,
-// unified?, warning?}. unified is there unless diff:false.
+// unified?, unified_whole?, warning?}. unified and unified_whole are there
+// unless diff:false.
 
 #include <common/atomic_file.hpp>
 #include <common/fs.hpp>
@@ -231,9 +233,12 @@ json op_restore(Context &context, const json &raw_args) {
       {"servers", server_changes_json(semantic_diff(before, after))}};
   if (with_diff) {
     const SecretWords words = secret_words({&before, &after});
-    result["unified"] = unified_diff(
-        old_bytes, new_bytes, before_label, after_label,
-        show_secrets ? DiffSecrets::shown : DiffSecrets::masked, &words);
+    DiffBudget budget;
+    result["unified"] =
+        unified_diff(old_bytes, new_bytes, before_label, after_label,
+                     show_secrets ? DiffSecrets::shown : DiffSecrets::masked,
+                     &words, &budget);
+    result["unified_whole"] = budget.whole;
   }
   std::string warning;
   if (source.redacted) {

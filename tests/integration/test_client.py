@@ -48,6 +48,36 @@ class LineReader:
         return json.loads(line)
 
 
+def apply_unified(before, diff):
+    """What `patch` makes of a unified diff of `before`: every context and
+    removed line is checked against it."""
+    old = before.splitlines(keepends=True)
+    lines = diff.split("\n")
+    assert lines[0].startswith("--- ") and lines[1].startswith("+++ ")
+    out, at = [], 0
+    for i, line in enumerate(lines[2:], start=2):
+        if not line:
+            continue
+        no_newline = i + 1 < len(lines) and lines[i + 1].startswith("\\")
+        text = line[1:] + ("" if no_newline else "\n")
+        if line.startswith("@@ -"):
+            start, length = map(int, line[4:].split(" ")[0].split(","))
+            first = start if length == 0 else start - 1
+            assert first >= at, line
+            out += old[at:first]
+            at = first
+        elif line[0] in " -":
+            assert old[at] == text, (line, old[at])
+            at += 1
+            if line[0] == " ":
+                out.append(text)
+        elif line[0] == "+":
+            out.append(text)
+        else:
+            assert line.startswith("\\"), line
+    return "".join(out + old[at:])
+
+
 def ctl_json(testcase, *args, code=0):
     """Runs mcpbkctl --json and returns the parsed object."""
     r = run_ctl(testcase.sb, "--json", *args)
@@ -266,6 +296,41 @@ class CommandsTest(ClientTestCase):
         self.assertEqual(d["unified"], "")
         out = self.ctl("diff", self.id1, "--show-secrets").stdout.decode()
         self.assertIn(TOKEN, out)
+
+    def test_diff_of_a_file_rewritten_in_another_layout(self):
+        # Every line re-indented, 60 000 lines in all: a shortest line diff
+        # takes the daemon's line diff O(lines x changes), minutes at 16 MB.
+        # It now stops at its budget and shows every line from the first
+        # difference to the last removed, then added, and says so.
+        doc = json.loads(self.v2)
+        doc["mcpServers"]["github"]["args"] = [f"--opt-{i}"
+                                               for i in range(30000)]
+        del doc["mcpServers"]["github"]["env"]  # no masked line
+        two = json.dumps(doc, indent=2) + "\n"
+        four = json.dumps(doc, indent=4) + "\n"
+        ids = []
+        for text in (two, four):
+            self.sb.write(CURSOR, text)
+            ids.append(ctl_json(self, "snapshot", self.cursor)
+                       ["snapshots"][0]["id"])
+        d = ctl_json(self, "diff", *ids)
+        self.assertTrue(d["unified_whole"])
+        self.assertEqual(apply_unified(two, d["unified"]), four)
+        out = self.ctl("diff", *ids).stdout.decode()
+        self.assertIn("(too different to compare line by line: every line "
+                      "from the first difference to the last is shown "
+                      "removed, then added)", out)
+        # The restore's preview says the same; a small change is a
+        # shortest diff and says nothing.
+        d = ctl_json(self, "restore", ids[0], "--dry-run")
+        self.assertTrue(d["unified_whole"])
+        self.assertEqual(apply_unified(four, d["unified"]), two)
+        d = ctl_json(self, "diff", self.id1, self.id2)
+        self.assertFalse(d["unified_whole"])
+        d = ctl_json(self, "diff", self.id1, self.id2, "--show-secrets")
+        self.assertEqual(apply_unified(self.v1, d["unified"]), self.v2)
+        self.assertNotIn("too different", self.ctl("diff", self.id1,
+                                                   self.id2).stdout.decode())
 
     def test_snapshot_pin_unpin(self):
         r = ctl_json(self, "snapshot", CURSOR.replace("~", self.sb.home),

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <sstream>
 #include <string>
@@ -932,6 +934,24 @@ TEST_CASE("changed_fraction") {
     CHECK(changed_fraction(before, ends) == doctest::Approx(2.0 / 40002.0));
   }
 
+  SUBCASE("lines moved far cost a bounded time, and are not counted") {
+    // 12 000 lines reversed (24 000 in all: dtl's count is tried below
+    // 30 000): a shortest diff would take dtl 1.4·10^8 comparisons, a
+    // quarter of a second on the daemon's loop as the change is recorded;
+    // past its budget the count is of lines whose number of copies changed,
+    // and none did.
+    const std::string before = numbered_lines(12000);
+    std::string reversed;
+    for (int i = 11999; i >= 0; --i) {
+      reversed += "line " + std::to_string(i) + "\n";
+    }
+    CHECK(changed_fraction(before, reversed) == 0.0);
+    // Three of them moved to the end: within the budget, counted.
+    const std::size_t cut = before.find("line 3\n");
+    const std::string rotated = before.substr(cut) + before.substr(0, cut);
+    CHECK(changed_fraction(before, rotated) == doctest::Approx(6.0 / 24000.0));
+  }
+
   SUBCASE("the same as a plain line diff of the whole texts") {
     // changed_fraction trims the common whole lines on the bytes before
     // splitting; dtl on every line of both texts is the reference. Texts
@@ -1032,6 +1052,131 @@ TEST_CASE("unified_diff equals a whole-text line diff, masked or not") {
   CHECK(unified_diff(one, other, "a", "b", DiffSecrets::masked).empty());
   CHECK(unified_diff(gen.piece(3), gen.piece(4), "a", "b", DiffSecrets::masked)
             .empty());
+}
+
+// Applies a unified diff to `before`, checking every context and removed
+// line against it: what `patch` would make of unified_diff's output.
+std::string apply_unified(std::string_view before, std::string_view diff) {
+  const std::vector<std::string> old = reference_lines(before);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < diff.size();) {
+    const std::size_t nl = diff.find('\n', at);
+    REQUIRE(nl != std::string_view::npos);
+    lines.emplace_back(diff.substr(at, nl - at));
+    at = nl + 1;
+  }
+  REQUIRE(lines.size() >= 2);
+  REQUIRE(lines[0].rfind("--- ", 0) == 0);
+  REQUIRE(lines[1].rfind("+++ ", 0) == 0);
+  std::string out;
+  std::size_t next_old = 0; // index into old
+  for (std::size_t i = 2; i < lines.size(); ++i) {
+    const std::string &line = lines[i];
+    const bool no_newline = i + 1 < lines.size() && lines[i + 1][0] == '\\';
+    const std::string text = line.substr(1) + (no_newline ? "" : "\n");
+    if (line.rfind("@@ -", 0) == 0) {
+      std::size_t start = 0;
+      std::size_t length = 0;
+      REQUIRE(std::sscanf(line.c_str(), "@@ -%zu,%zu", &start, &length) == 2);
+      const std::size_t first = length == 0 ? start : start - 1;
+      REQUIRE(first >= next_old);
+      for (; next_old < first; ++next_old) {
+        out += old.at(next_old);
+      }
+    } else if (line[0] == ' ' || line[0] == '-') {
+      REQUIRE(old.at(next_old) == text);
+      ++next_old;
+      if (line[0] == ' ') {
+        out += text;
+      }
+    } else if (line[0] == '+') {
+      out += text;
+    } else {
+      REQUIRE(line[0] == '\\');
+    }
+  }
+  for (; next_old < old.size(); ++next_old) {
+    out += old[next_old];
+  }
+  return out;
+}
+
+TEST_CASE("unified_diff within a budget of line comparisons") {
+  SUBCASE("a few changes cost little and keep the shortest diff") {
+    const std::string before = numbered_lines(100000);
+    std::string after = change_lines(100000, 10, 12);
+    after.replace(after.find("line 50000\n"), 11, "changed\n");
+    after.replace(after.find("line 99990\n"), 11, "");
+    DiffBudget budget;
+    const std::string diff = unified_diff(before, after, "a", "b",
+                                          DiffSecrets::shown, nullptr, &budget);
+    CHECK_FALSE(budget.whole);
+    // A pass along the 100 000 lines, not one per change.
+    CHECK(k_diff_comparisons - budget.comparisons < 200'000);
+    CHECK(diff == reference_unified_diff(before, after, "a", "b"));
+    CHECK(apply_unified(before, diff) == after);
+  }
+
+  SUBCASE("past the budget the changed lines are shown whole") {
+    const std::string before = numbered_lines(12);
+    std::string after = before;
+    for (const char *line : {"line 3\n", "line 6\n", "line 9\n"}) {
+      after.replace(after.find(line), std::strlen(line), "x\n");
+    }
+    DiffBudget budget{4};
+    const std::string diff = unified_diff(before, after, "a", "b",
+                                          DiffSecrets::shown, nullptr, &budget);
+    CHECK(budget.whole);
+    CHECK(budget.comparisons == 0);
+    // Context above the first difference and below the last, the lines
+    // between them removed, then added.
+    CHECK(diff == "--- a\n+++ b\n@@ -1,12 +1,12 @@\n"
+                  " line 0\n line 1\n line 2\n"
+                  "-line 3\n-line 4\n-line 5\n-line 6\n-line 7\n-line 8\n"
+                  "-line 9\n"
+                  "+x\n+line 4\n+line 5\n+x\n+line 7\n+line 8\n+x\n"
+                  " line 10\n line 11\n");
+    CHECK(apply_unified(before, diff) == after);
+    // The same texts within the default budget: three hunks' worth of
+    // changes, the shortest diff.
+    DiffBudget enough;
+    const std::string shortest = unified_diff(
+        before, after, "a", "b", DiffSecrets::shown, nullptr, &enough);
+    CHECK_FALSE(enough.whole);
+    CHECK(shortest == reference_unified_diff(before, after, "a", "b"));
+    CHECK(apply_unified(before, shortest) == after);
+  }
+
+  SUBCASE("a file rewritten in another layout") {
+    // Every line re-indented, so no line is shared: dtl's search would take
+    // (M+N)·D/2 = 8·10^8 comparisons; the cap dtl puts on the path it
+    // records cuts that to 2.8·10^7, still far above this budget.
+    std::string before;
+    std::string after;
+    for (int i = 0; i < 20000; ++i) {
+      before +=
+          "  \"key" + std::to_string(i) + "\": " + std::to_string(i) + ",\n";
+      after +=
+          "    \"key" + std::to_string(i) + "\": " + std::to_string(i) + ",\n";
+    }
+    after.pop_back(); // and no final newline
+    DiffBudget budget{1'000'000};
+    const std::string diff = unified_diff(before, after, "a", "b",
+                                          DiffSecrets::shown, nullptr, &budget);
+    CHECK(budget.whole);
+    CHECK(apply_unified(before, diff) == after);
+    CHECK(diff.find("\\ No newline at end of file\n") != std::string::npos);
+  }
+
+  SUBCASE("masked texts share the budget") {
+    const std::string before = numbered_lines(12);
+    const std::string after = change_lines(12, 3, 9);
+    DiffBudget budget{2};
+    const std::string diff = unified_diff(
+        before, after, "a", "b", DiffSecrets::masked, nullptr, &budget);
+    CHECK(budget.whole);
+    CHECK(apply_unified(before, diff) == after);
+  }
 }
 
 TEST_CASE("unified_diff") {
