@@ -5,9 +5,11 @@
 
 Starts one sandboxed daemon per build (tests/integration/harness.py) that
 watches a generated 2 MB ~/.claude.json (bench_tool gen claude) and records
-four versions of it: revision 1, revision 2 (a small edit), revision 2
-written with 4-space indentation (every line changed), and revision 2 with
-its projects in reverse order (the same lines, moved). Then, in ROUNDS
+five versions of it: revision 1, revision 2 (a small edit), revision 2
+written with 4-space indentation (every line changed), revision 2 with
+its projects in reverse order (the same lines, moved), and revision 2 with
+two fields changed in every fourth project (what a week of sessions
+does). Then, in ROUNDS
 rounds (the builds' order swapped each round), runs `hyperfine -N` on each
 build's `mcpbkctl diff A B --json` for each pair, and once `diff -u` of the
 same two files. Prints each build's median per pair, its spread, the size
@@ -26,20 +28,29 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness as h  # noqa: E402
 
-PAIRS = [("small edit", 1, 2), ("re-indented", 2, 3), ("reordered", 2, 4)]
+PAIRS = [("small edit", 1, 2), ("scattered", 2, 5), ("re-indented", 2, 3),
+         ("reordered", 2, 4)]
 
 
 def versions(tool, work):
-    """The four versions' files, written once and shared by both builds."""
-    paths = [os.path.join(work, f"v{i}.json") for i in range(1, 5)]
+    """The five versions' files, written once and shared by both builds."""
+    paths = [os.path.join(work, f"v{i}.json") for i in range(1, 6)]
     for rev, path in zip((1, 2), paths):
         subprocess.run([tool, "gen", "claude", path, str(rev)], check=True)
     with open(paths[1]) as f:
         doc = json.load(f)
     with open(paths[2], "w") as f:
         json.dump(doc, f, indent=4)
-    doc["projects"] = dict(reversed(list(doc["projects"].items())))
+    projects = doc["projects"]
+    doc["projects"] = dict(reversed(list(projects.items())))
     with open(paths[3], "w") as f:
+        json.dump(doc, f, indent=2)
+    doc["projects"] = projects
+    for n, project in enumerate(projects.values()):
+        if n % 4 == 0:
+            project["lastCost"] = n
+            project["lastSessionId"] = f"0000-{n}"
+    with open(paths[4], "w") as f:
         json.dump(doc, f, indent=2)
     return paths
 

@@ -394,6 +394,25 @@ void BM_unified_diff(benchmark::State &state, Rewrite how,
   state.counters["comparisons"] = static_cast<double>(used);
 }
 
+// The masking of a diff's text (DiffSecrets::masked, as `diff` and a
+// restore's preview do): the line rules, then each secret value of the
+// file's servers found wherever it stands.
+void BM_mask_secrets_in_text(benchmark::State &state, Doc doc) {
+  Fixture &fx = fixture(doc);
+  std::string locations;
+  for (const auto &l : fx.target.mcp_locations) {
+    locations += (locations.empty() ? "" : " ") + l;
+  }
+  const std::string text = bench::with_rev(fx.base, 1);
+  const McpView view = extract_mcp(text, fx.target.format, locations);
+  const SecretWords words = secret_words({&view});
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        mask_secrets_in_text(text, MaskStyle::hint, &words));
+  }
+  state.counters["words"] = static_cast<double>(words.words.size());
+}
+
 void BM_apply_retention(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
   const std::string path = fx.target.path.string();
@@ -534,6 +553,8 @@ BENCHMARK_CAPTURE(BM_assess_risk, claude_2MB, Doc::claude)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_apply_retention, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_mask_secrets_in_text, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_unified_diff, claude_2MB_small_edit, Rewrite::small_edit)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_unified_diff, claude_2MB_scattered, Rewrite::scattered)

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -2105,10 +2106,22 @@ std::string mask_secrets_in_text(std::string_view text, MaskStyle style,
   // What the line rules missed: a value on another line than its key (a
   // YAML block scalar, a TOML multi-line string, JSONC with a comment or a
   // line break between key and value), or after an anchor.
+  // Boyer-Moore-Horspool: a secret is long and rarely there, so most of the
+  // text is skipped (string::find stops at each copy of its first byte: a
+  // 2 MB ~/.claude.json with 96 values took 100 ms, twice per diff).
   for (const std::string &word : words->words) {
+    if (word.empty()) {
+      continue;
+    }
+    const std::boyer_moore_horspool_searcher search(word.begin(), word.end());
+    const auto find = [&out, &search](std::size_t from) {
+      const auto hit = std::search(out.cbegin() + static_cast<long>(from),
+                                   out.cend(), search);
+      return hit == out.cend() ? std::string::npos
+                               : static_cast<std::size_t>(hit - out.cbegin());
+    };
     std::string mask;
-    for (std::size_t at = out.find(word); at != std::string::npos;
-         at = out.find(word, at)) {
+    for (std::size_t at = find(0); at != std::string::npos; at = find(at)) {
       if ((at > 0 && !is_word_edge(out, at - 1)) ||
           !is_word_edge(out, at + word.size())) {
         at += 1;

@@ -2317,6 +2317,12 @@ TEST_CASE("mask_secrets_in_text") {
     CHECK(mask_secrets_in_text("see abcdefgh12 and xabcdefgh12",
                                MaskStyle::hint, &words) ==
           "see " + k_mask + "gh12 and xabcdefgh12");
+    // Every occurrence, next to each other or at the ends.
+    CHECK(mask_secrets_in_text("abcdefgh12 abcdefgh12xabcdefgh12\n"
+                               "abcdefgh12abcdefgh12 abcdefgh12",
+                               MaskStyle::hint, &words) ==
+          k_mask + "gh12 abcdefgh12xabcdefgh12\nabcdefgh12abcdefgh12 " +
+              k_mask + "gh12");
     // Short words, references and words without a letter are not looked
     // for elsewhere (they could be anything in the file).
     CHECK(words_of(R"({"API_KEY": "${KEY} 12345678 short"})").words.empty());
