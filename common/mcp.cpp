@@ -629,7 +629,6 @@ std::vector<DiffLine> diff_lines(std::string_view text) {
 // them another way.
 template <typename Line> class BudgetedCompare : public dtl::Compare<Line> {
 public:
-  BudgetedCompare() = default;
   explicit BudgetedCompare(DiffBudget *budget) : m_budget(budget) {}
   bool impl(const Line &a, const Line &b) const override {
     if (m_budget->comparisons == 0) {
