@@ -434,7 +434,14 @@ void print_diff(Runtime &rt, const json &result) {
   }
   const std::string unified = result.value("unified", std::string());
   if (unified.empty()) {
-    std::cout << "(no differences)\n";
+    // A diff says `identical`, a restore's preview `changed`. Masked texts
+    // are equal where only secret values differ (in more than their last
+    // four characters).
+    const bool identical =
+        result.value("identical", !result.value("changed", true));
+    std::cout << (identical ? "(no differences)\n"
+                            : "(only secret values differ: --show-secrets "
+                              "shows them)\n");
     return;
   }
   std::cout << '\n';

@@ -1888,9 +1888,40 @@ std::string unified_diff(std::string_view before, std::string_view after,
     }
     return out;
   }
+  // dtl numbers a hunk by the line indexes it recorded in its edit script,
+  // which are off once its search went on from where it got more than once
+  // (it does past 2·10^6 path points, and each such restart's offset
+  // replaced the one before instead of adding to it: a hunk after a block
+  // of 2 829 replaced lines said 1423 for 2837). The hunks are runs of the
+  // script in order (within a run of changes, dtl puts the deletions
+  // first), so their first lines are counted here: a hunk's run starts at
+  // its first context line (found by its place in memory, a view into the
+  // text), or without one at the first change after the lines before it.
+  const auto script = diff.getSes().getSequence();
+  std::size_t at = 0;
+  long long line_a = 1;
+  long long line_b = 1;
+  const auto step = [&script, &at, &line_a, &line_b] {
+    line_a += script[at].second.type == dtl::SES_ADD ? 0 : 1;
+    line_b += script[at].second.type == dtl::SES_DELETE ? 0 : 1;
+    ++at;
+  };
   for (const auto &hunk : diff.getUniHunks()) {
-    out += "@@ -" + range(hunk.a, hunk.b, offset) + " +" +
-           range(hunk.c, hunk.d, offset) + " @@\n";
+    const char *context = hunk.common[0].empty()
+                              ? nullptr
+                              : hunk.common[0].front().first.text.data();
+    while (at < script.size() &&
+           (context != nullptr ? script[at].first.text.data() != context
+                               : script[at].second.type == dtl::SES_COMMON)) {
+      step();
+    }
+    out += "@@ -" + range(line_a, hunk.b, offset) + " +" +
+           range(line_b, hunk.d, offset) + " @@\n";
+    for (std::size_t n =
+             hunk.common[0].size() + hunk.change.size() + hunk.common[1].size();
+         n > 0 && at < script.size(); --n) {
+      step();
+    }
     for (const auto *lines : {&hunk.common[0], &hunk.change, &hunk.common[1]}) {
       for (const auto &[line, info] : *lines) {
         line_out(info.type == dtl::SES_ADD      ? '+'

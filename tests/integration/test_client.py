@@ -332,6 +332,24 @@ class CommandsTest(ClientTestCase):
         self.assertNotIn("too different", self.ctl("diff", self.id1,
                                                    self.id2).stdout.decode())
 
+    def test_a_change_of_a_secret_alone_is_not_called_no_difference(self):
+        # A token changed except in its last four characters masks to the
+        # same line: the masked diff is empty, but the files differ. Before,
+        # `diff` and the restore's preview said "(no differences)".
+        other = TOKEN[:4] + "X" + TOKEN[5:]
+        self.sb.write(CURSOR, servers_json("github", token=other))
+        id3 = self.wait_snapshot(CURSOR, servers_json("github",
+                                                      token=other))["id"]
+        for args in (("diff", self.id2, id3), ("diff", self.id2),
+                     ("restore", self.id2, "--dry-run")):
+            out = self.ctl(*args).stdout.decode()
+            self.assertIn("(only secret values differ: --show-secrets shows "
+                          "them)", out, args)
+            self.assertNotIn("(no differences)", out, args)
+            self.assertNotIn(TOKEN, out)
+        out = self.ctl("diff", self.id2, id3, "--show-secrets").stdout.decode()
+        self.assertIn("+" + ' ' * 8 + f'"GITHUB_TOKEN": "{other}"', out)
+
     def test_snapshot_pin_unpin(self):
         r = ctl_json(self, "snapshot", CURSOR.replace("~", self.sb.home),
                      "--note", "before the upgrade")

@@ -1168,6 +1168,32 @@ TEST_CASE("unified_diff within a budget of line comparisons") {
     CHECK(diff.find("\\ No newline at end of file\n") != std::string::npos);
   }
 
+  SUBCASE("hunks after a block that made dtl restart its search") {
+    // 2 829 lines replaced, then a change further down: dtl's search
+    // passes 2·10^6 path points and goes on from where it got, twice, and
+    // the line numbers it recorded after that were off (the second hunk
+    // was numbered 1423, inside the first: `patch` applied it elsewhere).
+    std::string before;
+    std::string after;
+    for (int i = 0; i < 2829; ++i) {
+      before += "line" + std::to_string(i) + "\n";
+      after += "other" + std::to_string(i) + "\n";
+    }
+    for (int i = 0; i < 10; ++i) {
+      before += "same" + std::to_string(i) + "\n";
+      after += "same" + std::to_string(i) + "\n";
+    }
+    before += "end\n";
+    after += "END\n";
+    DiffBudget budget;
+    const std::string diff = unified_diff(before, after, "a", "b",
+                                          DiffSecrets::shown, nullptr, &budget);
+    CHECK_FALSE(budget.whole);
+    CHECK(diff.find("@@ -1,2832 +1,2832 @@\n") != std::string::npos);
+    CHECK(diff.find("@@ -2837,4 +2837,4 @@\n") != std::string::npos);
+    CHECK(apply_unified(before, diff) == after);
+  }
+
   SUBCASE("masked texts share the budget") {
     const std::string before = numbered_lines(12);
     const std::string after = change_lines(12, 3, 9);
