@@ -2130,16 +2130,19 @@ SecretWords secret_words(std::initializer_list<const McpView *> views,
 std::string mask_secrets_in_text(std::string_view text, MaskStyle style,
                                  const SecretWords *words) {
   std::string out = mask_secrets_in_text(text, style);
-  if (words == nullptr) {
-    return out;
-  }
   // What the line rules missed: a value on another line than its key (a
   // YAML block scalar, a TOML multi-line string, JSONC with a comment or a
   // line break between key and value), or after an anchor.
+  return words == nullptr ? out
+                          : mask_secret_words(std::move(out), style, *words);
+}
+
+std::string mask_secret_words(std::string out, MaskStyle style,
+                              const SecretWords &words) {
   // Boyer-Moore-Horspool: a secret is long and rarely there, so most of the
   // text is skipped (string::find stops at each copy of its first byte: a
   // 2 MB ~/.claude.json with 96 values took 100 ms, twice per diff).
-  for (const std::string &word : words->words) {
+  for (const std::string &word : words.words) {
     if (word.empty()) {
       continue;
     }

@@ -169,4 +169,10 @@ SecretWords secret_words(std::initializer_list<const McpView *> views,
 std::string mask_secrets_in_text(std::string_view text, MaskStyle style,
                                  const SecretWords *words);
 
+// Only the second step: every whole-word occurrence of `words` in `text`
+// masked, wherever it stands (a server's args or URL holding the value of
+// one of its secret env entries).
+std::string mask_secret_words(std::string text, MaskStyle style,
+                              const SecretWords &words);
+
 } // namespace mcpbk

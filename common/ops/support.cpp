@@ -281,8 +281,15 @@ McpView view_of(std::string_view bytes, const WatchTarget &target) {
 
 json servers_json(const McpView &view, bool show_secrets) {
   json servers = json::object();
+  // A secret value is masked where it is repeated too (`--api-key=` + the
+  // value of API_KEY in args, a URL's query), as a masked diff masks it.
+  const SecretWords words =
+      show_secrets ? SecretWords{} : secret_words({&view});
   for (const auto &[name, entry] : view.servers) {
-    const std::string text = show_secrets ? entry : mask_secrets_in_json(entry);
+    const std::string text =
+        show_secrets ? entry
+                     : mask_secret_words(mask_secrets_in_json(entry),
+                                         MaskStyle::hint, words);
     json parsed = json::parse(text, nullptr, false);
     servers[name] = parsed.is_discarded() ? json(text) : std::move(parsed);
   }

@@ -250,6 +250,27 @@ class CommandsTest(ClientTestCase):
         self.assertEqual(r.stderr,
                          b"mcpbkctl: no snapshot with id 999999 [not_found]\n")
 
+    def test_show_masks_a_secret_where_it_is_repeated(self):
+        # The value of a secret env entry repeated in args and in a URL was
+        # shown in clear by `show` (a masked `diff` masked it).
+        key = "mysupersecretvalue99"
+        doc = {"mcpServers": {"api": {
+            "command": "npx", "args": ["--key=" + key, "--verbose"],
+            "url": "https://h.example/mcp?k=" + key,
+            "env": {"API_KEY": key}}}}
+        text = json.dumps(doc, indent=2) + "\n"
+        self.sb.write(CURSOR, text)
+        sid = self.wait_snapshot(CURSOR, text)["id"]
+        for args in (("show", sid), ("--json", "show", sid)):
+            out = self.ctl(*args).stdout.decode()
+            self.assertNotIn(key, out, args)
+            self.assertIn("e99", out, args)
+        shown = ctl_json(self, "show", sid)["servers"]["api"]
+        self.assertEqual(shown["args"][1], "--verbose")
+        self.assertTrue(shown["url"].startswith("https://h.example/mcp?k="))
+        self.assertIn(key, self.ctl("show", sid,
+                                    "--show-secrets").stdout.decode())
+
     def test_cat_is_byte_exact_even_for_binary(self):
         self.assertEqual(self.ctl("cat", self.id1).stdout, self.v1.encode())
         blob = b"\xff\xfe{not json\x00\x80 \xe2\x28\xa1\n"
