@@ -27,6 +27,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness as h  # noqa: E402
+from ab_restore import count  # noqa: E402  (snapshots listed, -1 on error)
 
 PAIRS = [("small edit", 1, 2), ("scattered", 2, 5), ("re-indented", 2, 3),
          ("reordered", 2, 4)]
@@ -53,15 +54,6 @@ def versions(tool, work):
     with open(paths[4], "w") as f:
         json.dump(doc, f, indent=2)
     return paths
-
-
-def count(ctl, sb):
-    r = subprocess.run([ctl, "list", "--json"], env=sb.env,
-                       capture_output=True)
-    if r.returncode != 0:
-        return -1
-    listed = json.loads(r.stdout)
-    return len(listed["snapshots"] if isinstance(listed, dict) else listed)
 
 
 def setup(build, files):
