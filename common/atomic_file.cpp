@@ -155,7 +155,23 @@ void AtomicFileWriter::start_flush() {
 #endif
 }
 
-Result<void> AtomicFileWriter::commit() {
+FileStamp FileStamp::of(const fs::path &path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return {};
+  }
+  constexpr std::int64_t k_ns = 1'000'000'000;
+  return {
+      true,
+      static_cast<std::uint64_t>(st.st_dev),
+      static_cast<std::uint64_t>(st.st_ino),
+      static_cast<std::uint64_t>(st.st_size),
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * k_ns + st.st_mtim.tv_nsec,
+      static_cast<std::int64_t>(st.st_ctim.tv_sec) * k_ns + st.st_ctim.tv_nsec};
+}
+
+Result<void>
+AtomicFileWriter::commit(const std::optional<FileStamp> &expected) {
   // fchmod: the umask may have narrowed the mode given to open().
   if (::fchmod(m_fd, m_mode & 07777) != 0) {
     return fail_errno("cannot set mode of " + m_temp.string(), errno);
@@ -166,6 +182,12 @@ Result<void> AtomicFileWriter::commit() {
   const int fd = std::exchange(m_fd, -1);
   if (::close(fd) != 0) {
     return fail_errno("cannot close " + m_temp.string(), errno);
+  }
+  if (expected && FileStamp::of(m_target) != *expected) {
+    return fail(ErrorCode::conflict,
+                m_target.string() +
+                    " changed while it was being replaced (another program "
+                    "saved it meanwhile): it was left as it is");
   }
   // A reference to the file about to be replaced (see release_replaced);
   // O_PATH opens nothing, so a target swapped for a FIFO cannot block it.

@@ -141,6 +141,11 @@ json op_restore(Context &context, const json &raw_args) {
       only_mcp ? value_or_throw(context.store.content(source))
                : value_or_throw(
                      context.store.read_blob(source.sha256, Store::Verify::no));
+  // The file is replaced only while it still looks as it did before it was
+  // read (AtomicFileWriter::commit): a save by its host meanwhile would be
+  // lost without a record. --only-mcp keeps the rest of what is read here;
+  // a whole restore records what it replaces below, and looks again there.
+  FileStamp stamp = FileStamp::of(dest);
   std::optional<std::string> current;
   if (auto read = read_file(dest, context.config.store.max_file_bytes)) {
     current = std::move(*read);
@@ -283,6 +288,9 @@ json op_restore(Context &context, const json &raw_args) {
     // Read once more: whatever a writer saved meanwhile is what gets
     // replaced. Usually it is what was read above, whose hash and view are
     // reused.
+    if (!only_mcp) {
+      stamp = FileStamp::of(dest);
+    }
     CaptureRequest pre;
     pre.trigger = SnapshotTrigger::pre_restore;
     pre.known_bytes = *current;
@@ -329,9 +337,13 @@ json op_restore(Context &context, const json &raw_args) {
     warning += (warning.empty() ? "" : "; ") + text;
     result["warning"] = warning;
   };
-  if (auto committed = writer->commit(); !committed) {
+  if (auto committed = writer->commit(stamp); !committed) {
     if (!writer->replaced()) {
-      throw OpError(committed.error().code, committed.error().message);
+      throw OpError(committed.error().code,
+                    committed.error().message +
+                        (committed.error().code == ErrorCode::conflict
+                             ? "; restore again"
+                             : ""));
     }
     warn("the file was replaced, but " + committed.error().message +
          ": a crash of the system now could bring the old file back; "

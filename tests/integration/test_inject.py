@@ -305,5 +305,51 @@ class DaemonCaptureFaultTest(DaemonTestCase):
         print(f"\n{runs} captures with a fault injected", flush=True)
 
 
+class SaveDuringRestoreTest(RestoreFaultBase):
+    """A host saves the file while an offline restore replaces it."""
+
+    def test_a_save_after_the_restore_read_the_file_is_kept(self):
+        # Every fsync of the restore waits 1 s. Once it has recorded the
+        # file it replaces (pre-restore), the next is its temp file's, just
+        # before the rename; meanwhile the host saves the file. Before, the
+        # rename replaced that save, which no snapshot held: lost. Now the
+        # restore leaves the file as the host saved it and says so.
+        host = '{"mcpServers": {"host": {"command": "npx"}}}\n'
+        env = dict(self.sb.env)
+        if os.environ.get("MCPBK_SANITIZED"):
+            env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
+                                   ":detect_leaks=0").lstrip(":")
+        for extra in ((), ("--only-mcp",)):
+            self.reset()
+            proc = subprocess.Popen(
+                ["strace", "-qq", "-f", "-o", "/dev/null", "-e", "trace=fsync",
+                 "-e", "inject=fsync:delay_enter=1000000", MCPBKCTL,
+                 "--socket", os.path.join(self.sb.root, "nowhere"),
+                 "restore", "1", "--yes", *extra],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                def recorded():
+                    con = sqlite3.connect(self.sb.store_file, timeout=5)
+                    try:
+                        return (sha(CURRENT),) in con.execute(
+                            "SELECT sha256 FROM snapshots").fetchall()
+                    finally:
+                        con.close()
+                wait_for(recorded, 30, "the pre-restore snapshot")
+                self.sb.write(CURSOR, host)
+                out, err = proc.communicate(timeout=60)
+            finally:
+                proc.kill()
+            self.assertEqual(proc.returncode, 1, (extra, out, err))
+            self.assertIn(b"changed while it was being replaced (another "
+                          b"program saved it meanwhile): it was left as it "
+                          b"is; restore again", err)
+            with open(self.sb.path(CURSOR)) as f:
+                self.assertEqual(f.read(), host, extra)
+            self.assertEqual(
+                os.listdir(os.path.dirname(self.sb.path(CURSOR))),
+                ["mcp.json"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 #include <tests/unit/scratch.hpp>
 
+#include <cstdio>
+#include <utility>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,6 +149,59 @@ TEST_CASE("AtomicFileWriter hands over the file it replaced") {
     CHECK(entries(dir) == 1);
     CHECK(test::read_file(target / "inside") == "x");
   }
+}
+
+TEST_CASE("AtomicFileWriter replaces only what it expects") {
+  const auto dir = test::scratch_dir();
+  const fs::path file = dir / "config.json";
+  const auto write_in_place = [&file](const std::string &text) {
+    FILE *f = std::fopen(file.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  };
+  write_in_place("old");
+  const FileStamp stamp = FileStamp::of(file);
+  CHECK(stamp.exists);
+  CHECK(stamp == FileStamp::of(file));
+
+  SUBCASE("unchanged: replaced") {
+    auto writer = AtomicFileWriter::open(file);
+    REQUIRE(writer);
+    REQUIRE(writer->write("new"));
+    REQUIRE(writer->commit(stamp));
+    CHECK(test::read_file(file) == "new");
+  }
+  SUBCASE("saved in place meanwhile: left as it is") {
+    // Another size: the same size within one tick of the clock that
+    // stamps files (a few ms) may keep every field.
+    auto writer = AtomicFileWriter::open(file);
+    REQUIRE(writer);
+    REQUIRE(writer->write("new"));
+    write_in_place("older");
+    const auto committed = writer->commit(stamp);
+    REQUIRE_FALSE(committed);
+    CHECK(committed.error().code == ErrorCode::conflict);
+    CHECK_FALSE(writer->replaced());
+    CHECK(test::read_file(file) == "older");
+  }
+  SUBCASE("renamed over meanwhile, or created where there was none") {
+    const FileStamp none = FileStamp::of(dir / "missing.json");
+    CHECK_FALSE(none.exists);
+    for (const auto &[target, expected] :
+         {std::pair{file, stamp}, std::pair{dir / "missing.json", none}}) {
+      auto writer = AtomicFileWriter::open(target);
+      REQUIRE(writer);
+      REQUIRE(writer->write("new"));
+      REQUIRE(atomic_write(target, "theirs"));
+      const auto committed = writer->commit(expected);
+      REQUIRE_FALSE(committed);
+      CHECK(committed.error().code == ErrorCode::conflict);
+      CHECK(test::read_file(target) == "theirs");
+    }
+  }
+  // No temp file is left behind either way.
+  CHECK(entries(dir) == (fs::exists(dir / "missing.json") ? 2 : 1));
 }
 
 TEST_CASE("is_temp_name") {
