@@ -926,8 +926,16 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
       die(k_exit_failed, "restore cancelled: no answer on standard input "
                          "(--yes restores without asking)");
     }
-    if (answer != "y" && answer != "Y" && answer != "yes") {
-      die(k_exit_failed, "restore cancelled");
+    // "y" or "yes" in any case, spaces (and a terminal's \r) around it.
+    const auto first = answer.find_first_not_of(" \t\r");
+    answer = first == std::string::npos
+                 ? std::string()
+                 : answer.substr(first,
+                                 answer.find_last_not_of(" \t\r") - first + 1);
+    std::transform(answer.begin(), answer.end(), answer.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (answer != "y" && answer != "yes") {
+      die(k_exit_failed, "restore cancelled (y or yes restores)");
     }
     if (const auto it = preview.find("restored_from");
         it != preview.end() && o.last_good) {

@@ -761,6 +761,16 @@ class RestoreTest(ClientTestCase):
         r = self.ctl("restore", self.id1, code=1, input=b"")
         self.assertIn(b"no answer on standard input (--yes restores without "
                       b"asking)", r.stderr)
+        for answer in (b"nope\n", b"yess\n"):
+            r = self.ctl("restore", self.id1, code=1, input=answer)
+            self.assertIn(b"mcpbkctl: restore cancelled (y or yes restores)",
+                          r.stderr)
+        # Any case, spaces and a \r around it.
+        for n, answer in enumerate((b" Yes \r\n", b"Y\n", b"YES\n",
+                                    b"yes\n")):
+            sid = (self.id1, self.id2)[n % 2]
+            r = self.ctl("restore", sid, input=answer)
+            self.assertIn(f"restored #{sid}".encode(), r.stdout, answer)
         r = self.ctl("restore", self.id1, input=b"y\n")
         self.assertIn(f"restored #{self.id1}".encode(), r.stdout)
         with open(self.cursor, "rb") as f:
