@@ -912,8 +912,11 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
     }
     if (!preview.value("changed", true)) {
       // Nothing to ask about: the file already holds what would be written.
+      // The reply is the daemon's to the preview: not a dry run asked for.
       if (rt.json_output()) {
-        rt.print_json(preview);
+        json result = preview;
+        result["dry_run"] = false;
+        rt.print_json(result);
       } else {
         std::cout << nothing_to_restore(rt, preview, o.only_mcp) << '\n';
       }

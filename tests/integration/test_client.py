@@ -795,6 +795,7 @@ class RestoreTest(ClientTestCase):
                          f"holds the content of snapshot #{self.id1}\n")
         d = ctl_json(self, "restore", self.id1, "--yes")
         self.assertFalse(d["changed"])
+        self.assertFalse(d["dry_run"])  # it said true: the preview's reply
         self.assertNotIn("snapshot", d)
         self.assertNotIn("pre_restore_id", d)
         self.assertEqual(self.snapshots(CURSOR), before)
