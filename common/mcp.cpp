@@ -1122,8 +1122,17 @@ std::string mask_pairs_in_line(std::string_view line, MaskStyle style) {
       std::size_t last = line.find_last_not_of(" \t\r\n", end - 1);
       std::size_t bare_end = last == std::string_view::npos ? value : last + 1;
       bare_end = std::max(bare_end, value);
-      out += mask_value(line.substr(value, bare_end - value), style);
-      out.append(line.substr(bare_end));
+      std::string_view bare = line.substr(value, bare_end - value);
+      while (!bare.empty() && (bare.back() == ',' || bare.back() == ' ')) {
+        bare.remove_suffix(1);
+      }
+      // A literal hides nothing ("passwordlessLogin": false): kept.
+      if (bare == "true" || bare == "false" || bare == "null") {
+        out.append(line.substr(value));
+      } else {
+        out += mask_value(line.substr(value, bare_end - value), style);
+        out.append(line.substr(bare_end));
+      }
       i = line.size();
     }
   }

@@ -2267,6 +2267,17 @@ TEST_CASE("mask_secrets_in_text") {
     CHECK(mask_secrets_in_text("    cmd: npx\n") == "    cmd: npx\n");
   }
 
+  SUBCASE("literals under a secret-looking key are kept") {
+    // ~/.claude.json's "passwordlessLogin": false showed as "••••".
+    for (const std::string line :
+         {"  \"passwordlessLogin\": false,\n", "  \"api_key\": null\n",
+          "password: true\n", "token = false # off\n"}) {
+      CHECK(mask_secrets_in_text(line) == line);
+    }
+    CHECK(mask_secrets_in_text("password: falsehood\n") ==
+          "password: " + k_mask + "hood\n");
+  }
+
   SUBCASE("tokens anywhere, rest of the line kept") {
     CHECK(mask_secrets_in_text("    \"args\": [\"--key\", "
                                "\"ghp_abcdefghijklmnopqrstuvwxyz0123\"],") ==
