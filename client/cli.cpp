@@ -940,6 +940,18 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
     if (answer != "y" && answer != "yes") {
       die(k_exit_failed, "restore cancelled (y or yes restores)");
     }
+    // Restore over what the preview compared, or not at all (the file may
+    // have been saved while the question waited). A daemon from before
+    // these arguments says neither.
+    if (const auto it = preview.find("current_exists");
+        it != preview.end() && it->is_boolean()) {
+      if (it->get<bool>()) {
+        args["expect_current_sha256"] =
+            preview.value("current_sha256", std::string());
+      } else {
+        args["expect_missing"] = true;
+      }
+    }
     if (const auto it = preview.find("restored_from");
         it != preview.end() && o.last_good) {
       // Restore exactly what was shown, even if a newer good one appeared.

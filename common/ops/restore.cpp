@@ -1,7 +1,10 @@
 // restore: write a snapshot back atomically (SPEC §9).
 //
 // Args: id | last_good:true with host? and/or path?; to? (another path);
-// dry_run?; only_mcp?; show_secrets? (for the diff); diff? (default true:
+// dry_run?; only_mcp?; show_secrets? (for the diff); expect_current_sha256?
+// (a preview's current_sha256) or expect_missing? (the preview found no
+// file): refused with conflict when the file no longer is so; diff?
+// (default true:
 // false leaves out `unified`, the masked text diff of both whole files, for
 // clients that do not show it).
 // Steps: verify the blob's hash; compute the new bytes (only_mcp: the current
@@ -10,7 +13,8 @@
 // current content (trigger pre-restore) when the store does not have it,
 // write atomically (through a symlink, keeping the mode, else the recorded
 // mode), record the result (trigger restore) and tell the daemon.
-// Result: {restored_to, restored_from:{snapshot}, snapshot:{the restore
+// Result: {restored_to, restored_from:{snapshot}, current_exists,
+// current_sha256? (of the file read before the restore), snapshot:{the restore
 // snapshot}, pre_restore_id? (the pre-restore snapshot, when one was
 // taken), previous_id? (the snapshot already holding the replaced content),
 // bytes, changed, summary, servers, unified?, unified_whole?, warning?};
@@ -119,6 +123,11 @@ json op_restore(Context &context, const json &raw_args) {
   const bool has_diff = args.has("diff");
   const bool diff_flag = args.flag("diff");
   const bool with_diff = !has_diff || diff_flag;
+  // From the preview the user answered: the file must still hold what the
+  // preview compared (its current_sha256), or still be missing.
+  const std::optional<std::string> expect_current =
+      args.string("expect_current_sha256");
+  const bool expect_missing = args.flag("expect_missing");
   const SnapshotRecord source = pick_snapshot(context, args);
 
   // Only looked up here, before anything that could change the daemon's
@@ -159,6 +168,15 @@ json op_restore(Context &context, const json &raw_args) {
   } else if (read.error().code != ErrorCode::not_found) {
     throw OpError(read.error().code, "cannot read the file to restore over: " +
                                          read.error().message);
+  }
+
+  if ((expect_missing && current) ||
+      (expect_current &&
+       (!current || *expect_current != sha256_hex(*current)))) {
+    throw OpError(ErrorCode::conflict,
+                  shorten_home(dest, context.env.home()) +
+                      " changed since the preview: nothing was restored; "
+                      "restore again to see what it would replace now");
   }
 
   std::string new_bytes;
@@ -236,6 +254,10 @@ json op_restore(Context &context, const json &raw_args) {
       {"bytes", new_bytes.size()},
       {"summary", summarize_change(&before, after)},
       {"servers", server_changes_json(semantic_diff(before, after))}};
+  result["current_exists"] = current.has_value();
+  if (current) {
+    result["current_sha256"] = old_sha;
+  }
   if (with_diff) {
     const SecretWords words = secret_words({&before, &after});
     DiffBudget budget;
