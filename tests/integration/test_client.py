@@ -746,55 +746,46 @@ class RestoreTest(ClientTestCase):
             self.assertEqual(f.read(), self.v1.encode())
         self.assertEqual(len(self.snapshots(CURSOR)), len(before) + 1)
 
+    def answer_after(self, args, meanwhile, answer=b"y\n"):
+        """Runs mcpbkctl ARGS, calls meanwhile() once it asks, then answers;
+        returns (exit code, stdout, stderr)."""
+        proc = subprocess.Popen([MCPBKCTL, *map(str, args)], env=self.sb.env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            err = b""
+            while b"Restore? [y/N]" not in err:
+                chunk = proc.stderr.read1(4096)
+                self.assertTrue(chunk, f"{args}: no question: {err!r}")
+                err += chunk
+            meanwhile()
+            out, rest = proc.communicate(answer, timeout=30)
+        finally:
+            proc.kill()
+        return proc.returncode, out, err + rest
+
     def test_a_save_while_the_question_waits_is_not_replaced(self):
         # The preview compared the file as it was; saved again before the
         # answer, it is not what the user agreed to replace. Before, the
         # restore went on (the save kept only as a pre-restore snapshot);
         # now it stops, and the next restore shows the new diff.
         saved = servers_json("github", "saved-meanwhile")
-        for args, expected in ((("restore", self.id1), saved),
-                               (("restore", self.id1, "--only-mcp"), saved),
-                               (("--json", "restore", self.id1), saved)):
-            self.sb.write(CURSOR, self.v2)
-            proc = subprocess.Popen([MCPBKCTL, *map(str, args)],
-                                    env=self.sb.env, stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            try:
-                err = b""
-                while b"Restore? [y/N]" not in err:
-                    chunk = proc.stderr.read1(4096)
-                    self.assertTrue(chunk, f"{args}: no question: {err!r}")
-                    err += chunk
-                self.sb.write(CURSOR, saved)
-                out, rest = proc.communicate(b"y\n", timeout=30)
-            finally:
-                proc.kill()
-            self.assertEqual(proc.returncode, 1, (args, out, err + rest))
+        for args in (("restore", self.id1), ("restore", self.id1, "--only-mcp"),
+                     ("--json", "restore", self.id1), None):
+            if args is None:
+                # Missing at the preview, created before the answer.
+                os.remove(self.cursor)
+                args = ("restore", self.id1)
+            else:
+                self.sb.write(CURSOR, self.v2)
+            code, out, err = self.answer_after(
+                args, lambda: self.sb.write(CURSOR, saved))
+            self.assertEqual(code, 1, (args, out, err))
             self.assertIn(b"~/.cursor/mcp.json changed since the preview: "
                           b"nothing was restored; restore again to see what "
-                          b"it would replace now", rest)
+                          b"it would replace now", err)
             with open(self.cursor) as f:
-                self.assertEqual(f.read(), expected, args)
-        # A file missing at the preview and created before the answer.
-        os.remove(self.cursor)
-        proc = subprocess.Popen([MCPBKCTL, "restore", str(self.id1)],
-                                env=self.sb.env, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            err = b""
-            while b"Restore? [y/N]" not in err:
-                chunk = proc.stderr.read1(4096)
-                self.assertTrue(chunk, f"no question: {err!r}")
-                err += chunk
-            self.sb.write(CURSOR, saved)
-            out, rest = proc.communicate(b"y\n", timeout=30)
-        finally:
-            proc.kill()
-        self.assertEqual(proc.returncode, 1, (out, err + rest))
-        self.assertIn(b"changed since the preview", rest)
-        with open(self.cursor) as f:
-            self.assertEqual(f.read(), saved)
+                self.assertEqual(f.read(), saved, args)
         # Unchanged, the answer restores (and a missing file too).
         self.sb.write(CURSOR, self.v2)
         r = self.ctl("restore", self.id1, input=b"y\n")
