@@ -4,9 +4,8 @@
 // dry_run?; only_mcp?; show_secrets? (for the diff); expect_current_sha256?
 // (a preview's current_sha256) or expect_missing? (the preview found no
 // file): refused with conflict when the file no longer is so; diff?
-// (default true:
-// false leaves out `unified`, the masked text diff of both whole files, for
-// clients that do not show it).
+// (default true: false leaves out `unified`, the masked text diff of both
+// whole files, for clients that do not show it).
 // Steps: verify the blob's hash; compute the new bytes (only_mcp: the current
 // file with its server maps replaced, refused when the current file does not
 // parse); with dry_run return the diff and change nothing; else snapshot the
@@ -17,13 +16,14 @@
 // current_sha256? (of the file read before the restore), snapshot:{the restore
 // snapshot}, pre_restore_id? (the pre-restore snapshot, when one was
 // taken), previous_id? (the snapshot already holding the replaced content),
-// bytes, changed, summary, servers, unified?, unified_whole?, warning?};
-// unified_whole as in diff (op_diff). When the file
-// already holds the new bytes (changed:false) nothing is written or recorded
-// and the reply has neither snapshot nor pre_restore_id; with dry_run:
-// {dry_run:true, restored_to, restored_from, changed, bytes, summary, servers,
-// unified?, unified_whole?, warning?}. unified and unified_whole are there
-// unless diff:false.
+// bytes, changed, summary, servers, unified?, unified_whole? (as in diff),
+// warning?}. When the file already holds the new bytes (changed:false)
+// nothing is written or recorded and the reply has neither snapshot nor
+// pre_restore_id; with dry_run:
+// {dry_run:true, restored_to, restored_from, current_exists,
+// current_sha256?, changed, bytes, summary, servers, unified?,
+// unified_whole?, warning?}. unified and unified_whole are there unless
+// diff:false.
 
 #include <common/atomic_file.hpp>
 #include <common/fs.hpp>
