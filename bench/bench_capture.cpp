@@ -14,6 +14,7 @@
 #include <common/compress.hpp>
 #include <common/config.hpp>
 #include <common/hash.hpp>
+#include <common/hosts.hpp>
 #include <common/mcp.hpp>
 #include <common/sqlite.hpp>
 #include <common/store.hpp>
@@ -277,10 +278,7 @@ void BM_claude_projects(benchmark::State &state) {
 
 void BM_extract_mcp(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
-  std::string locations;
-  for (const auto &l : fx.target.mcp_locations) {
-    locations += (locations.empty() ? "" : " ") + l;
-  }
+  const std::string locations = locations_of(fx.target);
   for (auto _ : state) {
     benchmark::DoNotOptimize(extract_mcp(fx.base, fx.target.format, locations));
   }
@@ -326,10 +324,7 @@ void BM_replace_mcp_every_project(benchmark::State &state) {
 
 void BM_assess_risk(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
-  std::string locations;
-  for (const auto &l : fx.target.mcp_locations) {
-    locations += (locations.empty() ? "" : " ") + l;
-  }
+  const std::string locations = locations_of(fx.target);
   const std::string before = bench::with_rev(fx.base, 1);
   const std::string after = bench::with_rev(fx.base, 2);
   const McpView vb = extract_mcp(before, fx.target.format, locations);
@@ -399,10 +394,7 @@ void BM_unified_diff(benchmark::State &state, Rewrite how,
 // file's servers found wherever it stands.
 void BM_mask_secrets_in_text(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
-  std::string locations;
-  for (const auto &l : fx.target.mcp_locations) {
-    locations += (locations.empty() ? "" : " ") + l;
-  }
+  const std::string locations = locations_of(fx.target);
   const std::string text = bench::with_rev(fx.base, 1);
   const McpView view = extract_mcp(text, fx.target.format, locations);
   const SecretWords words = secret_words({&view});

@@ -155,23 +155,16 @@ void AtomicFileWriter::start_flush() {
 #endif
 }
 
-FileStamp FileStamp::of(const fs::path &path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return {};
-  }
-  constexpr std::int64_t k_ns = 1'000'000'000;
-  return {
-      true,
-      static_cast<std::uint64_t>(st.st_dev),
-      static_cast<std::uint64_t>(st.st_ino),
-      static_cast<std::uint64_t>(st.st_size),
-      static_cast<std::int64_t>(st.st_mtim.tv_sec) * k_ns + st.st_mtim.tv_nsec,
-      static_cast<std::int64_t>(st.st_ctim.tv_sec) * k_ns + st.st_ctim.tv_nsec};
+Result<void> AtomicFileWriter::commit() {
+  return commit(nullptr);
 }
 
 Result<void>
-AtomicFileWriter::commit(const std::optional<FileStamp> &expected) {
+AtomicFileWriter::commit_if_unchanged(const std::optional<FileInfo> &seen) {
+  return commit(&seen);
+}
+
+Result<void> AtomicFileWriter::commit(const std::optional<FileInfo> *seen) {
   // fchmod: the umask may have narrowed the mode given to open().
   if (::fchmod(m_fd, m_mode & 07777) != 0) {
     return fail_errno("cannot set mode of " + m_temp.string(), errno);
@@ -183,7 +176,7 @@ AtomicFileWriter::commit(const std::optional<FileStamp> &expected) {
   if (::close(fd) != 0) {
     return fail_errno("cannot close " + m_temp.string(), errno);
   }
-  if (expected && FileStamp::of(m_target) != *expected) {
+  if (seen != nullptr && !unchanged(*seen, stat_or_missing(m_target))) {
     return fail(ErrorCode::conflict,
                 m_target.string() +
                     " changed while it was being replaced (another program "

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <common/error.hpp>
+#include <common/fs.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -23,19 +24,6 @@ Result<void> atomic_write(const std::filesystem::path &target,
                           std::string_view bytes,
                           std::optional<std::uint32_t> mode = std::nullopt);
 
-// What a file looks like from outside (stat, links followed): a write to
-// it, a rename over it, its creation or its removal changes it.
-struct FileStamp {
-  bool exists = false;
-  std::uint64_t device = 0;
-  std::uint64_t inode = 0;
-  std::uint64_t size = 0;
-  std::int64_t mtime_ns = 0;
-  std::int64_t ctime_ns = 0;
-  bool operator==(const FileStamp &) const = default;
-  static FileStamp of(const std::filesystem::path &path);
-};
-
 // Writes a file in pieces with the same guarantees as atomic_write():
 // nothing is visible at the target until commit(), and a writer destroyed
 // without commit() removes its temp file.
@@ -56,11 +44,13 @@ public:
   // it (Linux; elsewhere nothing), so that work done before commit()
   // overlaps the disk's. A hint: commit() makes it durable either way.
   void start_flush();
-  // fsync, rename over the target, fsync the directory. With `expected`,
-  // only while the target still looks so, checked after the fsync, right
-  // before the rename: else ErrorCode::conflict, and the target is left
-  // as it is (what another program saved meanwhile is not replaced).
-  Result<void> commit(const std::optional<FileStamp> &expected = std::nullopt);
+  // fsync, rename over the target, fsync the directory.
+  Result<void> commit();
+  // The same, only while the target is unchanged() since `seen` (a
+  // stat_or_missing() of it), checked after the fsync, right before the
+  // rename: else ErrorCode::conflict, and the target is left as it is
+  // (what another program saved meanwhile is not replaced).
+  Result<void> commit_if_unchanged(const std::optional<FileInfo> &seen);
   // Whether commit() renamed the file over the target: true when only the
   // directory's fsync failed, so that the new content is in place but not
   // known to survive a crash of the system.
@@ -76,6 +66,7 @@ public:
 
 private:
   AtomicFileWriter() = default;
+  Result<void> commit(const std::optional<FileInfo> *seen);
   int m_fd = -1;
   std::filesystem::path m_temp;
   std::filesystem::path m_target; // the final target (links followed)

@@ -69,6 +69,21 @@ Result<std::optional<FileInfo>> stat_path(const fs::path &path) {
   return std::optional<FileInfo>{info_from(st, true)};
 }
 
+std::optional<FileInfo> stat_or_missing(const fs::path &path) {
+  auto info = stat_path(path);
+  return info ? *info : std::nullopt;
+}
+
+bool unchanged(const std::optional<FileInfo> &before,
+               const std::optional<FileInfo> &now) {
+  if (!before || !now) {
+    return !before && !now;
+  }
+  return before->size == now->size && before->mtime_ns == now->mtime_ns &&
+         before->ctime_ns == now->ctime_ns && before->inode == now->inode &&
+         before->device == now->device && before->is_regular == now->is_regular;
+}
+
 namespace {
 
 // The string read_file() returns: growing it zero-fills the new room.

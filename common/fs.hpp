@@ -32,6 +32,15 @@ struct FileInfo {
 // error.
 Result<std::optional<FileInfo>> stat_path(const std::filesystem::path &path);
 
+// stat_path() where a path that cannot be looked at counts as missing.
+std::optional<FileInfo> stat_or_missing(const std::filesystem::path &path);
+
+// Whether two looks at a path saw it unchanged: missing both times, or the
+// same file (device, inode, kind) not written since (size, modification
+// and change times). Whether the path is a link, and a chmod, do not count.
+bool unchanged(const std::optional<FileInfo> &before,
+               const std::optional<FileInfo> &now);
+
 // Reads a whole regular file. too_large when it exceeds max_bytes;
 // not_found when it does not exist; io_error for anything else.
 Result<std::string> read_file(const std::filesystem::path &path,

@@ -57,22 +57,17 @@ public:
 private:
   using States = std::map<fs::path, std::optional<FileInfo>>;
 
-  static std::optional<FileInfo> look(const fs::path &p) {
-    auto info = stat_path(p);
-    return info ? *info : std::nullopt;
-  }
-
   // What was last seen of a path, or what it is now for a new one.
   static std::optional<FileInfo> known_or_look(const States &states,
                                                const fs::path &p) {
     auto old = states.find(p);
-    return old != states.end() ? old->second : look(p);
+    return old != states.end() ? old->second : stat_or_missing(p);
   }
 
   // Looks at a path again; true (and `last` updated) when it differs.
   static bool moved(const fs::path &p, std::optional<FileInfo> &last) {
-    auto now = look(p);
-    if (now.has_value() == last.has_value() && (!now || same(*now, *last))) {
+    auto now = stat_or_missing(p);
+    if (unchanged(last, now)) {
       return false;
     }
     last = now;
@@ -107,12 +102,6 @@ private:
     if (discover && m_callbacks.discover) {
       m_callbacks.discover();
     }
-  }
-
-  static bool same(const FileInfo &a, const FileInfo &b) {
-    return a.size == b.size && a.mtime_ns == b.mtime_ns &&
-           a.ctime_ns == b.ctime_ns && a.inode == b.inode &&
-           a.device == b.device && a.is_regular == b.is_regular;
   }
 
   asio::steady_timer m_timer;

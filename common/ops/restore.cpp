@@ -150,11 +150,12 @@ json op_restore(Context &context, const json &raw_args) {
       only_mcp ? value_or_throw(context.store.content(source))
                : value_or_throw(
                      context.store.read_blob(source.sha256, Store::Verify::no));
-  // The file is replaced only while it still looks as it did before it was
-  // read (AtomicFileWriter::commit): a save by its host meanwhile would be
-  // lost without a record. --only-mcp keeps the rest of what is read here;
-  // a whole restore records what it replaces below, and looks again there.
-  FileStamp stamp = FileStamp::of(dest);
+  // The file is replaced only while it is unchanged since before it was
+  // read (AtomicFileWriter::commit_if_unchanged): a save by its host
+  // meanwhile would be lost without a record. --only-mcp keeps the rest of
+  // what is read here; a whole restore records what it replaces below, and
+  // looks again there.
+  std::optional<FileInfo> seen = stat_or_missing(dest);
   std::optional<std::string> current;
   if (auto read = read_file(dest, context.config.store.max_file_bytes)) {
     current = std::move(*read);
@@ -170,9 +171,14 @@ json op_restore(Context &context, const json &raw_args) {
                                          read.error().message);
   }
 
+  // Hashed here only to compare with the preview's, else below while the
+  // disk writes the temp file.
+  std::optional<std::string> current_sha;
+  if (expect_current && current) {
+    current_sha = sha256_hex(*current);
+  }
   if ((expect_missing && current) ||
-      (expect_current &&
-       (!current || *expect_current != sha256_hex(*current)))) {
+      (expect_current && (!current || *expect_current != *current_sha))) {
     throw OpError(ErrorCode::conflict,
                   shorten_home(dest, context.env.home()) +
                       " changed since the preview: nothing was restored; "
@@ -241,7 +247,8 @@ json op_restore(Context &context, const json &raw_args) {
   // of a restore.
   // Each content is hashed once: the snapshot's hash is known, and the
   // captures below reuse these (a 2 MB hash is 1.5 ms).
-  const std::string old_sha = sha256_hex(old_bytes);
+  const std::string old_sha =
+      current_sha ? std::move(*current_sha) : sha256_hex(old_bytes);
   const std::string new_sha =
       new_bytes_are_snapshot ? source.sha256 : sha256_hex(new_bytes);
   const McpView before = view_for(old_bytes, old_sha, target);
@@ -311,7 +318,7 @@ json op_restore(Context &context, const json &raw_args) {
     // replaced. Usually it is what was read above, whose hash and view are
     // reused.
     if (!only_mcp) {
-      stamp = FileStamp::of(dest);
+      seen = stat_or_missing(dest);
     }
     CaptureRequest pre;
     pre.trigger = SnapshotTrigger::pre_restore;
@@ -359,7 +366,7 @@ json op_restore(Context &context, const json &raw_args) {
     warning += (warning.empty() ? "" : "; ") + text;
     result["warning"] = warning;
   };
-  if (auto committed = writer->commit(stamp); !committed) {
+  if (auto committed = writer->commit_if_unchanged(seen); !committed) {
     if (!writer->replaced()) {
       throw OpError(committed.error().code,
                     committed.error().message +

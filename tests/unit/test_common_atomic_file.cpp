@@ -161,15 +161,15 @@ TEST_CASE("AtomicFileWriter replaces only what it expects") {
     std::fclose(f);
   };
   write_in_place("old");
-  const FileStamp stamp = FileStamp::of(file);
-  CHECK(stamp.exists);
-  CHECK(stamp == FileStamp::of(file));
+  const std::optional<FileInfo> seen = stat_or_missing(file);
+  CHECK(seen.has_value());
+  CHECK(unchanged(seen, stat_or_missing(file)));
 
   SUBCASE("unchanged: replaced") {
     auto writer = AtomicFileWriter::open(file);
     REQUIRE(writer);
     REQUIRE(writer->write("new"));
-    REQUIRE(writer->commit(stamp));
+    REQUIRE(writer->commit_if_unchanged(seen));
     CHECK(test::read_file(file) == "new");
   }
   SUBCASE("saved in place meanwhile: left as it is") {
@@ -179,22 +179,22 @@ TEST_CASE("AtomicFileWriter replaces only what it expects") {
     REQUIRE(writer);
     REQUIRE(writer->write("new"));
     write_in_place("older");
-    const auto committed = writer->commit(stamp);
+    const auto committed = writer->commit_if_unchanged(seen);
     REQUIRE_FALSE(committed);
     CHECK(committed.error().code == ErrorCode::conflict);
     CHECK_FALSE(writer->replaced());
     CHECK(test::read_file(file) == "older");
   }
   SUBCASE("renamed over meanwhile, or created where there was none") {
-    const FileStamp none = FileStamp::of(dir / "missing.json");
-    CHECK_FALSE(none.exists);
+    const std::optional<FileInfo> none = stat_or_missing(dir / "missing.json");
+    CHECK_FALSE(none.has_value());
     for (const auto &[target, expected] :
-         {std::pair{file, stamp}, std::pair{dir / "missing.json", none}}) {
+         {std::pair{file, seen}, std::pair{dir / "missing.json", none}}) {
       auto writer = AtomicFileWriter::open(target);
       REQUIRE(writer);
       REQUIRE(writer->write("new"));
       REQUIRE(atomic_write(target, "theirs"));
-      const auto committed = writer->commit(expected);
+      const auto committed = writer->commit_if_unchanged(expected);
       REQUIRE_FALSE(committed);
       CHECK(committed.error().code == ErrorCode::conflict);
       CHECK(test::read_file(target) == "theirs");
