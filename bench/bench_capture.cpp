@@ -322,6 +322,25 @@ void BM_replace_mcp_every_project(benchmark::State &state) {
   }
 }
 
+// A whole restore's preview: whether anything outside the server maps
+// differs (differs_outside_mcp), here one setting outside them.
+void BM_differs_outside_mcp(benchmark::State &state, Doc doc) {
+  const WatchTarget target = target_for(
+      doc == Doc::desktop ? "claude-desktop" : "claude-code", "/x.json", {});
+  const std::string locations = restore_locations_of(target);
+  const std::string current = bench::with_rev(base_doc(doc), 1);
+  auto changed = nlohmann::ordered_json::parse(current);
+  changed["mcpbkBenchSetting"] = true;
+  const std::string snapshot = changed.dump(2) + "\n";
+  for (auto _ : state) {
+    if (differs_outside_mcp(current, snapshot, target.format, locations) !=
+        std::optional<bool>(true)) {
+      state.SkipWithError("differs_outside_mcp missed the change");
+      break;
+    }
+  }
+}
+
 void BM_assess_risk(benchmark::State &state, Doc doc) {
   Fixture &fx = fixture(doc);
   const std::string locations = locations_of(fx.target);
@@ -539,6 +558,10 @@ BENCHMARK_CAPTURE(BM_replace_mcp, desktop_5KB, Doc::desktop)
 BENCHMARK_CAPTURE(BM_replace_mcp, claude_2MB, Doc::claude)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_replace_mcp_every_project)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_differs_outside_mcp, desktop_5KB, Doc::desktop)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_differs_outside_mcp, claude_2MB, Doc::claude)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_assess_risk, desktop_5KB, Doc::desktop)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_assess_risk, claude_2MB, Doc::claude)

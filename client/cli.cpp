@@ -905,6 +905,14 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
       if (!rt.json_output()) {
         print_diff(rt, preview);
       }
+      if (preview.value("beyond_mcp", false)) {
+        // The file holds more than the servers, and that differs too.
+        out << "note: this also puts back everything else "
+            << rt.shorten(preview.value("restored_to", std::string()))
+            << " holds as it was in #" << from.value("id", 0LL)
+            << "; --only-mcp restores just the MCP servers and keeps the "
+               "rest\n";
+      }
     }
     if (o.dry_run) {
       std::cout << "dry run: nothing was changed\n";

@@ -259,7 +259,9 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
     outcome.events.push_back(std::move(event));
   }
 
-  if (risk >= Risk::medium) {
+  // A restore's record is the user's own doing, not a change to warn of:
+  // the restore says so with an event of its own (op_restore).
+  if (risk >= Risk::medium && request.trigger != SnapshotTrigger::restore) {
     json details = {{"snapshot_id", record.id},
                     {"risk", to_string(risk)},
                     {"summary", summary}};

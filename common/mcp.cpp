@@ -1292,6 +1292,20 @@ Placement placement_of(const J &snapshot, const J &current,
   Placement out;
   out.wanted = concrete_paths(snapshot, locations);
   out.present = concrete_paths(current, locations);
+  // An empty map (or list) on one side only holds no servers to put in
+  // place or take out: the file keeps it, or goes on without one (Claude
+  // Code writes "mcpServers": {} into every project it opens).
+  const auto only_empty = [](std::vector<KeyPath> &paths, const J &doc,
+                             const std::vector<KeyPath> &other) {
+    std::erase_if(paths, [&](const KeyPath &path) {
+      const J &node = json_at(doc, path);
+      return (node.is_object() || node.is_array()) && node.empty() &&
+             std::find(other.begin(), other.end(), path) == other.end();
+    });
+  };
+  const std::vector<KeyPath> wanted_all = out.wanted;
+  only_empty(out.wanted, snapshot, out.present);
+  only_empty(out.present, current, wanted_all);
   out.ops = splice_ops(out.wanted, out.present, [&](const KeyPath &path) {
     return json_at(snapshot, path) == json_at(current, path);
   });
@@ -2020,6 +2034,51 @@ Result<std::string> replace_mcp(std::string_view current,
     *rewritten_whole = whole && !is_blank(current);
   }
   return replaced;
+}
+
+namespace {
+
+// Takes the server maps at `locations` out of `doc`, and the maps that
+// held nothing else with them.
+void strip_locations(Json &doc, std::string_view locations) {
+  for (const KeyPath &path : concrete_paths(doc, locations)) {
+    std::vector<Json *> chain{&doc};
+    for (std::size_t depth = 0; depth + 1 < path.size(); ++depth) {
+      Json &parent = *chain.back();
+      const auto it = parent.find(path[depth]);
+      if (it == parent.end() || !it->is_object()) {
+        break; // taken out with an earlier location
+      }
+      chain.push_back(&*it);
+    }
+    if (chain.size() != path.size()) {
+      continue;
+    }
+    chain.back()->erase(path.back());
+    for (std::size_t depth = chain.size() - 1;
+         depth > 0 && chain[depth]->empty(); --depth) {
+      chain[depth - 1]->erase(path[depth - 1]);
+    }
+  }
+}
+
+} // namespace
+
+std::optional<bool> differs_outside_mcp(std::string_view a, std::string_view b,
+                                        Format format,
+                                        std::string_view locations) {
+  try {
+    auto first = parse_document(a, format);
+    auto second = parse_document(b, format);
+    if (!first || !second) {
+      return std::nullopt;
+    }
+    strip_locations(*first, locations);
+    strip_locations(*second, locations);
+    return *first != *second;
+  } catch (const std::exception &) {
+    return std::nullopt; // a document the converters do not take
+  }
 }
 
 bool is_secret_key(std::string_view key) {

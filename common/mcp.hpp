@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -134,6 +135,15 @@ Result<std::string> replace_mcp(std::string_view current,
                                 std::string_view snapshot, Format format,
                                 std::string_view locations,
                                 bool *rewritten_whole = nullptr);
+
+// Whether `a` and `b` (both in `format`) differ outside their server maps
+// at `locations`: what a whole-file restore changes that restore --only-mcp
+// would keep. Values are compared, not text (key order, layout and comments
+// do not count); a map left empty by taking the servers out counts as
+// absent. std::nullopt when either does not parse.
+std::optional<bool> differs_outside_mcp(std::string_view a, std::string_view b,
+                                        Format format,
+                                        std::string_view locations);
 
 // True for env/header keys that name a token, key, secret, password,
 // credential or auth.

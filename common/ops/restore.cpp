@@ -22,8 +22,10 @@
 // pre_restore_id; with dry_run:
 // {dry_run:true, restored_to, restored_from, current_exists,
 // current_sha256?, changed, bytes, summary, servers, unified?,
-// unified_whole?, warning?}. unified and unified_whole are there unless
-// diff:false.
+// unified_whole?, warning?, beyond_mcp?}. unified and unified_whole are
+// there unless diff:false. beyond_mcp (a whole restore over an existing
+// file whose server locations are known, when both parse): whether it
+// changes anything outside the server maps, which --only-mcp would keep.
 
 #include <common/atomic_file.hpp>
 #include <common/fs.hpp>
@@ -303,6 +305,17 @@ json op_restore(Context &context, const json &raw_args) {
   }
   if (dry_run) {
     result["dry_run"] = true;
+    // A whole restore of a file that holds more than the servers (Claude
+    // Code's ~/.claude.json, an editor's settings) also puts back the rest
+    // as it was: the preview says when that differs, so that the user can
+    // choose --only-mcp instead.
+    const std::string locations = restore_locations_of(target);
+    if (!only_mcp && current && changed && !locations.empty()) {
+      if (const auto beyond = differs_outside_mcp(old_bytes, new_bytes,
+                                                  target.format, locations)) {
+        result["beyond_mcp"] = *beyond;
+      }
+    }
     return result;
   }
   result["dry_run"] = false;
@@ -357,8 +370,29 @@ json op_restore(Context &context, const json &raw_args) {
     record.known_bytes = *current;
     record.known_sha256 = old_sha;
   }
-  const CaptureOutcome outcome = value_or_throw(capture_bytes(
+  CaptureOutcome outcome = value_or_throw(capture_bytes(
       context.store, target, new_bytes, mode, record, context.config));
+  if (outcome.snapshot) {
+    // In the event log beside the changes the watcher saw, in the record's
+    // transaction: kept if the restore is.
+    json details = {{"snapshot_id", outcome.snapshot->id},
+                    {"restored_from", source.id},
+                    {"only_mcp", only_mcp},
+                    {"risk", to_string(outcome.snapshot->risk)},
+                    {"summary", outcome.snapshot->summary}};
+    if (result.contains("pre_restore_id")) {
+      details["pre_restore_id"] = result["pre_restore_id"];
+    } else if (result.contains("previous_id")) {
+      details["previous_id"] = result["previous_id"];
+    }
+    outcome.events.push_back(value_or_throw(context.store.add_event(
+        {Severity::info, "restored", dest.string(),
+         std::string(only_mcp ? "restored the MCP servers of snapshot #"
+                              : "restored snapshot #") +
+             std::to_string(source.id) + " to " + home_dest + ": " +
+             outcome.snapshot->summary,
+         details.dump(), 0})));
+  }
   // Once the rename has replaced the file, the restore has happened: a
   // failure after it (the directory's fsync, the record's commit) is
   // reported as a warning beside the result, not as a failed restore.

@@ -599,6 +599,28 @@ class RestoreTest(ClientTestCase):
         self.wait_snapshot("~/.codeium/windsurf/mcp_config.json", marker)
         self.assertEqual(len(self.snapshots(CURSOR)), before + 1)
 
+    def test_a_restore_is_an_event_of_its_own(self):
+        # Emptied by someone: a critical change, and its event. Putting v1
+        # back changes as much, but it is the user's doing: its event says
+        # restored, at info, not a risky change.
+        self.sb.write(CURSOR, "")
+        emptied = self.wait_snapshot(CURSOR, "")["id"]
+        before = {e["id"] for e in ctl_json(self, "events")["events"]}
+        r = ctl_json(self, "restore", self.id1, "--yes")
+        self.assertEqual(r["snapshot"]["risk"], "critical")
+        new = [e for e in ctl_json(self, "events")["events"]
+               if e["id"] not in before]
+        self.assertEqual([(e["kind"], e["severity"]) for e in new],
+                         [("restored", "info")], new)
+        self.assertEqual(new[0]["path"], self.cursor)
+        self.assertEqual(new[0]["details"]["snapshot_id"],
+                         r["snapshot"]["id"])
+        self.assertEqual(new[0]["details"]["restored_from"], int(self.id1))
+        self.assertEqual(new[0]["details"]["previous_id"], emptied)
+        self.assertEqual(new[0]["details"]["risk"], "critical")
+        self.assertIn(f"restored snapshot #{self.id1} to ~/.cursor/mcp.json:",
+                      self.ctl("events", "--limit", "1").stdout.decode())
+
     def test_missing_id_or_tampered_blob_touches_nothing(self):
         st = os.stat(self.cursor)
         r = self.ctl("restore", "99999", "--yes", code=1)
@@ -857,9 +879,11 @@ class RestoreTest(ClientTestCase):
         out = r.stdout.decode()
         self.assertIn("dry run", out)
         self.assertIn("fs (added)", out)
+        self.assertNotIn("--only-mcp", out)  # nothing else differs
         d = ctl_json(self, "restore", self.id1, "--dry-run")
         self.assertTrue(d["dry_run"])
         self.assertTrue(d["changed"])
+        self.assertFalse(d["beyond_mcp"])
         self.assertIn("+++", d["unified"])
         # diff:false leaves out only the text diff.
         lean = request(self.sb.socket, "restore",
@@ -1015,6 +1039,27 @@ class RestoreTest(ClientTestCase):
     def test_only_mcp_keeps_the_rest(self):
         doc = json.loads(self.v2)
         doc["theme"] = "dark"
+        self.sb.write(CURSOR, json.dumps(doc, indent=2) + "\n")
+        # A whole restore would put the theme back too: its preview says so,
+        # and points at --only-mcp. The order of keys and the layout are no
+        # difference.
+        out = self.ctl("restore", self.id1, "--dry-run").stdout.decode()
+        self.assertIn("note: this also puts back everything else "
+                      "~/.cursor/mcp.json holds as it was in "
+                      f"#{self.id1}; --only-mcp restores just the MCP "
+                      "servers and keeps the rest\n", out)
+        self.assertTrue(
+            ctl_json(self, "restore", self.id1, "--dry-run")["beyond_mcp"])
+        self.assertFalse(ctl_json(self, "restore", self.id1, "--dry-run",
+                                  "--only-mcp").get("beyond_mcp", False))
+        reordered = {"theme": "dark", **json.loads(self.v1)}
+        self.sb.write(CURSOR, json.dumps(reordered, indent=4))
+        self.assertTrue(
+            ctl_json(self, "restore", self.id2, "--dry-run")["beyond_mcp"])
+        del reordered["theme"]
+        self.sb.write(CURSOR, json.dumps(reordered, indent=4))
+        self.assertFalse(
+            ctl_json(self, "restore", self.id2, "--dry-run")["beyond_mcp"])
         self.sb.write(CURSOR, json.dumps(doc, indent=2) + "\n")
         self.ctl("restore", self.id1, "--only-mcp", "--yes")
         with open(self.cursor) as f:

@@ -1545,21 +1545,23 @@ TEST_CASE("replace_mcp") {
     auto result = replace_mcp(current, snapshot, Format::json,
                               "mcpServers projects.*.mcpServers");
     REQUIRE(result.has_value());
-    CHECK(*result == "{\"mcpServers\": {\"a\":   {\"command\": \"x\"}},"
-                     " \"projects\": {\"/p\": {}}}");
+    // The project's empty map stays too: it holds no server to take out.
+    CHECK(*result == current);
   }
 
   SUBCASE("JSON: removing the first, a middle, the last and the only key") {
     const char *const locations = "a b c";
-    CHECK(replace_mcp("{\n  \"a\": {},\n  \"k\": 1,\n  \"b\": {},\n"
-                      "  \"l\": 2,\n  \"c\": {}\n}",
+    CHECK(replace_mcp("{\n  \"a\": {\"x\": {}},\n  \"k\": 1,\n"
+                      "  \"b\": {\"y\": {}},\n"
+                      "  \"l\": 2,\n  \"c\": {\"z\": {}}\n}",
                       "{}", Format::json, locations)
               .value() == "{\n  \"k\": 1,\n  \"l\": 2\n}");
-    CHECK(replace_mcp("{\"k\": 1, \"a\": {}}", "{}", Format::json, locations)
+    CHECK(replace_mcp("{\"k\": 1, \"a\": {\"x\": {}}}", "{}", Format::json,
+                      locations)
               .value() == "{\"k\": 1}");
     CHECK(replace_mcp("{ \"a\": {\"x\": {}} }", "{}", Format::json, locations)
               .value() == "{}");
-    CHECK(replace_mcp("{\n  \"a\": {}, // mine\n  \"k\": 1\n}", "{}",
+    CHECK(replace_mcp("{\n  \"a\": {\"x\": {}}, // mine\n  \"k\": 1\n}", "{}",
                       Format::jsonc, locations)
               .value() == "{\n  \"k\": 1\n}");
   }
@@ -2363,5 +2365,100 @@ TEST_CASE("mask_secrets_in_text") {
     // Short words, references and words without a letter are not looked
     // for elsewhere (they could be anything in the file).
     CHECK(words_of(R"({"API_KEY": "${KEY} 12345678 short"})").words.empty());
+  }
+}
+
+TEST_CASE("replace_mcp leaves a map with no servers on one side alone") {
+  // Claude Code writes "mcpServers": {} into each project it opens; a
+  // snapshot from before it opened one has no such key, and one the user
+  // emptied has the empty map where the file now has servers.
+  const std::string locations = "mcpServers projects.*.mcpServers";
+  const std::string current = "{\n"
+                              "  \"projects\": {\n"
+                              "    \"/a\": {\n"
+                              "      \"mcpServers\": {},\n"
+                              "      \"history\": []\n"
+                              "    },\n"
+                              "    \"/b\": {\n"
+                              "      \"history\": [1]\n"
+                              "    },\n"
+                              "    \"/c\": {\n"
+                              "      \"mcpServers\": {\"x\": {\"command\": "
+                              "\"x\"}}\n"
+                              "    }\n"
+                              "  }\n"
+                              "}\n";
+  const std::string snapshot =
+      R"({"projects": {"/a": {"history": []},)"
+      R"( "/b": {"mcpServers": {}, "history": [1]},)"
+      R"( "/c": {"mcpServers": {}}}, "mcpServers": {}})";
+  bool whole = true;
+  auto result = replace_mcp(current, snapshot, Format::json, locations, &whole);
+  REQUIRE_MESSAGE(result.has_value(), result.error().message);
+  CHECK_FALSE(whole);
+  // /a keeps its empty map, /b and the top level get none, /c's servers go.
+  std::string expected = current;
+  const std::string c_servers = "{\"x\": {\"command\": \"x\"}}";
+  expected.replace(expected.find(c_servers), c_servers.size(), "{}");
+  CHECK(*result == expected);
+
+  SUBCASE("the same in TOML and YAML") {
+    const std::string toml_current = "model = \"m\"\n\n[mcp_servers]\n";
+    auto toml = replace_mcp(toml_current, "model = \"m\"\n", Format::toml,
+                            "mcp_servers");
+    REQUIRE_MESSAGE(toml.has_value(), toml.error().message);
+    CHECK(*toml == toml_current);
+    const std::string yaml_current = "a: 1\nextensions: {}\n";
+    auto yaml = replace_mcp(yaml_current, "a: 1\n", Format::yaml, "extensions");
+    REQUIRE_MESSAGE(yaml.has_value(), yaml.error().message);
+    CHECK(*yaml == yaml_current);
+  }
+}
+
+TEST_CASE("differs_outside_mcp") {
+  const std::string locations = "mcpServers projects.*.mcpServers";
+  const std::string base =
+      R"({"theme": "dark", "projects": {"/a": {"mcpServers": {"x": {}},)"
+      R"( "history": [1]}}, "mcpServers": {"gh": {"command": "gh"}}})";
+  SUBCASE("servers only, in another layout and order") {
+    const std::string other =
+        "{\n  \"mcpServers\": {},\n  \"projects\": {\"/a\": {\"history\": "
+        "[1], \"mcpServers\": {\"y\": {\"command\": \"y\"}}}},\n  "
+        "\"theme\": \"dark\"\n}\n";
+    CHECK(differs_outside_mcp(base, other, Format::json, locations) ==
+          std::optional<bool>(false));
+  }
+  SUBCASE("a setting differs") {
+    std::string other = base;
+    other.replace(other.find("dark"), 4, "light");
+    CHECK(differs_outside_mcp(base, other, Format::json, locations) ==
+          std::optional<bool>(true));
+    other = base;
+    other.replace(other.find("[1]"), 3, "[1, 2]");
+    CHECK(differs_outside_mcp(base, other, Format::json, locations) ==
+          std::optional<bool>(true));
+  }
+  SUBCASE("a project that only held servers is no difference") {
+    const std::string with_b =
+        R"({"theme": "dark", "projects": {"/a": {"mcpServers": {},)"
+        R"( "history": [1]}, "/b": {"mcpServers": {"z": {}}}}})";
+    CHECK(differs_outside_mcp(base, with_b, Format::json, locations) ==
+          std::optional<bool>(false));
+  }
+  SUBCASE("TOML and YAML compare values too") {
+    CHECK(differs_outside_mcp("model = \"a\" # mine\n[mcp_servers.x]\n"
+                              "command = \"x\"\n",
+                              "model = 'a'\n", Format::toml,
+                              "mcp_servers") == std::optional<bool>(false));
+    CHECK(differs_outside_mcp("model = \"a\"\n", "model = \"b\"\n",
+                              Format::toml,
+                              "mcp_servers") == std::optional<bool>(true));
+    CHECK(differs_outside_mcp("a: 1\nextensions:\n  x: {cmd: x}\n",
+                              "a: 1  # one\n", Format::yaml,
+                              "extensions") == std::optional<bool>(false));
+  }
+  SUBCASE("a file that does not parse: no answer") {
+    CHECK_FALSE(differs_outside_mcp(base, "{oops", Format::json, locations)
+                    .has_value());
   }
 }
