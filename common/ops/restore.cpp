@@ -139,6 +139,24 @@ json op_restore(Context &context, const json &raw_args) {
   const std::filesystem::path dest =
       to ? *to : std::filesystem::path(source.path);
   WatchTarget target = target_for(source.host, dest.string(), known);
+  if (!to && source.trigger == SnapshotTrigger::imported) {
+    // A snapshot imported from another machine's home without --map-home
+    // keeps that home's path: restoring it there would make a home that
+    // is not this machine's.
+    const std::filesystem::path home = context.env.home();
+    const auto inside = dest.lexically_relative(home);
+    std::error_code ec;
+    if ((inside.empty() || *inside.begin() == "..") &&
+        !std::filesystem::exists(dest.parent_path(), ec)) {
+      const std::string message =
+          "snapshot #" + std::to_string(source.id) +
+          " was imported with its path on another machine, " + source.path +
+          ", whose directory does not exist here: restore it with --to "
+          "PATH (or import the bundle again with --map-home)";
+      throw OpError(ErrorCode::bad_request, message,
+                    {{field_name("to"), message}});
+    }
+  }
   if (to && target.scope == Scope::custom) {
     // A new place: read it the way the snapshot's own file is read.
     target.format = source_target.format;

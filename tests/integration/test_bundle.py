@@ -135,6 +135,26 @@ class BundleTest(unittest.TestCase):
         self.assertEqual(
             [s["path"] for s in self.b.store.snapshots()],
             [self.a.sb.path(CURSOR)] * 3)
+        # Restored as they are, they would go where A's home is; on another
+        # machine that directory is not there, and the restore says how to
+        # place the content instead of making it.
+        a_dir = os.path.dirname(self.a.sb.path(CURSOR))
+        os.rename(a_dir, a_dir + ".away")
+        try:
+            newest = self.b.store.snapshots()[-1]["id"]
+            r = self.b.ctl("restore", str(newest), "--yes", code=1)
+            self.assertIn(
+                f"snapshot #{newest} was imported with its path on another "
+                f"machine, {self.a.sb.path(CURSOR)}, whose directory does "
+                f"not exist here: restore it with --to PATH (or import the "
+                f"bundle again with --map-home)", r.stderr.decode())
+            self.assertFalse(os.path.exists(a_dir))
+            self.b.ctl("restore", str(newest), "--to",
+                       self.b.sb.path(CURSOR), "--yes")
+            with open(self.b.sb.path(CURSOR)) as f:
+                self.assertEqual(f.read(), config(2))
+        finally:
+            os.rename(a_dir + ".away", a_dir)
         r = self.b.ctl("import", self.bundle, "--map-home", "--json")
         res = json.loads(r.stdout)
         self.assertEqual((res["created"], res["outside_home"]), (3, 0))
