@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <climits>
 #include <fcntl.h>
+#include <optional>
 #include <random>
 #include <string>
 #include <sys/stat.h>
@@ -78,12 +79,16 @@ AtomicFileWriter::open(const fs::path &target,
   }
   w.m_mode = mode.value_or(0600);
   struct stat st {};
+  std::optional<std::pair<uid_t, gid_t>> owner;
   if (::stat(w.m_target.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode)) {
       return fail(ErrorCode::io_error,
                   w.m_target.string() + ": exists and is not a regular file");
     }
     w.m_mode = st.st_mode & 07777;
+    if (st.st_uid != ::geteuid() || st.st_gid != ::getegid()) {
+      owner.emplace(st.st_uid, st.st_gid);
+    }
   }
   // A name near the file system's limit (255 bytes) leaves no room for the
   // temp file's additions: only its start goes into the temp name.
@@ -102,6 +107,15 @@ AtomicFileWriter::open(const fs::path &target,
     if (fd >= 0) {
       w.m_fd = fd;
       w.m_temp = candidate;
+      if (owner) {
+        // The file keeps its owner and group where this process may give
+        // them (root; a group the user is in): a restore run as root must
+        // not leave a user's file owned by root. Where it may not, the new
+        // file is this user's, as any editor's save would make it.
+        if (::fchown(fd, owner->first, owner->second) != 0) {
+          (void)::fchown(fd, static_cast<uid_t>(-1), owner->second);
+        }
+      }
       return w;
     }
     if (errno != EEXIST) {

@@ -50,6 +50,23 @@ TEST_CASE("atomic_write") {
     CHECK(test::read_file(dir / "f.json") == "new");
     CHECK(mode_of(dir / "f.json") == 0604);
   }
+  SUBCASE("keeps the owner and group of an existing file") {
+    if (::geteuid() != 0) {
+      return; // only root can give a file away
+    }
+    test::write_file(dir / "theirs.json", "old");
+    REQUIRE(::chown((dir / "theirs.json").c_str(), 65534, 65533) == 0);
+    REQUIRE(atomic_write(dir / "theirs.json", "new", 0600));
+    struct stat st {};
+    REQUIRE(::stat((dir / "theirs.json").c_str(), &st) == 0);
+    CHECK(st.st_uid == 65534);
+    CHECK(st.st_gid == 65533);
+    CHECK(test::read_file(dir / "theirs.json") == "new");
+    // A new file is the writer's.
+    REQUIRE(atomic_write(dir / "mine.json", "new", 0600));
+    REQUIRE(::stat((dir / "mine.json").c_str(), &st) == 0);
+    CHECK(st.st_uid == ::geteuid());
+  }
   SUBCASE("writes through a symlink and keeps the link") {
     test::write_file(dir / "dotfiles/mcp.json", "old");
     fs::create_directories(dir / "home");
