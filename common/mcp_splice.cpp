@@ -1119,13 +1119,19 @@ bool has_prefix(const KeyPath &path, const KeyPath &prefix) {
 }
 
 // A table of a TOML text: its header line and the lines up to the next
-// header, with the comment lines right above the header.
+// header, with the comment lines right above the header. Comments after
+// its last value, set apart from it by a blank line (a note at the end of
+// the file, one about the tables that follow), are not the table's: the
+// section ends before that blank line (`apart`), and `rest` is where what
+// follows the blank lines starts.
 struct TomlSection {
   std::size_t begin = 0; // byte offsets
   std::size_t end = 0;
   std::size_t first_line = 0; // 1-based, the comments included
   std::size_t last_line = 0;
   KeyPath path;
+  bool apart = false;
+  std::size_t rest = 0;
 };
 
 std::vector<TomlSection> toml_sections(std::string_view text,
@@ -1142,6 +1148,10 @@ std::vector<TomlSection> toml_sections(std::string_view text,
   const auto is_comment = [&](std::size_t line) {
     const std::size_t at = skip_spaces(text, offset(line));
     return at < text.size() && text[at] == '#';
+  };
+  const auto is_blank = [&](std::size_t line) {
+    const std::size_t at = skip_spaces(text, offset(line));
+    return at >= text.size() || text[at] == '\n' || text[at] == '\r';
   };
   // The lines that hold a header (a table toml++ places on a line that
   // does not start with '[' was made by a dotted key), each with the
@@ -1177,6 +1187,35 @@ std::vector<TomlSection> toml_sections(std::string_view text,
     sections.push_back(
         {offset(first), text.size(), first, starts.size(), path});
     previous_header = line;
+  }
+  const std::size_t lines = starts.size();
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    TomlSection &section = sections[i];
+    // The last line holding anything but a comment (the header at least),
+    // and the comment lines right below it, which stay the table's.
+    std::size_t last = section.last_line;
+    while (last > headers[i].first && (is_blank(last) || is_comment(last))) {
+      --last;
+    }
+    std::size_t after = last + 1;
+    while (after <= section.last_line && after <= lines && is_comment(after)) {
+      ++after;
+    }
+    bool comment_below = false;
+    std::size_t rest_line = section.last_line + 1;
+    for (std::size_t l = after; l <= section.last_line && l <= lines; ++l) {
+      if (is_comment(l)) {
+        comment_below = true;
+        rest_line = std::min(rest_line, l);
+      }
+    }
+    if (!comment_below) {
+      continue;
+    }
+    section.apart = true;
+    section.end = offset(after);
+    section.last_line = after - 1;
+    section.rest = offset(rest_line);
   }
   return sections;
 }
@@ -1239,7 +1278,21 @@ std::optional<std::string> splice_toml(std::string_view current,
           with += '\n';
         }
       }
-      edits.push_back({section.begin, section.end, std::move(with)});
+      std::size_t end = section.end;
+      if (section.apart) {
+        // The blank lines and comments after it stay: what is put here
+        // ends at its last line, and a table taken out after a blank line
+        // takes the blank lines after it along.
+        while (with.ends_with("\n\n") || with.ends_with("\n\r\n")) {
+          with.erase(with.size() - (with.ends_with("\r\n") ? 2 : 1));
+        }
+        const std::string_view before = current.substr(0, section.begin);
+        if (with.empty() && (before.empty() || before.ends_with("\n\n") ||
+                             before.ends_with("\n\r\n"))) {
+          end = section.rest;
+        }
+      }
+      edits.push_back({section.begin, end, std::move(with)});
     }
     if (!placed && !text.empty()) {
       appended += text;

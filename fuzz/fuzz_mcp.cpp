@@ -11,7 +11,8 @@
 // A few cheap invariants are checked too (each aborts):
 //   changed_fraction is within [0, 1] and 0 for equal texts;
 //   unified_diff of equal texts is empty;
-//   a view compared with itself has no server changes;
+//   a view compared with itself has no server changes, nor differences
+//   outside its servers;
 //   JSON and JSONC views equal extract_mcp_reference()'s (simdjson path);
 //   replace_mcp's result holds the second part's servers, and replacing
 //   them in that result again changes no byte (catalog locations).
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -88,6 +90,10 @@ void exercise(std::string_view before, std::string_view after, Format format,
   require(semantic_diff(b, b).empty(), "semantic_diff(v, v) is not empty");
   (void)assess_risk(std::string_view(), nullptr, after, b);
   (void)assess_risk(before, &a, after, b);
+  (void)differs_outside_mcp(before, after, format, locations);
+  require(differs_outside_mcp(after, after, format, locations) !=
+              std::optional<bool>(true),
+          "differs_outside_mcp(v, v) is true");
   auto replaced = replace_mcp(before, after, format, locations);
   if (replaced) {
     // replace_mcp checks that its result holds exactly the snapshot's

@@ -2462,3 +2462,54 @@ TEST_CASE("differs_outside_mcp") {
                     .has_value());
   }
 }
+
+TEST_CASE("replace_mcp keeps TOML comments set apart below the last table") {
+  // A note at the end of config.toml, or one about the tables that follow,
+  // sits below a server table after a blank line: it is not the table's.
+  const std::string current = "model = \"m\"\n"
+                              "\n"
+                              "[mcp_servers.a]\n"
+                              "command = \"a\"\n"
+                              "\n"
+                              "[mcp_servers.b]\n"
+                              "command = \"b\"\n"
+                              "# args = [\"-v\"]\n"
+                              "\n"
+                              "# the end: keep this\n";
+  SUBCASE("the table changes") {
+    const std::string snapshot = "model = \"m\"\n\n[mcp_servers.a]\n"
+                                 "command = \"a\"\n\n[mcp_servers.b]\n"
+                                 "command = \"b2\"\n\n[profiles.x]\n";
+    auto result = replace_mcp(current, snapshot, Format::toml, "mcp_servers");
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    // The commented-out line right below the values was the table's.
+    CHECK(*result == "model = \"m\"\n\n[mcp_servers.a]\ncommand = \"a\"\n\n"
+                     "[mcp_servers.b]\ncommand = \"b2\"\n\n"
+                     "# the end: keep this\n");
+  }
+  SUBCASE("the table goes") {
+    const std::string snapshot =
+        "model = \"m\"\n\n[mcp_servers.a]\ncommand = \"a\"\n";
+    auto result = replace_mcp(current, snapshot, Format::toml, "mcp_servers");
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    CHECK(*result == "model = \"m\"\n\n[mcp_servers.a]\ncommand = \"a\"\n\n"
+                     "# the end: keep this\n");
+  }
+  SUBCASE("a comment about the tables that follow") {
+    const std::string with_profiles = "[mcp_servers.b]\r\n"
+                                      "command = \"b\"\r\n"
+                                      "\r\n"
+                                      "# profiles\r\n"
+                                      "\r\n"
+                                      "[profiles.x]\r\n"
+                                      "model = \"y\"\r\n";
+    const std::string snapshot = "[mcp_servers.b]\r\ncommand = \"b2\"\r\n\r\n"
+                                 "[profiles.x]\r\nmodel = \"y\"\r\n";
+    auto result =
+        replace_mcp(with_profiles, snapshot, Format::toml, "mcp_servers");
+    REQUIRE_MESSAGE(result.has_value(), result.error().message);
+    std::string expected = with_profiles;
+    expected.replace(expected.find("\"b\""), 3, "\"b2\"");
+    CHECK(*result == expected);
+  }
+}
