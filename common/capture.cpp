@@ -178,8 +178,11 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   const std::string digest = mcp_digest_of(view);
   const bool automatic = request.trigger == SnapshotTrigger::change ||
                          request.trigger == SnapshotTrigger::initial;
+  // A file that does not parse has no server maps to compare: each of its
+  // versions is kept (the next broken one may be the nearly good one).
   if (latest && automatic && !request.always &&
-      target.trigger == Trigger::mcp && latest->mcp_digest == digest) {
+      target.trigger == Trigger::mcp && view.parsed &&
+      latest->mcp_digest == digest) {
     outcome.kind = CaptureOutcome::Kind::mcp_unchanged;
     return outcome;
   }

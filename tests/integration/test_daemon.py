@@ -271,6 +271,18 @@ class WatchingTest(DaemonTestCase):
         snap = self.wait_snapshot(CLAUDE, servers_json("github", "slack",
                                                        extra=base))
         self.assertEqual(sorted(snap["servers"]), ["github", "slack"])
+        # While the file does not parse, its servers cannot be compared:
+        # each broken version is kept, not only the first (a fragment),
+        # since the next may be the nearly good one worth restoring.
+        full = servers_json("github", "slack", "fs", extra=base)
+        broken = [full[:60], full.replace(",", "", 1), full[:-3]]
+        for text in broken:
+            self.sb.write(CLAUDE, text)
+            snap = self.wait_snapshot(CLAUDE, text)
+            self.assertFalse(snap["parsed"])
+        self.assertEqual(
+            [s["sha256"] for s in self.snapshots(CLAUDE)][-3:],
+            [sha256(t) for t in broken])
 
     def test_large_claude_json_churn_and_project_servers(self):
         # A multi-megabyte ~/.claude.json with hundreds of projects: churn
