@@ -1108,6 +1108,17 @@ std::string mask_pairs_in_line(std::string_view line, MaskStyle style) {
         out += line[value];
         out += mask_value(line.substr(value + 1, end - value - 2), style);
         out += line[value];
+      } else if (secret) {
+        // Not closed on its line (a file cut short while it was written):
+        // the rest of the line is the value.
+        std::string_view body = line.substr(value + 1, end - value - 1);
+        std::size_t kept = body.size();
+        while (kept > 0 && (body[kept - 1] == '\r' || body[kept - 1] == '\n')) {
+          --kept;
+        }
+        out += line[value];
+        out += kept > 0 ? mask_value(body.substr(0, kept), style) : "";
+        out.append(body.substr(kept));
       } else {
         out.append(line.substr(value, end - value));
       }

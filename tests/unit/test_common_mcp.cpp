@@ -2245,6 +2245,18 @@ TEST_CASE("mask_secrets_in_text") {
               "alue\",\n    \"PATH\": \"/usr/bin\"\n  }\n");
   }
 
+  SUBCASE("a value cut short: its quote not closed on the line") {
+    // A file read while it was being written, or truncated.
+    CHECK(mask_secrets_in_text("    \"API_KEY\": \"plainsecretvalue-987654") ==
+          "    \"API_KEY\": \"" + k_mask + "7654");
+    CHECK(mask_secrets_in_text("\"GITHUB_TOKEN\": \"ghp_SECRET12345\r\n") ==
+          "\"GITHUB_TOKEN\": \"" + k_mask + "2345\r\n");
+    CHECK(mask_secrets_in_text("api_key = 'abcdefgh1234", MaskStyle::redact) ==
+          "api_key = '" + std::string(k_redacted));
+    CHECK(mask_secrets_in_text("\"PATH\": \"/usr/bin") ==
+          "\"PATH\": \"/usr/bin");
+  }
+
   SUBCASE("minified JSON on one line") {
     CHECK(mask_secrets_in_text(
               R"({"env":{"DB_PASSWORD":"hunter2hunter2","USER":"bob"}})") ==
