@@ -1248,41 +1248,39 @@ std::optional<std::string> checked_splice(const Splice &splice,
 // location of the snapshot whose value the current file lacks or holds
 // otherwise is set, every location only the current file has is removed.
 // std::nullopt when one location lies inside another (the edits could then
-// overlap): the whole document is written out instead.
+// overlap): the whole document is written out instead. Sets, not scans: a
+// ~/.claude.json has a location per project, thousands of them.
 template <typename Equal>
 std::optional<std::vector<SpliceOp>>
 splice_ops(const std::vector<KeyPath> &wanted,
            const std::vector<KeyPath> &present, const Equal &equal_at) {
-  std::vector<KeyPath> all = wanted;
-  all.insert(all.end(), present.begin(), present.end());
-  std::sort(all.begin(), all.end());
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  for (std::size_t i = 0; i + 1 < all.size(); ++i) {
-    const KeyPath &a = all[i];
-    const KeyPath &b = all[i + 1];
-    if (a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin())) {
+  const std::set<KeyPath> wanted_set(wanted.begin(), wanted.end());
+  const std::set<KeyPath> present_set(present.begin(), present.end());
+  if (wanted_set.size() != wanted.size() ||
+      present_set.size() != present.size()) {
+    return std::nullopt; // a location listed twice
+  }
+  std::set<KeyPath> all = wanted_set;
+  all.insert(present_set.begin(), present_set.end());
+  // A path inside another sorts right after it, or after paths inside it.
+  const KeyPath *previous = nullptr;
+  for (const KeyPath &path : all) {
+    if (previous != nullptr && previous->size() <= path.size() &&
+        std::equal(previous->begin(), previous->end(), path.begin())) {
       return std::nullopt;
     }
-  }
-  for (const auto *paths : {&wanted, &present}) {
-    std::vector<KeyPath> sorted = *paths;
-    std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-      return std::nullopt; // a location listed twice
-    }
+    previous = &path;
   }
   std::vector<SpliceOp> ops;
   // In the snapshot's order: maps added to the same parent come in the
   // order the whole-document writer would add them.
   for (const KeyPath &path : wanted) {
-    const bool there =
-        std::find(present.begin(), present.end(), path) != present.end();
-    if (!there || !equal_at(path)) {
+    if (!present_set.contains(path) || !equal_at(path)) {
       ops.push_back({SpliceOp::Kind::set, path});
     }
   }
   for (const KeyPath &path : present) {
-    if (std::find(wanted.begin(), wanted.end(), path) == wanted.end()) {
+    if (!wanted_set.contains(path)) {
       ops.push_back({SpliceOp::Kind::remove, path});
     }
   }
@@ -1290,36 +1288,69 @@ splice_ops(const std::vector<KeyPath> &wanted,
 }
 
 // Where the snapshot has server maps (`wanted`), where the current file has
-// them (`present`), and the text edits between the two (splice_ops).
+// them (`present`), the text edits between the two (splice_ops), and the
+// paths a document with the snapshot's maps differs from the current one
+// at: `set_paths` (the snapshot's value goes there) and `remove_paths`.
 struct Placement {
   std::vector<KeyPath> wanted;
   std::vector<KeyPath> present;
   std::optional<std::vector<SpliceOp>> ops;
+  std::vector<KeyPath> set_paths;
+  std::vector<KeyPath> remove_paths;
 };
 
 template <typename J>
 Placement placement_of(const J &snapshot, const J &current,
                        std::string_view locations) {
-  Placement out;
-  out.wanted = concrete_paths(snapshot, locations);
-  out.present = concrete_paths(current, locations);
+  // Each location's node, found once: a lookup by path walks maps that,
+  // in ordered JSON, are searched key by key.
+  const auto snapshot_matches = find_locations(snapshot, locations);
+  const auto current_matches = find_locations(current, locations);
+  std::map<KeyPath, const J *> snapshot_at;
+  std::map<KeyPath, const J *> current_at;
+  for (const auto &match : snapshot_matches) {
+    snapshot_at.emplace(match.path, match.node);
+  }
+  for (const auto &match : current_matches) {
+    current_at.emplace(match.path, match.node);
+  }
   // An empty map (or list) on one side only holds no servers to put in
   // place or take out: the file keeps it, or goes on without one (Claude
   // Code writes "mcpServers": {} into every project it opens).
-  const auto only_empty = [](std::vector<KeyPath> &paths, const J &doc,
-                             const std::vector<KeyPath> &other) {
-    std::erase_if(paths, [&](const KeyPath &path) {
-      const J &node = json_at(doc, path);
-      return (node.is_object() || node.is_array()) && node.empty() &&
-             std::find(other.begin(), other.end(), path) == other.end();
-    });
+  const auto only_empty = [](const LocationMatch<J> &match,
+                             const std::map<KeyPath, const J *> &other) {
+    const J &node = *match.node;
+    return (node.is_object() || node.is_array()) && node.empty() &&
+           !other.contains(match.path);
   };
-  const std::vector<KeyPath> wanted_all = out.wanted;
-  only_empty(out.wanted, snapshot, out.present);
-  only_empty(out.present, current, wanted_all);
+  Placement out;
+  for (const auto &match : snapshot_matches) {
+    if (!only_empty(match, current_at)) {
+      out.wanted.push_back(match.path);
+    }
+  }
+  for (const auto &match : current_matches) {
+    if (!only_empty(match, snapshot_at)) {
+      out.present.push_back(match.path);
+    }
+  }
   out.ops = splice_ops(out.wanted, out.present, [&](const KeyPath &path) {
-    return json_at(snapshot, path) == json_at(current, path);
+    return *snapshot_at.at(path) == *current_at.at(path);
   });
+  if (out.ops) {
+    for (const SpliceOp &op : *out.ops) {
+      (op.kind == SpliceOp::Kind::set ? out.set_paths : out.remove_paths)
+          .push_back(op.path);
+    }
+  } else {
+    out.set_paths = out.wanted;
+    const std::set<KeyPath> wanted_set(out.wanted.begin(), out.wanted.end());
+    for (const KeyPath &path : out.present) {
+      if (!wanted_set.contains(path)) {
+        out.remove_paths.push_back(path);
+      }
+    }
+  }
   return out;
 }
 
@@ -1335,10 +1366,8 @@ Result<std::string> replace_json(std::string_view current,
     return tl::unexpected(current_unparseable(cur.error()));
   }
   const Placement placement = placement_of(*snap, *cur, locations);
-  const std::vector<KeyPath> &wanted = placement.wanted;
-  const std::vector<KeyPath> &present = placement.present;
   const auto &ops = placement.ops;
-  for (const KeyPath &path : wanted) {
+  for (const KeyPath &path : placement.set_paths) {
     const OrderedJson &source = json_at(*snap, path);
     OrderedJson *node = &*cur;
     for (std::size_t depth = 0; depth < path.size(); ++depth) {
@@ -1352,10 +1381,7 @@ Result<std::string> replace_json(std::string_view current,
     }
     *node = source;
   }
-  for (const KeyPath &path : present) {
-    if (std::find(wanted.begin(), wanted.end(), path) != wanted.end()) {
-      continue;
-    }
+  for (const KeyPath &path : placement.remove_paths) {
     OrderedJson *node = &*cur;
     for (std::size_t depth = 0; depth + 1 < path.size(); ++depth) {
       node = &node->at(path[depth]);
@@ -1429,12 +1455,10 @@ Result<std::string> replace_toml(std::string_view current,
   }
   const Placement placement =
       placement_of(toml_to_json(*snap), toml_to_json(*cur), locations);
-  const std::vector<KeyPath> &wanted = placement.wanted;
-  const std::vector<KeyPath> &present = placement.present;
   const auto &ops = placement.ops;
   const detail::TomlOutline snap_outline = toml_outline(*snap);
   const detail::TomlOutline cur_outline = toml_outline(*cur);
-  for (const KeyPath &path : wanted) {
+  for (const KeyPath &path : placement.set_paths) {
     const toml::node *source = &*snap;
     for (const auto &key : path) {
       source = source->as_table()->get(key);
@@ -1455,10 +1479,7 @@ Result<std::string> replace_toml(std::string_view current,
       table->insert_or_assign(path.back(), value);
     });
   }
-  for (const KeyPath &path : present) {
-    if (std::find(wanted.begin(), wanted.end(), path) != wanted.end()) {
-      continue;
-    }
+  for (const KeyPath &path : placement.remove_paths) {
     toml::table *table = &*cur;
     for (std::size_t depth = 0; depth + 1 < path.size(); ++depth) {
       table = table->get(path[depth])->as_table();
@@ -1583,12 +1604,10 @@ Result<std::string> replace_yaml(std::string_view current,
   }
   const Placement placement =
       placement_of(yaml_to_json(*snap), yaml_to_json(*cur), locations);
-  const std::vector<KeyPath> &wanted = placement.wanted;
-  const std::vector<KeyPath> &present = placement.present;
   const auto &ops = placement.ops;
   // yaml-cpp's Node::operator= assigns through to the referenced node;
   // reset() is what rebinds a handle while walking.
-  for (const KeyPath &path : wanted) {
+  for (const KeyPath &path : placement.set_paths) {
     YAML::Node source;
     source.reset(*snap);
     for (const auto &key : path) {
@@ -1613,10 +1632,7 @@ Result<std::string> replace_yaml(std::string_view current,
     }
     node[path.back()] = YAML::Clone(source);
   }
-  for (const KeyPath &path : present) {
-    if (std::find(wanted.begin(), wanted.end(), path) != wanted.end()) {
-      continue;
-    }
+  for (const KeyPath &path : placement.remove_paths) {
     YAML::Node node;
     node.reset(*cur);
     for (std::size_t depth = 0; depth + 1 < path.size(); ++depth) {

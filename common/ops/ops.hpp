@@ -132,7 +132,7 @@ std::variant<json, std::string> parse_request_line(std::string_view line);
 std::string reply_line(Context &context, const json &request);
 
 // The request's op's OpDef::reads (Reads::no for a request without a known
-// op).
+// op), and Reads::slow for a restore with dry_run:true (a preview).
 Reads reads_of(const json &request);
 
 // Builds an error reply.

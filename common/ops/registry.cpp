@@ -263,6 +263,21 @@ Reads reads_of(const json &request) {
     return Reads::no;
   }
   const OpDef *def = find_op(op->get_ref<const std::string &>());
+  if (def != nullptr && def->name == "restore") {
+    // A restore's preview changes nothing, and its diff and comparisons of
+    // a large file can take long: it is answered beside the loop. Any
+    // other form (a flag that is not true, arguments that are not an
+    // object) goes to the loop, whose handler judges it.
+    const auto args = request.find("args");
+    if (args != request.end() && args->is_object()) {
+      const auto dry_run = args->find("dry_run");
+      if (dry_run != args->end() && dry_run->is_boolean() &&
+          dry_run->get<bool>()) {
+        return Reads::slow;
+      }
+    }
+    return Reads::no;
+  }
   return def == nullptr ? Reads::no : def->reads;
 }
 

@@ -338,6 +338,29 @@ class LongReadTest(DaemonTestCase):
         self.assertTrue(after["ok"], after)
         self.assertEqual(self.reading(), [])
 
+    def test_a_restore_preview_is_answered_beside_the_loop(self):
+        # A restore's preview changes nothing: its diff of two very
+        # different versions runs on a reader thread, and a save meanwhile
+        # is recorded at once (it waited for the preview on the loop).
+        first, _ = self.two_versions()
+        with connect(self.sb.socket, timeout=120) as slow:
+            slow.sendall(json.dumps({"v": 1, "id": "preview",
+                                     "op": "restore",
+                                     "args": {"id": first, "dry_run": True}})
+                         .encode() + b"\n")
+            wait_for(lambda: "restore" in self.reading(), timeout=30,
+                     what="status showing the preview in progress")
+            self.sb.write("big.json", big_doc(3))
+            self.wait_snapshot("big.json", big_doc(3), timeout=30)
+            self.assertIn("restore", self.reading(),
+                          "the preview ended before the checks")
+            preview = json.loads(read_line(slow))
+        self.assertTrue(preview["ok"], preview)
+        self.assertTrue(preview["result"]["dry_run"])
+        self.assertTrue(preview["result"]["changed"])
+        with open(self.sb.path("big.json")) as f:
+            self.assertEqual(f.read(), big_doc(3))
+
     def test_long_reads_leave_a_thread_for_the_others(self):
         # Three diffs at once: two are answered, the third waits, and a
         # list is answered meanwhile (before, the three took every reader
