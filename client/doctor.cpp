@@ -336,9 +336,13 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
   }
 
   bool any_problem = false;
+  std::size_t problems = 0;
+  std::size_t warnings = 0;
   json out = json::array();
   for (const auto &c : checks) {
     any_problem = any_problem || c.level == Check::Level::problem;
+    problems += c.level == Check::Level::problem ? 1 : 0;
+    warnings += c.level == Check::Level::warning ? 1 : 0;
     out.push_back({{"name", c.name},
                    {"level", to_string(c.level)},
                    {"message", c.message},
@@ -367,8 +371,14 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
         std::printf("              fix: %s\n", c.fix.c_str());
       }
     }
-    std::printf("%s\n", any_problem ? "doctor: problems found"
-                                    : "doctor: no problems found");
+    // Warnings do not fail the check (what doctor sees may not be what
+    // the service sees, such as its PATH), but they are not "all clear".
+    std::string summary = problems > 0 ? counted(problems, "problem") + " found"
+                                       : std::string("no problems found");
+    if (warnings > 0) {
+      summary += ", " + counted(warnings, "warning") + " to look at";
+    }
+    std::printf("doctor: %s\n", summary.c_str());
   }
   return any_problem ? 1 : 0;
 }

@@ -39,6 +39,14 @@ class DoctorTest(DaemonTestCase):
                          "notify.command: no-such-notifier is not found in "
                          "PATH")
         self.assertIn("full path", checks["notify"]["fix"])
+        # Not "all clear" either: the summary counts the warnings.
+        r = run_ctl(self.sb, "doctor")
+        self.assertEqual(r.returncode, 0)
+        warned = r.stdout.count(b"\nwarn  ")
+        self.assertGreaterEqual(warned, 1)
+        self.assertTrue(r.stdout.endswith(
+            b"\ndoctor: no problems found, %d warning%s to look at\n"
+            % (warned, b"" if warned == 1 else b"s")), r.stdout)
         self.sb.write_config(self.config + "notify:\n  command: [true, m]\n")
         checks, out = self.doctor(0)
         self.assertEqual(checks["notify"]["level"], "ok")
@@ -58,6 +66,10 @@ class DoctorTest(DaemonTestCase):
         self.assertIn("mcpbkd", checks["daemon"]["fix"])
         self.assertEqual(checks["store"]["level"], "problem")
         self.assertIn("chmod 600", checks["store"]["fix"])
+        r = run_ctl(self.sb, "doctor")
+        self.assertRegex(r.stdout.decode(),
+                         r"\ndoctor: 3 problems found(, \d+ warnings? to "
+                         r"look at)?\n$")
         r = run_ctl(self.sb, "doctor")
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"fix: ", r.stdout)
