@@ -1098,17 +1098,25 @@ std::optional<std::string> splice_yaml(std::string_view current,
   if (ops.empty()) {
     return std::string(current);
   }
-  const auto source = read_yaml(snapshot);
+  // The edits work on "\n" line ends: a file saved with "\r\n" throughout
+  // is edited as if it had "\n" and given its "\r\n" back, and a snapshot's
+  // text joins the file with the file's line ends. (A file with both kinds
+  // is edited as it is: making its ends alike would change other lines.)
+  const std::string lf_snapshot = to_lf(snapshot);
+  const auto source = read_yaml(lf_snapshot);
   if (!source) {
     return std::nullopt;
   }
-  std::string out(current);
+  const std::string lf_current = to_lf(current);
+  const bool crlf =
+      lf_current.size() != current.size() && to_crlf(lf_current) == current;
+  std::string out = crlf ? lf_current : std::string(current);
   for (const SpliceOp &op : ops) {
-    if (!yaml_apply(out, snapshot, *source, op)) {
+    if (!yaml_apply(out, lf_snapshot, *source, op)) {
       return std::nullopt;
     }
   }
-  return out;
+  return crlf ? to_crlf(out) : out;
 }
 
 namespace {

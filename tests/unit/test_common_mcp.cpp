@@ -2525,3 +2525,37 @@ TEST_CASE("replace_mcp keeps TOML comments set apart below the last table") {
     CHECK(*result == expected);
   }
 }
+
+TEST_CASE("replace_mcp edits YAML saved with CRLF line ends in place") {
+  // Goose's config.yaml saved by a Windows editor: its comments stayed only
+  // in LF files; a CRLF one was written out whole.
+  const std::string lf_snapshot =
+      "A: 1\nextensions:\n  x:\n    cmd: x\n    enabled: true\n";
+  const std::string crlf_current = "# hi\r\nA: 2   # keep\r\nextensions:\r\n"
+                                   "  y:\r\n    cmd: y\r\n    enabled: "
+                                   "true\r\nB: 3\r\n";
+  bool whole = true;
+  auto result = replace_mcp(crlf_current, lf_snapshot, Format::yaml,
+                            "extensions", &whole);
+  REQUIRE_MESSAGE(result.has_value(), result.error().message);
+  CHECK_FALSE(whole);
+  CHECK(*result == "# hi\r\nA: 2   # keep\r\nextensions:\r\n  x:\r\n    cmd: "
+                   "x\r\n    enabled: true\r\nB: 3\r\n");
+  // A CRLF snapshot into an LF file: its lines take the file's ends.
+  std::string crlf_snapshot;
+  for (const char c : lf_snapshot) {
+    crlf_snapshot += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  }
+  std::string lf_current;
+  for (const char c : crlf_current) {
+    if (c != '\r') {
+      lf_current += c;
+    }
+  }
+  result = replace_mcp(lf_current, crlf_snapshot, Format::yaml, "extensions",
+                       &whole);
+  REQUIRE_MESSAGE(result.has_value(), result.error().message);
+  CHECK_FALSE(whole);
+  CHECK(*result == "# hi\nA: 2   # keep\nextensions:\n  x:\n    cmd: x\n    "
+                   "enabled: true\nB: 3\n");
+}
