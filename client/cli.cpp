@@ -284,13 +284,17 @@ public:
 
   // Sends a request and returns its result. An error reply is printed
   // (with its field details, and as JSON with --json) and exits 1.
-  json call(const std::string &op, const json &args) {
+  // `shown`: a warning already printed (a restore's, by its preview),
+  // not printed again.
+  json call(const std::string &op, const json &args,
+            const std::string &shown = std::string()) {
     json reply = call_raw(op, args);
     if (!reply.value("ok", false)) {
       fail_with(reply);
     }
     if (const auto w = reply.find("warning");
-        w != reply.end() && w->is_string()) {
+        w != reply.end() && w->is_string() &&
+        (shown.empty() || w->get_ref<const std::string &>() != shown)) {
       print_error("warning: " + w->get<std::string>());
     }
     return reply.value("result", json::object());
@@ -882,6 +886,7 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
   // Without --yes a restore always asks, at a terminal or not: the answer
   // may come from a pipe, and none (a script's empty stdin) cancels.
   const bool ask = !o.dry_run && !o.yes;
+  std::string shown_warning; // the preview's, printed before the question
   if (o.dry_run || ask) {
     json preview_args = args;
     preview_args["dry_run"] = true;
@@ -932,11 +937,17 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
     }
     std::cerr << "Restore? [y/N] " << std::flush;
     std::string answer;
-    if (!std::getline(std::cin, answer) && ::isatty(STDIN_FILENO) == 0) {
+    const bool terminal = ::isatty(STDIN_FILENO) != 0;
+    if (!std::getline(std::cin, answer) && !terminal) {
       std::cerr << '\n';
       die(k_exit_failed, "restore cancelled: no answer on standard input "
                          "(--yes restores without asking)");
     }
+    if (!terminal) {
+      // A piped answer is not echoed: end the question's line.
+      std::cerr << '\n';
+    }
+    shown_warning = preview.value("warning", std::string());
     // "y" or "yes" in any case, spaces (and a terminal's \r) around it.
     const auto first = answer.find_first_not_of(" \t\r");
     answer = first == std::string::npos
@@ -974,7 +985,7 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
     // daemon a masked text diff of both whole files.
     args["diff"] = false;
   }
-  const json r = rt.call("restore", args);
+  const json r = rt.call("restore", args, shown_warning);
   if (rt.json_output()) {
     rt.print_json(r);
     return k_exit_ok;

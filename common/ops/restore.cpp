@@ -157,6 +157,22 @@ json op_restore(Context &context, const json &raw_args) {
                     {{field_name("to"), message}});
     }
   }
+  const auto family = [](Format format) {
+    return format == Format::jsonc ? Format::json : format;
+  };
+  if (to && target.scope != Scope::custom &&
+      family(target.format) != family(source_target.format)) {
+    // Another host's file in another format: the snapshot written there,
+    // or its servers merged in, would not be read by that host.
+    const std::string message =
+        "snapshot #" + std::to_string(source.id) + " is " +
+        to_string(source_target.format) + " (" + source.host + "), and " +
+        shorten_home(dest, context.env.home()) + " is " +
+        to_string(target.format) + " (" + target.host +
+        "): restored there it would not parse; give --to a path of its own";
+    throw OpError(ErrorCode::bad_request, message,
+                  {{field_name("to"), message}});
+  }
   if (to && target.scope == Scope::custom) {
     // A new place: read it the way the snapshot's own file is read.
     target.format = source_target.format;
@@ -308,6 +324,11 @@ json op_restore(Context &context, const json &raw_args) {
   // write it made the write and its fsyncs 1.2 ms slower (bench/RESULTS.md
   // item 31), and done by mcpbkctl while the daemon restored it cost 1.1 ms
   // more (round 6).
+  if (only_mcp && !current) {
+    warning += std::string(warning.empty() ? "" : "; ") + home_dest +
+               " does not exist: the whole snapshot is written, not only "
+               "its servers";
+  }
   if (rewritten_whole) {
     warning += std::string(warning.empty() ? "" : "; ") +
                "the servers could not be put in place within the file's own "
@@ -407,7 +428,8 @@ json op_restore(Context &context, const json &raw_args) {
         {Severity::info, "restored", dest.string(),
          std::string(only_mcp ? "restored the MCP servers of snapshot #"
                               : "restored snapshot #") +
-             std::to_string(source.id) + " to " + home_dest + ": " +
+             std::to_string(source.id) + " to " + home_dest +
+             (current ? "" : " (the file was missing)") + ": " +
              outcome.snapshot->summary,
          details.dump(), 0})));
   }

@@ -823,7 +823,7 @@ class RestoreTest(ClientTestCase):
         for answer in (b"", b"n\n"):
             r = self.ctl("restore", self.id1, code=1, input=answer)
             self.assertIn(b"fs (added)", r.stdout)
-            self.assertIn(b"Restore? [y/N]", r.stderr)
+            self.assertIn(b"Restore? [y/N] \n", r.stderr)
             self.assertIn(b"mcpbkctl: restore cancelled", r.stderr)
             self.assertEqual(self.snapshots(CURSOR), before)
             with open(self.cursor, "rb") as f:
@@ -980,6 +980,17 @@ class RestoreTest(ClientTestCase):
             self.assertEqual(f.read(), self.v1.encode())
         self.assertEqual(stat.S_IMODE(os.stat(self.cursor).st_mode), 0o600)
         self.assertEqual(len(self.snapshots(CURSOR)), count + 1)
+        self.assertIn(f"restored snapshot #{self.id1} to ~/.cursor/mcp.json "
+                      "(the file was missing): ",
+                      self.ctl("events", "--limit", "1").stdout.decode())
+        # --only-mcp has no file to keep the rest of: it says so.
+        os.remove(self.cursor)
+        r = self.ctl("restore", self.id2, "--only-mcp", "--yes")
+        self.assertIn("warning: ~/.cursor/mcp.json does not exist: the whole "
+                      "snapshot is written, not only its servers",
+                      r.stderr.decode())
+        with open(self.cursor, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
 
     def test_to_another_path(self):
         other = self.sb.path("restored/copy.json")
@@ -992,6 +1003,17 @@ class RestoreTest(ClientTestCase):
         self.assertEqual(stat.S_IMODE(os.stat(other).st_mode), 0o640)
         with open(self.cursor, "rb") as f:
             self.assertEqual(f.read(), self.v2.encode())
+        # Another host's file in another format would not parse afterwards:
+        # refused, whole or --only-mcp, and nothing is written.
+        codex = self.sb.path("~/.codex/config.toml")
+        for extra in ([], ["--only-mcp"]):
+            r = self.ctl("restore", self.id1, "--to", codex, "--yes",
+                         *extra, code=1)
+            self.assertIn(f"snapshot #{self.id1} is json (cursor), and "
+                          "~/.codex/config.toml is toml (codex): restored "
+                          "there it would not parse; give --to a path of "
+                          "its own", r.stderr.decode())
+            self.assertFalse(os.path.exists(codex))
 
     def test_last_good(self):
         self.sb.write(CURSOR, "{broken")
@@ -1228,6 +1250,15 @@ class OnlyMcpTest(DaemonTestCase):
                     "--dry-run")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(warning, r.stderr)
+        # Asked first: the warning comes once, with the preview, and the
+        # piped answer's line is ended.
+        r = run_ctl(self.sb, "restore", str(id_codex), "--only-mcp",
+                    input=b"y\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.count(warning), 1, r.stderr)
+        self.assertIn(b"Restore? [y/N] \n", r.stderr)
+        self.sb.write(CODEX, t2)
+        self.wait_snapshot(CODEX, t2)
         r = run_ctl(self.sb, "restore", str(id_codex), "--only-mcp", "--yes")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(warning, r.stderr)
