@@ -987,6 +987,77 @@ bool is_secret_container(std::string_view key) {
          lower == "oauthclient";
 }
 
+bool is_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+         c == '.';
+}
+
+// A command-line option that names a secret (--api-key, --token, -p for
+// none: only the long names a key rule knows), without its value: the
+// name after the dashes, or empty.
+std::string_view secret_option(std::string_view arg) {
+  if (!arg.starts_with("--")) {
+    return {};
+  }
+  std::string_view name = arg.substr(2, arg.find('=') - 2);
+  if (name.empty() || name.starts_with("no-") ||
+      !std::all_of(name.begin(), name.end(), is_name_char) ||
+      !is_secret_key(name)) {
+    return {};
+  }
+  return name;
+}
+
+// Where secret values sit inside one string, by the name given them there:
+// an option's value (--api-key=VALUE) and URL query parameters
+// (https://host/mcp?api_key=VALUE&x=1).
+std::vector<std::pair<std::size_t, std::size_t>>
+inline_secret_spans(std::string_view text) {
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  if (!secret_option(text).empty()) {
+    const std::size_t eq = text.find('=');
+    if (eq != std::string_view::npos && eq + 1 < text.size()) {
+      spans.emplace_back(eq + 1, text.size());
+    }
+    return spans;
+  }
+  for (std::size_t at = text.find_first_of("?&"); at != std::string_view::npos;
+       at = text.find_first_of("?&", at + 1)) {
+    std::size_t eq = at + 1;
+    while (eq < text.size() && is_name_char(text[eq])) {
+      ++eq;
+    }
+    if (eq == at + 1 || eq >= text.size() || text[eq] != '=' ||
+        !is_secret_key(text.substr(at + 1, eq - at - 1))) {
+      continue;
+    }
+    std::size_t end = text.find_first_of("&# \t\r\n\"'", eq + 1);
+    end = end == std::string_view::npos ? text.size() : end;
+    if (end > eq + 1) {
+      spans.emplace_back(eq + 1, end);
+    }
+  }
+  return spans;
+}
+
+// A string outside a secret map: its inline secrets, then the well-known
+// token formats anywhere in it.
+std::string mask_string(std::string_view text, MaskStyle style) {
+  const auto spans = inline_secret_spans(text);
+  if (spans.empty()) {
+    return mask_tokens(text, style);
+  }
+  std::string out;
+  std::size_t done = 0;
+  for (const auto &[begin, end] : spans) {
+    out.append(text.substr(done, begin - done));
+    out += mask_value(text.substr(begin, end - begin), style);
+    done = end;
+  }
+  out.append(text.substr(done));
+  return mask_tokens(out, style);
+}
+
 void mask_json(Json &node, bool secret_map, MaskStyle style) {
   if (node.is_object()) {
     for (auto it = node.begin(); it != node.end(); ++it) {
@@ -995,17 +1066,27 @@ void mask_json(Json &node, bool secret_map, MaskStyle style) {
         const auto &text = value.get_ref<const std::string &>();
         value = secret_map && is_secret_key(it.key())
                     ? mask_value(text, style)
-                    : mask_tokens(text, style);
+                    : mask_string(text, style);
       } else {
         mask_json(value, is_secret_container(it.key()), style);
       }
     }
   } else if (node.is_array()) {
+    // In args, an option that names a secret takes the next item as its
+    // value ("--api-key", "VALUE").
+    bool value_next = false;
     for (Json &value : node) {
       if (value.is_string()) {
-        value = mask_tokens(value.get_ref<const std::string &>(), style);
+        const auto &text = value.get_ref<const std::string &>();
+        const bool option_alone =
+            !secret_option(text).empty() && text.find('=') == std::string::npos;
+        value = value_next && !text.starts_with("-") && !text.empty()
+                    ? mask_value(text, style)
+                    : mask_string(text, style);
+        value_next = option_alone;
       } else {
         mask_json(value, false, style);
+        value_next = false;
       }
     }
   }
@@ -2184,7 +2265,17 @@ void collect_secret_words(const Json &original, const Json &masked,
                           MaskStyle style, std::set<std::string> &words) {
   if (original.is_string()) {
     if (masked != original) {
-      add_secret_words(original.get_ref<const std::string &>(), style, words);
+      // The values inside it where it names them (--api-key=VALUE, a URL's
+      // ?token=VALUE), so that a text keeps the names; else its words.
+      const auto &text = original.get_ref<const std::string &>();
+      const auto spans = inline_secret_spans(text);
+      for (const auto &[begin, end] : spans) {
+        add_secret_words(std::string_view(text).substr(begin, end - begin),
+                         style, words);
+      }
+      if (spans.empty()) {
+        add_secret_words(text, style, words);
+      }
     }
   } else if (original.is_object()) {
     auto m = masked.begin();

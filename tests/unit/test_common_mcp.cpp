@@ -2205,6 +2205,39 @@ TEST_CASE("mask_secrets_in_json") {
     CHECK(masked.find("https://x.dev/mcp") != std::string::npos);
   }
 
+  SUBCASE("secrets named in args and in URL queries") {
+    // Values that follow no token format, given by name on a command
+    // line or in a URL: the names stay, the values are masked.
+    const std::string masked = mask_secrets_in_json(
+        R"({"args":["--api-key","plainvalue1234","--port","8080",)"
+        R"("--token=otherplain5678","--no-auth","server.js",)"
+        R"("--api-key","--verbose"],)"
+        R"("url":"https://x.dev/mcp?api_key=querysecret99&team=core#top",)"
+        R"("env":{"URL":"https://y/?access_token=${TOKEN}"}})");
+    CHECK(masked == R"({"args":["--api-key",")" + k_mask +
+                        R"(1234","--port","8080",)" + R"("--token=)" + k_mask +
+                        R"(5678","--no-auth","server.js",)" +
+                        R"("--api-key","--verbose"],)" +
+                        R"("env":{"URL":"https://y/?access_token=${TOKEN}"},)" +
+                        R"("url":"https://x.dev/mcp?api_key=)" + k_mask +
+                        R"(et99&team=core#top"})");
+    // A text diff of the file finds the same values, and keeps the names.
+    const std::string file =
+        R"({"mcpServers": {"s": {"args": ["--api-key", "plainvalue1234",)"
+        R"( "--token=otherplain5678"], "url": )"
+        R"("https://x.dev/mcp?api_key=querysecret99&team=core"}}})";
+    const McpView view = extract_mcp(file, Format::json, "mcpServers");
+    const SecretWords words = secret_words({&view});
+    CHECK(words.words == std::set<std::string>{"otherplain5678",
+                                               "plainvalue1234",
+                                               "querysecret99"});
+    const std::string text =
+        mask_secrets_in_text(file, MaskStyle::hint, &words);
+    CHECK(text.find("\"--token=" + k_mask + "5678\"") != std::string::npos);
+    CHECK(text.find("?api_key=" + k_mask + "et99&team") != std::string::npos);
+    CHECK(text.find("plainvalue") == std::string::npos);
+  }
+
   SUBCASE("a Bearer prefix outside a secret map stays visible") {
     std::string masked = mask_secrets_in_json(
         R"({"http_headers":{"X-Trace":"Bearer abcdefghijkl"}})");
