@@ -992,17 +992,61 @@ bool is_name_char(char c) {
          c == '.';
 }
 
-// A command-line option that names a secret (--api-key, --token, -p for
-// none: only the long names a key rule knows), without its value: the
-// name after the dashes, or empty.
+// Whether an option's or a URL query parameter's name says its value is a
+// secret. Stricter than is_secret_key() (which judges keys of env and
+// headers maps): names like --max-tokens, --token-file, --api-key-env,
+// --auth-type or --author give no secret.
+bool names_secret_value(std::string_view name) {
+  std::vector<std::string> words(1);
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    const bool hump = i > 0 && std::isupper(c) &&
+                      std::islower(static_cast<unsigned char>(name[i - 1]));
+    if (!std::isalnum(c) || hump) {
+      if (!words.back().empty()) {
+        words.emplace_back();
+      }
+      if (!std::isalnum(c)) {
+        continue;
+      }
+    }
+    words.back() += static_cast<char>(std::tolower(c));
+  }
+  if (words.back().empty()) {
+    words.pop_back();
+  }
+  static const std::set<std::string_view> k_secret = {
+      "token",  "secret",     "password",    "passwd",
+      "apikey", "credential", "credentials", "pat",
+      "bearer", "privatekey", "accesstoken", "sessiontoken"};
+  static const std::set<std::string_view> k_key_owners = {
+      "api",    "access", "secret",  "private",
+      "client", "auth",   "license", "service"};
+  static const std::set<std::string_view> k_not_a_value = {
+      "file",    "path",   "env",   "var", "dir",    "type",   "url",   "name",
+      "id",      "mode",   "limit", "max", "min",    "count",  "size",  "no",
+      "disable", "enable", "skip",  "use", "header", "prefix", "length"};
+  bool secret = false;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (k_not_a_value.contains(words[i])) {
+      return false;
+    }
+    secret =
+        secret || k_secret.contains(words[i]) ||
+        (words[i] == "key" && i > 0 && k_key_owners.contains(words[i - 1]));
+  }
+  return secret || (words.size() == 1 && words[0] == "auth");
+}
+
+// A command-line option that names a secret (--api-key, --token; long
+// options only), without its value: the name after the dashes, or empty.
 std::string_view secret_option(std::string_view arg) {
   if (!arg.starts_with("--")) {
     return {};
   }
   std::string_view name = arg.substr(2, arg.find('=') - 2);
-  if (name.empty() || name.starts_with("no-") ||
-      !std::all_of(name.begin(), name.end(), is_name_char) ||
-      !is_secret_key(name)) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), is_name_char) ||
+      !names_secret_value(name)) {
     return {};
   }
   return name;
@@ -1028,10 +1072,10 @@ inline_secret_spans(std::string_view text) {
       ++eq;
     }
     if (eq == at + 1 || eq >= text.size() || text[eq] != '=' ||
-        !is_secret_key(text.substr(at + 1, eq - at - 1))) {
+        !names_secret_value(text.substr(at + 1, eq - at - 1))) {
       continue;
     }
-    std::size_t end = text.find_first_of("&# \t\r\n\"'", eq + 1);
+    std::size_t end = text.find_first_of("&;# \t\r\n\"'", eq + 1);
     end = end == std::string_view::npos ? text.size() : end;
     if (end > eq + 1) {
       spans.emplace_back(eq + 1, end);

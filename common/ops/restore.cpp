@@ -157,21 +157,41 @@ json op_restore(Context &context, const json &raw_args) {
                     {{field_name("to"), message}});
     }
   }
-  const auto family = [](Format format) {
-    return format == Format::jsonc ? Format::json : format;
-  };
-  if (to && target.scope != Scope::custom &&
-      family(target.format) != family(source_target.format)) {
+  // With --to, the host file the new place is, directly or through a
+  // symbolic link (a dotfile linked elsewhere, a link made for the restore).
+  std::optional<WatchTarget> known_dest;
+  if (to && target.scope != Scope::custom) {
+    known_dest = target;
+  } else if (to) {
+    std::error_code ec;
+    const auto real = std::filesystem::weakly_canonical(dest, ec);
+    for (const auto &t : known) {
+      std::error_code ec_known;
+      if (!ec && t.scope != Scope::custom &&
+          std::filesystem::weakly_canonical(t.path, ec_known) == real &&
+          !ec_known) {
+        known_dest = t;
+        break;
+      }
+    }
+  }
+  const auto refuse_format = [&](const std::string &what) {
     // Another host's file in another format: the snapshot written there,
     // or its servers merged in, would not be read by that host.
     const std::string message =
-        "snapshot #" + std::to_string(source.id) + " is " +
-        to_string(source_target.format) + " (" + source.host + "), and " +
-        shorten_home(dest, context.env.home()) + " is " +
-        to_string(target.format) + " (" + target.host +
+        "snapshot #" + std::to_string(source.id) + " is " + what + " (" +
+        source.host + "), and " + shorten_home(dest, context.env.home()) +
+        " is " + to_string(known_dest->format) + " (" + known_dest->host +
         "): restored there it would not parse; give --to a path of its own";
     throw OpError(ErrorCode::bad_request, message,
                   {{field_name("to"), message}});
+  };
+  const auto family = [](Format format) {
+    return format == Format::jsonc ? Format::json : format;
+  };
+  if (known_dest &&
+      family(known_dest->format) != family(source_target.format)) {
+    refuse_format(to_string(source_target.format));
   }
   if (to && target.scope == Scope::custom) {
     // A new place: read it the way the snapshot's own file is read.
@@ -186,6 +206,12 @@ json op_restore(Context &context, const json &raw_args) {
       only_mcp ? value_or_throw(context.store.content(source))
                : value_or_throw(
                      context.store.read_blob(source.sha256, Store::Verify::no));
+  if (known_dest && known_dest->format == Format::json &&
+      source_target.format == Format::jsonc &&
+      !extract_mcp(snapshot_bytes, Format::json, "").parsed) {
+    // JSONC that uses what JSON lacks (comments, trailing commas).
+    refuse_format("jsonc with comments or trailing commas");
+  }
   // The file is replaced only while it is unchanged since before it was
   // read (AtomicFileWriter::commit_if_unchanged): a save by its host
   // meanwhile would be lost without a record. --only-mcp keeps the rest of

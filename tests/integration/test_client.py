@@ -1014,6 +1014,17 @@ class RestoreTest(ClientTestCase):
                           "there it would not parse; give --to a path of "
                           "its own", r.stderr.decode())
             self.assertFalse(os.path.exists(codex))
+        # The same through a symbolic link to that file.
+        os.makedirs(os.path.dirname(codex))
+        with open(codex, "w") as f:
+            f.write('model = "o3"\n')
+        link = self.sb.path("restored/link.toml")
+        os.symlink(codex, link)
+        r = self.ctl("restore", self.id1, "--to", link, "--yes", code=1)
+        self.assertIn("is toml (codex): restored there it would not parse",
+                      r.stderr.decode())
+        with open(codex) as f:
+            self.assertEqual(f.read(), 'model = "o3"\n')
 
     def test_last_good(self):
         self.sb.write(CURSOR, "{broken")
@@ -1176,6 +1187,20 @@ class OnlyMcpTest(DaemonTestCase):
         self.assertIn("// emptied by an update", text)
         self.assertIn('"id": "pat"', text)
         self.assertIn("${input:pat}", text)
+        # Its JSONC with a comment does not go into Cursor's strict JSON;
+        # the one without comments does.
+        second = self.snapshots(path)[-2]["id"]
+        cursor = self.sb.path("~/.cursor/mcp.json")
+        r = run_ctl(self.sb, "restore", str(second), "--to", cursor, "--yes")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"snapshot #{second} is jsonc with comments or trailing "
+                      "commas (vscode), and ~/.cursor/mcp.json is json "
+                      "(cursor)", r.stderr.decode())
+        self.assertFalse(os.path.exists(cursor))
+        r = run_ctl(self.sb, "restore", str(first), "--to", cursor, "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(cursor) as f:
+            self.assertEqual(f.read(), v1)
 
     def test_comments_and_layout_outside_the_servers_stay(self):
         v1 = SETTINGS.replace("{size}", "14").replace(

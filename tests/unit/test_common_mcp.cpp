@@ -2238,6 +2238,27 @@ TEST_CASE("mask_secrets_in_json") {
     CHECK(text.find("plainvalue") == std::string::npos);
   }
 
+  SUBCASE("options that name no secret value keep their arguments") {
+    const std::string visible =
+        R"({"args":["--max-tokens","409600","--token-file","/run/tok.txt",)"
+        R"("--api-key-env","OPENAI_API_KEY_NAME","--auth-type","oauthflow",)"
+        R"("--author","bobbybobby","--tokenizer","gpt2tokenizer",)"
+        R"("--disable-auth","server-main.js"],)"
+        R"("url":"https://x/?max_tokens=40960000&token_type=bearerish"})";
+    CHECK(mask_secrets_in_json(visible) == visible);
+    const std::string masked = mask_secrets_in_json(
+        R"({"args":["--apiKey","camelvalue1234","--client-secret",)"
+        R"("clientvalue5678","--access-token=accessvalue9012","--auth",)"
+        R"("authvalue3456"],"url":"https://x/?key=1&apiKey=urlvalue7890;v=2"})");
+    for (const char *value : {"camelvalue", "clientvalue", "accessvalue",
+                              "authvalue", "urlvalue"}) {
+      CAPTURE(value);
+      CHECK(masked.find(value) == std::string::npos);
+    }
+    CHECK(masked.find("?key=1&apiKey=" + k_mask + "7890;v=2") !=
+          std::string::npos);
+  }
+
   SUBCASE("a Bearer prefix outside a secret map stays visible") {
     std::string masked = mask_secrets_in_json(
         R"({"http_headers":{"X-Trace":"Bearer abcdefghijkl"}})");
