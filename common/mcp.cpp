@@ -2284,6 +2284,17 @@ namespace {
 void add_secret_words(std::string_view value, MaskStyle style,
                       std::set<std::string> &words) {
   constexpr std::size_t k_min_word = 8;
+  // As the text holds it too where it needs escapes (a quote, a
+  // backslash: JSON, TOML and YAML double quotes write them alike).
+  const auto add_word = [&words](std::string_view word) {
+    words.emplace(word);
+    const std::string quoted = Json(std::string(word)).dump();
+    const std::string_view escaped =
+        std::string_view(quoted).substr(1, quoted.size() - 2);
+    if (escaped != word) {
+      words.emplace(escaped);
+    }
+  };
   std::size_t i = 0;
   while (i < value.size()) {
     const std::size_t start = value.find_first_not_of(" \t\r\n", i);
@@ -2297,9 +2308,22 @@ void add_secret_words(std::string_view value, MaskStyle style,
         std::any_of(word.begin(), word.end(),
                     [](unsigned char c) { return std::isalpha(c); }) &&
         mask_value(word, style) != word) {
-      words.emplace(word);
+      add_word(word);
     }
     i = end;
+  }
+  // A value of several words is looked for whole too (a text masks the
+  // longest first): its words of fewer than 8 characters are found there.
+  const std::size_t first = value.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos) {
+    const std::string_view whole =
+        value.substr(first, value.find_last_not_of(" \t\r\n") - first + 1);
+    if (whole.size() >= k_min_word &&
+        whole.find_first_of(" \t\r\n") != std::string_view::npos &&
+        whole.find('{') == std::string_view::npos && // ${VAR}, {env:VAR}
+        mask_value(whole, style) != whole) {
+      add_word(whole);
+    }
   }
 }
 
@@ -2372,7 +2396,16 @@ std::string mask_secret_words(std::string out, MaskStyle style,
   // Boyer-Moore-Horspool: a secret is long and rarely there, so most of the
   // text is skipped (string::find stops at each copy of its first byte: a
   // 2 MB ~/.claude.json with 96 values took 100 ms, twice per diff).
+  // The longest first: a value of several words before its words.
+  std::vector<const std::string *> order;
   for (const std::string &word : words.words) {
+    order.push_back(&word);
+  }
+  std::stable_sort(
+      order.begin(), order.end(),
+      [](const auto *a, const auto *b) { return a->size() > b->size(); });
+  for (const std::string *word_ptr : order) {
+    const std::string &word = *word_ptr;
     if (word.empty()) {
       continue;
     }
@@ -2400,6 +2433,67 @@ std::string mask_secret_words(std::string out, MaskStyle style,
   return out;
 }
 
+namespace {
+
+// The string literals of one line: secrets inside them by the names they
+// give (--api-key=VALUE, ?token=VALUE), and a literal that follows a
+// literal option naming a secret ("--api-key", "VALUE"). A literal not
+// closed on the line runs to its end. What the parsed documents give
+// (secret_words) does not cover a file that does not parse.
+std::string mask_inline_in_line(std::string_view line, MaskStyle style) {
+  if (line.find("--") == std::string_view::npos &&
+      line.find_first_of("?&") == std::string_view::npos) {
+    return std::string(line);
+  }
+  std::string out;
+  std::size_t done = 0;
+  bool value_next = false;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    const char c = line[i];
+    if (c == ':' || c == '=' || c == ']' || c == '}') {
+      value_next = false; // a key's value, or past the list
+    }
+    if (c != '"' && c != '\'') {
+      ++i;
+      continue;
+    }
+    const std::size_t end = skip_string(line, i);
+    const bool closed = end - i >= 2 && line[end - 1] == c;
+    std::size_t body_end = closed ? end - 1 : end;
+    while (!closed && body_end > i + 1 &&
+           (line[body_end - 1] == '\r' || line[body_end - 1] == '\n')) {
+      --body_end;
+    }
+    const std::size_t body_begin = i + 1;
+    const std::string_view body =
+        line.substr(body_begin, body_end - body_begin);
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    const std::size_t after = line.find_first_not_of(" \t", end);
+    const bool is_key = after != std::string_view::npos &&
+                        (line[after] == ':' || line[after] == '=');
+    if (is_key) {
+      value_next = false;
+    } else if (value_next && !body.empty() && body[0] != '-') {
+      spans.emplace_back(0, body.size());
+    } else {
+      spans = inline_secret_spans(body);
+    }
+    value_next = !secret_option(body).empty() &&
+                 body.find('=') == std::string_view::npos;
+    for (const auto &[begin, stop] : spans) {
+      out.append(line.substr(done, body_begin + begin - done));
+      out += mask_value(body.substr(begin, stop - begin), style);
+      done = body_begin + stop;
+    }
+    i = end;
+  }
+  out.append(line.substr(done));
+  return out;
+}
+
+} // namespace
+
 std::string mask_secrets_in_text(std::string_view text, MaskStyle style) {
   std::string out;
   out.reserve(text.size());
@@ -2408,7 +2502,9 @@ std::string mask_secrets_in_text(std::string_view text, MaskStyle style) {
     std::size_t nl = text.find('\n', start);
     std::size_t end = nl == std::string_view::npos ? text.size() : nl;
     out += mask_tokens(
-        mask_pairs_in_line(text.substr(start, end - start), style), style);
+        mask_inline_in_line(
+            mask_pairs_in_line(text.substr(start, end - start), style), style),
+        style);
     if (nl == std::string_view::npos) {
       break;
     }

@@ -2299,6 +2299,27 @@ TEST_CASE("mask_secrets_in_text") {
               "alue\",\n    \"PATH\": \"/usr/bin\"\n  }\n");
   }
 
+  SUBCASE("secrets named in args and URLs, the file parsed or not") {
+    // Line by line: a file that does not parse gives no values to look
+    // for, and a truncated one ends inside a literal.
+    CHECK(
+        mask_secrets_in_text(
+            R"(  "args": ["--api-key", "SECRET1111", "--token=SECRET2222"],)") ==
+        R"(  "args": ["--api-key", ")" + k_mask + R"(1111", "--token=)" +
+            k_mask + R"(2222"],)");
+    CHECK(
+        mask_secrets_in_text(R"("url": "https://h/?api_key=SECRET3333&a=1")") ==
+        R"("url": "https://h/?api_key=)" + k_mask + R"(3333&a=1")");
+    CHECK(mask_secrets_in_text(
+              "    \"args\": [\"--api-key\", \"SECRETTRUNC1111") ==
+          "    \"args\": [\"--api-key\", \"" + k_mask + "1111");
+    CHECK(mask_secrets_in_text("args = ['--password', 'pass word 3333']") ==
+          "args = ['--password', '" + k_mask + "3333']");
+    // A key after an option is a key: its value is judged by its name.
+    const std::string kept = R"({"a": ["--token"], "cmd": "npx-runner-x"})";
+    CHECK(mask_secrets_in_text(kept) == kept);
+  }
+
   SUBCASE("a value cut short: its quote not closed on the line") {
     // A file read while it was being written, or truncated.
     CHECK(mask_secrets_in_text("    \"API_KEY\": \"plainsecretvalue-987654") ==
@@ -2431,6 +2452,19 @@ TEST_CASE("mask_secrets_in_text") {
     // Short words, references and words without a letter are not looked
     // for elsewhere (they could be anything in the file).
     CHECK(words_of(R"({"API_KEY": "${KEY} 12345678 short"})").words.empty());
+    // A value of several words is looked for whole, and as the text
+    // escapes it.
+    const SecretWords spaced = words_of(R"({"PASSWORD": "pass word 12"})");
+    CHECK(spaced.words == std::set<std::string>{"pass word 12"});
+    CHECK(mask_secrets_in_text("  [\n    \"pass word 12\"\n  ]",
+                               MaskStyle::hint, &spaced) ==
+          "  [\n    \"" + k_mask + "d 12\"\n  ]");
+    const SecretWords escaped = words_of(R"({"TOKEN": "abc\"def\\ghi1"})");
+    CHECK(escaped.words ==
+          std::set<std::string>{"abc\"def\\ghi1", "abc\\\"def\\\\ghi1"});
+    CHECK(mask_secrets_in_text("x = \"abc\\\"def\\\\ghi1\"", MaskStyle::hint,
+                               &escaped)
+              .find("def") == std::string::npos);
   }
 }
 
