@@ -2281,9 +2281,29 @@ namespace {
 // (in JSON such a word can only stand inside a string or a comment, so
 // masking it keeps the file valid), leaving out references to secrets kept
 // elsewhere (${VAR}), which are not masked either.
+//
+// `masked`, when given, is the value as masking left it: its words that
+// are still there were not secret ("Authorization:" before a Bearer
+// token), and the value is not looked for whole when any is.
 void add_secret_words(std::string_view value, MaskStyle style,
-                      std::set<std::string> &words) {
+                      std::set<std::string> &words,
+                      std::optional<std::string_view> masked = std::nullopt) {
   constexpr std::size_t k_min_word = 8;
+  std::set<std::string_view> kept;
+  // (Masked whole, only its hint of 4 characters is left.)
+  if (masked && *masked != mask_value(value, style)) {
+    for (std::size_t i = 0; i < masked->size();) {
+      const std::size_t start = masked->find_first_not_of(" \t\r\n", i);
+      if (start == std::string_view::npos) {
+        break;
+      }
+      std::size_t end = masked->find_first_of(" \t\r\n", start);
+      end = end == std::string_view::npos ? masked->size() : end;
+      kept.insert(masked->substr(start, end - start));
+      i = end;
+    }
+  }
+  bool partly_kept = false;
   // As the text holds it too where it needs escapes (a quote, a
   // backslash: JSON, TOML and YAML double quotes write them alike).
   const auto add_word = [&words](std::string_view word) {
@@ -2304,10 +2324,12 @@ void add_secret_words(std::string_view value, MaskStyle style,
     std::size_t end = value.find_first_of(" \t\r\n", start);
     end = end == std::string_view::npos ? value.size() : end;
     const std::string_view word = value.substr(start, end - start);
-    if (word.size() >= k_min_word &&
-        std::any_of(word.begin(), word.end(),
-                    [](unsigned char c) { return std::isalpha(c); }) &&
-        mask_value(word, style) != word) {
+    if (kept.contains(word)) {
+      partly_kept = true;
+    } else if (word.size() >= k_min_word &&
+               std::any_of(word.begin(), word.end(),
+                           [](unsigned char c) { return std::isalpha(c); }) &&
+               mask_value(word, style) != word) {
       add_word(word);
     }
     i = end;
@@ -2318,7 +2340,7 @@ void add_secret_words(std::string_view value, MaskStyle style,
   if (first != std::string_view::npos) {
     const std::string_view whole =
         value.substr(first, value.find_last_not_of(" \t\r\n") - first + 1);
-    if (whole.size() >= k_min_word &&
+    if (!partly_kept && whole.size() >= k_min_word &&
         whole.find_first_of(" \t\r\n") != std::string_view::npos &&
         whole.find('{') == std::string_view::npos && // ${VAR}, {env:VAR}
         mask_value(whole, style) != whole) {
@@ -2342,7 +2364,8 @@ void collect_secret_words(const Json &original, const Json &masked,
                          style, words);
       }
       if (spans.empty()) {
-        add_secret_words(text, style, words);
+        add_secret_words(text, style, words,
+                         masked.get_ref<const std::string &>());
       }
     }
   } else if (original.is_object()) {
@@ -2440,11 +2463,14 @@ namespace {
 // literal option naming a secret ("--api-key", "VALUE"). A literal not
 // closed on the line runs to its end. What the parsed documents give
 // (secret_words) does not cover a file that does not parse.
-std::string mask_inline_in_line(std::string_view line, MaskStyle style) {
-  if (line.find("--") == std::string_view::npos &&
-      line.find_first_of("?&") == std::string_view::npos) {
-    return std::string(line);
+std::string mask_inline_in_line(std::string text, MaskStyle style) {
+  // Each form needs an option ("--") or a name given a value ('='): most
+  // lines of a file (a prompt's text in ~/.claude.json) have neither.
+  if (text.find('=') == std::string::npos &&
+      text.find("--") == std::string::npos) {
+    return text;
   }
+  const std::string_view line = text;
   std::string out;
   std::size_t done = 0;
   bool value_next = false;

@@ -2459,6 +2459,13 @@ TEST_CASE("mask_secrets_in_text") {
     CHECK(mask_secrets_in_text("  [\n    \"pass word 12\"\n  ]",
                                MaskStyle::hint, &spaced) ==
           "  [\n    \"" + k_mask + "d 12\"\n  ]");
+    // Of a value masking left partly visible, only what it masked.
+    const McpView header =
+        extract_mcp(R"({"mcpServers": {"s": {"args": ["--header", )"
+                    R"("Authorization: Bearer SECRET17171717"]}}})",
+                    Format::json, "mcpServers");
+    CHECK(secret_words({&header}).words ==
+          std::set<std::string>{"SECRET17171717"});
     const SecretWords escaped = words_of(R"({"TOKEN": "abc\"def\\ghi1"})");
     CHECK(escaped.words ==
           std::set<std::string>{"abc\"def\\ghi1", "abc\\\"def\\\\ghi1"});
