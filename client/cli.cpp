@@ -912,9 +912,15 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
       }
       if (preview.value("beyond_mcp", false)) {
         // The file holds more than the servers, and that differs too.
-        out << "note: this also puts back everything else "
-            << rt.shorten(preview.value("restored_to", std::string()))
-            << " holds as it was in #" << from.value("id", 0LL)
+        const std::string to = preview.value("restored_to", std::string());
+        const bool same_file = from.value("path", std::string()) == to;
+        out << "note: this also "
+            << (same_file ? "puts back everything else "
+                          : "replaces everything else ")
+            << rt.shorten(to)
+            << (same_file ? " holds as it was in #"
+                          : " holds with what is in #")
+            << from.value("id", 0LL)
             << "; --only-mcp restores just the MCP servers and keeps the "
                "rest\n";
       }

@@ -452,8 +452,9 @@ json op_restore(Context &context, const json &raw_args) {
     }
     outcome.events.push_back(value_or_throw(context.store.add_event(
         {Severity::info, "restored", dest.string(),
-         std::string(only_mcp ? "restored the MCP servers of snapshot #"
-                              : "restored snapshot #") +
+         std::string(only_mcp && current
+                         ? "restored the MCP servers of snapshot #"
+                         : "restored snapshot #") +
              std::to_string(source.id) + " to " + home_dest +
              (current ? "" : " (the file was missing)") + ": " +
              outcome.snapshot->summary,

@@ -1001,6 +1001,14 @@ class RestoreTest(ClientTestCase):
             self.assertEqual(f.read(), self.v1.encode())
         # The recorded mode is used for a new file.
         self.assertEqual(stat.S_IMODE(os.stat(other).st_mode), 0o640)
+        # Over a file with settings of its own: the note says they go.
+        with open(other, "w") as f:
+            json.dump({"theme": "dark", "mcpServers": {}}, f)
+        r = self.ctl("restore", self.id1, "--to", other, "--dry-run")
+        self.assertIn("note: this also replaces everything else "
+                      f"~/restored/copy.json holds with what is in #{self.id1}"
+                      "; --only-mcp", r.stdout.decode())
+        self.ctl("restore", self.id1, "--to", other, "--yes")
         with open(self.cursor, "rb") as f:
             self.assertEqual(f.read(), self.v2.encode())
         # Another host's file in another format would not parse afterwards:
