@@ -1016,9 +1016,9 @@ bool names_secret_value(std::string_view name) {
     words.pop_back();
   }
   static const std::set<std::string_view> k_secret = {
-      "token",  "secret",     "password",    "passwd",
-      "apikey", "credential", "credentials", "pat",
-      "bearer", "privatekey", "accesstoken", "sessiontoken"};
+      "token",       "secret",       "password", "passwd",   "apikey",
+      "credential",  "credentials",  "pat",      "bearer",   "privatekey",
+      "accesstoken", "sessiontoken", "sig",      "signature"};
   static const std::set<std::string_view> k_key_owners = {
       "api",    "access", "secret",  "private",
       "client", "auth",   "license", "service"};
@@ -1035,7 +1035,9 @@ bool names_secret_value(std::string_view name) {
         secret || k_secret.contains(words[i]) ||
         (words[i] == "key" && i > 0 && k_key_owners.contains(words[i - 1]));
   }
-  return secret || (words.size() == 1 && words[0] == "auth");
+  // Alone, "auth" and "key" name a value too (--auth VALUE, ?key=VALUE).
+  return secret ||
+         (words.size() == 1 && (words[0] == "auth" || words[0] == "key"));
 }
 
 // A command-line option that names a secret (--api-key, --token; long

@@ -2249,14 +2249,19 @@ TEST_CASE("mask_secrets_in_json") {
     const std::string masked = mask_secrets_in_json(
         R"({"args":["--apiKey","camelvalue1234","--client-secret",)"
         R"("clientvalue5678","--access-token=accessvalue9012","--auth",)"
-        R"("authvalue3456"],"url":"https://x/?key=1&apiKey=urlvalue7890;v=2"})");
+        R"("authvalue3456"],"url":"https://x/?id=1&apiKey=urlvalue7890;v=2"})");
     for (const char *value : {"camelvalue", "clientvalue", "accessvalue",
                               "authvalue", "urlvalue"}) {
       CAPTURE(value);
       CHECK(masked.find(value) == std::string::npos);
     }
-    CHECK(masked.find("?key=1&apiKey=" + k_mask + "7890;v=2") !=
+    CHECK(masked.find("?id=1&apiKey=" + k_mask + "7890;v=2") !=
           std::string::npos);
+    // An Azure SAS signature, a bare key.
+    const std::string sas = mask_secrets_in_json(
+        R"({"url":"https://a.blob/c?sv=2024&sig=sasvalue1234&key=keyvalue5678"})");
+    CHECK(sas == R"({"url":"https://a.blob/c?sv=2024&sig=)" + k_mask +
+                     "1234&key=" + k_mask + R"(5678"})");
   }
 
   SUBCASE("a Bearer prefix outside a secret map stays visible") {
