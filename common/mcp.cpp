@@ -2465,17 +2465,20 @@ namespace {
 // literal option naming a secret ("--api-key", "VALUE"). A literal not
 // closed on the line runs to its end. What the parsed documents give
 // (secret_words) does not cover a file that does not parse.
-std::string mask_inline_in_line(std::string text, MaskStyle style) {
+//
+// `value_next` carries an option without its value to the next line (a
+// list written one item per line).
+std::string mask_inline_in_line(std::string text, MaskStyle style,
+                                bool &value_next) {
   // Each form needs an option ("--") or a name given a value ('='): most
   // lines of a file (a prompt's text in ~/.claude.json) have neither.
-  if (text.find('=') == std::string::npos &&
+  if (!value_next && text.find('=') == std::string::npos &&
       text.find("--") == std::string::npos) {
     return text;
   }
   const std::string_view line = text;
   std::string out;
   std::size_t done = 0;
-  bool value_next = false;
   std::size_t i = 0;
   while (i < line.size()) {
     const char c = line[i];
@@ -2526,12 +2529,14 @@ std::string mask_secrets_in_text(std::string_view text, MaskStyle style) {
   std::string out;
   out.reserve(text.size());
   std::size_t start = 0;
+  bool value_next = false;
   while (start < text.size()) {
     std::size_t nl = text.find('\n', start);
     std::size_t end = nl == std::string_view::npos ? text.size() : nl;
     out += mask_tokens(
         mask_inline_in_line(
-            mask_pairs_in_line(text.substr(start, end - start), style), style),
+            mask_pairs_in_line(text.substr(start, end - start), style), style,
+            value_next),
         style);
     if (nl == std::string_view::npos) {
       break;

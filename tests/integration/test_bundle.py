@@ -210,6 +210,32 @@ class BundleTest(unittest.TestCase):
                       out)
         self.assertIn(b'"GITHUB_TOKEN": "<redacted by mcpbk>"', out)
 
+    def test_secrets_named_in_args_and_urls_are_redacted(self):
+        # Values given by name on a command line or in a URL, in a file
+        # that parses and in one cut short while it was written.
+        full = json.dumps({"mcpServers": {"x": {
+            "command": "npx",
+            "args": ["--api-key", "argsecretvalue1", "--token=argsecret2"],
+            "url": "https://h.example/mcp?api_key=urlsecretvalue3&v=1"}}},
+            indent=2) + "\n"
+        path = self.a.sb.path(CURSOR)
+        for text in (full, full[:full.index("argsecret2") + 6]):
+            self.a.sb.write(CURSOR, text)
+            wait_for(lambda: any(s["sha256"] == sha256(text)
+                                 for s in self.a.store.snapshots(path)),
+                     10, "the version on machine A")
+        self.a.ctl("export", "-o", self.bundle, "--redact")
+        raw = subprocess.run(["zstd", "-dc", self.bundle], check=True,
+                             capture_output=True).stdout
+        import base64
+        decoded = b"".join(
+            base64.b64decode(json.loads(line)["content"])
+            for line in raw.splitlines() if b'"type":"snapshot"' in line)
+        for secret in (b"argsecretvalue1", b"argsecret", b"urlsecretvalue3"):
+            self.assertNotIn(secret, decoded)
+        self.assertIn(b'"--api-key"', decoded)
+        self.assertIn(b"?api_key=<redacted by mcpbk>&v=1", decoded)
+
     def test_a_secret_on_the_line_after_its_key_is_redacted(self):
         # Valid JSON may put a value on the line after its key; the line
         # rules alone missed it in diff, and the redacted bundle kept it.

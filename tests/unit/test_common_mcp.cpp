@@ -2320,6 +2320,11 @@ TEST_CASE("mask_secrets_in_text") {
           "    \"args\": [\"--api-key\", \"" + k_mask + "1111");
     CHECK(mask_secrets_in_text("args = ['--password', 'pass word 3333']") ==
           "args = ['--password', '" + k_mask + "3333']");
+    // One item per line, the file cut short after the value.
+    CHECK(mask_secrets_in_text("      \"args\": [\n        \"--api-key\",\n"
+                               "        \"argsecretvalue1\",\n        \"--v") ==
+          "      \"args\": [\n        \"--api-key\",\n        \"" + k_mask +
+              "lue1\",\n        \"--v");
     // A key after an option is a key: its value is judged by its name.
     const std::string kept = R"({"a": ["--token"], "cmd": "npx-runner-x"})";
     CHECK(mask_secrets_in_text(kept) == kept);
