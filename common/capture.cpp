@@ -115,6 +115,27 @@ Severity severity_of(Risk risk) {
   return Severity::info;
 }
 
+// The risk of a version that parses after one that did not, against the
+// path's newest version that parsed and had servers (a first version's
+// rating when there is none, or it cannot be read).
+Risk mended_risk(Store &store, const WatchTarget &target,
+                 const std::string &locations, const std::string &path,
+                 std::string_view bytes, const McpView &view) {
+  auto good = store.latest_good(std::nullopt, path);
+  if (!good || !*good) {
+    return assess_risk({}, nullptr, bytes, view);
+  }
+  auto read = store.read_blob((*good)->sha256, Store::Verify::no);
+  if (!read) {
+    return assess_risk({}, nullptr, bytes, view);
+  }
+  const McpView *known =
+      t_views.find(view_key((*good)->sha256, target.format, locations));
+  const McpView parsed =
+      known ? McpView() : extract_mcp(*read, target.format, locations);
+  return assess_risk(*read, known ? known : &parsed, bytes, view);
+}
+
 } // namespace
 
 McpView view_for(std::string_view bytes, std::string_view sha256,
@@ -210,7 +231,12 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
       parsed = extract_mcp(previous, target.format, locations);
       before = &parsed;
     }
-    if (read) {
+    if (read && before && !before->parsed && view.parsed) {
+      // Mended: the fragment it replaces says nothing of the risk (all of
+      // its lines "changed"); the last version that parsed and had servers
+      // does. Without one, it is rated as a first version.
+      risk = mended_risk(store, target, locations, path, bytes, view);
+    } else if (read) {
       risk = assess_risk(previous, before, bytes, view);
     } else {
       risk = assess_risk({}, nullptr, bytes, view);

@@ -335,6 +335,20 @@ class WatchingTest(DaemonTestCase):
         wait_for(lambda: [e for e in self.store.events("risky_change")
                           if e["severity"] == "critical"], 10,
                  "a critical event")
+        # Mended: rated against the last version that parsed, not against
+        # the fragment (every line of which "changed"): the same servers
+        # back is no risk, and no alarm.
+        events = len(self.store.events("risky_change"))
+        self.sb.write(CURSOR, servers_json("a", "b"))
+        snap = self.wait_snapshot(CURSOR, servers_json("a", "b"))
+        self.assertEqual(snap["risk"], "low")
+        self.assertEqual(len(self.store.events("risky_change")), events)
+        # Mended into something else: rated against that version too.
+        self.sb.write(CURSOR, '{"mcpServers": {"a": ')
+        self.wait_snapshot(CURSOR, '{"mcpServers": {"a": ')
+        self.sb.write(CURSOR, servers_json("c"))
+        snap = self.wait_snapshot(CURSOR, servers_json("c"))
+        self.assertIn(snap["risk"], ("high", "critical"))
 
     def test_an_edit_of_a_one_line_file_is_rated_by_what_changed(self):
         # `echo '{...}' > ~/.cursor/mcp.json`: one line, which every edit
