@@ -1083,7 +1083,48 @@ inline_secret_spans(std::string_view text) {
       spans.emplace_back(eq + 1, end);
     }
   }
-  return spans;
+  // Options inside a command line held in one string ("npx srv --token
+  // VALUE", "sh -c 'run --api-key=VALUE'"): the value up to the next space
+  // or quote.
+  constexpr std::string_view k_ends = " \t\r\n\"'";
+  for (std::size_t at = text.find("--"); at != std::string_view::npos;
+       at = text.find("--", at + 2)) {
+    if (at > 0 && k_ends.find(text[at - 1]) == std::string_view::npos) {
+      continue;
+    }
+    std::size_t name_end = at + 2;
+    while (name_end < text.size() && is_name_char(text[name_end])) {
+      ++name_end;
+    }
+    if (name_end == at + 2 || name_end >= text.size() ||
+        !names_secret_value(text.substr(at + 2, name_end - at - 2))) {
+      continue;
+    }
+    std::size_t value = name_end;
+    if (text[value] == '=') {
+      ++value;
+    } else if (text[value] == ' ') {
+      value = text.find_first_not_of(' ', value);
+      if (value == std::string_view::npos || text[value] == '-') {
+        continue;
+      }
+    } else {
+      continue;
+    }
+    std::size_t end = text.find_first_of(k_ends, value);
+    end = end == std::string_view::npos ? text.size() : end;
+    if (end > value) {
+      spans.emplace_back(value, end);
+    }
+  }
+  std::sort(spans.begin(), spans.end());
+  std::vector<std::pair<std::size_t, std::size_t>> apart;
+  for (const auto &span : spans) {
+    if (apart.empty() || span.first >= apart.back().second) {
+      apart.push_back(span);
+    }
+  }
+  return apart;
 }
 
 // A string outside a secret map: its inline secrets, then the well-known

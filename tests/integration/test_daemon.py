@@ -759,10 +759,15 @@ class LifecycleTest(DaemonTestCase):
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: os.path.exists(self.sb.socket), 10,
-                     "the daemon's socket")
-            store = wait_for(lambda: request(self.sb.socket, "status")
-                             ["result"]["store"]["path"], 10, "a status")
+            def store_path():
+                # The socket's file exists from bind(), a moment before
+                # listen(): refused until then.
+                try:
+                    return request(self.sb.socket, "status")[
+                        "result"]["store"]["path"]
+                except (FileNotFoundError, ConnectionRefusedError):
+                    return None
+            store = wait_for(store_path, 10, "a status")
             self.assertEqual(store,
                              os.path.join(self.sb.root, "state", "store.db"))
         finally:

@@ -2257,6 +2257,14 @@ TEST_CASE("mask_secrets_in_json") {
     }
     CHECK(masked.find("?id=1&apiKey=" + k_mask + "7890;v=2") !=
           std::string::npos);
+    // A command line in one string.
+    const std::string line = mask_secrets_in_json(
+        R"({"command":"npx srv --token tokvalue1234 --port 80",)"
+        R"("args":["-c","run --api-key=apivalue5678 --max-tokens 4096"]})");
+    CHECK(line ==
+          R"({"args":["-c","run --api-key=)" + k_mask +
+              R"(5678 --max-tokens 4096"],"command":"npx srv --token )" +
+              k_mask + R"(1234 --port 80"})");
     // An Azure SAS signature, a bare key.
     const std::string sas = mask_secrets_in_json(
         R"({"url":"https://a.blob/c?sv=2024&sig=sasvalue1234&key=keyvalue5678"})");
