@@ -1060,7 +1060,13 @@ std::string_view secret_option(std::string_view arg) {
 std::vector<std::pair<std::size_t, std::size_t>>
 inline_secret_spans(std::string_view text) {
   std::vector<std::pair<std::size_t, std::size_t>> spans;
-  if (!secret_option(text).empty()) {
+  // Every form has an option's dashes or a name's '=': most strings
+  // (a prompt in ~/.claude.json) have neither.
+  const bool dashes = text.find("--") != std::string_view::npos;
+  if (!dashes && text.find('=') == std::string_view::npos) {
+    return spans;
+  }
+  if (dashes && !secret_option(text).empty()) {
     const std::size_t eq = text.find('=');
     if (eq != std::string_view::npos && eq + 1 < text.size()) {
       spans.emplace_back(eq + 1, text.size());
@@ -1087,8 +1093,8 @@ inline_secret_spans(std::string_view text) {
   // VALUE", "sh -c 'run --api-key=VALUE'"): the value up to the next space
   // or quote.
   constexpr std::string_view k_ends = " \t\r\n\"'";
-  for (std::size_t at = text.find("--"); at != std::string_view::npos;
-       at = text.find("--", at + 2)) {
+  for (std::size_t at = dashes ? text.find("--") : std::string_view::npos;
+       at != std::string_view::npos; at = text.find("--", at + 2)) {
     if (at > 0 && k_ends.find(text[at - 1]) == std::string_view::npos) {
       continue;
     }
@@ -2559,6 +2565,9 @@ std::string mask_inline_in_line(std::string text, MaskStyle style,
       done = body_begin + stop;
     }
     i = end;
+  }
+  if (done == 0) {
+    return text; // nothing masked: the line as it came
   }
   out.append(line.substr(done));
   return out;
