@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -607,7 +608,17 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
                         " is already in the store; nothing was imported "
                         "(use --on-conflict skip or rename)");
       case OnConflict::rename: {
-        s.path += ".from-" + result.header.source_machine;
+        // The machine's name, as the bundle says it, becomes part of a
+        // file name: only letters, digits, '.', '_' and '-' of it (a '/'
+        // would make it a path, "/../../.bashrc" one outside the file's
+        // directory).
+        std::string machine;
+        for (const char c : result.header.source_machine) {
+          const bool plain = std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                             c == '.' || c == '_' || c == '-';
+          machine += plain ? c : '_';
+        }
+        s.path += ".from-" + (machine.empty() ? "unknown" : machine);
         TRY_ASSIGN(auto again, store.find_at(s.path, s.taken_at));
         if (again) {
           ++result.skipped;

@@ -1,11 +1,14 @@
 #include <common/bundle.hpp>
+#include <common/compress.hpp>
 #include <common/hash.hpp>
 #include <common/mcp.hpp>
 #include <common/sqlite.hpp>
 #include <common/time.hpp>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 #include <tests/unit/scratch.hpp>
+#include <zstd.h>
 
 using namespace mcpbk;
 namespace fs = std::filesystem;
@@ -167,6 +170,33 @@ TEST_CASE("export_bundle and import_bundle") {
       CHECK(r->renamed == 1);
       ListFilter f;
       f.path = "/home/alice/other/.mcp.json.from-" + r->header.source_machine;
+      CHECK(target.list(f)->size() == 1);
+    }
+    SUBCASE("rename: the machine's name cannot make a path elsewhere") {
+      // A bundle whose header names the machine "/../../.bashrc", its
+      // checksum made again: the renamed copy stays beside the file.
+      const std::string frame = test::read_file(bundle);
+      std::string lines(std::size_t{16} << 20, '\0');
+      const std::size_t n = ZSTD_decompress(lines.data(), lines.size(),
+                                            frame.data(), frame.size());
+      REQUIRE_FALSE(ZSTD_isError(n));
+      lines.resize(n);
+      const std::size_t header_end = lines.find('\n') + 1;
+      auto header = nlohmann::json::parse(lines.substr(0, header_end));
+      header["source_machine"] = "/../../.bashrc";
+      const std::size_t end_line = lines.rfind('\n', lines.size() - 2) + 1;
+      std::string body = header.dump() + "\n" +
+                         lines.substr(header_end, end_line - header_end);
+      auto end = nlohmann::json::parse(lines.substr(end_line));
+      end["sha256"] = sha256_hex(body);
+      const fs::path hostile = dir / "hostile.mcpbk";
+      test::write_file(hostile, zstd_compress(body + end.dump() + "\n"));
+      options.on_conflict = OnConflict::rename;
+      auto r = import_bundle(target, hostile, options, target_env);
+      REQUIRE_MESSAGE(r, r.error().message);
+      CHECK(r->renamed == 1);
+      ListFilter f;
+      f.path = "/home/alice/other/.mcp.json.from-_.._.._.bashrc";
       CHECK(target.list(f)->size() == 1);
     }
     SUBCASE("fail imports nothing") {
