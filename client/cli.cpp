@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <iostream>
@@ -143,6 +144,16 @@ public:
   Runtime(Env env, PathOverrides overrides, bool json_output)
       : m_env(std::move(env)), m_overrides(std::move(overrides)),
         m_json(json_output), m_style(Style::detect()) {}
+  Runtime(const Runtime &) = delete;
+  Runtime &operator=(const Runtime &) = delete;
+  ~Runtime() {
+    if (m_scratch) {
+      m_context.reset();
+      m_store.reset();
+      std::error_code ec;
+      fs::remove_all(*m_scratch, ec);
+    }
+  }
 
   // Loads the config the daemon would use (for the socket and store paths).
   // A config with mistakes does not stop the client: the day a restore is
@@ -171,9 +182,16 @@ public:
     m_paths = resolve_state_paths(m_overrides, m_config, m_env, current_os());
   }
 
-  // Connects to the daemon, or opens the store for Reach::offline_ok;
-  // `create` makes one where none is yet (import before the first start).
-  void connect(Reach reach, std::string_view command, bool create = false) {
+  // What connect() does where there is no store yet.
+  enum class Create {
+    no,     // fails
+    yes,    // makes it (import before the daemon's first start)
+    scratch // uses an empty one of its own, removed at exit (a dry run)
+  };
+
+  // Connects to the daemon, or opens the store for Reach::offline_ok.
+  void connect(Reach reach, std::string_view command,
+               Create create = Create::no) {
     auto connection = Connection::open(m_paths.socket);
     if (connection) {
       m_connection.emplace(std::move(*connection));
@@ -191,7 +209,24 @@ public:
                            connection.error().message + ")");
       throw Exit{k_exit_unreachable};
     }
-    if (create && !fs::exists(m_paths.store_file)) {
+    if (create == Create::scratch && !fs::exists(m_paths.store_file)) {
+      // Nothing is made where the store will be: the dry run reads the
+      // bundle against an empty store of its own.
+      std::string dir_template =
+          (fs::temp_directory_path() / "mcpbkctl-dry-run-XXXXXX").string();
+      if (::mkdtemp(dir_template.data()) == nullptr) {
+        die(k_exit_failed, "cannot make a temporary directory: " +
+                               std::string(std::strerror(errno)));
+      }
+      m_scratch = dir_template;
+      print_error("daemon not reachable at " + where + " and no store yet at " +
+                  m_paths.store_file.string() +
+                  "; the dry run compares the bundle with an empty store");
+      m_paths.store_file = *m_scratch / "store.db";
+      open_store_directly(true);
+      return;
+    }
+    if (create != Create::no && !fs::exists(m_paths.store_file)) {
       if (auto dir = ensure_private_dir(m_paths.state_dir); !dir) {
         die(k_exit_failed, dir.error().message);
       }
@@ -363,6 +398,7 @@ private:
   std::optional<Connection> m_connection;
   std::optional<Store> m_store;
   std::unique_ptr<ops::Context> m_context;
+  std::optional<fs::path> m_scratch; // Create::scratch's directory
 };
 
 Micros micros_of(const json &object, const char *key) {
@@ -1273,7 +1309,8 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
   if (o.map_home) {
     args["map_home"] = true;
   }
-  rt.connect(Reach::offline_ok, "import", true);
+  rt.connect(Reach::offline_ok, "import",
+             o.dry_run ? Runtime::Create::scratch : Runtime::Create::yes);
   const json r = rt.call("import", args);
   if (rt.json_output()) {
     rt.print_json(r);

@@ -343,6 +343,19 @@ class BundleTest(unittest.TestCase):
         # A new machine: the history goes in first, the daemon starts on it.
         self.a.ctl("export", "-o", self.bundle)
         self.assertFalse(os.path.exists(self.b.sb.store_file))
+        # A dry run first: it makes nothing where the store will be, and
+        # leaves nothing behind.
+        tmp = os.path.join(self.b.sb.root, "tmp")
+        os.makedirs(tmp)
+        r = run_ctl(self.b.sb, "import", self.bundle, "--map-home",
+                    "--dry-run", extra_env={"TMPDIR": tmp})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"would import: 3 created", r.stdout)
+        self.assertIn(b"the dry run compares the bundle with an empty store",
+                      r.stderr)
+        self.assertFalse(os.path.exists(self.b.sb.store_file))
+        self.assertFalse(os.path.exists(self.b.sb.state_dir))
+        self.assertEqual(os.listdir(tmp), [])
         r = self.b.ctl("import", self.bundle, "--map-home", "--json")
         self.assertEqual(json.loads(r.stdout)["created"], 3)
         self.assertIn(b"creating the store", r.stderr)
