@@ -193,11 +193,26 @@ public:
   void connect(Reach reach, std::string_view command,
                Create create = Create::no) {
     auto connection = Connection::open(m_paths.socket);
+    const std::string where = m_paths.socket.string();
     if (connection) {
       m_connection.emplace(std::move(*connection));
+      if (const auto other = daemons_other_state_dir()) {
+        // --state-dir names another store than the daemon here serves:
+        // what was asked of is that store.
+        m_connection.reset();
+        const std::string said = "the daemon at " + where + " serves " +
+                                 *other + ", not --state-dir " +
+                                 m_paths.state_dir.string();
+        if (reach == Reach::daemon) {
+          die(k_exit_unreachable,
+              said + "; `" + std::string(command) +
+                  "` needs the daemon of that directory (give its --socket)");
+        }
+        print_error(said + ": reading that directory's store directly");
+        open_store_directly();
+      }
       return;
     }
-    const std::string where = m_paths.socket.string();
     if (reach == Reach::daemon) {
       print_error("cannot reach the daemon at " + where + " (" +
                   connection.error().message + "); `" + std::string(command) +
@@ -247,10 +262,51 @@ public:
     open_store_directly();
   }
 
+  // With --state-dir given: the state directory the connected daemon
+  // serves, when it is another one.
+  // With --config given, a daemon using another config file is said too:
+  // its own settings (retention for prune, ...) apply to what it does.
+  std::optional<std::string> daemons_other_state_dir() {
+    if ((!m_overrides.state_dir && !m_overrides.config_file) || !m_connection) {
+      return std::nullopt;
+    }
+    auto reply = m_connection->call("status", json::object());
+    if (!reply || !reply->value("ok", false)) {
+      return std::nullopt;
+    }
+    const json status = reply->value("result", json::object());
+    const std::string config = status.value("config_file", std::string());
+    std::error_code ec_config;
+    if (m_overrides.config_file && !m_overrides.state_dir && !config.empty() &&
+        fs::weakly_canonical(config, ec_config) !=
+            fs::weakly_canonical(*m_overrides.config_file, ec_config)) {
+      print_error("note: the daemon at " + m_paths.socket.string() +
+                  " uses its own config, " + config + ", not --config " +
+                  m_overrides.config_file->string() +
+                  ": its settings apply to what it does");
+    }
+    if (!m_overrides.state_dir) {
+      return std::nullopt;
+    }
+    const std::string served = status.value("state_dir", std::string());
+    std::error_code ec_served;
+    std::error_code ec_asked;
+    if (served.empty() ||
+        fs::weakly_canonical(served, ec_served) ==
+            fs::weakly_canonical(m_paths.state_dir, ec_asked)) {
+      return std::nullopt;
+    }
+    return served;
+  }
+
   // The store a running daemon serves, which may not be the one the config
   // names (mcpbkd --state-dir, or a store.dir change waiting for a
-  // restart): asked of the daemon when it answers.
+  // restart): asked of the daemon when it answers. A --state-dir given
+  // to mcpbkctl names the store itself.
   void follow_the_daemons_store() {
+    if (m_overrides.state_dir) {
+      return;
+    }
     auto connection = Connection::open(m_paths.socket);
     if (!connection) {
       return;

@@ -111,6 +111,41 @@ class ClientTestCase(DaemonTestCase):
 
 class CommandsTest(ClientTestCase):
 
+    def test_state_dir_names_the_store_even_with_a_daemon(self):
+        # The daemon here serves the sandbox's store; --state-dir names
+        # another: that one is read, and the client says so (it answered
+        # from the daemon's store, unsaid).
+        other = os.path.join(self.sb.root, "other")
+        r = self.ctl("--state-dir", other, "list", code=1)
+        self.assertIn(f"serves {self.sb.state_dir}, not --state-dir {other}: "
+                      "reading that directory's store directly".encode(),
+                      r.stderr)
+        self.assertIn(b"no store at", r.stderr)
+        import sqlite3
+        os.makedirs(other, mode=0o700)
+        src = sqlite3.connect(self.sb.store_file)
+        dst = sqlite3.connect(os.path.join(other, "store.db"))
+        src.backup(dst)
+        src.close()
+        dst.close()
+        self.sb.write(CURSOR, servers_json("only-here"))
+        self.wait_snapshot(CURSOR, servers_json("only-here"))
+        listed = ctl_json(self, "--state-dir", other, "list")["snapshots"]
+        self.assertEqual(len(listed), 2)
+        self.assertEqual(len(ctl_json(self, "list")["snapshots"]), 3)
+        # Its own directory named: the daemon answers.
+        r = self.ctl("--state-dir", self.sb.state_dir, "list")
+        self.assertNotIn(b"reading", r.stderr)
+        # Another config named: the daemon's own settings apply, and the
+        # client says whose.
+        other_config = os.path.join(self.sb.root, "other.yaml")
+        with open(other_config, "w") as f:
+            f.write("retention:\n  max_count: 1\n")
+        r = self.ctl("--config", other_config, "prune", "--dry-run")
+        self.assertIn(b"uses its own config, ", r.stderr)
+        self.assertIn(f"not --config {other_config}: its settings apply to "
+                      "what it does".encode(), r.stderr)
+
     def test_status(self):
         out = self.ctl("status").stdout.decode()
         self.assertIn("mcpbkd", out)
