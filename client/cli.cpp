@@ -161,6 +161,16 @@ public:
   // running daemon keeps the config it had). Each mistake is reported, and
   // the keys that were valid are used.
   void load_config() {
+    if (m_overrides.config_file) {
+      // A file named on the command line is meant: without it, the
+      // defaults would apply in its place (an offline prune by the default
+      // retention, say), unnoticed.
+      std::error_code ec;
+      if (!fs::exists(*m_overrides.config_file, ec)) {
+        die(k_exit_usage,
+            "--config " + m_overrides.config_file->string() + ": no such file");
+      }
+    }
     m_config_file = resolve_config_file(m_overrides, m_env, current_os());
     if (m_config_file) {
       auto loaded = load_config_file(*m_config_file);

@@ -145,6 +145,11 @@ class CommandsTest(ClientTestCase):
         self.assertIn(b"uses its own config, ", r.stderr)
         self.assertIn(f"not --config {other_config}: its settings apply to "
                       "what it does".encode(), r.stderr)
+        # A --config that is not there is a mistake, not the defaults.
+        missing = os.path.join(self.sb.root, "missing.yaml")
+        r = self.ctl("--config", missing, "prune", code=2)
+        self.assertEqual(f"mcpbkctl: --config {missing}: no such file\n"
+                         .encode(), r.stderr)
 
     def test_status(self):
         out = self.ctl("status").stdout.decode()
