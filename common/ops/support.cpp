@@ -256,7 +256,11 @@ SnapshotRecord require_snapshot(Context &context, std::int64_t id,
                                 std::string_view field) {
   auto found = value_or_throw(context.store.get(id));
   if (!found) {
-    const std::string message = "no snapshot with id " + std::to_string(id);
+    // Never one, or removed by retention since (pinning keeps one).
+    const std::string message =
+        "no snapshot with id " + std::to_string(id) +
+        " (mcpbkctl list shows the ids there are; retention removes old ones "
+        "unless pinned)";
     throw OpError(ErrorCode::not_found, message,
                   {{field_name(field), message}});
   }

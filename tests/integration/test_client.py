@@ -288,7 +288,9 @@ class CommandsTest(ClientTestCase):
         r = self.ctl("show", "999999", code=1)
         # Said once: the reply's one detail is its message.
         self.assertEqual(r.stderr,
-                         b"mcpbkctl: no snapshot with id 999999 [not_found]\n")
+                         b"mcpbkctl: no snapshot with id 999999 (mcpbkctl list shows "
+                         b"the ids there are; retention removes old ones "
+                         b"unless pinned) [not_found]\n")
 
     def test_show_masks_a_secret_where_it_is_repeated(self):
         # The value of a secret env entry repeated in args and in a URL was
