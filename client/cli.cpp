@@ -267,8 +267,12 @@ public:
                                   "; start it with `systemctl --user start "
                                   "mcpbkd`, or run `mcpbkd`");
     }
-    print_error("daemon not reachable at " + where +
-                "; reading the store directly");
+    // Said as it is: these commands change the store.
+    const bool writes = command == "restore" || command == "snapshot" ||
+                        command == "pin" || command == "unpin" ||
+                        command == "prune" || command == "import";
+    print_error("daemon not reachable at " + where + "; " +
+                (writes ? "using" : "reading") + " the store directly");
     open_store_directly();
   }
 

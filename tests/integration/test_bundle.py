@@ -176,7 +176,7 @@ class BundleTest(unittest.TestCase):
         self.b.daemon.start()
         self.assertEqual(self.b.daemon.stop(), 0)
         r = self.b.ctl("import", self.bundle, "--json")
-        self.assertIn(b"reading the store directly", r.stderr)
+        self.assertIn(b"using the store directly", r.stderr)
         self.assertEqual(json.loads(r.stdout)["created"], 3)
 
     def test_redacted_bundle_holds_no_secret(self):

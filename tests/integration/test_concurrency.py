@@ -235,7 +235,7 @@ class ConcurrencyTest(DaemonTestCase):
                 r = run_ctl(self.sb, "--socket", nowhere, "restore",
                             self.source["id"], "--to", dest, "--yes",
                             timeout=60)
-                if r.returncode != 0 or b"reading the store directly" \
+                if r.returncode != 0 or b"using the store directly" \
                         not in r.stderr:
                     errors.append(r.stderr.decode())
                     continue
