@@ -11,6 +11,7 @@
 #include <common/ops/support.hpp>
 
 #include <common/bundle.hpp>
+#include <common/fs.hpp>
 
 namespace mcpbk::ops {
 
@@ -96,7 +97,22 @@ json op_import(Context &context, const json &raw_args) {
 
   const auto result =
       value_or_throw(import_bundle(context.store, *file, options, context.env));
-  return import_result_json(result, file->string(), dry_run);
+  json reply = import_result_json(result, file->string(), dry_run);
+  if (!dry_run && result.created + result.renamed > 0) {
+    // In the event log, where a history that grew from elsewhere shows.
+    auto event = context.store.add_event(
+        {Severity::info, "imported", file->string(),
+         "imported " + std::to_string(result.created + result.renamed) +
+             " snapshot" + (result.created + result.renamed == 1 ? "" : "s") +
+             " from " + shorten_home(*file, context.env.home()) + " (made on " +
+             result.header.source_machine + ", " +
+             std::to_string(result.skipped) + " already here)",
+         reply.dump(), 0});
+    if (event) {
+      publish_events(context, {*event});
+    }
+  }
+  return reply;
 }
 
 } // namespace mcpbk::ops

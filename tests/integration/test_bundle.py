@@ -89,6 +89,17 @@ class BundleTest(unittest.TestCase):
         r = self.b.ctl("import", os.path.join(self.b.sb.root, "in.mcpbk"),
                        "--map-home", "--json")
         self.assertEqual(json.loads(r.stdout)["skipped"], 3)
+        # The event log says where the history came from, once: the second
+        # import added nothing.
+        imported = [e for e in json.loads(self.b.ctl(
+            "events", "--json").stdout)["events"] if e["kind"] == "imported"]
+        self.assertEqual(len(imported), 1, imported)
+        self.assertEqual(imported[0]["severity"], "info")
+        self.assertEqual(imported[0]["message"],
+                         "imported 3 snapshots from "
+                         f"{os.path.join(self.b.sb.root, 'in.mcpbk')} (made on "
+                         f"{res['source_machine']}, 0 already here)")
+        self.assertEqual(imported[0]["details"]["created"], 3)
 
     def test_an_older_history_imported_is_listed_below_the_newer_one(self):
         # B's own history of the file is newer than A's: a good version,
