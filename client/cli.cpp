@@ -807,7 +807,16 @@ int cmd_list(Runtime &rt, const ListOptions &o) {
   }
   const json snapshots = r.value("snapshots", json::array());
   if (snapshots.empty()) {
-    std::cout << "no snapshots\n";
+    std::cout << "no snapshots";
+    if (args.contains("path")) {
+      // A relative --path is the current directory's: say which file it
+      // named, and where the watched ones are listed.
+      std::cout << " of " << rt.shorten(args["path"].get<std::string>())
+                << " (`mcpbkctl hosts` lists the files watched)";
+    }
+    std::cout << (args.contains("host") || args.contains("since")
+                      ? " matching the filters given\n"
+                      : "\n");
     return k_exit_ok;
   }
   std::cout << snapshot_table(rt, snapshots);

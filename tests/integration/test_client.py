@@ -223,6 +223,17 @@ class CommandsTest(ClientTestCase):
                          ["snapshots"]), 2)
         self.assertEqual(ctl_json(self, "list", "--since", "2999-01-01")
                          ["snapshots"], [])
+        # Nothing found: said with the file a relative --path named.
+        r = subprocess.run([MCPBKCTL, "list", "--path", ".cursor/mcp.json"],
+                           env=self.sb.env, cwd=self.sb.root,
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(
+            r.stdout.decode(),
+            f"no snapshots of {self.sb.root}/.cursor/mcp.json "
+            "(`mcpbkctl hosts` lists the files watched)\n")
+        self.assertEqual(self.ctl("list", "--host", "vscode").stdout,
+                         b"no snapshots matching the filters given\n")
         out = self.ctl("list").stdout.decode()
         header = out.splitlines()[0].split()
         self.assertEqual(header, ["ID", "WHEN", "HOST", "PATH", "SIZE",
