@@ -877,6 +877,11 @@ std::string mask_value(std::string_view value, MaskStyle style) {
   if (characters < 8) {
     return std::string(k_mask);
   }
+  // Not from the middle of an escape (a file's text masked in place: the
+  // \" of \" kept alone would end its string).
+  while (tail < value.size() && tail > 0 && value[tail - 1] == '\\') {
+    ++tail;
+  }
   return std::string(k_mask) + std::string(value.substr(tail));
 }
 
@@ -1091,7 +1096,8 @@ inline_secret_spans(std::string_view text) {
   }
   // Options inside a command line held in one string ("npx srv --token
   // VALUE", "sh -c 'run --api-key=VALUE'"): the value up to the next space
-  // or quote.
+  // or quote, or between its quotes (in a file's text, a double quote in a
+  // string is written \").
   constexpr std::string_view k_ends = " \t\r\n\"'";
   for (std::size_t at = dashes ? text.find("--") : std::string_view::npos;
        at != std::string_view::npos; at = text.find("--", at + 2)) {
@@ -1117,8 +1123,25 @@ inline_secret_spans(std::string_view text) {
     } else {
       continue;
     }
-    std::size_t end = text.find_first_of(k_ends, value);
-    end = end == std::string_view::npos ? text.size() : end;
+    std::string_view quote;
+    if (text[value] == '"' || text[value] == '\'') {
+      quote = text.substr(value, 1);
+    } else if (text.substr(value, 2) == "\\\"" ||
+               text.substr(value, 2) == "\\'") {
+      quote = text.substr(value, 2);
+    }
+    std::size_t end = value;
+    if (!quote.empty()) {
+      value += quote.size();
+      end = text.find(quote, value);
+      end = end == std::string_view::npos ? text.size() : end;
+    } else {
+      // An escape (\X) is part of the value.
+      while (end < text.size() &&
+             k_ends.find(text[end]) == std::string_view::npos) {
+        end += text[end] == '\\' && end + 1 < text.size() ? 2 : 1;
+      }
+    }
     if (end > value) {
       spans.emplace_back(value, end);
     }

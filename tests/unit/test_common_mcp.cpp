@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 #include <dtl/dtl.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -2265,6 +2266,35 @@ TEST_CASE("mask_secrets_in_json") {
           R"({"args":["-c","run --api-key=)" + k_mask +
               R"(5678 --max-tokens 4096"],"command":"npx srv --token )" +
               k_mask + R"(1234 --port 80"})");
+    // Quoted values inside it: masked between their quotes; and in the
+    // file's text, where a double quote is written \", the file still
+    // parses and holds no secret.
+    const std::string quoted_cmd =
+        R"(srv --token 'sq1secretvalue' --api-key "dq1secretvalue" )"
+        R"(--token="eqquotedsecret" --password='eq sq secret' --secret=w\"q12345)";
+    const std::string shown =
+        mask_secrets_in_json(nlohmann::json{{"command", quoted_cmd}}.dump());
+    for (const char *secret :
+         {"sq1secret", "dq1secret", "eqquoted", "eq sq", "w\\\"q1"}) {
+      CAPTURE(secret);
+      CHECK(shown.find(secret) == std::string::npos);
+    }
+    CHECK(shown.find("--token '" + k_mask + "alue' --api-key \\\"" + k_mask +
+                     "alue\\\"") != std::string::npos);
+    const std::string file =
+        nlohmann::json{{"mcpServers", {{"s", {{"command", quoted_cmd}}}}}}.dump(
+            2);
+    const McpView file_view = extract_mcp(file, Format::json, "mcpServers");
+    for (const MaskStyle style : {MaskStyle::hint, MaskStyle::redact}) {
+      const SecretWords words = secret_words({&file_view}, style);
+      const std::string text = mask_secrets_in_text(file, style, &words);
+      CAPTURE(text);
+      for (const char *secret :
+           {"sq1secret", "dq1secret", "eqquoted", "eq sq", "q12345"}) {
+        CHECK(text.find(secret) == std::string::npos);
+      }
+      CHECK(extract_mcp(text, Format::json, "mcpServers").parsed);
+    }
     // An Azure SAS signature, a bare key.
     const std::string sas = mask_secrets_in_json(
         R"({"url":"https://a.blob/c?sv=2024&sig=sasvalue1234&key=keyvalue5678"})");
