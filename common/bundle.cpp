@@ -618,11 +618,32 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
                              c == '.' || c == '_' || c == '-';
           machine += plain ? c : '_';
         }
-        s.path += ".from-" + (machine.empty() ? "unknown" : machine);
-        TRY_ASSIGN(auto again, store.find_at(s.path, s.taken_at));
-        if (again) {
-          ++result.skipped;
-          return {};
+        // Short enough for the file system's 255-byte names, with room for
+        // a number when two names come out the same.
+        constexpr std::size_t k_max_name = 255;
+        const std::size_t base = fs::path(s.path).filename().string().size();
+        const std::size_t room =
+            base + 6 + 4 < k_max_name ? k_max_name - base - 6 - 4 : 1;
+        machine.resize(
+            std::min(machine.size(), std::min<std::size_t>(64, room)));
+        const std::string original = s.path;
+        bool placed = false;
+        for (int n = 1; n <= 100 && !placed; ++n) {
+          s.path = original + ".from-" +
+                   (machine.empty() ? "unknown" : machine) +
+                   (n == 1 ? "" : "-" + std::to_string(n));
+          TRY_ASSIGN(auto again, store.find_at(s.path, s.taken_at));
+          if (again && again->sha256 == b.sha256) {
+            ++result.skipped; // imported so before
+            return {};
+          }
+          placed = !again;
+        }
+        if (!placed) {
+          return fail(ErrorCode::conflict, "no free name for the copy of " +
+                                               original + " taken at " +
+                                               format_iso8601(s.taken_at) +
+                                               "; nothing was imported");
         }
         renamed = true;
         break;

@@ -173,30 +173,56 @@ TEST_CASE("export_bundle and import_bundle") {
       CHECK(target.list(f)->size() == 1);
     }
     SUBCASE("rename: the machine's name cannot make a path elsewhere") {
-      // A bundle whose header names the machine "/../../.bashrc", its
-      // checksum made again: the renamed copy stays beside the file.
-      const std::string frame = test::read_file(bundle);
-      std::string lines(std::size_t{16} << 20, '\0');
-      const std::size_t n = ZSTD_decompress(lines.data(), lines.size(),
-                                            frame.data(), frame.size());
-      REQUIRE_FALSE(ZSTD_isError(n));
-      lines.resize(n);
-      const std::size_t header_end = lines.find('\n') + 1;
-      auto header = nlohmann::json::parse(lines.substr(0, header_end));
-      header["source_machine"] = "/../../.bashrc";
-      const std::size_t end_line = lines.rfind('\n', lines.size() - 2) + 1;
-      std::string body = header.dump() + "\n" +
-                         lines.substr(header_end, end_line - header_end);
-      auto end = nlohmann::json::parse(lines.substr(end_line));
-      end["sha256"] = sha256_hex(body);
-      const fs::path hostile = dir / "hostile.mcpbk";
-      test::write_file(hostile, zstd_compress(body + end.dump() + "\n"));
+      // The bundle signed again with another machine's name in its header.
+      const auto signed_as = [&](const std::string &machine) {
+        const std::string frame = test::read_file(bundle);
+        std::string lines(std::size_t{16} << 20, '\0');
+        const std::size_t n = ZSTD_decompress(lines.data(), lines.size(),
+                                              frame.data(), frame.size());
+        REQUIRE_FALSE(ZSTD_isError(n));
+        lines.resize(n);
+        const std::size_t header_end = lines.find('\n') + 1;
+        auto header = nlohmann::json::parse(lines.substr(0, header_end));
+        header["source_machine"] = machine;
+        const std::size_t end_line = lines.rfind('\n', lines.size() - 2) + 1;
+        std::string body = header.dump() + "\n" +
+                           lines.substr(header_end, end_line - header_end);
+        auto end = nlohmann::json::parse(lines.substr(end_line));
+        end["sha256"] = sha256_hex(body);
+        const fs::path file = dir / "signed.mcpbk";
+        test::write_file(file, zstd_compress(body + end.dump() + "\n"));
+        return file;
+      };
       options.on_conflict = OnConflict::rename;
-      auto r = import_bundle(target, hostile, options, target_env);
+      const std::string path = "/home/alice/other/.mcp.json";
+      // "/../../.bashrc": the copy stays beside the file.
+      auto r = import_bundle(target, signed_as("/../../.bashrc"), options,
+                             target_env);
       REQUIRE_MESSAGE(r, r.error().message);
       CHECK(r->renamed == 1);
       ListFilter f;
-      f.path = "/home/alice/other/.mcp.json.from-_.._.._.bashrc";
+      f.path = path + ".from-_.._.._.bashrc";
+      CHECK(target.list(f)->size() == 1);
+      // A name that comes out as one already used for other content: a
+      // number is added, nothing is dropped.
+      NewSnapshot taken = clash;
+      taken.path = path + ".from-a_b";
+      REQUIRE(target.add_snapshot(taken, "another machine's content"));
+      r = import_bundle(target, signed_as("a b"), options, target_env);
+      REQUIRE_MESSAGE(r, r.error().message);
+      CHECK(r->renamed == 1);
+      f.path = path + ".from-a_b-2";
+      CHECK(target.list(f)->size() == 1);
+      // Imported again: the same content is found there, and skipped.
+      r = import_bundle(target, signed_as("a/b"), options, target_env);
+      REQUIRE(r);
+      CHECK(r->renamed == 0);
+      // A name too long for a file name is cut.
+      r = import_bundle(target, signed_as(std::string(300, 'm')), options,
+                        target_env);
+      REQUIRE_MESSAGE(r, r.error().message);
+      CHECK(r->renamed == 1);
+      f.path = path + ".from-" + std::string(64, 'm');
       CHECK(target.list(f)->size() == 1);
     }
     SUBCASE("fail imports nothing") {
