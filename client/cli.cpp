@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -30,6 +31,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <sys/file.h>
 #include <unistd.h>
 #include <vector>
 
@@ -139,6 +141,25 @@ enum class Reach {
 
 // Everything one invocation uses: resolved paths, the config, and either a
 // daemon connection or an offline context.
+// The pid of the mcpbkd holding a state directory's lock, if one does.
+std::optional<std::string> lock_holder(const fs::path &lock_file) {
+  const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return std::nullopt;
+  }
+  std::optional<std::string> pid;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
+    while (!pid->empty() && (pid->back() == '\n' || pid->back() == ' ')) {
+      pid->pop_back();
+    }
+  }
+  ::close(fd); // and with it the shared lock, when it was taken
+  return pid;
+}
+
 class Runtime {
 public:
   Runtime(Env env, PathOverrides overrides, bool json_output)
@@ -161,15 +182,18 @@ public:
   // running daemon keeps the config it had). Each mistake is reported, and
   // the keys that were valid are used.
   void load_config() {
-    if (m_overrides.config_file) {
-      // A file named on the command line is meant: without it, the
-      // defaults would apply in its place (an offline prune by the default
-      // retention, say), unnoticed.
-      std::error_code ec;
-      if (!fs::exists(*m_overrides.config_file, ec)) {
-        die(k_exit_usage,
-            "--config " + m_overrides.config_file->string() + ": no such file");
-      }
+    // A file named on the command line (or by $MCPBK_CONFIG) is meant:
+    // without it, the defaults would apply in its place (an offline prune
+    // by the default retention, say), unnoticed.
+    const auto named =
+        m_overrides.config_file
+            ? std::optional<std::string>(m_overrides.config_file->string())
+            : m_env.get("MCPBK_CONFIG");
+    std::error_code ec;
+    if (named && !named->empty() && !fs::exists(*named, ec)) {
+      die(k_exit_usage,
+          (m_overrides.config_file ? "--config " : "$MCPBK_CONFIG ") + *named +
+              ": no such file");
     }
     m_config_file = resolve_config_file(m_overrides, m_env, current_os());
     if (m_config_file) {
@@ -207,18 +231,29 @@ public:
     if (connection) {
       m_connection.emplace(std::move(*connection));
       if (const auto other = daemons_other_state_dir()) {
-        // --state-dir names another store than the daemon here serves:
-        // what was asked of is that store.
+        // --state-dir (or $MCPBK_STATE_DIR) names another store than the
+        // daemon here serves: what was asked of is that store.
         m_connection.reset();
         const std::string said = "the daemon at " + where + " serves " +
-                                 *other + ", not --state-dir " +
+                                 *other +
+                                 ", not the state directory asked "
+                                 "for, " +
                                  m_paths.state_dir.string();
+        if (const auto pid = lock_holder(m_paths.lock_file)) {
+          die(k_exit_unreachable,
+              said + "; mcpbkd (pid " + *pid +
+                  ") serves that one: reach it with its --socket");
+        }
         if (reach == Reach::daemon) {
           die(k_exit_unreachable,
               said + "; `" + std::string(command) +
                   "` needs the daemon of that directory (give its --socket)");
         }
-        print_error(said + ": reading that directory's store directly");
+        const bool writes = command == "restore" || command == "snapshot" ||
+                            command == "pin" || command == "unpin" ||
+                            command == "prune" || command == "import";
+        print_error(said + ": " + (writes ? "using" : "reading") +
+                    " that directory's store directly");
         open_store_directly();
       }
       return;
@@ -281,7 +316,9 @@ public:
   // With --config given, a daemon using another config file is said too:
   // its own settings (retention for prune, ...) apply to what it does.
   std::optional<std::string> daemons_other_state_dir() {
-    if ((!m_overrides.state_dir && !m_overrides.config_file) || !m_connection) {
+    const bool state_asked =
+        m_overrides.state_dir || m_env.get("MCPBK_STATE_DIR").has_value();
+    if ((!state_asked && !m_overrides.config_file) || !m_connection) {
       return std::nullopt;
     }
     auto reply = m_connection->call("status", json::object());
@@ -291,7 +328,7 @@ public:
     const json status = reply->value("result", json::object());
     const std::string config = status.value("config_file", std::string());
     std::error_code ec_config;
-    if (m_overrides.config_file && !m_overrides.state_dir && !config.empty() &&
+    if (m_overrides.config_file && !state_asked && !config.empty() &&
         fs::weakly_canonical(config, ec_config) !=
             fs::weakly_canonical(*m_overrides.config_file, ec_config)) {
       print_error("note: the daemon at " + m_paths.socket.string() +
@@ -299,7 +336,7 @@ public:
                   m_overrides.config_file->string() +
                   ": its settings apply to what it does");
     }
-    if (!m_overrides.state_dir) {
+    if (!state_asked) {
       return std::nullopt;
     }
     const std::string served = status.value("state_dir", std::string());

@@ -11,8 +11,8 @@ import subprocess
 import threading
 import unittest
 
-from harness import (DEFAULT_CONFIG, DaemonTestCase, MCPBKCTL, connect, read_line, request,
-                     request_as_nobody,
+from harness import (DEFAULT_CONFIG, Daemon, DaemonTestCase, MCPBKCTL,
+                     Sandbox, connect, read_line, request, request_as_nobody,
                      run_ctl, sha256, wait_for)
 
 CURSOR = "~/.cursor/mcp.json"
@@ -117,9 +117,9 @@ class CommandsTest(ClientTestCase):
         # from the daemon's store, unsaid).
         other = os.path.join(self.sb.root, "other")
         r = self.ctl("--state-dir", other, "list", code=1)
-        self.assertIn(f"serves {self.sb.state_dir}, not --state-dir {other}: "
-                      "reading that directory's store directly".encode(),
-                      r.stderr)
+        self.assertIn(f"serves {self.sb.state_dir}, not the state directory "
+                      f"asked for, {other}: reading that directory's store "
+                      "directly".encode(), r.stderr)
         self.assertIn(b"no store at", r.stderr)
         import sqlite3
         os.makedirs(other, mode=0o700)
@@ -133,9 +133,25 @@ class CommandsTest(ClientTestCase):
         listed = ctl_json(self, "--state-dir", other, "list")["snapshots"]
         self.assertEqual(len(listed), 2)
         self.assertEqual(len(ctl_json(self, "list")["snapshots"]), 3)
+        # $MCPBK_STATE_DIR the same.
+        r = run_ctl(self.sb, "--json", "list",
+                    extra_env={"MCPBK_STATE_DIR": other})
+        self.assertEqual(len(json.loads(r.stdout)["snapshots"]), 2)
+        self.assertIn(b"reading that directory's store directly", r.stderr)
         # Its own directory named: the daemon answers.
         r = self.ctl("--state-dir", self.sb.state_dir, "list")
         self.assertNotIn(b"reading", r.stderr)
+        # A directory another mcpbkd serves: that one is to be asked.
+        second = Sandbox(DEFAULT_CONFIG)
+        self.addCleanup(second.cleanup)
+        other_daemon = Daemon(second)
+        other_daemon.start()
+        self.addCleanup(other_daemon.kill)
+        r = self.ctl("--state-dir", second.state_dir, "status", code=3)
+        self.assertIn(f"serves {self.sb.state_dir}, not the state directory "
+                      f"asked for, {second.state_dir}; mcpbkd (pid "
+                      f"{other_daemon.proc.pid}) serves that one: reach it "
+                      "with its --socket".encode(), r.stderr)
         # Another config named: the daemon's own settings apply, and the
         # client says whose.
         other_config = os.path.join(self.sb.root, "other.yaml")
@@ -149,6 +165,10 @@ class CommandsTest(ClientTestCase):
         missing = os.path.join(self.sb.root, "missing.yaml")
         r = self.ctl("--config", missing, "prune", code=2)
         self.assertEqual(f"mcpbkctl: --config {missing}: no such file\n"
+                         .encode(), r.stderr)
+        r = run_ctl(self.sb, "prune", extra_env={"MCPBK_CONFIG": missing})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(f"mcpbkctl: $MCPBK_CONFIG {missing}: no such file\n"
                          .encode(), r.stderr)
 
     def test_status(self):
