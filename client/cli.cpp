@@ -20,6 +20,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -141,6 +142,48 @@ enum class Reach {
 
 // Everything one invocation uses: resolved paths, the config, and either a
 // daemon connection or an offline context.
+// A dry run's scratch store, removed by the signals that end the client
+// (a reader gone from a pipe, Ctrl-C) as at a normal exit: the paths are
+// made beforehand, the handler only unlinks.
+struct ScratchPaths {
+  std::array<std::array<char, 4096>, 5> files{}; // the directory last
+  std::size_t count = 0;
+};
+ScratchPaths g_scratch;
+
+extern "C" void remove_scratch_and_die(int signal_number) {
+  for (std::size_t i = 0; i < g_scratch.count; ++i) {
+    if (i + 1 == g_scratch.count) {
+      ::rmdir(g_scratch.files[i].data());
+    } else {
+      ::unlink(g_scratch.files[i].data());
+    }
+  }
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+void remove_scratch_on_signals(const fs::path &dir) {
+  const std::array<fs::path, 5> paths = {dir / "store.db", dir / "store.db-wal",
+                                         dir / "store.db-shm",
+                                         dir / "store.db-journal", dir};
+  for (const auto &path : paths) {
+    const std::string text = path.string();
+    if (text.size() >= g_scratch.files[0].size()) {
+      return; // too long to keep: left to the normal exit
+    }
+  }
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const std::string text = paths[i].string();
+    std::copy(text.begin(), text.end(), g_scratch.files[i].begin());
+    g_scratch.files[i][text.size()] = '\0';
+  }
+  g_scratch.count = paths.size();
+  for (const int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) {
+    ::signal(signal_number, remove_scratch_and_die);
+  }
+}
+
 // The pid of the mcpbkd holding a state directory's lock, if one does.
 std::optional<std::string> lock_holder(const fs::path &lock_file) {
   const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
@@ -279,6 +322,7 @@ public:
                                std::string(std::strerror(errno)));
       }
       m_scratch = dir_template;
+      remove_scratch_on_signals(*m_scratch);
       print_error("daemon not reachable at " + where + " and no store yet at " +
                   m_paths.store_file.string() +
                   "; the dry run compares the bundle with an empty store");

@@ -367,6 +367,12 @@ class BundleTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.b.sb.store_file))
         self.assertFalse(os.path.exists(self.b.sb.state_dir))
         self.assertEqual(os.listdir(tmp), [])
+        # Ended by a signal (its reader gone: SIGPIPE), the same.
+        env = dict(self.b.sb.env, TMPDIR=tmp)
+        subprocess.run(f"'{MCPBKCTL}' import '{self.bundle}' --map-home "
+                       "--dry-run 2>&1 | head -c 1", shell=True, env=env,
+                       capture_output=True, timeout=30)
+        self.assertEqual(os.listdir(tmp), [])
         r = self.b.ctl("import", self.bundle, "--map-home", "--json")
         self.assertEqual(json.loads(r.stdout)["created"], 3)
         self.assertIn(b"creating the store", r.stderr)
