@@ -1102,7 +1102,8 @@ int cmd_restore(Runtime &rt, const RestoreOptions &o) {
       std::ostream &out = rt.json_output() ? std::cerr : std::cout;
       out << "restore #" << from.value("id", 0LL) << " ("
           << format_local(micros_of(from, "taken_at_us")) << ") to "
-          << rt.shorten(preview.value("restored_to", std::string())) << '\n';
+          << printable(rt.shorten(preview.value("restored_to", std::string())))
+          << '\n';
       if (!rt.json_output()) {
         print_diff(rt, preview);
       }
@@ -1478,8 +1479,8 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
     std::cout << (o.dry_run ? "would import: " : "imported: ")
               << r.value("created", 0) << " created, " << r.value("skipped", 0)
               << " skipped, " << r.value("renamed", 0) << " renamed (from "
-              << r.value("source_machine", std::string("?")) << ", "
-              << r.value("created_at", std::string("?")) << ")\n";
+              << printable(r.value("source_machine", std::string("?"))) << ", "
+              << printable(r.value("created_at", std::string("?"))) << ")\n";
     if (r.value("redacted", false)) {
       std::cout << "note: this bundle was redacted; its secret values are "
                    "placeholders\n";
@@ -1490,7 +1491,7 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
       std::cout << "note: " << counted(outside, "snapshot")
                 << (outside == 1 ? " keeps its path" : " keep their paths")
                 << " under the bundle's home, "
-                << r.value("source_home", std::string("?"))
+                << printable(r.value("source_home", std::string("?")))
                 << ", not yours; --map-home imports them as the history of "
                    "your own files"
                 << (o.dry_run ? "" : " (import again with it)") << '\n';

@@ -105,8 +105,10 @@ json op_import(Context &context, const json &raw_args) {
          "imported " + std::to_string(result.created + result.renamed) +
              " snapshot" + (result.created + result.renamed == 1 ? "" : "s") +
              " from " + shorten_home(*file, context.env.home()) + " (made on " +
-             result.header.source_machine + ", " +
-             std::to_string(result.skipped) + " already here)",
+             (result.header.source_machine.empty()
+                  ? std::string("an unnamed machine")
+                  : result.header.source_machine) +
+             ", " + std::to_string(result.skipped) + " already here)",
          reply.dump(), 0});
     if (event) {
       publish_events(context, {*event});
