@@ -605,8 +605,9 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
         return fail(ErrorCode::conflict,
                     "a different snapshot of " + s.path + " taken at " +
                         format_iso8601(s.taken_at) +
-                        " is already in the store; nothing was imported "
-                        "(use --on-conflict skip or rename)");
+                        " is already in the store (or earlier in this "
+                        "bundle); nothing was imported (use --on-conflict "
+                        "skip or rename)");
       case OnConflict::rename: {
         // The machine's name, as the bundle says it, becomes part of a
         // file name: only letters, digits, '.', '_' and '-' of it (a '/'
