@@ -120,6 +120,14 @@ const CLI::Validator k_count = at_least_one(
     },
     "N");
 
+// A value that may not be empty (--path '' would filter nothing, --since ''
+// mean no time).
+const CLI::Validator k_not_empty(
+    [](std::string &text) -> std::string {
+      return text.empty() ? "must not be empty" : "";
+    },
+    "");
+
 // A snapshot id, refused as a usage error (exit 2) before anything is asked
 // of the daemon.
 const CLI::Validator k_snapshot_id = at_least_one(
@@ -1567,13 +1575,17 @@ int run(int argc, char **argv) {
   ListOptions list_options;
   if (wanted("list")) {
     auto *list = app.add_subcommand("list", "snapshots, newest first");
-    list->add_option("--host", list_options.host, "only this host");
-    list->add_option("--path", list_options.path, "only this file");
+    list->add_option("--host", list_options.host, "only this host")
+        ->check(k_not_empty);
+    list->add_option("--path", list_options.path, "only this file")
+        ->check(k_not_empty);
     auto *since = list->add_option("--since", list_options.since,
-                                   "taken at or after this ISO 8601 time");
+                                   "taken at or after this ISO 8601 time")
+                      ->check(k_not_empty);
     list->add_option("--newer-than", list_options.newer_than,
                      "taken within this duration (30m, 2h, 7d)")
-        ->excludes(since);
+        ->excludes(since)
+        ->check(k_not_empty);
     list->add_option("--limit", list_options.limit, "at most N snapshots")
         ->check(k_count);
     list->callback([&] {
@@ -1635,8 +1647,10 @@ int run(int argc, char **argv) {
     restore->add_flag("--yes,-y", restore_options.yes, "do not ask");
     restore->add_flag("--last-good", restore_options.last_good,
                       "the newest good snapshot of --host or --path");
-    restore->add_option("--host", restore_options.host, "with --last-good");
-    restore->add_option("--path", restore_options.path, "with --last-good");
+    restore->add_option("--host", restore_options.host, "with --last-good")
+        ->check(k_not_empty);
+    restore->add_option("--path", restore_options.path, "with --last-good")
+        ->check(k_not_empty);
     restore->add_flag("--show-secrets", restore_options.show_secrets,
                       "do not mask secret values in the diff");
     restore->callback([&] {
@@ -1725,10 +1739,14 @@ int run(int argc, char **argv) {
   ExportOptions export_options;
   if (wanted("export")) {
     auto *export_cmd = app.add_subcommand("export", "write a portable bundle");
-    export_cmd->add_option("--host", export_options.host, "only this host");
-    export_cmd->add_option("--path", export_options.path, "only this file");
-    export_cmd->add_option("--since", export_options.since,
-                           "only snapshots taken since (ISO 8601)");
+    export_cmd->add_option("--host", export_options.host, "only this host")
+        ->check(k_not_empty);
+    export_cmd->add_option("--path", export_options.path, "only this file")
+        ->check(k_not_empty);
+    export_cmd
+        ->add_option("--since", export_options.since,
+                     "only snapshots taken since (ISO 8601)")
+        ->check(k_not_empty);
     export_cmd->add_option("-o,--output", export_options.output, "bundle file")
         ->required();
     export_cmd->add_flag("--redact", export_options.redact,

@@ -269,6 +269,10 @@ class CommandsTest(ClientTestCase):
                           b"not " + bad.encode(), r.stderr)
         self.ctl("events", "--limit", "0", code=2)
         self.ctl("no-such-command", code=2)
+        # An empty filter is a mistake, not "everything".
+        for option in ("--path", "--since", "--host", "--newer-than"):
+            r = self.ctl("list", option, "", code=2)
+            self.assertIn(f"{option}: must not be empty".encode(), r.stderr)
         # A host that is not in the catalog is a usage error, everywhere.
         for args in (("list",), ("export", "-o", self.sb.path("x.mcpbk")),
                      ("snapshot",), ("restore", "--last-good", "--yes")):
