@@ -231,10 +231,16 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
       parsed = extract_mcp(previous, target.format, locations);
       before = &parsed;
     }
-    if (read && before && !before->parsed && view.parsed) {
-      // Mended: the fragment it replaces says nothing of the risk (all of
-      // its lines "changed"); the last version that parsed and had servers
-      // does. Without one, it is rated as a first version.
+    const bool previous_broken =
+        read && before &&
+        (!before->parsed ||
+         previous.find_first_not_of(" \t\r\n") == std::string_view::npos);
+    if (previous_broken && view.parsed &&
+        bytes.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+      // Mended: the fragment (or the emptied file) it replaces says nothing
+      // of the risk (all of its lines "changed"); the last version that
+      // parsed and had servers does. Without one, it is rated as a first
+      // version.
       risk = mended_risk(store, target, locations, path, bytes, view);
     } else if (read) {
       risk = assess_risk(previous, before, bytes, view);

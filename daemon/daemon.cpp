@@ -627,6 +627,29 @@ private:
   }
 
   void set_claude_projects(std::vector<fs::path> projects) {
+    // Kept once known: a project ~/.claude.json no longer lists (a reset by
+    // an installer, the file emptied or broken: the very day its project
+    // files most need watching) keeps its files protected, as do those
+    // with good snapshots from before this start.
+    projects.insert(projects.end(), m_claude_projects.begin(),
+                    m_claude_projects.end());
+    if (!m_project_roots_from_store) {
+      m_project_roots_from_store.emplace();
+      const fs::path claude = claude_code_config_path(m_env);
+      if (auto paths = m_store.good_paths("claude-code")) {
+        for (const auto &path : *paths) {
+          const fs::path file(path);
+          if (file != claude && file.filename() == ".mcp.json") {
+            m_project_roots_from_store->push_back(file.parent_path());
+          }
+        }
+      }
+    }
+    projects.insert(projects.end(), m_project_roots_from_store->begin(),
+                    m_project_roots_from_store->end());
+    std::sort(projects.begin(), projects.end());
+    projects.erase(std::unique(projects.begin(), projects.end()),
+                   projects.end());
     if (projects != m_claude_projects) {
       m_claude_projects = std::move(projects);
       if (!m_targets.empty()) {
@@ -1176,6 +1199,9 @@ private:
   std::vector<WatchTarget> m_targets;
   std::vector<DiscoveryDir> m_discovery; // sorted
   std::vector<fs::path> m_claude_projects;
+  // Project roots of the claude-code project files with good snapshots,
+  // read from the store once.
+  std::optional<std::vector<fs::path>> m_project_roots_from_store;
   std::map<fs::path, bool> m_exists;
   // Watched files passed over (unreadable, too large, not a regular file)
   // until a capture no longer skips them: why (for status), and the kind

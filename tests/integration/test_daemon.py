@@ -284,6 +284,30 @@ class WatchingTest(DaemonTestCase):
             [s["sha256"] for s in self.snapshots(CLAUDE)][-3:],
             [sha256(t) for t in broken])
 
+    def test_project_files_stay_watched_when_claude_json_forgets_them(self):
+        # An installer resets ~/.claude.json: its projects are gone from it,
+        # but their .mcp.json files are still protected (they were not
+        # watched any more, and a change to one was lost).
+        project = self.sb.path("~/pa")
+        os.makedirs(project)
+        doc = {"numStartups": 1, "projects": {project: {"history": []}},
+               "mcpServers": {"github": {"command": "gh-mcp"}}}
+        self.sb.write(CLAUDE, json.dumps(doc, indent=2))
+        self.sb.write("~/pa/.mcp.json", servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot("~/pa/.mcp.json", servers_json("a"))
+        for reset in ('{"numStartups": 0}\n', '{"numSta'):
+            self.sb.write(CLAUDE, reset)
+            self.wait_snapshot(CLAUDE, reset)
+            text = servers_json("a", "b" if reset.endswith("\n") else "c")
+            self.sb.write("~/pa/.mcp.json", text)
+            self.wait_snapshot("~/pa/.mcp.json", text)
+        # And after a restart, from the store's good snapshots.
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        self.sb.write("~/pa/.mcp.json", servers_json("d"))
+        self.wait_snapshot("~/pa/.mcp.json", servers_json("d"))
+
     def test_large_claude_json_churn_and_project_servers(self):
         # A multi-megabyte ~/.claude.json with hundreds of projects: churn
         # outside the MCP maps makes no snapshot; a new project-local server
@@ -338,6 +362,14 @@ class WatchingTest(DaemonTestCase):
         # Mended: rated against the last version that parsed, not against
         # the fragment (every line of which "changed"): the same servers
         # back is no risk, and no alarm.
+        events = len(self.store.events("risky_change"))
+        self.sb.write(CURSOR, servers_json("a", "b"))
+        snap = self.wait_snapshot(CURSOR, servers_json("a", "b"))
+        self.assertEqual(snap["risk"], "low")
+        self.assertEqual(len(self.store.events("risky_change")), events)
+        # Emptied, then mended the same way.
+        self.sb.write(CURSOR, "")
+        self.wait_snapshot(CURSOR, "")
         events = len(self.store.events("risky_change"))
         self.sb.write(CURSOR, servers_json("a", "b"))
         snap = self.wait_snapshot(CURSOR, servers_json("a", "b"))
