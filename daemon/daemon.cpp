@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <unordered_set>
 
 extern char **environ;
 
@@ -631,6 +632,12 @@ private:
     // an installer, the file emptied or broken: the very day its project
     // files most need watching) keeps its files protected, as do those
     // with good snapshots from before this start.
+    if (m_project_roots_from_store &&
+        std::all_of(projects.begin(), projects.end(), [this](const auto &p) {
+          return m_claude_project_set.contains(p.native());
+        })) {
+      return; // nothing new: the usual change of ~/.claude.json
+    }
     projects.insert(projects.end(), m_claude_projects.begin(),
                     m_claude_projects.end());
     if (!m_project_roots_from_store) {
@@ -652,6 +659,10 @@ private:
                    projects.end());
     if (projects != m_claude_projects) {
       m_claude_projects = std::move(projects);
+      m_claude_project_set.clear();
+      for (const auto &project : m_claude_projects) {
+        m_claude_project_set.insert(project.native());
+      }
       if (!m_targets.empty()) {
         refresh_targets(SnapshotTrigger::initial);
       }
@@ -1202,6 +1213,7 @@ private:
   // Project roots of the claude-code project files with good snapshots,
   // read from the store once.
   std::optional<std::vector<fs::path>> m_project_roots_from_store;
+  std::unordered_set<std::string> m_claude_project_set; // the same, to look up
   std::map<fs::path, bool> m_exists;
   // Watched files passed over (unreadable, too large, not a regular file)
   // until a capture no longer skips them: why (for status), and the kind
