@@ -417,11 +417,16 @@ void cross_checks(const Config &cfg, std::vector<ConfigProblem> &problems) {
 // A key given twice in one mapping (a second `retention:` block at the
 // end of the file): YAML readers keep the last, which silently undoes the
 // first, so it is an error naming the key.
+//
+// `budget` counts the nodes visited: an alias of a map inside itself
+// (`&a {x: *a, y: *a}`) makes a graph whose walk doubles at each level.
 void repeated_keys(const YAML::Node &node, const std::string &field,
-                   std::vector<ConfigProblem> &problems, int depth = 0) {
-  if (depth > 64) {
+                   std::vector<ConfigProblem> &problems, std::size_t &budget,
+                   int depth = 0) {
+  if (depth > 64 || budget == 0) {
     return;
   }
+  --budget;
   if (node.IsMap()) {
     std::set<std::string> seen;
     for (const auto &kv : node) {
@@ -432,12 +437,12 @@ void repeated_keys(const YAML::Node &node, const std::string &field,
         problems.push_back(
             {path, "given twice in one mapping (only one can apply)"});
       }
-      repeated_keys(kv.second, path, problems, depth + 1);
+      repeated_keys(kv.second, path, problems, budget, depth + 1);
     }
   } else if (node.IsSequence()) {
     for (std::size_t i = 0; i < node.size(); ++i) {
       repeated_keys(node[i], field + "[" + std::to_string(i) + "]", problems,
-                    depth + 1);
+                    budget, depth + 1);
     }
   }
 }
@@ -460,7 +465,9 @@ parse_config_over(Config cfg, std::string_view text,
     return tl::unexpected<ConfigErrors>(std::move(errors));
   }
   try {
-    repeated_keys(root, "", errors.problems);
+    // A config has hundreds of nodes; the walk stops far past that.
+    std::size_t budget = 100'000;
+    repeated_keys(root, "", errors.problems, budget);
     Loader(errors.problems).apply(root, cfg);
   } catch (const YAML::Exception &e) {
     errors.problems.push_back({"(structure)", e.what()});

@@ -113,6 +113,14 @@ TEST_CASE("parse_config") {
     CHECK(cfg->watch.debounce_ms == 50);
     CHECK(cfg->watch.max_delay_ms == 2000);
   }
+  SUBCASE("a map aliased inside itself is read in bounded time") {
+    // Found by fuzz_config (a timeout): walking `&b {x: *b, y: *b}` for
+    // repeated keys doubled at each of its 64 levels (2^64 visits: this
+    // test did not end).
+    auto cfg =
+        parse_config("hosts:\n  cursor: &b {x: *b, y: *b}\n", "alias.yaml");
+    CHECK_FALSE(cfg); // not a host's settings
+  }
   SUBCASE("an empty file is the default") {
     auto cfg = parse_config("", "empty.yaml");
     REQUIRE(cfg);
