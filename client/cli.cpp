@@ -192,6 +192,13 @@ void remove_scratch_on_signals(const fs::path &dir) {
   }
 }
 
+// Whether a command can change the store: offline, it says "using the
+// store directly", not "reading".
+bool changes_store(std::string_view command) {
+  return command == "restore" || command == "snapshot" || command == "pin" ||
+         command == "unpin" || command == "prune" || command == "import";
+}
+
 // The pid of the mcpbkd holding a state directory's lock, if one does.
 std::optional<std::string> lock_holder(const fs::path &lock_file) {
   const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
@@ -300,10 +307,8 @@ public:
               said + "; `" + std::string(command) +
                   "` needs the daemon of that directory (give its --socket)");
         }
-        const bool writes = command == "restore" || command == "snapshot" ||
-                            command == "pin" || command == "unpin" ||
-                            command == "prune" || command == "import";
-        print_error(said + ": " + (writes ? "using" : "reading") +
+        print_error(said + ": " +
+                    (changes_store(command) ? "using" : "reading") +
                     " that directory's store directly");
         open_store_directly();
       }
@@ -354,12 +359,9 @@ public:
                                   "; start it with `systemctl --user start "
                                   "mcpbkd`, or run `mcpbkd`");
     }
-    // Said as it is: these commands change the store.
-    const bool writes = command == "restore" || command == "snapshot" ||
-                        command == "pin" || command == "unpin" ||
-                        command == "prune" || command == "import";
     print_error("daemon not reachable at " + where + "; " +
-                (writes ? "using" : "reading") + " the store directly");
+                (changes_store(command) ? "using" : "reading") +
+                " the store directly");
     open_store_directly();
   }
 

@@ -992,6 +992,7 @@ bool is_secret_container(std::string_view key) {
          lower == "oauthclient";
 }
 
+// A character of a key, an option's or a URL parameter's name.
 bool is_name_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
          c == '.';
@@ -1208,11 +1209,6 @@ void mask_json(Json &node, bool secret_map, MaskStyle style) {
   }
 }
 
-bool is_key_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-         c == '.';
-}
-
 // Masks `key: value`, `key = value` and `"key": "value"` pairs of secret keys
 // in one line. Bare (unquoted) values count only for the line's first key, as
 // in YAML and TOML; JSON and TOML inline tables are scanned pair by pair.
@@ -1232,9 +1228,9 @@ std::string mask_pairs_in_line(std::string_view line, MaskStyle style) {
         break;
       }
       key = std::string(line.substr(i + 1, key_end - i - 2));
-    } else if (is_key_char(c) && (i == 0 || !is_key_char(line[i - 1]))) {
+    } else if (is_name_char(c) && (i == 0 || !is_name_char(line[i - 1]))) {
       key_end = i;
-      while (key_end < line.size() && is_key_char(line[key_end])) {
+      while (key_end < line.size() && is_name_char(line[key_end])) {
         ++key_end;
       }
       key = std::string(line.substr(i, key_end - i));

@@ -111,6 +111,9 @@ struct OpDef {
   bool offline;
   std::string_view help;
   Reads reads = Reads::no;
+  // For a request with dry_run:true, when more than `reads` (a restore's
+  // preview changes nothing).
+  Reads dry_run_reads = Reads::no;
 };
 
 // Every op, in one table.
@@ -132,7 +135,7 @@ std::variant<json, std::string> parse_request_line(std::string_view line);
 std::string reply_line(Context &context, const json &request);
 
 // The request's op's OpDef::reads (Reads::no for a request without a known
-// op), and Reads::slow for a restore with dry_run:true (a preview).
+// op), or its OpDef::dry_run_reads with dry_run:true where that says more.
 Reads reads_of(const json &request);
 
 // Builds an error reply.

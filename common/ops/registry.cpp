@@ -2,6 +2,7 @@
 
 #include <common/ops/support.hpp>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <utility>
@@ -24,7 +25,8 @@ constexpr OpDef k_ops[] = {
      Reads::quick},
     {"diff", op_diff, true,
      "a snapshot against the current file or another snapshot", Reads::slow},
-    {"restore", op_restore, true, "write a snapshot back atomically"},
+    {"restore", op_restore, true, "write a snapshot back atomically", Reads::no,
+     Reads::slow},
     {"snapshot", op_snapshot, true, "take manual snapshots now"},
     {"prune", op_prune, true, "apply the retention rules now"},
     {"verify", op_verify, true, "check every blob hash and the database",
@@ -263,22 +265,20 @@ Reads reads_of(const json &request) {
     return Reads::no;
   }
   const OpDef *def = find_op(op->get_ref<const std::string &>());
-  if (def != nullptr && def->name == "restore") {
-    // A restore's preview changes nothing, and its diff and comparisons of
-    // a large file can take long: it is answered beside the loop. Any
-    // other form (a flag that is not true, arguments that are not an
-    // object) goes to the loop, whose handler judges it.
-    const auto args = request.find("args");
-    if (args != request.end() && args->is_object()) {
-      const auto dry_run = args->find("dry_run");
-      if (dry_run != args->end() && dry_run->is_boolean() &&
-          dry_run->get<bool>()) {
-        return Reads::slow;
-      }
-    }
+  if (def == nullptr) {
     return Reads::no;
   }
-  return def == nullptr ? Reads::no : def->reads;
+  // A dry run only when it says so: any other form (a flag that is not
+  // true, arguments that are not an object) is its handler's to judge.
+  const auto args = request.find("args");
+  if (args != request.end() && args->is_object()) {
+    const auto dry_run = args->find("dry_run");
+    if (dry_run != args->end() && dry_run->is_boolean() &&
+        dry_run->get<bool>()) {
+      return std::max(def->reads, def->dry_run_reads);
+    }
+  }
+  return def->reads;
 }
 
 json to_json(const SnapshotRecord &snapshot) {
