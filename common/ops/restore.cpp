@@ -28,6 +28,7 @@
 // changes anything outside the server maps, which --only-mcp would keep.
 
 #include <common/atomic_file.hpp>
+#include <common/beside.hpp>
 #include <common/fs.hpp>
 #include <common/hash.hpp>
 #include <common/ops/support.hpp>
@@ -39,6 +40,9 @@
 namespace mcpbk::ops {
 
 namespace {
+
+// From this size the current file is hashed beside the restore's other work.
+constexpr std::size_t k_parallel_hash_bytes = 256 * 1024;
 
 SnapshotRecord pick_snapshot(Context &context, Args &args) {
   const bool last_good = args.flag("last_good");
@@ -199,19 +203,6 @@ json op_restore(Context &context, const json &raw_args) {
     target.mcp_locations = source_target.mcp_locations;
   }
 
-  // Read without the hash check, which runs while the disk writes the temp
-  // file below (a 2 MB hash is 1.5 ms): nothing is replaced or recorded
-  // before it. --only-mcp merges the snapshot into the file: checked first.
-  std::string snapshot_bytes =
-      only_mcp ? value_or_throw(context.store.content(source))
-               : value_or_throw(
-                     context.store.read_blob(source.sha256, Store::Verify::no));
-  if (known_dest && known_dest->format == Format::json &&
-      source_target.format == Format::jsonc &&
-      !extract_mcp(snapshot_bytes, Format::json, "").parsed) {
-    // JSONC that uses what JSON lacks (comments, trailing commas).
-    refuse_format("jsonc with comments or trailing commas");
-  }
   // The file is replaced only while it is unchanged since before it was
   // read (AtomicFileWriter::commit_if_unchanged): a save by its host
   // meanwhile would be lost without a record. --only-mcp keeps the rest of
@@ -233,18 +224,41 @@ json op_restore(Context &context, const json &raw_args) {
                                          read.error().message);
   }
 
-  // Hashed here only to compare with the preview's, else below while the
-  // disk writes the temp file.
-  std::optional<std::string> current_sha;
-  if (expect_current && current) {
-    current_sha = sha256_hex(*current);
+  const auto changed_since_preview = [&] {
+    return OpError(ErrorCode::conflict,
+                   shorten_home(dest, context.env.home()) +
+                       " changed since the preview: nothing was restored; "
+                       "restore again to see what it would replace now");
+  };
+  if ((expect_missing && current) || (expect_current && !current)) {
+    throw changed_since_preview();
   }
-  if ((expect_missing && current) ||
-      (expect_current && (!current || *expect_current != *current_sha))) {
-    throw OpError(ErrorCode::conflict,
-                  shorten_home(dest, context.env.home()) +
-                      " changed since the preview: nothing was restored; "
-                      "restore again to see what it would replace now");
+  // On the helper thread (common/beside.hpp), while this one reads the
+  // snapshot, writes the temp file and checks the snapshot's hash: the hash
+  // of a large current file (2 MB take 1.4 ms here; a small one is hashed
+  // below, where handing it over would cost more), then whether the host
+  // is running, read from /proc (for each process, the link to its
+  // executable, and the name of those that have one: 0.3-0.5 ms here, more
+  // on a desktop with hundreds of processes). bench/RESULTS.md item 75.
+  std::optional<Beside<std::string>> current_sha_job;
+  if (current && current->size() >= k_parallel_hash_bytes) {
+    current_sha_job.emplace([&current] { return sha256_hex(*current); });
+  }
+  Beside<std::optional<std::string>> running_job(
+      [host = target.host] { return running_host_warning(host); });
+
+  // Read without the hash check, which runs while the disk writes the temp
+  // file below (a 2 MB hash is 1.5 ms): nothing is replaced or recorded
+  // before it. --only-mcp merges the snapshot into the file: checked first.
+  std::string snapshot_bytes =
+      only_mcp ? value_or_throw(context.store.content(source))
+               : value_or_throw(
+                     context.store.read_blob(source.sha256, Store::Verify::no));
+  if (known_dest && known_dest->format == Format::json &&
+      source_target.format == Format::jsonc &&
+      !extract_mcp(snapshot_bytes, Format::json, "").parsed) {
+    // JSONC that uses what JSON lacks (comments, trailing commas).
+    refuse_format("jsonc with comments or trailing commas");
   }
 
   std::string new_bytes;
@@ -310,7 +324,11 @@ json op_restore(Context &context, const json &raw_args) {
   // Each content is hashed once: the snapshot's hash is known, and the
   // captures below reuse these (a 2 MB hash is 1.5 ms).
   const std::string old_sha =
-      current_sha ? std::move(*current_sha) : sha256_hex(old_bytes);
+      current_sha_job ? current_sha_job->get() : sha256_hex(old_bytes);
+  if (expect_current && *expect_current != old_sha) {
+    // The temp file is removed with its writer.
+    throw changed_since_preview();
+  }
   const std::string new_sha =
       new_bytes_are_snapshot ? source.sha256 : sha256_hex(new_bytes);
   const McpView before = view_for(old_bytes, old_sha, target);
@@ -343,13 +361,6 @@ json op_restore(Context &context, const json &raw_args) {
               "placeholders (" +
               std::string(k_redacted) + "); put the real values back";
   }
-  // Whether the host is running is read from /proc (for each process, the
-  // link to its executable, and the name of those that have one: about
-  // 0.5 ms in the daemon here, more on a desktop with hundreds of processes)
-  // while the disk writes the temp file. On a thread of its own beside the
-  // write it made the write and its fsyncs 1.2 ms slower (bench/RESULTS.md
-  // item 31), and done by mcpbkctl while the daemon restored it cost 1.1 ms
-  // more (round 6).
   if (only_mcp && !current) {
     warning += std::string(warning.empty() ? "" : "; ") + home_dest +
                " does not exist: the whole snapshot is written, not only "
@@ -362,7 +373,7 @@ json op_restore(Context &context, const json &raw_args) {
                "are kept, its comments and layout are not (the replaced file "
                "stays in the history)";
   }
-  if (auto running = running_host_warning(target.host)) {
+  if (auto running = running_job.get()) {
     warning += (warning.empty() ? "" : "; ") + *running;
   }
   if (!warning.empty()) {
@@ -392,19 +403,27 @@ json op_restore(Context &context, const json &raw_args) {
   }
 
   if (current) {
-    // Read once more: whatever a writer saved meanwhile is what gets
-    // replaced. Usually it is what was read above, whose hash and view are
-    // reused.
+    // Looked at once more: whatever a writer saved meanwhile is what gets
+    // replaced, read again. Usually the file is unchanged since before it
+    // was read above (the test the rename's condition makes), and those
+    // bytes, their hash and view are recorded without reading 2 MB again.
+    const std::optional<FileInfo> now = stat_or_missing(dest);
+    const bool same = now && unchanged(seen, now);
     if (!only_mcp) {
-      seen = stat_or_missing(dest);
+      seen = now;
     }
     CaptureRequest pre;
     pre.trigger = SnapshotTrigger::pre_restore;
     pre.known_bytes = *current;
     pre.known_sha256 = old_sha;
     pre.view = &before;
+    if (same) {
+      pre.sha256 = old_sha;
+    }
     const CaptureOutcome outcome = value_or_throw(
-        capture_file(context.store, target, pre, context.config));
+        same ? capture_bytes(context.store, target, *current, now->mode, pre,
+                             context.config)
+             : capture_file(context.store, target, pre, context.config));
     publish_events(context, outcome.events);
     if (outcome.snapshot) {
       publish_snapshot(context, *outcome.snapshot);

@@ -895,6 +895,47 @@ class RestoreTest(ClientTestCase):
         r = self.ctl("restore", self.id2, input=b"y\n")
         self.assertIn(f"restored #{self.id2}".encode(), r.stdout)
 
+    def test_a_large_file_hashed_beside_the_restore(self):
+        # From 256 KiB the file restored over is hashed on the daemon's
+        # helper thread: its hash still stops a restore whose preview saw
+        # other bytes (and the temp file goes), and still names the
+        # pre-restore snapshot of what is replaced.
+        def large(tag):
+            doc = json.loads(servers_json("github"))
+            doc["history"] = [f"{tag} {i:06d}" for i in range(40000)]
+            return json.dumps(doc, indent=2) + "\n"
+        v_large, saved = large("a"), large("b")
+        self.assertGreater(len(v_large), 256 * 1024)
+        self.assertEqual(len(v_large), len(saved))
+        self.sb.write(CURSOR, v_large)
+        self.wait_snapshot(CURSOR, v_large)
+        # --json: its preview has no diff (40 000 lines would fill stdout's
+        # pipe before the question is read).
+        code, out, err = self.answer_after(
+            ("--json", "restore", self.id1),
+            lambda: self.sb.write(CURSOR, saved))
+        self.assertEqual(code, 1, (out, err))
+        self.assertIn(b"changed since the preview: nothing was restored", err)
+        with open(self.cursor) as f:
+            self.assertEqual(f.read(), saved)
+        self.assertEqual([n for n in os.listdir(os.path.dirname(self.cursor))
+                          if "mcpbk-tmp" in n], [])
+        # Saved with the daemon stopped, the bytes are not in the store: the
+        # restore (offline, through the same op) records them first.
+        self.daemon.stop()
+        saved = large("c")
+        self.sb.write(CURSOR, saved)
+        r = self.ctl("--json", "restore", self.id1, "--yes")
+        result = json.loads(r.stdout)
+        pre = [s for s in self.snapshots(CURSOR)
+               if s["id"] == result["pre_restore_id"]]
+        self.assertEqual(len(pre), 1, result)
+        self.assertEqual(pre[0]["trigger"], "pre-restore")
+        self.assertEqual(pre[0]["sha256"], sha256(saved))
+        self.assertEqual(result["current_sha256"], sha256(saved))
+        with open(self.cursor) as f:
+            self.assertEqual(f.read(), self.v1)
+
     def test_asks_without_a_terminal_too(self):
         # Without --yes the answer is read from stdin whatever it is: none
         # (a script's empty stdin) or "n" cancels, "y" from a pipe restores.
