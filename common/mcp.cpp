@@ -1022,9 +1022,10 @@ bool names_secret_value(std::string_view name) {
     words.pop_back();
   }
   static const std::set<std::string_view> k_secret = {
-      "token",       "secret",       "password", "passwd",   "apikey",
-      "credential",  "credentials",  "pat",      "bearer",   "privatekey",
-      "accesstoken", "sessiontoken", "sig",      "signature"};
+      "token",       "secret",      "password",   "passwd", "pass",
+      "passphrase",  "apikey",      "credential", "creds",  "credentials",
+      "pat",         "bearer",      "privatekey", "sig",    "signature",
+      "accesstoken", "sessiontoken"};
   static const std::set<std::string_view> k_key_owners = {
       "api",    "access", "secret",  "private",
       "client", "auth",   "license", "service"};
@@ -1060,20 +1061,54 @@ std::string_view secret_option(std::string_view arg) {
   return name;
 }
 
+// Whether a text may hold a URL with a password (scheme://user:pw@host).
+bool may_hold_url_password(std::string_view text) {
+  const std::size_t scheme = text.find("://");
+  return scheme != std::string_view::npos &&
+         text.find('@', scheme) != std::string_view::npos;
+}
+
+// The passwords of URLs in a text: scheme://user:PASSWORD@host (a database's
+// connection string in a server's args or env). The user name stays.
+void add_url_password_spans(
+    std::string_view text,
+    std::vector<std::pair<std::size_t, std::size_t>> &spans) {
+  for (std::size_t scheme = text.find("://"); scheme != std::string_view::npos;
+       scheme = text.find("://", scheme + 3)) {
+    const std::size_t begin = scheme + 3;
+    std::size_t end = text.find_first_of("/?# \t\r\n\"'", begin);
+    end = end == std::string_view::npos ? text.size() : end;
+    const std::string_view authority = text.substr(begin, end - begin);
+    const std::size_t at = authority.rfind('@');
+    const std::size_t colon = authority.substr(0, at).find(':');
+    if (at == std::string_view::npos || colon == std::string_view::npos ||
+        colon + 1 == at) {
+      continue;
+    }
+    spans.emplace_back(begin + colon + 1, begin + at);
+  }
+}
+
 // Where secret values sit inside one string, by the name given them there:
-// an option's value (--api-key=VALUE) and URL query parameters
-// (https://host/mcp?api_key=VALUE&x=1).
+// an option's value (--api-key=VALUE), URL query parameters
+// (https://host/mcp?api_key=VALUE&x=1) and a URL's password
+// (postgres://user:VALUE@host/db).
 std::vector<std::pair<std::size_t, std::size_t>>
 inline_secret_spans(std::string_view text) {
   std::vector<std::pair<std::size_t, std::size_t>> spans;
-  // Every form has an option's dashes or a name's '=': most strings
+  if (may_hold_url_password(text)) {
+    add_url_password_spans(text, spans);
+  }
+  // Every other form has an option's dashes or a name's '=': most strings
   // (a prompt in ~/.claude.json) have neither.
   const bool dashes = text.find("--") != std::string_view::npos;
   if (!dashes && text.find('=') == std::string_view::npos) {
     return spans;
   }
   if (dashes && !secret_option(text).empty()) {
+    // The whole value, a URL's password in it too.
     const std::size_t eq = text.find('=');
+    spans.clear();
     if (eq != std::string_view::npos && eq + 1 < text.size()) {
       spans.emplace_back(eq + 1, text.size());
     }
@@ -2536,10 +2571,11 @@ namespace {
 // list written one item per line).
 std::string mask_inline_in_line(std::string text, MaskStyle style,
                                 bool &value_next) {
-  // Each form needs an option ("--") or a name given a value ('='): most
-  // lines of a file (a prompt's text in ~/.claude.json) have neither.
+  // Each form needs an option ("--"), a name given a value ('=') or a URL
+  // with a user: most lines of a file (a prompt's text in ~/.claude.json)
+  // have none.
   if (!value_next && text.find('=') == std::string::npos &&
-      text.find("--") == std::string::npos) {
+      text.find("--") == std::string::npos && !may_hold_url_password(text)) {
     return text;
   }
   const std::string_view line = text;

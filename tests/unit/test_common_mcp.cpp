@@ -2239,6 +2239,57 @@ TEST_CASE("mask_secrets_in_json") {
     CHECK(text.find("plainvalue") == std::string::npos);
   }
 
+  SUBCASE("a URL's password") {
+    // Connection strings in args and env: the password goes, the user,
+    // host and database stay. A user alone, or an '@' past the host, is no
+    // password.
+    const std::string masked = mask_secrets_in_json(
+        R"({"args":["postgresql://admin:pgsecret99@db.local:5432/app",)"
+        R"("--db=mysql://root:rootpw1234@localhost/db"],)"
+        R"("env":{"CACHE":"redis://:redispw5678@cache:6379/0",)"
+        R"("REPO":"https://someone@github.com/o/r","PAGE":"https://x/a:b@c",)"
+        R"("GIT":"git@github.com:o/r.git"}})");
+    CAPTURE(masked);
+    for (const char *secret : {"pgsecret", "rootpw", "redispw"}) {
+      CHECK(masked.find(secret) == std::string::npos);
+    }
+    CHECK(masked.find("postgresql://admin:" + k_mask +
+                      "et99@db.local:5432/app") != std::string::npos);
+    CHECK(masked.find("redis://:" + k_mask + "5678@cache") !=
+          std::string::npos);
+    for (const char *kept : {"https://someone@github.com/o/r",
+                             "https://x/a:b@c", "git@github.com:o/r.git"}) {
+      CHECK(masked.find(kept) != std::string::npos);
+    }
+    // The file's text, parsed and not.
+    const std::string file =
+        R"({"mcpServers": {"pg": {"command": "npx", "args": ["-y", "pg-mcp",)"
+        R"( "postgres://admin:filesecret42@db/app"]}}})";
+    const McpView view = extract_mcp(file, Format::json, "mcpServers");
+    const SecretWords words = secret_words({&view});
+    CHECK(words.words == std::set<std::string>{"filesecret42"});
+    const std::string text =
+        mask_secrets_in_text(file, MaskStyle::hint, &words);
+    CHECK(text.find("filesecret") == std::string::npos);
+    CHECK(text.find("postgres://admin:") != std::string::npos);
+    CHECK(mask_secrets_in_text(R"(  "args": ["postgres://u:linepw1234@h/d"])")
+              .find("linepw") == std::string::npos);
+    // Redacted, the file still parses.
+    CHECK(extract_mcp(mask_secrets_in_text(file, MaskStyle::redact, &words),
+                      Format::json, "mcpServers")
+              .parsed);
+  }
+
+  SUBCASE("--pass, --passphrase and --creds name secrets") {
+    const std::string masked = mask_secrets_in_json(
+        R"({"args":["--pass","passvalue1234","--passphrase=phrasevalue5678",)"
+        R"("--creds","credsvalue9012"]})");
+    CAPTURE(masked);
+    for (const char *secret : {"passvalue", "phrasevalue", "credsvalue"}) {
+      CHECK(masked.find(secret) == std::string::npos);
+    }
+  }
+
   SUBCASE("options that name no secret value keep their arguments") {
     const std::string visible =
         R"({"args":["--max-tokens","409600","--token-file","/run/tok.txt",)"
