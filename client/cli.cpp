@@ -772,6 +772,7 @@ int cmd_status(Runtime &rt) {
             << counted(store.value("events", 0ULL), "event") << '\n';
   const json watched = r.value("watched", json::array());
   std::size_t absent = 0;
+  std::vector<std::string> problems;
   Table table({"HOST", "PATH", "STATE"});
   for (const auto &w : watched) {
     const bool exists = w.value("exists", false);
@@ -784,14 +785,38 @@ int cmd_status(Runtime &rt) {
     if (state.empty()) {
       state = exists ? "exists" : "missing";
     }
-    table.add({{w.value("host", std::string())},
-               {rt.shorten(w.value("path", std::string()))},
-               {state, exists ? Colour::none : Colour::dim}});
+    Colour colour = exists ? Colour::none : Colour::dim;
+    const std::string shown = rt.shorten(w.value("path", std::string()));
+    if (const std::string problem = w.value("problem", std::string());
+        !problem.empty()) {
+      const std::string latest =
+          "#" + std::to_string(w.value("latest_id", 0LL));
+      state += problem == "unparseable" ? ", does not parse (" + latest + ")"
+                                        : ", no MCP servers (" + latest + ")";
+      colour = Colour::red;
+      std::string line = printable(shown) + ": its newest snapshot " + latest +
+                         (problem == "unparseable" ? " does not parse"
+                                                   : " has no MCP servers");
+      if (w.contains("last_good_id")) {
+        const std::string good = std::to_string(w.value("last_good_id", 0LL));
+        line += "; the last good one is #" + good + " (" +
+                counted(w.value("last_good_servers", 0ULL), "server") +
+                "): mcpbkctl diff " + good + " shows what changed since, " +
+                "mcpbkctl restore " + good + " puts it back";
+      } else {
+        line += ", and no snapshot before it had MCP servers";
+      }
+      problems.push_back(std::move(line));
+    }
+    table.add({{w.value("host", std::string())}, {shown}, {state, colour}});
   }
   std::cout << "watched files: " << watched.size() - absent << " present, "
             << absent << " not present yet (--json lists them)\n";
   if (!table.empty()) {
     std::cout << table.render(style);
+  }
+  for (const auto &problem : problems) {
+    std::cout << style.paint("problem: ", Colour::red) << problem << '\n';
   }
   const json warnings = r.value("warnings", json::array());
   for (const auto &w : warnings) {

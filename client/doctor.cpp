@@ -153,6 +153,28 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
                           "see README, Troubleshooting"});
       }
     }
+    // A watched file that is broken now: the daemon keeps its versions,
+    // but the host cannot read it.
+    for (const auto &w : watched) {
+      const std::string problem = w.value("problem", std::string());
+      if (problem.empty()) {
+        continue;
+      }
+      const std::string path = w.value("path", std::string());
+      const std::string latest = std::to_string(w.value("latest_id", 0LL));
+      std::string fix = "mcpbkctl diff " + latest + " shows it";
+      if (w.contains("last_good_id")) {
+        const std::string good = std::to_string(w.value("last_good_id", 0LL));
+        fix = "mcpbkctl diff " + good + " shows what changed since the " +
+              "last good snapshot; mcpbkctl restore " + good + " puts it back";
+      }
+      checks.push_back(
+          {"files", Check::Level::warning,
+           path + (problem == "unparseable"
+                       ? " does not parse (snapshot #" + latest + ")"
+                       : " has no MCP servers (snapshot #" + latest + ")"),
+           fix});
+    }
   } else {
     checks.push_back(
         {"daemon", Check::Level::problem,

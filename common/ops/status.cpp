@@ -2,7 +2,10 @@
 //
 // Result: {version, pid, instance_id, uptime_s, offline, store:{path, bytes,
 // raw_bytes, stored_bytes, snapshots, paths, blobs, events}, watched:[...],
-// warnings:[...], ops:[names]}. The daemon supplies pid, instance_id,
+// warnings:[...], ops:[names]}. A watched file whose newest snapshot does not
+// parse, or has no servers where an earlier one had, has problem
+// ("unparseable", "no_servers"), latest_id and, when there is one,
+// last_good_id and last_good_servers. The daemon supplies pid, instance_id,
 // uptime_s, watched and warnings; offline they are null or listed from the
 // resolved targets.
 
@@ -32,6 +35,29 @@ json op_status(Context &context, const json &raw_args) {
                                    {"host", target.host},
                                    {"exists", info && info->has_value()},
                                    {"state", "offline"}});
+    }
+  }
+  // A watched file whose newest snapshot does not parse, or lost the
+  // servers an earlier one had, says so (a broken hand edit, an installer's
+  // reset): status is where a user looks first.
+  for (auto &w : result["watched"]) {
+    if (!w.value("exists", false)) {
+      continue;
+    }
+    const std::string path = w.value("path", std::string());
+    const auto latest = value_or_throw(context.store.latest_for_path(path));
+    if (!latest || latest->good()) {
+      continue;
+    }
+    const auto good = value_or_throw(context.store.latest_good({}, path));
+    if (latest->parsed && !good) {
+      continue; // it has never had servers: nothing lost
+    }
+    w["problem"] = latest->parsed ? "no_servers" : "unparseable";
+    w["latest_id"] = latest->id;
+    if (good) {
+      w["last_good_id"] = good->id;
+      w["last_good_servers"] = good->servers.size();
     }
   }
   const StoreStats stats = value_or_throw(context.store.stats());

@@ -187,6 +187,47 @@ class CommandsTest(ClientTestCase):
         self.assertGreaterEqual(st["store"]["snapshots"], 2)
         self.assertTrue(any(w["path"] == self.cursor for w in st["watched"]))
 
+    def test_status_names_a_file_that_broke(self):
+        # A hand edit that does not parse, then an installer's reset to no
+        # servers: status says so, with the last good snapshot to go back
+        # to; online and offline alike. A file that never had servers is no
+        # problem, and a repaired one is none any more.
+        self.sb.write(VSCODE_SETTINGS, '{"editor.fontSize": 13}\n')
+        self.wait_snapshot(VSCODE_SETTINGS, '{"editor.fontSize": 13}\n')
+        broken = self.v2[:-9]
+        self.sb.write(CURSOR, broken)
+        bad = self.wait_snapshot(CURSOR, broken)["id"]
+        good = (f"its newest snapshot #{bad} does not parse; the last good "
+                f"one is #{self.id2} (1 server): mcpbkctl diff {self.id2} "
+                f"shows what changed since, mcpbkctl restore {self.id2} "
+                f"puts it back")
+        out = self.ctl("status").stdout.decode()
+        self.assertIn(f"watching, does not parse (#{bad})", out)
+        self.assertIn(f"problem: ~/.cursor/mcp.json: {good}\n", out)
+        self.assertNotIn("settings.json:", out)
+        entry = [w for w in ctl_json(self, "status")["watched"]
+                 if w["path"] == self.cursor][0]
+        self.assertEqual((entry["problem"], entry["latest_id"],
+                          entry["last_good_id"], entry["last_good_servers"]),
+                         ("unparseable", bad, self.id2, 1))
+        emptied = '{"mcpServers": {}}\n'
+        self.sb.write(CURSOR, emptied)
+        empty = self.wait_snapshot(CURSOR, emptied)["id"]
+        self.daemon.stop()
+        r = run_ctl(self.sb, "status")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        out = r.stdout.decode()
+        self.assertIn(f"offline, no MCP servers (#{empty})", out)
+        self.assertIn(f"problem: ~/.cursor/mcp.json: its newest snapshot "
+                      f"#{empty} has no MCP servers; the last good one is "
+                      f"#{self.id2} (1 server)", out)
+        self.daemon.start()
+        self.sb.write(CURSOR, self.v1)
+        self.wait_snapshot(CURSOR, self.v1)
+        out = self.ctl("status").stdout.decode()
+        self.assertNotIn("problem:", out)
+        self.assertNotIn("does not parse", out)
+
     def test_a_config_with_mistakes_does_not_lock_the_client_out(self):
         # The running daemon keeps the config it started with; the client
         # reports each mistake in the file and goes on with the rest.

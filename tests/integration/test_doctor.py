@@ -52,6 +52,22 @@ class DoctorTest(DaemonTestCase):
         self.assertEqual(checks["notify"]["level"], "ok")
         self.assertIn("runs /", checks["notify"]["message"])
 
+    def test_a_watched_file_that_broke(self):
+        self.sb.write("~/.cursor/mcp.json", '{"mcpServers": {"a": {}}}')
+        self.daemon.start()
+        good = self.wait_snapshot("~/.cursor/mcp.json",
+                                  '{"mcpServers": {"a": {}}}')["id"]
+        self.sb.write("~/.cursor/mcp.json", '{"mcpServers": {"a": ')
+        bad = self.wait_snapshot("~/.cursor/mcp.json",
+                                 '{"mcpServers": {"a": ')["id"]
+        checks, out = self.doctor(0)  # the setup works: a warning
+        self.assertEqual(checks["files"]["level"], "warning")
+        self.assertEqual(checks["files"]["message"],
+                         self.sb.path("~/.cursor/mcp.json") +
+                         f" does not parse (snapshot #{bad})")
+        self.assertIn(f"mcpbkctl restore {good} puts it back",
+                      checks["files"]["fix"])
+
     def test_broken_setup_names_each_fix(self):
         self.daemon.start()
         self.assertEqual(self.daemon.stop(), 0)
