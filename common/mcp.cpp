@@ -1063,6 +1063,10 @@ std::string_view secret_option(std::string_view arg) {
 
 // Whether a text may hold a URL with a password (scheme://user:pw@host).
 bool may_hold_url_password(std::string_view text) {
+  // '@' first: one memchr, and most texts have none.
+  if (text.find('@') == std::string_view::npos) {
+    return false;
+  }
   const std::size_t scheme = text.find("://");
   return scheme != std::string_view::npos &&
          text.find('@', scheme) != std::string_view::npos;
