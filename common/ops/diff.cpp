@@ -32,6 +32,7 @@ json op_diff(Context &context, const json &raw_args) {
   std::string to_bytes;
   std::string to_label;
   json to;
+  bool exists = true; // the file compared with, when it is the current one
   WatchTarget to_target = from_target;
   if (id2) {
     const SnapshotRecord other = require_snapshot(context, *id2, "id2");
@@ -43,7 +44,6 @@ json op_diff(Context &context, const json &raw_args) {
           {"snapshot", to_json(other)}};
   } else {
     auto current = read_file(from.path, context.config.store.max_file_bytes);
-    bool exists = true;
     if (!current) {
       if (current.error().code != ErrorCode::not_found) {
         throw OpError(current.error().code, current.error().message);
@@ -74,7 +74,9 @@ json op_diff(Context &context, const json &raw_args) {
           {"to", std::move(to)},
           {"identical", from_bytes == to_bytes},
           {"servers", server_changes_json(semantic_diff(before, after))},
-          {"summary", summarize_change(&before, after)},
+          {"summary", exists ? summarize_change(&before, after)
+                             : std::string("missing: the file does not exist "
+                                           "now")},
           {"unified", unified},
           {"unified_whole", budget.whole}};
 }

@@ -435,6 +435,14 @@ class CommandsTest(ClientTestCase):
         self.assertEqual(d["unified"], "")
         out = self.ctl("diff", self.id1, "--show-secrets").stdout.decode()
         self.assertIn(TOKEN, out)
+        # Against a file deleted since: it is said missing, not "emptied".
+        os.remove(self.cursor)
+        d = ctl_json(self, "diff", self.id1)
+        self.assertFalse(d["to"]["exists"])
+        self.assertEqual(d["summary"], "missing: the file does not exist now")
+        out = self.ctl("diff", self.id1).stdout.decode()
+        self.assertIn("missing: the file does not exist now", out)
+        self.assertNotIn("emptied", out)
 
     def test_diff_of_a_file_rewritten_in_another_layout(self):
         # Every line re-indented, 60 000 lines in all: a shortest line diff
