@@ -1568,9 +1568,11 @@ int run(int argc, char **argv) {
   std::string config_file;
   std::string state_dir;
   bool json_output = false;
-  app.add_option("--socket", socket, "daemon socket (default: resolved)");
-  app.add_option("--config", config_file, "config file");
-  app.add_option("--state-dir", state_dir, "state directory");
+  app.add_option("--socket", socket, "daemon socket (default: resolved)")
+      ->check(k_not_empty);
+  app.add_option("--config", config_file, "config file")->check(k_not_empty);
+  app.add_option("--state-dir", state_dir, "state directory")
+      ->check(k_not_empty);
   app.add_flag("--json", json_output, "print one JSON object");
   app.set_version_flag("--version", "mcpbkctl " MCPBK_VERSION);
 

@@ -314,6 +314,10 @@ class CommandsTest(ClientTestCase):
         for option in ("--path", "--since", "--host", "--newer-than"):
             r = self.ctl("list", option, "", code=2)
             self.assertIn(f"{option}: must not be empty".encode(), r.stderr)
+        # And an empty place for the daemon's files: not the default.
+        for option in ("--state-dir", "--socket", "--config"):
+            r = self.ctl(option, "", "status", code=2)
+            self.assertIn(f"{option}: must not be empty".encode(), r.stderr)
         # A host that is not in the catalog is a usage error, everywhere.
         for args in (("list",), ("export", "-o", self.sb.path("x.mcpbk")),
                      ("snapshot",), ("restore", "--last-good", "--yes")):
