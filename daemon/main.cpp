@@ -15,11 +15,22 @@ int main(int argc, char **argv) {
   std::string state_dir;
   std::string socket;
   std::string log_level;
-  app.add_option("--config", config_file, "Config file (YAML)");
-  app.add_option("--state-dir", state_dir, "Directory of the store and lock");
-  app.add_option("--socket", socket, "Unix socket to listen on");
+  // An empty value is a mistake (an unset variable in a unit file), not
+  // the default place.
+  const CLI::Validator not_empty(
+      [](std::string &text) -> std::string {
+        return text.empty() ? "must not be empty" : "";
+      },
+      "");
+  app.add_option("--config", config_file, "Config file (YAML)")
+      ->check(not_empty);
+  app.add_option("--state-dir", state_dir, "Directory of the store and lock")
+      ->check(not_empty);
+  app.add_option("--socket", socket, "Unix socket to listen on")
+      ->check(not_empty);
   app.add_option("--log-level", log_level,
-                 "trace, debug, info, warn, error, critical or off");
+                 "trace, debug, info, warn, error, critical or off")
+      ->check(not_empty);
   app.add_flag("--check-config", options.check_config,
                "Validate the configuration and exit");
   app.set_version_flag("--version", "mcpbkd " MCPBK_VERSION);
