@@ -118,22 +118,35 @@ Severity severity_of(Risk risk) {
 // The risk of a version that parses after one that did not, against the
 // path's newest version that parsed and had servers (a first version's
 // rating when there is none, or it cannot be read).
-Risk mended_risk(Store &store, const WatchTarget &target,
-                 const std::string &locations, const std::string &path,
-                 std::string_view bytes, const McpView &view) {
+// A mended version's risk, and what its servers are against the last good
+// version's ("; against #12: −fs", or "; the servers of #12"): the
+// summary against the fragment could not say what the repair lost.
+struct Mended {
+  Risk risk = Risk::low;
+  std::string against_good;
+};
+
+Mended mended_risk(Store &store, const WatchTarget &target,
+                   const std::string &locations, const std::string &path,
+                   std::string_view bytes, const McpView &view) {
   auto good = store.latest_good(std::nullopt, path);
   if (!good || !*good) {
-    return assess_risk({}, nullptr, bytes, view);
+    return {assess_risk({}, nullptr, bytes, view), {}};
   }
   auto read = store.read_blob((*good)->sha256, Store::Verify::no);
   if (!read) {
-    return assess_risk({}, nullptr, bytes, view);
+    return {assess_risk({}, nullptr, bytes, view), {}};
   }
   const McpView *known =
       t_views.find(view_key((*good)->sha256, target.format, locations));
   const McpView parsed =
       known ? McpView() : extract_mcp(*read, target.format, locations);
-  return assess_risk(*read, known ? known : &parsed, bytes, view);
+  const McpView &good_view = known ? *known : parsed;
+  const std::string id = "#" + std::to_string((*good)->id);
+  return {assess_risk(*read, &good_view, bytes, view),
+          semantic_diff(good_view, view).empty()
+              ? "; the servers of " + id
+              : "; against " + id + ": " + summarize_change(&good_view, view)};
 }
 
 } // namespace
@@ -211,6 +224,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
 
   Risk risk = Risk::low;
   std::string summary;
+  std::string mended_summary; // a repair: its servers against the last good
   std::optional<NewEvent> damaged;
   if (latest) {
     // The previous version only feeds the risk's line statistics and the
@@ -241,7 +255,10 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
       // of the risk (all of its lines "changed"); the last version that
       // parsed and had servers does. Without one, it is rated as a first
       // version.
-      risk = mended_risk(store, target, locations, path, bytes, view);
+      const Mended mended =
+          mended_risk(store, target, locations, path, bytes, view);
+      risk = mended.risk;
+      mended_summary = mended.against_good;
     } else if (read) {
       risk = assess_risk(previous, before, bytes, view);
     } else {
@@ -256,7 +273,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
                    json{{"snapshot_id", latest->id}}.dump(),
                    0};
     }
-    summary = summarize_change(before, view);
+    summary = summarize_change(before, view) + mended_summary;
   } else {
     risk = assess_risk({}, nullptr, bytes, view);
     summary = summarize_change(nullptr, view);

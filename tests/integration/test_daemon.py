@@ -351,7 +351,7 @@ class WatchingTest(DaemonTestCase):
     def test_unparseable_content_is_kept_and_critical(self):
         self.sb.write(CURSOR, servers_json("a", "b"))
         self.daemon.start()
-        self.wait_snapshot(CURSOR, servers_json("a", "b"))
+        good = self.wait_snapshot(CURSOR, servers_json("a", "b"))["id"]
         self.sb.write(CURSOR, '{"mcpServers": {"a": ')
         snap = self.wait_snapshot(CURSOR, '{"mcpServers": {"a": ')
         self.assertEqual(snap["risk"], "critical")
@@ -367,6 +367,10 @@ class WatchingTest(DaemonTestCase):
         snap = self.wait_snapshot(CURSOR, servers_json("a", "b"))
         self.assertEqual(snap["risk"], "low")
         self.assertEqual(len(self.store.events("risky_change")), events)
+        # Its summary says what it is against the last good version too.
+        self.assertEqual(snap["summary"], "parseable again: 2 servers; the "
+                         f"servers of #{good}")
+        good = snap["id"]
         # Emptied, then mended the same way.
         self.sb.write(CURSOR, "")
         self.wait_snapshot(CURSOR, "")
@@ -375,12 +379,17 @@ class WatchingTest(DaemonTestCase):
         snap = self.wait_snapshot(CURSOR, servers_json("a", "b"))
         self.assertEqual(snap["risk"], "low")
         self.assertEqual(len(self.store.events("risky_change")), events)
+        self.assertTrue(snap["summary"].endswith(f"; the servers of #{good}"),
+                        snap["summary"])
+        good = snap["id"]
         # Mended into something else: rated against that version too.
         self.sb.write(CURSOR, '{"mcpServers": {"a": ')
         self.wait_snapshot(CURSOR, '{"mcpServers": {"a": ')
         self.sb.write(CURSOR, servers_json("c"))
         snap = self.wait_snapshot(CURSOR, servers_json("c"))
         self.assertIn(snap["risk"], ("high", "critical"))
+        self.assertEqual(snap["summary"], "parseable again: 1 server; against "
+                         f"#{good}: +c \u2212a \u2212b")
 
     def test_an_edit_of_a_one_line_file_is_rated_by_what_changed(self):
         # `echo '{...}' > ~/.cursor/mcp.json`: one line, which every edit
