@@ -992,7 +992,8 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
     for (const auto &name : s.value("servers", json::array())) {
       names += (names.empty() ? "" : ", ") + name.get<std::string>();
     }
-    row("servers", names.empty() ? "none recorded" : printable(names));
+    row("servers",
+        names.empty() ? "none recorded" : printable(rt.shorten_in(names)));
     print_error("the content of snapshot #" + std::to_string(id) +
                 " cannot be read; mcpbkctl verify checks the store");
     return k_exit_failed;
@@ -1001,7 +1002,10 @@ int cmd_show(Runtime &rt, std::int64_t id, bool show_secrets) {
   std::cout << style.paint("servers", Colour::bold) << "   " << servers.size()
             << '\n';
   for (const auto &[name, entry] : servers.items()) {
-    std::cout << "  " << style.paint(printable(name), Colour::cyan) << ": ";
+    // A project's server is NAME@/its/dir: the directory from ~.
+    std::cout << "  "
+              << style.paint(printable(rt.shorten_in(name)), Colour::cyan)
+              << ": ";
     std::string text = dump_pretty(entry);
     std::string indented;
     for (const char c : text) {

@@ -354,6 +354,21 @@ class CommandsTest(ClientTestCase):
         self.assertNotIn("\x1b", out)
         self.assertIn("evil\\x1b[31mred", out)
 
+    def test_show_names_project_servers_from_home(self):
+        # ~/.claude.json's project servers are NAME@/their/dir: shown from ~
+        # (the JSON keeps the full path).
+        doc = {"mcpServers": {"g": {"command": "npx"}},
+               "projects": {self.sb.path("~/work/p"): {
+                   "mcpServers": {"local": {"command": "x"}}}}}
+        text = json.dumps(doc, indent=2)
+        self.sb.write("~/.claude.json", text)
+        snap = self.wait_snapshot("~/.claude.json", text)
+        out = self.ctl("show", snap["id"]).stdout.decode()
+        self.assertIn("\n  local@~/work/p: {", out)
+        self.assertNotIn(self.sb.path("~"), out)
+        full = "local@" + self.sb.path("~/work/p")
+        self.assertIn(full, ctl_json(self, "show", snap["id"])["servers"])
+
     def test_show_masks_secrets(self):
         out = self.ctl("show", self.id1).stdout.decode()
         self.assertIn("github", out)
