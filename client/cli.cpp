@@ -1843,6 +1843,16 @@ int run(int argc, char **argv) {
       };
   app.failure_message(usage_message);
   try {
+    // "--socket=" with nothing after the '=': CLI11 would take the next
+    // word as its value (a command's name as a socket path).
+    for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg.starts_with("--") && arg.size() > 3 &&
+          arg.find('=') == arg.size() - 1) {
+        throw CLI::ValidationError(std::string(arg.substr(0, arg.size() - 1)),
+                                   "must not be empty");
+      }
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
     const int code = app.exit(e);

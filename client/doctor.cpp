@@ -7,6 +7,7 @@
 #include <common/fs.hpp>
 #include <common/hosts.hpp>
 #include <common/mcp.hpp>
+#include <common/ops/ops.hpp>
 #include <common/store.hpp>
 
 #include <nlohmann/json.hpp>
@@ -122,6 +123,27 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
   }
   const StatePaths paths = resolve_state_paths(overrides, config, env, os);
 
+  // A watched file that is broken now (watched_file_problem()): the daemon
+  // keeps its versions, but the host cannot read it.
+  const auto file_problem = [&](const std::string &path, const json &w) {
+    const std::string latest = std::to_string(w.value("latest_id", 0LL));
+    std::string fix = "mcpbkctl diff " + latest + " shows it";
+    if (w.contains("last_good_id")) {
+      const std::string good = std::to_string(w.value("last_good_id", 0LL));
+      fix = "mcpbkctl diff " + good +
+            " shows what changed since the last good snapshot; mcpbkctl "
+            "restore " +
+            good + " puts it back";
+    }
+    checks.push_back(
+        {"files", Check::Level::warning,
+         printable(shorten_home(path, env.home())) +
+             (w.value("problem", std::string()) == "unparseable"
+                  ? " does not parse (snapshot #" + latest + ")"
+                  : " has no MCP servers (snapshot #" + latest + ")"),
+         fix});
+  };
+
   // Daemon.
   json status;
   auto connection = Connection::open(paths.socket);
@@ -153,27 +175,10 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
                           "see README, Troubleshooting"});
       }
     }
-    // A watched file that is broken now: the daemon keeps its versions,
-    // but the host cannot read it.
     for (const auto &w : watched) {
-      const std::string problem = w.value("problem", std::string());
-      if (problem.empty()) {
-        continue;
+      if (w.contains("problem")) {
+        file_problem(w.value("path", std::string()), w);
       }
-      const std::string path = w.value("path", std::string());
-      const std::string latest = std::to_string(w.value("latest_id", 0LL));
-      std::string fix = "mcpbkctl diff " + latest + " shows it";
-      if (w.contains("last_good_id")) {
-        const std::string good = std::to_string(w.value("last_good_id", 0LL));
-        fix = "mcpbkctl diff " + good + " shows what changed since the " +
-              "last good snapshot; mcpbkctl restore " + good + " puts it back";
-      }
-      checks.push_back(
-          {"files", Check::Level::warning,
-           path + (problem == "unparseable"
-                       ? " does not parse (snapshot #" + latest + ")"
-                       : " has no MCP servers (snapshot #" + latest + ")"),
-           fix});
     }
   } else {
     checks.push_back(
@@ -220,6 +225,7 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
   }
 
   // Hosts.
+  std::vector<std::string> present; // their files that exist
   {
     ResolveInput input;
     input.config = &config;
@@ -235,6 +241,7 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
       if (fs::exists(t.path, ec)) {
         ++found[t.host];
         ++total;
+        present.push_back(t.path.string());
       }
     }
     if (total == 0) {
@@ -346,6 +353,19 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
                         "restart mcpbkd: a store that fails its integrity "
                         "check is moved aside and a new one started"});
     } else {
+      // With the daemon down, its files' state from the store, as status
+      // gives it offline.
+      for (const auto &path :
+           status.is_object() ? std::vector<std::string>() : present) {
+        try {
+          if (const json w = ops::watched_file_problem(*store, path);
+              w.is_object()) {
+            file_problem(path, w);
+          }
+        } catch (const ops::OpError &) {
+          // The store's own check below says what is wrong with it.
+        }
+      }
       checks.push_back({"store", Check::Level::ok,
                         paths.store_file.string() + ": " +
                             counted(stats->snapshots, "snapshot") + " of " +

@@ -892,25 +892,17 @@ struct TokenFormat {
   bool keep_prefix; // "Bearer " stays visible
 };
 
-constexpr std::array<TokenFormat, 18> k_token_formats = {{
-    {"ghp_", "", 20, false},
-    {"gho_", "", 20, false},
-    {"ghu_", "", 20, false},
-    {"ghs_", "", 20, false},
-    {"ghr_", "", 20, false},
-    {"github_pat_", "_", 20, false},
-    {"glpat-", "_-", 20, false},
-    {"sk-", "_-", 20, false},
-    {"xoxb-", "-", 10, false},
-    {"xoxp-", "-", 10, false},
-    {"xoxa-", "-", 10, false},
-    {"xoxr-", "-", 10, false},
-    {"xoxs-", "-", 10, false},
-    {"AKIA", "", 16, false},
-    {"ASIA", "", 16, false},
-    {"AIza", "_-", 30, false},
-    {"eyJ", "_-.", 30, false},
-    {"Bearer ", "_-.~+/=", 8, true},
+constexpr std::array<TokenFormat, 19> k_token_formats = {{
+    {"ghp_", "", 20, false},         {"gho_", "", 20, false},
+    {"ghu_", "", 20, false},         {"ghs_", "", 20, false},
+    {"ghr_", "", 20, false},         {"github_pat_", "_", 20, false},
+    {"glpat-", "_-", 20, false},     {"sk-", "_-", 20, false},
+    {"xoxb-", "-", 10, false},       {"xoxp-", "-", 10, false},
+    {"xoxa-", "-", 10, false},       {"xoxr-", "-", 10, false},
+    {"xoxs-", "-", 10, false},       {"AKIA", "", 16, false},
+    {"ASIA", "", 16, false},         {"AIza", "_-", 30, false},
+    {"eyJ", "_-.", 30, false},       {"Bearer ", "_-.~+/=", 8, true},
+    {"bearer ", "_-.~+/=", 8, true},
 }};
 
 bool is_token_char(char c, std::string_view extra) {
@@ -1030,9 +1022,11 @@ bool names_secret_value(std::string_view name) {
       "api",    "access", "secret",  "private",
       "client", "auth",   "license", "service"};
   static const std::set<std::string_view> k_not_a_value = {
-      "file",    "path",   "env",   "var", "dir",    "type",   "url",   "name",
-      "id",      "mode",   "limit", "max", "min",    "count",  "size",  "no",
-      "disable", "enable", "skip",  "use", "header", "prefix", "length"};
+      "file", "path",  "env",     "var",     "dir",     "type",
+      "url",  "name",  "id",      "mode",    "limit",   "max",
+      "min",  "count", "size",    "no",      "disable", "enable",
+      "skip", "use",   "header",  "prefix",  "length",  "through",
+      "figs", "fds",   "version", "profile", "scope",   "stdin"};
   bool secret = false;
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (k_not_a_value.contains(words[i])) {
@@ -1073,35 +1067,90 @@ bool may_hold_url_password(std::string_view text) {
 }
 
 // The passwords of URLs in a text: scheme://user:PASSWORD@host (a database's
-// connection string in a server's args or env). The user name stays.
+// connection string in a server's args or env). The user name stays. A
+// password may hold '/', '?' or '#' (written unescaped, as generated ones
+// often are): the user part may not, and "host:8080/path?x=a@b" is a port.
 void add_url_password_spans(
     std::string_view text,
     std::vector<std::pair<std::size_t, std::size_t>> &spans) {
   for (std::size_t scheme = text.find("://"); scheme != std::string_view::npos;
        scheme = text.find("://", scheme + 3)) {
     const std::size_t begin = scheme + 3;
-    std::size_t end = text.find_first_of("/?# \t\r\n\"'", begin);
+    std::size_t end = text.find_first_of(" \t\r\n\"'", begin);
     end = end == std::string_view::npos ? text.size() : end;
-    const std::string_view authority = text.substr(begin, end - begin);
-    const std::size_t at = authority.rfind('@');
-    const std::size_t colon = authority.substr(0, at).find(':');
-    if (at == std::string_view::npos || colon == std::string_view::npos ||
-        colon + 1 == at) {
+    const std::string_view rest = text.substr(begin, end - begin);
+    const std::size_t colon = rest.find(':');
+    if (colon == std::string_view::npos ||
+        rest.substr(0, colon).find_first_of("/?#@") != std::string_view::npos) {
       continue;
+    }
+    const std::size_t at = rest.find('@', colon + 1);
+    if (at == std::string_view::npos || at == colon + 1) {
+      continue;
+    }
+    const std::string_view password = rest.substr(colon + 1, at - colon - 1);
+    const std::size_t path = password.find_first_of("/?#");
+    if (path != std::string_view::npos &&
+        std::all_of(password.begin(), password.begin() + path, [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
+      continue; // host:PORT/path, an '@' further on
     }
     spans.emplace_back(begin + colon + 1, begin + at);
   }
 }
 
+// A header given as one string, as mcp-remote's --header takes it
+// ("Authorization: Bearer VALUE", "X-API-Key: VALUE"), whose name names a
+// secret: its value, after a scheme word (Basic, Bearer, Token, Digest).
+void add_header_spans(std::string_view text, std::size_t from,
+                      std::vector<std::pair<std::size_t, std::size_t>> &spans) {
+  std::size_t name_end = from;
+  while (name_end < text.size() && is_name_char(text[name_end])) {
+    ++name_end;
+  }
+  if (name_end == from || text.substr(name_end, 2) != ": " ||
+      !is_secret_key(text.substr(from, name_end - from))) {
+    return;
+  }
+  std::size_t value = text.find_first_not_of(' ', name_end + 1);
+  if (value == std::string_view::npos) {
+    return;
+  }
+  const std::size_t word_end = text.find(' ', value);
+  if (word_end != std::string_view::npos) {
+    std::string word(text.substr(value, word_end - value));
+    std::transform(word.begin(), word.end(), word.begin(), [](unsigned char c) {
+      return static_cast<char>(std::tolower(c));
+    });
+    if (word == "basic" || word == "bearer" || word == "token" ||
+        word == "digest") {
+      value = text.find_first_not_of(' ', word_end);
+    }
+  }
+  if (value != std::string_view::npos && value < text.size()) {
+    spans.emplace_back(value, text.size());
+  }
+}
+
 // Where secret values sit inside one string, by the name given them there:
 // an option's value (--api-key=VALUE), URL query parameters
-// (https://host/mcp?api_key=VALUE&x=1) and a URL's password
-// (postgres://user:VALUE@host/db).
+// (https://host/mcp?api_key=VALUE&x=1), a URL's password
+// (postgres://user:VALUE@host/db) and a header's value ("X-API-Key: VALUE").
+// Unordered; they may overlap.
 std::vector<std::pair<std::size_t, std::size_t>>
-inline_secret_spans(std::string_view text) {
+any_inline_secret_spans(std::string_view text) {
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   if (may_hold_url_password(text)) {
     add_url_password_spans(text, spans);
+  }
+  if (const std::size_t colon = text.find(": ");
+      colon != std::string_view::npos) {
+    // "Authorization: ...", or "--header=Authorization: ...".
+    const std::size_t eq = text.starts_with("--") ? text.find('=') : 0;
+    add_header_spans(
+        text, eq != std::string_view::npos && eq < colon && eq > 0 ? eq + 1 : 0,
+        spans);
   }
   // Every other form has an option's dashes or a name's '=': most strings
   // (a prompt in ~/.claude.json) have neither.
@@ -1185,6 +1234,18 @@ inline_secret_spans(std::string_view text) {
     if (end > value) {
       spans.emplace_back(value, end);
     }
+  }
+  return spans;
+}
+
+// any_inline_secret_spans() in order and apart (of two that overlap, the
+// one that starts first: a header's whole value, not a URL's password in
+// it).
+std::vector<std::pair<std::size_t, std::size_t>>
+inline_secret_spans(std::string_view text) {
+  auto spans = any_inline_secret_spans(text);
+  if (spans.size() < 2) {
+    return spans;
   }
   std::sort(spans.begin(), spans.end());
   std::vector<std::pair<std::size_t, std::size_t>> apart;
@@ -2632,6 +2693,32 @@ std::string mask_inline_in_line(std::string text, MaskStyle style,
   return out;
 }
 
+// URL passwords anywhere in a line, quoted or not (a YAML list item, a
+// TOML multi-line string): in a file that does not parse, nothing else
+// finds them. One already masked is masked the same again.
+std::string mask_url_passwords(std::string text, MaskStyle style) {
+  if (!may_hold_url_password(text)) {
+    return text;
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  add_url_password_spans(text, spans);
+  if (spans.empty()) {
+    return text;
+  }
+  std::string out;
+  std::size_t done = 0;
+  for (const auto &[begin, end] : spans) {
+    if (begin < done) {
+      continue;
+    }
+    out.append(text, done, begin - done);
+    out += mask_value(std::string_view(text).substr(begin, end - begin), style);
+    done = end;
+  }
+  out.append(text, done);
+  return out;
+}
+
 } // namespace
 
 std::string mask_secrets_in_text(std::string_view text, MaskStyle style) {
@@ -2643,9 +2730,11 @@ std::string mask_secrets_in_text(std::string_view text, MaskStyle style) {
     std::size_t nl = text.find('\n', start);
     std::size_t end = nl == std::string_view::npos ? text.size() : nl;
     out += mask_tokens(
-        mask_inline_in_line(
-            mask_pairs_in_line(text.substr(start, end - start), style), style,
-            value_next),
+        mask_url_passwords(
+            mask_inline_in_line(
+                mask_pairs_in_line(text.substr(start, end - start), style),
+                style, value_next),
+            style),
         style);
     if (nl == std::string_view::npos) {
       break;

@@ -146,4 +146,10 @@ json error_reply(const json &id, ErrorCode code, const std::string &message,
 json to_json(const SnapshotRecord &snapshot);
 json to_json(const EventRecord &event);
 
+// What is wrong with a watched file now, from its snapshots: null when its
+// newest snapshot parses and has servers (or it never had any), else
+// {problem: "unparseable"|"no_servers", latest_id, last_good_id?,
+// last_good_servers?}. status and doctor report it. Throws OpError.
+json watched_file_problem(Store &store, const std::string &path);
+
 } // namespace mcpbk::ops

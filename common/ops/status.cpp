@@ -14,6 +14,24 @@
 
 namespace mcpbk::ops {
 
+json watched_file_problem(Store &store, const std::string &path) {
+  const auto latest = value_or_throw(store.latest_for_path(path));
+  if (!latest || latest->good()) {
+    return nullptr;
+  }
+  const auto good = value_or_throw(store.latest_good({}, path));
+  if (latest->parsed && !good) {
+    return nullptr; // it has never had servers: nothing lost
+  }
+  json problem = {{"problem", latest->parsed ? "no_servers" : "unparseable"},
+                  {"latest_id", latest->id}};
+  if (good) {
+    problem["last_good_id"] = good->id;
+    problem["last_good_servers"] = good->servers.size();
+  }
+  return problem;
+}
+
 json op_status(Context &context, const json &raw_args) {
   Args args(raw_args);
   args.finish();
@@ -44,20 +62,10 @@ json op_status(Context &context, const json &raw_args) {
     if (!w.value("exists", false)) {
       continue;
     }
-    const std::string path = w.value("path", std::string());
-    const auto latest = value_or_throw(context.store.latest_for_path(path));
-    if (!latest || latest->good()) {
-      continue;
-    }
-    const auto good = value_or_throw(context.store.latest_good({}, path));
-    if (latest->parsed && !good) {
-      continue; // it has never had servers: nothing lost
-    }
-    w["problem"] = latest->parsed ? "no_servers" : "unparseable";
-    w["latest_id"] = latest->id;
-    if (good) {
-      w["last_good_id"] = good->id;
-      w["last_good_servers"] = good->servers.size();
+    const json problem =
+        watched_file_problem(context.store, w.value("path", std::string()));
+    if (problem.is_object()) {
+      w.update(problem);
     }
   }
   const StoreStats stats = value_or_throw(context.store.stats());

@@ -318,6 +318,12 @@ class CommandsTest(ClientTestCase):
         for option in ("--state-dir", "--socket", "--config"):
             r = self.ctl(option, "", "status", code=2)
             self.assertIn(f"{option}: must not be empty".encode(), r.stderr)
+            # Written OPTION=, it does not take the next word instead.
+            for args in ((option + "=", "status", "status"),
+                         ("status", option + "=")):
+                r = self.ctl(*args, code=2)
+                self.assertIn(f"{option}: must not be empty".encode(),
+                              r.stderr)
         # A host that is not in the catalog is a usage error, everywhere.
         for args in (("list",), ("export", "-o", self.sb.path("x.mcpbk")),
                      ("snapshot",), ("restore", "--last-good", "--yes")):

@@ -790,7 +790,8 @@ class LifecycleTest(DaemonTestCase):
 
     def test_usage_errors_exit_2_and_paths_are_taken_from_the_cwd(self):
         for args in (["--bogus"], ["--config"], ["--state-dir", ""],
-                     ["--socket", ""], ["--config", ""]):
+                     ["--socket", ""], ["--config", ""], ["--state-dir="],
+                     ["--socket=", "x"]):
             proc = subprocess.run([MCPBKD, *args], env=self.sb.env,
                                   capture_output=True, timeout=30)
             self.assertEqual(proc.returncode, 2, proc.stderr)

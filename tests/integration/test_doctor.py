@@ -63,10 +63,14 @@ class DoctorTest(DaemonTestCase):
         checks, out = self.doctor(0)  # the setup works: a warning
         self.assertEqual(checks["files"]["level"], "warning")
         self.assertEqual(checks["files"]["message"],
-                         self.sb.path("~/.cursor/mcp.json") +
-                         f" does not parse (snapshot #{bad})")
+                         f"~/.cursor/mcp.json does not parse (snapshot #{bad})")
         self.assertIn(f"mcpbkctl restore {good} puts it back",
                       checks["files"]["fix"])
+        # With the daemon down too (read from the store).
+        self.daemon.stop()
+        checks, out = self.doctor(1)  # the daemon is a problem
+        self.assertEqual(checks["files"]["message"],
+                         f"~/.cursor/mcp.json does not parse (snapshot #{bad})")
 
     def test_broken_setup_names_each_fix(self):
         self.daemon.start()

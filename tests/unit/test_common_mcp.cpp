@@ -2280,6 +2280,61 @@ TEST_CASE("mask_secrets_in_json") {
               .parsed);
   }
 
+  SUBCASE("a URL's password with '/', '?' or '#', and a port") {
+    const std::string masked = mask_secrets_in_json(
+        R"({"args":["postgres://user:PW_slash/abc@host/db",)"
+        R"("postgres://user:PW_hash#abc@host/db","mysql://u:PW_q?abc@h/d",)"
+        R"("https://host:8080/path?x=a@b","https://h:99/x#y@z"]})");
+    CAPTURE(masked);
+    CHECK(masked.find("PW_") == std::string::npos);
+    CHECK(masked.find("postgres://user:" + k_mask + "/abc@host/db") !=
+          std::string::npos);
+    CHECK(masked.find("https://host:8080/path?x=a@b") != std::string::npos);
+    CHECK(masked.find("https://h:99/x#y@z") != std::string::npos);
+  }
+
+  SUBCASE("a header given as one string") {
+    // mcp-remote's --header: the scheme word stays, the value goes.
+    const std::string masked = mask_secrets_in_json(
+        R"({"args":["--header","Authorization: Basic dXNlcjpwYXNzd29yZA==",)"
+        R"("--header","X-API-Key: HDR_value1","--header=X-Api-Key: HDR_value2",)"
+        R"("--header","authorization: bearer HDR_value3",)"
+        R"("--header","Accept: application/json"]})");
+    CAPTURE(masked);
+    CHECK(masked.find("HDR_value") == std::string::npos);
+    CHECK(masked.find("dXNlcjpw") == std::string::npos);
+    CHECK(masked.find("\"Authorization: Basic " + k_mask) != std::string::npos);
+    CHECK(masked.find("\"X-API-Key: " + k_mask + "lue1\"") !=
+          std::string::npos);
+    CHECK(masked.find("Accept: application/json") != std::string::npos);
+  }
+
+  SUBCASE("options that only look like secret ones") {
+    const std::string visible =
+        R"({"args":["--pass-through","stdio","--sig-figs","3","--pass-fds",)"
+        R"("3","--signature-version","v4","--credentials-profile","default",)"
+        R"("--pat-scope","repo","--password-stdin","registry.example.com"]})";
+    CHECK(mask_secrets_in_json(visible) == visible);
+  }
+
+  SUBCASE("a URL's password in a file that does not parse, unquoted") {
+    // A YAML list item or a TOML multi-line string: no parsed value to
+    // look for, and no quotes around it.
+    for (const char *line :
+         {"    - postgres://u:YW_yaml1@h/db",
+          "args = [\"\"\"pg://u:YW_yaml2@h\"\"\"]",
+          "  cmd: run mysql://root:YW_yaml3@db:3306/x --fast"}) {
+      CAPTURE(line);
+      const std::string text = mask_secrets_in_text(line);
+      CHECK(text.find("YW_yaml") == std::string::npos);
+      CHECK(mask_secrets_in_text(line, MaskStyle::redact).find("YW_yaml") ==
+            std::string::npos);
+    }
+    // Masked once more, a masked password stays as it is.
+    const std::string once = mask_secrets_in_text(R"("pg://u:abcdefgh@h")");
+    CHECK(mask_secrets_in_text(once) == once);
+  }
+
   SUBCASE("--pass, --passphrase and --creds name secrets") {
     const std::string masked = mask_secrets_in_json(
         R"({"args":["--pass","passvalue1234","--passphrase=phrasevalue5678",)"
