@@ -148,8 +148,6 @@ enum class Reach {
   offline_ok, // falls back to opening the store directly
 };
 
-// Everything one invocation uses: resolved paths, the config, and either a
-// daemon connection or an offline context.
 // A dry run's scratch store, removed by the signals that end the client
 // (a reader gone from a pipe, Ctrl-C) as at a normal exit: the paths are
 // made beforehand, the handler only unlinks.
@@ -218,6 +216,8 @@ std::optional<std::string> lock_holder(const fs::path &lock_file) {
   return pid;
 }
 
+// Everything one invocation uses: resolved paths, the config, and either a
+// daemon connection or an offline context.
 class Runtime {
 public:
   Runtime(Env env, PathOverrides overrides, bool json_output)

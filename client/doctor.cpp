@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -356,7 +357,7 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
       // With the daemon down, its files' state from the store, as status
       // gives it offline.
       for (const auto &path :
-           status.is_object() ? std::vector<std::string>() : present) {
+           status.is_object() ? std::span<const std::string>() : present) {
         try {
           if (const json w = ops::watched_file_problem(*store, path);
               w.is_object()) {

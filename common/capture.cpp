@@ -117,10 +117,10 @@ Severity severity_of(Risk risk) {
 
 // The risk of a version that parses after one that did not, against the
 // path's newest version that parsed and had servers (a first version's
-// rating when there is none, or it cannot be read).
-// A mended version's risk, and what its servers are against the last good
-// version's ("; against #12: −fs", or "; the servers of #12"): the
-// summary against the fragment could not say what the repair lost.
+// rating when there is none, or it cannot be read); and what its servers
+// are against that version's ("; against #12: −fs", or "; the servers of
+// #12"): the summary against the fragment could not say what the repair
+// lost.
 struct Mended {
   Risk risk = Risk::low;
   std::string against_good;

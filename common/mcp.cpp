@@ -1147,10 +1147,8 @@ any_inline_secret_spans(std::string_view text) {
   if (const std::size_t colon = text.find(": ");
       colon != std::string_view::npos) {
     // "Authorization: ...", or "--header=Authorization: ...".
-    const std::size_t eq = text.starts_with("--") ? text.find('=') : 0;
-    add_header_spans(
-        text, eq != std::string_view::npos && eq < colon && eq > 0 ? eq + 1 : 0,
-        spans);
+    const std::size_t eq = text.starts_with("--") ? text.find('=') : colon;
+    add_header_spans(text, eq < colon ? eq + 1 : 0, spans);
   }
   // Every other form has an option's dashes or a name's '=': most strings
   // (a prompt in ~/.claude.json) have neither.
@@ -1257,22 +1255,33 @@ inline_secret_spans(std::string_view text) {
   return apart;
 }
 
-// A string outside a secret map: its inline secrets, then the well-known
-// token formats anywhere in it.
-std::string mask_string(std::string_view text, MaskStyle style) {
-  const auto spans = inline_secret_spans(text);
-  if (spans.empty()) {
-    return mask_tokens(text, style);
-  }
+// The text with each span (in order) masked; one that starts inside the
+// one before (a URL written inside another's password) is passed over.
+std::string
+mask_spans(std::string_view text,
+           const std::vector<std::pair<std::size_t, std::size_t>> &spans,
+           MaskStyle style) {
   std::string out;
   std::size_t done = 0;
   for (const auto &[begin, end] : spans) {
+    if (begin < done) {
+      continue;
+    }
     out.append(text.substr(done, begin - done));
     out += mask_value(text.substr(begin, end - begin), style);
     done = end;
   }
   out.append(text.substr(done));
-  return mask_tokens(out, style);
+  return out;
+}
+
+// A string outside a secret map: its inline secrets, then the well-known
+// token formats anywhere in it.
+std::string mask_string(std::string_view text, MaskStyle style) {
+  const auto spans = inline_secret_spans(text);
+  return mask_tokens(spans.empty() ? std::string(text)
+                                   : mask_spans(text, spans, style),
+                     style);
 }
 
 void mask_json(Json &node, bool secret_map, MaskStyle style) {
@@ -2636,11 +2645,11 @@ namespace {
 // list written one item per line).
 std::string mask_inline_in_line(std::string text, MaskStyle style,
                                 bool &value_next) {
-  // Each form needs an option ("--"), a name given a value ('=') or a URL
-  // with a user: most lines of a file (a prompt's text in ~/.claude.json)
-  // have none.
+  // Each form needs an option ("--") or a name given a value ('='): most
+  // lines of a file (a prompt's text in ~/.claude.json) have neither. A
+  // URL's password is mask_url_passwords()' to mask, on every line.
   if (!value_next && text.find('=') == std::string::npos &&
-      text.find("--") == std::string::npos && !may_hold_url_password(text)) {
+      text.find("--") == std::string::npos) {
     return text;
   }
   const std::string_view line = text;
@@ -2701,22 +2710,8 @@ std::string mask_url_passwords(std::string text, MaskStyle style) {
     return text;
   }
   std::vector<std::pair<std::size_t, std::size_t>> spans;
-  add_url_password_spans(text, spans);
-  if (spans.empty()) {
-    return text;
-  }
-  std::string out;
-  std::size_t done = 0;
-  for (const auto &[begin, end] : spans) {
-    if (begin < done) {
-      continue;
-    }
-    out.append(text, done, begin - done);
-    out += mask_value(std::string_view(text).substr(begin, end - begin), style);
-    done = end;
-  }
-  out.append(text, done);
-  return out;
+  add_url_password_spans(text, spans); // in order, one per URL
+  return spans.empty() ? text : mask_spans(text, spans, style);
 }
 
 } // namespace

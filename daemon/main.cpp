@@ -40,20 +40,17 @@ int main(int argc, char **argv) {
     return std::string("mcpbkd: ") + e.what() +
            "\nRun with --help for more information.\n";
   });
-  // "--state-dir=" with nothing after the '=': CLI11 would take the next
-  // word as its value.
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--") && arg.size() > 3 &&
-        arg.find('=') == arg.size() - 1) {
-      std::fprintf(stderr,
-                   "mcpbkd: %.*s: must not be empty\nRun with --help for "
-                   "more information.\n",
-                   static_cast<int>(arg.size() - 1), arg.data());
-      return 2;
-    }
-  }
   try {
+    // "--state-dir=" with nothing after the '=': CLI11 would take the next
+    // word as its value.
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg.starts_with("--") && arg.size() > 3 &&
+          arg.find('=') == arg.size() - 1) {
+        throw CLI::ValidationError(std::string(arg.substr(0, arg.size() - 1)),
+                                   "must not be empty");
+      }
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
     const int code = app.exit(e);

@@ -417,9 +417,7 @@ json op_restore(Context &context, const json &raw_args) {
     pre.known_bytes = *current;
     pre.known_sha256 = old_sha;
     pre.view = &before;
-    if (same) {
-      pre.sha256 = old_sha;
-    }
+    pre.sha256 = old_sha; // capture_bytes(): of *current
     const CaptureOutcome outcome = value_or_throw(
         same ? capture_bytes(context.store, target, *current, now->mode, pre,
                              context.config)
