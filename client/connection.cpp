@@ -1,9 +1,11 @@
 #include <client/connection.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,7 +21,44 @@ constexpr int k_send_flags = MSG_NOSIGNAL;
 constexpr int k_send_flags = 0;
 #endif
 
+// How often a read that waits looks at the daemon's process.
+constexpr std::chrono::milliseconds k_look_every{500};
+
+// The pid at the other end of a connected Unix socket, 0 if unknown.
+int peer_pid_of(int fd) {
+#if defined(SO_PEERCRED)
+  ucred cred{};
+  socklen_t size = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) == 0) {
+    return static_cast<int>(cred.pid);
+  }
+#endif
+  (void)fd;
+  return 0;
+}
+
+// Whether the process is stopped (SIGSTOP, SIGTSTP, a debugger): its state
+// in /proc/PID/stat, the letter after the command's closing parenthesis.
+bool is_stopped(int pid) {
+  if (pid <= 0) {
+    return false;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!in || !std::getline(in, stat)) {
+    return false;
+  }
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) {
+    return false;
+  }
+  const char state = stat[close + 2];
+  return state == 'T' || state == 't';
+}
+
 } // namespace
+
+Connection::Connection(int fd) : m_fd(fd), m_peer_pid(peer_pid_of(fd)) {}
 
 Result<Connection> Connection::open(const std::filesystem::path &socket) {
   sockaddr_un addr{};
@@ -48,7 +87,8 @@ Result<Connection> Connection::open(const std::filesystem::path &socket) {
 }
 
 Connection::Connection(Connection &&other) noexcept
-    : m_fd(other.m_fd), m_buffer(std::move(other.m_buffer)),
+    : m_fd(other.m_fd), m_peer_pid(other.m_peer_pid),
+      m_timeout(other.m_timeout), m_buffer(std::move(other.m_buffer)),
       m_next_id(other.m_next_id) {
   other.m_fd = -1;
 }
@@ -59,6 +99,8 @@ Connection &Connection::operator=(Connection &&other) noexcept {
       ::close(m_fd);
     }
     m_fd = other.m_fd;
+    m_peer_pid = other.m_peer_pid;
+    m_timeout = other.m_timeout;
     m_buffer = std::move(other.m_buffer);
     m_next_id = other.m_next_id;
     other.m_fd = -1;
@@ -73,12 +115,43 @@ Connection::~Connection() {
 }
 
 void Connection::set_timeout(std::optional<std::chrono::milliseconds> timeout) {
-  timeval tv{};
-  if (timeout) {
-    tv.tv_sec = static_cast<time_t>(timeout->count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout->count() % 1000) * 1000);
+  m_timeout = timeout;
+}
+
+Result<void> Connection::wait_until(short ready_for) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  for (;;) {
+    auto slice = k_look_every;
+    if (m_timeout) {
+      const auto left =
+          *m_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                           Clock::now() - start);
+      if (left.count() <= 0) {
+        return fail(ErrorCode::io_error,
+                    m_peer_pid > 0 ? "timed out waiting for the daemon (pid " +
+                                         std::to_string(m_peer_pid) + ")"
+                                   : std::string("timed out waiting for the "
+                                                 "daemon"));
+      }
+      slice = std::min(slice, left);
+    }
+    pollfd p{m_fd, ready_for, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(slice.count()));
+    if (ready > 0) {
+      return {};
+    }
+    if (ready < 0 && errno != EINTR) {
+      return fail_errno("cannot wait for the daemon", errno);
+    }
+    if (m_timeout && is_stopped(m_peer_pid)) {
+      const std::string pid = std::to_string(m_peer_pid);
+      return fail(ErrorCode::io_error,
+                  "mcpbkd (pid " + pid +
+                      ") is stopped and cannot answer; `kill -CONT " + pid +
+                      "` lets it go on");
+    }
   }
-  ::setsockopt(m_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 Result<std::int64_t> Connection::send(const std::string &op, const json &args) {
@@ -89,10 +162,11 @@ Result<std::int64_t> Connection::send(const std::string &op, const json &args) {
   line += '\n';
   std::size_t sent = 0;
   while (sent < line.size()) {
-    const ssize_t n =
-        ::send(m_fd, line.data() + sent, line.size() - sent, k_send_flags);
+    TRY(wait_until(POLLOUT));
+    const ssize_t n = ::send(m_fd, line.data() + sent, line.size() - sent,
+                             k_send_flags | MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == EINTR) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
         continue;
       }
       return fail_errno("cannot send to the daemon", errno);
@@ -114,14 +188,12 @@ Result<std::optional<json>> Connection::read_message() {
       }
       return std::optional<json>(std::move(message));
     }
+    TRY(wait_until(POLLIN));
     char chunk[65536];
     const ssize_t n = ::recv(m_fd, chunk, sizeof(chunk), 0);
     if (n < 0) {
-      if (errno == EINTR) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
         continue;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return fail(ErrorCode::io_error, "timed out waiting for the daemon");
       }
       return fail_errno("cannot read from the daemon", errno);
     }

@@ -36,13 +36,25 @@ public:
   // connection.
   Result<std::optional<nlohmann::json>> read_message();
 
-  // Limits how long one read may wait (none: forever).
+  // Limits how long one read may wait for the daemon's next line (none:
+  // forever). With a limit, a wait also gives up at once, saying so, when
+  // the daemon's process is stopped (SIGSTOP, a debugger): it cannot answer
+  // until it is let go on. Without one (events --follow), it waits on.
   void set_timeout(std::optional<std::chrono::milliseconds> timeout);
 
+  // The daemon's pid (from the socket's peer credentials), 0 if unknown.
+  int peer_pid() const { return m_peer_pid; }
+
 private:
-  explicit Connection(int fd) : m_fd(fd) {}
+  explicit Connection(int fd);
+
+  // Waits until the socket is ready for `ready_for` (POLLIN, POLLOUT);
+  // fails when the timeout passes or the daemon is seen to be stopped.
+  Result<void> wait_until(short ready_for);
 
   int m_fd = -1;
+  int m_peer_pid = 0;
+  std::optional<std::chrono::milliseconds> m_timeout;
   std::string m_buffer;
   std::int64_t m_next_id = 1;
 };

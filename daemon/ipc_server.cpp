@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <poll.h>
 #include <set>
 #include <string>
 #include <sys/socket.h>
@@ -269,6 +270,19 @@ private:
       return true;
     }
     nlohmann::json &request = std::get<nlohmann::json>(parsed);
+    if (peer_gone()) {
+      // The client closed its connection before its request ran (it gave
+      // up waiting: the daemon was stopped or busy, and said it failed).
+      // Done now, a restore or a prune would surprise whoever saw that.
+      const auto op = request.find("op");
+      spdlog::info("ipc: a client left before its `{}` request ran; not "
+                   "done",
+                   op != request.end() && op->is_string()
+                       ? op->get_ref<const std::string &>()
+                       : std::string("?"));
+      close();
+      return false;
+    }
     const ops::Reads reads = ops::reads_of(request);
     // A subscribed connection's replies keep their place among its pushed
     // messages: `events --follow` subscribes, then reads the history, and
@@ -280,6 +294,13 @@ private:
     }
     reply(ops::reply_line(m_context, request), line);
     return true;
+  }
+
+  // Whether the client has closed its end (both directions: a client that
+  // only shut down its writing side still reads its reply).
+  bool peer_gone() {
+    pollfd p{m_socket.native_handle(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0;
   }
 
   void to_lane(IpcServer::Impl &server, nlohmann::json request, bool slow) {

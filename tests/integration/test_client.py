@@ -4,6 +4,7 @@ the real client, and raw socket requests that misbehave on purpose."""
 import json
 import os
 import pty
+import signal
 import shutil
 import socket
 import stat
@@ -1544,6 +1545,32 @@ class OfflineTest(ClientTestCase):
         self.daemon.start()
         snaps = ctl_json(self, "list")["snapshots"]
         self.assertEqual(snaps[0]["trigger"], "restore")
+
+    def test_a_stopped_daemon_is_said_at_once(self):
+        # A daemon stopped by SIGSTOP (or a debugger) still has its socket
+        # listening: the client's request is accepted by the kernel and
+        # never answered. The client says so instead of waiting out its
+        # two-minute timeout.
+        self.daemon.send_signal(signal.SIGSTOP)
+        try:
+            for cmd in (["list"], ["--json", "status"], ["restore", self.id1,
+                                                         "--yes"]):
+                r = run_ctl(self.sb, *cmd, timeout=20)
+                self.assertEqual(r.returncode, 3, (cmd, r.stderr))
+                pid = str(self.daemon.proc.pid).encode()
+                self.assertIn(b"mcpbkd (pid " + pid + b") is stopped and "
+                              b"cannot answer; `kill -CONT " + pid +
+                              b"` lets it go on", r.stderr)
+        finally:
+            self.daemon.send_signal(signal.SIGCONT)
+        # It answers again, and the restore its client gave up on is not
+        # done when it goes on: the client said it failed.
+        self.assertEqual(len(ctl_json(self, "list")["snapshots"]), 2)
+        wait_for(lambda: "a client left before its `restore` request ran; "
+                 "not done" in self.daemon.log(), what="the restore dropped")
+        self.assertEqual(len(ctl_json(self, "list")["snapshots"]), 2)
+        with open(self.cursor) as f:
+            self.assertEqual(f.read(), self.v2)
 
     def test_no_store_at_all(self):
         self.daemon.stop()
