@@ -187,6 +187,25 @@ std::string json_error_text(const nlohmann::json::parse_error &e,
          std::to_string(at - line_start + 1) + ": " + what;
 }
 
+// A NUL byte's place, as json_error_text() gives the others', when `text`
+// holds one: no JSON text does (inside a string it must be escaped), and
+// nlohmann/json's lexer takes one for the end of the input, so that a file
+// cut short and padded with zeros, or one with garbage after a NUL, read as
+// the document before it.
+std::optional<std::string> nul_byte_error(std::string_view text) {
+  const std::size_t at = text.find('\0');
+  if (at == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::size_t line_start = text.rfind('\n', at);
+  line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+  const auto line =
+      1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
+  return "line " + std::to_string(line) + ", column " +
+         std::to_string(at - line_start + 1) +
+         ": a NUL byte (a file cut short and padded with zeros?)";
+}
+
 // JSON nested deeper than this is refused, as the fast reader (simdjson's
 // default depth) refuses it: the values inside a server entry are written
 // out recursively later (nlohmann/json's dump), and a host file nested
@@ -201,6 +220,9 @@ parse_json_text(std::string_view bytes, Format format,
                 typename J::parser_callback_t callback = nullptr) {
   if (is_blank(bytes)) {
     return J::object();
+  }
+  if (auto nul = nul_byte_error(bytes)) {
+    return tl::unexpected(std::move(*nul));
   }
   const bool comments = format == Format::jsonc;
   std::string stripped;
@@ -473,6 +495,9 @@ tl::expected<Json, std::string>
 parse_json_for_locations(std::string_view bytes, Format format,
                          std::string_view locations, JsonReader reader) {
   const std::vector<KeyPath> patterns = split_locations(locations);
+  if (auto nul = nul_byte_error(bytes)) {
+    return tl::unexpected(std::move(*nul));
+  }
   if (reader != JsonReader::reference && !is_blank(bytes)) {
     if (auto doc = parse_strict_json(bytes, patterns,
                                      reader == JsonReader::fast_in_place)) {

@@ -391,6 +391,35 @@ class WatchingTest(DaemonTestCase):
         self.assertEqual(snap["summary"], "parseable again: 1 server; against "
                          f"#{good}: +c \u2212a \u2212b")
 
+    def test_a_file_padded_with_zeros_is_unparseable(self):
+        # What a crash or a power cut leaves: the file's old length, or a
+        # size set by truncate(), with NUL bytes where the new content did
+        # not reach. Hosts cannot read it; it used to read as the JSON before
+        # the first NUL, so ~/.claude.json (trigger `mcp`: same servers)
+        # left no snapshot at all.
+        base = {"numStartups": 3}
+        self.sb.write(CLAUDE, servers_json("github", extra=base))
+        self.daemon.start()
+        good = self.wait_snapshot(CLAUDE, servers_json("github", extra=base))
+        path = self.sb.path(CLAUDE)
+        with open(path, "r+b") as f:
+            f.truncate(4096)
+        with open(path, "rb") as f:
+            padded = f.read()
+        snap = self.wait_snapshot(CLAUDE, padded)
+        self.assertEqual(snap["parsed"], 0)
+        self.assertEqual(snap["risk"], "critical")
+        lines = servers_json("github", extra=base).count("\n")
+        self.assertEqual(snap["summary"], f"unparseable: line {lines + 1}, "
+                         "column 1: a NUL byte (a file cut short and padded "
+                         "with zeros?)")
+        # The last good version is the one before, not this one.
+        r = run_ctl(self.sb, "--json", "restore", "--last-good", "--path",
+                    path, "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["restored_from"]["id"],
+                         good["id"])
+
     def test_an_edit_of_a_one_line_file_is_rated_by_what_changed(self):
         # `echo '{...}' > ~/.cursor/mcp.json`: one line, which every edit
         # changes; a new argument is not a rewrite of the whole file.

@@ -2808,3 +2808,44 @@ TEST_CASE("replace_mcp edits YAML saved with CRLF line ends in place") {
   CHECK(*result == "# hi\nA: 2   # keep\nextensions:\n  x:\n    cmd: x\n    "
                    "enabled: true\nB: 3\n");
 }
+
+TEST_CASE("a NUL byte makes a file unparseable, wherever it is") {
+  // A file cut short and padded with zeros (a crash, a power cut, a
+  // truncate() to a larger size) or with garbage after a NUL: no host reads
+  // it. nlohmann/json's lexer takes a NUL for the end of the input, so the
+  // document before it looked whole.
+  using namespace std::string_literals;
+  const std::string json = R"({"mcpServers":{"b":{"command":"bad"}}})";
+  for (const std::string &text :
+       {json + "\n" + std::string(200, '\0'), json + "\0garbage{{{"s,
+        json + "\0"s, R"({"mcpServers":)"s + "\0"s + R"({"b":{}}})",
+        std::string(9, '\0')}) {
+    CAPTURE(text.size());
+    for (Format format : {Format::json, Format::jsonc}) {
+      const McpView fast = extract_mcp(text, format, "mcpServers");
+      const McpView reference =
+          extract_mcp_reference(text, format, "mcpServers");
+      for (const McpView *view : {&fast, &reference}) {
+        CHECK_FALSE(view->parsed);
+        CHECK(view->servers.empty());
+        CHECK(view->parse_error.find("NUL byte") != std::string::npos);
+        CHECK_FALSE(view->empty);
+      }
+      CHECK(fast.parse_error == reference.parse_error);
+    }
+  }
+  // Where it is, as the other messages say it.
+  CHECK(extract_mcp(json + "\n\n  " + std::string(3, '\0'), Format::json,
+                    "mcpServers")
+            .parse_error == "line 3, column 3: a NUL byte (a file cut short "
+                            "and padded with zeros?)");
+  // TOML and YAML alike.
+  const std::string toml = "[mcp_servers.a]\ncommand = \"x\"\n";
+  const McpView t =
+      extract_mcp(toml + std::string(100, '\0'), Format::toml, "mcp_servers");
+  CHECK_FALSE(t.parsed);
+  const std::string yaml = "mcpServers:\n  a:\n    command: x\n";
+  const McpView y =
+      extract_mcp(yaml + std::string(100, '\0'), Format::yaml, "mcpServers");
+  CHECK_FALSE(y.parsed);
+}
