@@ -781,10 +781,35 @@ LineStats line_stats(std::string_view before, std::string_view after) {
   // What is left starts and ends with lines that differ (or one side is
   // empty): a common prefix or suffix is never part of a shortest edit
   // script, so this is all that needs comparing.
-  const std::vector<std::string_view> mid_a =
+  std::vector<std::string_view> mid_a =
       split_line_views(before.substr(head, before.size() - head - foot));
-  const std::vector<std::string_view> mid_b =
+  std::vector<std::string_view> mid_b =
       split_line_views(after.substr(head, after.size() - head - foot));
+  // Lines are compared without their ends: a newline added at the end of
+  // a file (`jq`, an editor, after JSON.stringify) or CRLF made LF changes
+  // nothing any host reads. Lines that differ only there are trimmed too.
+  const auto content = [](std::string_view line) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
+      line.remove_suffix(1);
+    }
+    return line;
+  };
+  std::size_t same_front = 0;
+  while (same_front < mid_a.size() && same_front < mid_b.size() &&
+         content(mid_a[same_front]) == content(mid_b[same_front])) {
+    ++same_front;
+  }
+  std::size_t same_back = 0;
+  while (same_back < mid_a.size() - same_front &&
+         same_back < mid_b.size() - same_front &&
+         content(mid_a[mid_a.size() - 1 - same_back]) ==
+             content(mid_b[mid_b.size() - 1 - same_back])) {
+    ++same_back;
+  }
+  for (auto *mid : {&mid_a, &mid_b}) {
+    mid->erase(mid->end() - static_cast<long>(same_back), mid->end());
+    mid->erase(mid->begin(), mid->begin() + static_cast<long>(same_front));
+  }
   if (mid_a.empty() || mid_b.empty()) {
     stats.changed = static_cast<double>(mid_a.size() + mid_b.size());
     return stats;
@@ -793,16 +818,10 @@ LineStats line_stats(std::string_view before, std::string_view after) {
     // One line became another: only the part of it that changed counts.
     // A file written as one line (minified JSON, an `echo` into mcp.json)
     // would otherwise have "changed entirely" at every edit.
-    const auto content = [](std::string_view line) {
-      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
-        line.remove_suffix(1);
-      }
-      return line;
-    };
     const std::string_view a = content(mid_a[0]);
     const std::string_view b = content(mid_b[0]);
-    if (a.empty() || b.empty() || a == b) {
-      stats.changed = 2; // a whole line, or only its end, changed
+    if (a.empty() || b.empty()) {
+      stats.changed = 2; // a whole line
       return stats;
     }
     const std::size_t prefix = common_prefix(a, b);
@@ -815,13 +834,13 @@ LineStats line_stats(std::string_view before, std::string_view after) {
   }
   // Lines present more often on one side than on the other are deleted or
   // inserted: a lower bound of the edit distance.
-  const auto unbalanced = [&mid_a, &mid_b] {
+  const auto unbalanced = [&mid_a, &mid_b, &content] {
     std::unordered_map<std::string_view, long> balance;
     for (const auto &line : mid_a) {
-      ++balance[line];
+      ++balance[content(line)];
     }
     for (const auto &line : mid_b) {
-      --balance[line];
+      --balance[content(line)];
     }
     double count = 0;
     for (const auto &[line, n] : balance) {
@@ -835,11 +854,11 @@ LineStats line_stats(std::string_view before, std::string_view after) {
   }
   // dtl compares elements many times: compare line hashes, not strings
   // (a collision can only make the estimate slightly low).
-  auto hashes = [](const std::vector<std::string_view> &lines) {
+  auto hashes = [&content](const std::vector<std::string_view> &lines) {
     std::vector<std::size_t> out;
     out.reserve(lines.size());
     for (const auto &line : lines) {
-      out.push_back(std::hash<std::string_view>{}(line));
+      out.push_back(std::hash<std::string_view>{}(content(line)));
     }
     return out;
   };

@@ -88,7 +88,8 @@ std::vector<ServerChange> semantic_diff(const McpView &before,
 // Fraction (0..1) of lines changed between two texts, from a line diff:
 // (deleted + inserted lines) / (old lines + new lines). Where one line
 // became another and nothing else changed, that pair counts for the part
-// of it that differs (its bytes outside the common start and end).
+// of it that differs (its bytes outside the common start and end). Lines
+// are compared without their ends ("\n", "\r\n", none at the end).
 double changed_fraction(std::string_view before, std::string_view after);
 
 // What a unified diff may cost. The line diff's time grows with the lines

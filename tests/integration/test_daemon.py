@@ -433,6 +433,15 @@ class WatchingTest(DaemonTestCase):
         self.sb.write(CURSOR, edited)
         self.assertEqual(self.wait_snapshot(CURSOR, edited)["risk"], "low")
         self.assertEqual(self.store.events("risky_change"), [])
+        # Its newline taken away (JSON.stringify writes none) and put back
+        # (`jq`, an editor), then CRLF: line ends are no change of content.
+        for text in (edited.rstrip("\n"), edited,
+                     edited.replace("\n", "\r\n")):
+            self.sb.write(CURSOR, text)
+            snap = self.wait_snapshot(CURSOR, text)
+            self.assertEqual(snap["risk"], "low")
+            self.assertEqual(snap["summary"], "no MCP change")
+        self.assertEqual(self.store.events("risky_change"), [])
         # Its servers replaced by another: both removed, so high, as in a
         # file of many lines.
         other = json.dumps({"mcpServers": {"z": {"url": "http://x"}}}) + "\n"

@@ -920,8 +920,14 @@ TEST_CASE("changed_fraction") {
   // 1 deleted + 1 inserted of 4 + 4 lines.
   CHECK(changed_fraction("a\nb\nc\nd\n", "a\nB\nc\nd\n") ==
         doctest::Approx(0.25));
-  // A missing final newline changes the last line.
-  CHECK(changed_fraction("a\nb\n", "a\nb") == doctest::Approx(0.5));
+  // Line ends are not content: a final newline added or taken away, or CRLF
+  // made LF, changes nothing (a one-line file used to be "all changed").
+  CHECK(changed_fraction("a\nb\n", "a\nb") == 0.0);
+  CHECK(changed_fraction(R"({"mcpServers":{}})", "{\"mcpServers\":{}}\n") ==
+        0.0);
+  CHECK(changed_fraction("a\r\nb\r\nc\r\n", "a\nb\nc\n") == 0.0);
+  CHECK(changed_fraction("a\r\nb\r\nc", "a\nB\nc\n") ==
+        doctest::Approx(2.0 / 6.0));
 
   SUBCASE("large files with scattered changes stay exact and fast") {
     std::string before = numbered_lines(20000);
@@ -967,8 +973,17 @@ TEST_CASE("changed_fraction") {
       const std::string after =
           round % 7 == 0 ? before
                          : common_head + gen.text(gen.next(5)) + common_foot;
-      const auto a = reference_lines(before);
-      const auto b = reference_lines(after);
+      // Lines without their ends, as changed_fraction compares them.
+      auto a = reference_lines(before);
+      auto b = reference_lines(after);
+      for (auto *lines : {&a, &b}) {
+        for (auto &line : *lines) {
+          while (!line.empty() &&
+                 (line.back() == '\n' || line.back() == '\r')) {
+            line.pop_back();
+          }
+        }
+      }
       double expected = 0.0;
       if (!a.empty() || !b.empty()) {
         dtl::Diff<std::string, std::vector<std::string>> diff(a, b);
@@ -994,7 +1009,7 @@ TEST_CASE("changed_fraction") {
         };
         const std::string x = text(a[differing[0]]);
         const std::string y = text(b[differing[0]]);
-        double pair = 2.0;
+        double pair = x == y ? 0.0 : 2.0;
         if (!x.empty() && !y.empty() && x != y) {
           std::size_t p = 0;
           while (p < std::min(x.size(), y.size()) && x[p] == y[p]) {
