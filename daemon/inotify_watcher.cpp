@@ -142,6 +142,16 @@ private:
             m_interest[up].insert(p);
             m_dir_links.insert(up);
             dirs[watch_dir_for(up)] |= k_arrivals_mask;
+            // What it leads to may be deleted and made again (`git
+            // checkout`, `stow -R`, a directory renamed into its place)
+            // while the link stays: only the target's own parent sees the
+            // new directory arrive.
+            const fs::path target = link_chain(up).back();
+            if (target != up) {
+              m_interest[target].insert(p);
+              m_dir_links.insert(target);
+              dirs[watch_dir_for(target)] |= k_arrivals_mask;
+            }
           }
         }
       }

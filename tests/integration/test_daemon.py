@@ -3,6 +3,7 @@ edited the way editors and installers edit them."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -191,6 +192,40 @@ class WatchingTest(DaemonTestCase):
         self.wait_snapshot(CURSOR, servers_json("work"))
         self.sb.write("~/dots/work/mcp.json", servers_json("work-2"))
         self.wait_snapshot(CURSOR, servers_json("work-2"))
+
+    def test_symlinked_dotfile_directory_re_created(self):
+        # ~/.cursor links to a dotfiles checkout's directory, which `git
+        # checkout` (or `stow -R`, or rm -rf and a copy) deletes and makes
+        # again: the link stays, what it leads to is a new directory.
+        work = self.sb.path("~/dots/work")
+        self.sb.write("~/dots/work/mcp.json", servers_json("v0"))
+        os.symlink("dots/work", self.sb.path("~/.cursor"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("v0"))
+        # Made again at once ...
+        shutil.rmtree(work)
+        os.makedirs(work)
+        self.sb.write("~/dots/work/mcp.json", servers_json("v1"))
+        self.wait_snapshot(CURSOR, servers_json("v1"))
+        self.sb.write("~/dots/work/mcp.json", servers_json("v2"))
+        self.wait_snapshot(CURSOR, servers_json("v2"))
+        # ... after the daemon saw it gone ...
+        deleted = len(self.store.events("deleted"))
+        shutil.rmtree(work)
+        wait_for(lambda: len(self.store.events("deleted")) > deleted, 10,
+                 "a deleted event")
+        os.makedirs(work)
+        self.sb.write("~/dots/work/mcp.json", servers_json("v3"))
+        self.wait_snapshot(CURSOR, servers_json("v3"))
+        self.sb.write("~/dots/work/mcp.json", servers_json("v4"))
+        self.wait_snapshot(CURSOR, servers_json("v4"))
+        # ... or a new one renamed into its place.
+        self.sb.write("~/dots/work.new/mcp.json", servers_json("v5"))
+        shutil.rmtree(work)
+        os.rename(self.sb.path("~/dots/work.new"), work)
+        self.wait_snapshot(CURSOR, servers_json("v5"))
+        self.sb.write("~/dots/work/mcp.json", servers_json("v6"))
+        self.wait_snapshot(CURSOR, servers_json("v6"))
 
     def test_one_directory_under_two_names(self):
         # ~/.cursor is a link to ~/dots/cursor, whose mcp.json is also
