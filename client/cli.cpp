@@ -774,8 +774,28 @@ int cmd_status(Runtime &rt) {
   std::size_t absent = 0;
   std::vector<std::string> problems;
   Table table({"HOST", "PATH", "STATE"});
+  std::size_t deleted = 0;
   for (const auto &w : watched) {
     const bool exists = w.value("exists", false);
+    if (!exists && w.value("deleted", false)) {
+      // Gone, with a history: what a restore would put back.
+      ++deleted;
+      std::string state = "deleted";
+      if (w.contains("last_good_id")) {
+        const std::string good = std::to_string(w.value("last_good_id", 0LL));
+        state += "; mcpbkctl restore " + good +
+                 " puts back its last good "
+                 "snapshot (" +
+                 counted(w.value("last_good_servers", 0ULL), "server") + ")";
+      } else {
+        state += " (newest snapshot #" +
+                 std::to_string(w.value("latest_id", 0LL)) + ")";
+      }
+      table.add({{w.value("host", std::string())},
+                 {rt.shorten(w.value("path", std::string()))},
+                 {state, Colour::yellow}});
+      continue;
+    }
     if (!exists) {
       // Files of hosts that are not installed: only counted.
       ++absent;
@@ -810,8 +830,12 @@ int cmd_status(Runtime &rt) {
     }
     table.add({{w.value("host", std::string())}, {shown}, {state, colour}});
   }
-  std::cout << "watched files: " << watched.size() - absent << " present, "
-            << absent << " not present yet (--json lists them)\n";
+  std::cout << "watched files: " << watched.size() - absent - deleted
+            << " present, ";
+  if (deleted > 0) {
+    std::cout << deleted << " deleted, ";
+  }
+  std::cout << absent << " not present yet (--json lists them)\n";
   if (!table.empty()) {
     std::cout << table.render(style);
   }

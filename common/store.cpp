@@ -1086,6 +1086,16 @@ Result<EventRecord> Store::add_event(const NewEvent &e) {
                      e.details.empty() ? "{}" : e.details};
 }
 
+Result<bool> Store::has_event_since(std::string_view kind,
+                                    std::string_view path, Micros since) {
+  // Run rarely (a watched file found missing at start): a scan of the
+  // bounded event log.
+  TRY_ASSIGN(auto stmt, cached("SELECT 1 FROM events WHERE kind = ?1 AND "
+                               "path = ?2 AND at >= ?3 LIMIT 1"));
+  stmt->bind(1, kind).bind(2, path).bind(3, since);
+  return stmt->step();
+}
+
 Result<std::vector<EventRecord>>
 Store::events(std::optional<std::int64_t> limit,
               std::optional<std::int64_t> after_id) {

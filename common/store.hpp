@@ -271,6 +271,9 @@ public:
   static constexpr std::uint64_t k_events_kept = 10'000;
   // Deletes all but the newest `keep` events; returns how many went.
   Result<std::uint64_t> trim_events(std::uint64_t keep = k_events_kept);
+  // Whether an event of `kind` about `path` was recorded at or after `since`.
+  Result<bool> has_event_since(std::string_view kind, std::string_view path,
+                               Micros since);
   // Newest first; after_id gives only newer events (for following).
   Result<std::vector<EventRecord>> events(std::optional<std::int64_t> limit,
                                           std::optional<std::int64_t> after_id);

@@ -865,7 +865,8 @@ private:
       publish_record("event", event);
     }
     using Kind = CaptureOutcome::Kind;
-    const bool existed = m_exists.count(path) && m_exists[path];
+    const bool seen = m_exists.count(path) > 0;
+    const bool existed = seen && m_exists[path];
     switch (outcome->kind) {
     case Kind::recorded:
       m_exists[path] = true;
@@ -873,8 +874,8 @@ private:
       break;
     case Kind::missing:
       m_exists[path] = false;
-      if (existed) {
-        file_deleted(target);
+      if (existed || (!seen && deleted_unseen(path))) {
+        file_deleted(target, !existed);
       }
       break;
     case Kind::unchanged:
@@ -960,9 +961,25 @@ private:
     }
   }
 
-  void file_deleted(const WatchTarget &target) {
+  // Whether a file found missing the first time it is looked at (at start,
+  // or newly watched) has snapshots and no deletion recorded since the
+  // newest: it was deleted while mcpbkd was not watching it.
+  bool deleted_unseen(const fs::path &path) {
+    const auto latest = m_store.latest_for_path(path.string());
+    if (!latest || !*latest) {
+      return false;
+    }
+    const auto said =
+        m_store.has_event_since("deleted", path.string(), (*latest)->taken_at);
+    return said && !*said;
+  }
+
+  void file_deleted(const WatchTarget &target, bool unseen = false) {
     const std::string message =
-        target.path.string() + " was deleted; its snapshots are kept";
+        target.path.string() +
+        (unseen ? " was deleted while mcpbkd was not watching it"
+                : " was deleted") +
+        "; its snapshots are kept";
     spdlog::warn("{}", message);
     auto event = m_store.add_event(
         {Severity::warning, "deleted", target.path.string(), message, "{}", 0});

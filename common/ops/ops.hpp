@@ -152,4 +152,9 @@ json to_json(const EventRecord &event);
 // last_good_servers?}. status and doctor report it. Throws OpError.
 json watched_file_problem(Store &store, const std::string &path);
 
+// For a watched file that does not exist now but has snapshots: {deleted:
+// true, latest_id, last_good_id?, last_good_servers?} (what a restore would
+// put back); null when it has none. Throws OpError.
+json deleted_file_info(Store &store, const std::string &path);
+
 } // namespace mcpbk::ops

@@ -32,6 +32,19 @@ json watched_file_problem(Store &store, const std::string &path) {
   return problem;
 }
 
+json deleted_file_info(Store &store, const std::string &path) {
+  const auto latest = value_or_throw(store.latest_for_path(path));
+  if (!latest) {
+    return nullptr;
+  }
+  json info = {{"deleted", true}, {"latest_id", latest->id}};
+  if (const auto good = value_or_throw(store.latest_good({}, path))) {
+    info["last_good_id"] = good->id;
+    info["last_good_servers"] = good->servers.size();
+  }
+  return info;
+}
+
 json op_status(Context &context, const json &raw_args) {
   Args args(raw_args);
   args.finish();
@@ -58,8 +71,15 @@ json op_status(Context &context, const json &raw_args) {
   // A watched file whose newest snapshot does not parse, or lost the
   // servers an earlier one had, says so (a broken hand edit, an installer's
   // reset): status is where a user looks first.
+  // One that is gone says what its history holds (it was deleted while
+  // mcpbkd ran, or before it started).
   for (auto &w : result["watched"]) {
     if (!w.value("exists", false)) {
+      const json deleted =
+          deleted_file_info(context.store, w.value("path", std::string()));
+      if (deleted.is_object()) {
+        w.update(deleted);
+      }
       continue;
     }
     const json problem =

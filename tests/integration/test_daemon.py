@@ -107,6 +107,42 @@ class WatchingTest(DaemonTestCase):
         self.sb.write(CURSOR, servers_json("back"))
         self.wait_snapshot(CURSOR, servers_json("back"))
 
+    def test_a_file_deleted_while_the_daemon_was_down(self):
+        # Deleted between two runs: said at start (once), and status shows
+        # what a restore would put back, as for one deleted while it ran.
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        good = self.wait_snapshot(CURSOR, servers_json("a"))["id"]
+        self.assertEqual(self.daemon.stop(), 0)
+        os.unlink(self.sb.path(CURSOR))
+        self.daemon.start()
+        wait_for(lambda: self.store.events("deleted"), 10, "a deleted event")
+        event = self.store.events("deleted")[0]
+        self.assertEqual(event["message"], self.sb.path(CURSOR) + " was "
+                         "deleted while mcpbkd was not watching it; its "
+                         "snapshots are kept")
+        r = run_ctl(self.sb, "status")
+        out = r.stdout.decode()
+        self.assertIn("watched files: 0 present, 1 deleted, ", out)
+        self.assertRegex(out, r"cursor +~/.cursor/mcp.json +deleted; mcpbkctl "
+                         f"restore {good} puts back its last good snapshot "
+                         r"\(1 server\)")
+        w = [w for w in json.loads(run_ctl(self.sb, "--json", "status").stdout)
+             ["watched"] if w["path"] == self.sb.path(CURSOR)][0]
+        self.assertEqual((w["exists"], w["deleted"], w["latest_id"],
+                          w["last_good_id"], w["last_good_servers"]),
+                         (False, True, good, good, 1))
+        # Not said again at the next start.
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        self.sb.write(WINDSURF, servers_json("w"))
+        self.wait_snapshot(WINDSURF, servers_json("w"))
+        self.wait_quiet()
+        self.assertEqual(len(self.store.events("deleted")), 1)
+        # A file that never existed is no deletion, and is only counted.
+        self.assertFalse([e for e in self.store.events("deleted")
+                          if "windsurf" in e["path"]])
+
     def test_directory_created_later(self):
         self.daemon.start()
         self.assertFalse(os.path.exists(self.sb.path("~/.codeium")))
