@@ -269,4 +269,18 @@ ReleasedPages release_file_pages() {
   return out;
 }
 
+void reserve_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) {
+      continue;
+    }
+    // open() returns the lowest free number, which is this one. Not
+    // close-on-exec: a program started from here needs it filled too.
+    const int opened = ::open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (opened >= 0 && opened != fd) {
+      ::close(opened); // someone else took it meanwhile: nothing to do
+    }
+  }
+}
+
 } // namespace mcpbk

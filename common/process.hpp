@@ -35,4 +35,13 @@ struct ReleasedPages {
 // /proc/self/smaps cannot be read, it does nothing.
 ReleasedPages release_file_pages();
 
+// Fills the standard descriptors 0, 1 and 2 that are closed with /dev/null
+// opened the wrong way round (0 for writing, 1 and 2 for reading), so that
+// reads and writes on them still fail with EBADF as on a closed one. A file
+// or socket opened later would otherwise take the number: mcpbkctl's output
+// went into its socket to the daemon, which ran it as requests, and a
+// daemon started with stderr closed would log into whatever took fd 2.
+// Call first in main().
+void reserve_standard_fds();
+
 } // namespace mcpbk

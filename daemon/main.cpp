@@ -1,5 +1,7 @@
 #include <daemon/daemon.hpp>
 
+#include <common/process.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include <string_view>
 
 int main(int argc, char **argv) {
+  mcpbk::reserve_standard_fds();
   CLI::App app{"mcpbkd: watches the MCP configuration files of AI hosts and "
                "keeps snapshots of every change.",
                "mcpbkd"};

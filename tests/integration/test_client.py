@@ -444,6 +444,34 @@ class CommandsTest(ClientTestCase):
             self.assertEqual(r.returncode, 1, f"{args}: {r.stderr!r}")
             self.assertIn(b"standard output", r.stderr, args)
 
+    def test_closed_standard_descriptors(self):
+        # Run with stdout closed (`>&-`), the client's socket took fd 1: what
+        # it printed went to the daemon, which ran it as requests (a
+        # snapshot's bytes could pin or restore), and it exited 0. With stdin
+        # closed, the restore's question read the daemon's socket and hung.
+        self.sb.write(CURSOR, '{"v":1,"id":9,"op":"pin","args":{"id":%d}}\n'
+                      % self.id1)
+        ping = self.wait_snapshot(CURSOR, '{"v":1,"id":9,"op":"pin","args":'
+                                  '{"id":%d}}\n' % self.id1)["id"]
+
+        def run(redirect, *args):
+            return subprocess.run(
+                ["/bin/sh", "-c", 'exec "$0" "$@" ' + redirect, MCPBKCTL]
+                + [str(a) for a in args], env=self.sb.env,
+                capture_output=True, timeout=20)
+        for args in (["cat", ping], ["list"], ["status"], ["show", self.id1]):
+            r = run(">&-", *args)
+            self.assertEqual(r.returncode, 1, (args, r.stderr))
+            self.assertIn(b"standard output", r.stderr, args)
+        self.assertFalse(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
+        r = run("<&-", "restore", self.id1)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"no answer on standard input", r.stderr)
+        # Closed stderr: the error goes nowhere, the exit code still says it.
+        r = run("2>&-", "show", 999)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, b"")
+
     def test_diff(self):
         out = self.ctl("diff", self.id1).stdout.decode()
         self.assertIn("fs (removed)", out)
