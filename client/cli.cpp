@@ -32,7 +32,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <sys/file.h>
 #include <unistd.h>
 #include <vector>
 
@@ -197,25 +196,6 @@ bool changes_store(std::string_view command) {
          command == "unpin" || command == "prune" || command == "import";
 }
 
-// The pid of the mcpbkd holding a state directory's lock, if one does.
-std::optional<std::string> lock_holder(const fs::path &lock_file) {
-  const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return std::nullopt;
-  }
-  std::optional<std::string> pid;
-  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-    char buf[32] = {};
-    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-    pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
-    while (!pid->empty() && (pid->back() == '\n' || pid->back() == ' ')) {
-      pid->pop_back();
-    }
-  }
-  ::close(fd); // and with it the shared lock, when it was taken
-  return pid;
-}
-
 // Everything one invocation uses: resolved paths, the config, and either a
 // daemon connection or an offline context.
 class Runtime {
@@ -313,6 +293,18 @@ public:
         open_store_directly();
       }
       return;
+    }
+    if (const auto pid = lock_holder(m_paths.lock_file)) {
+      // A daemon serves this state directory but listens elsewhere (its
+      // XDG_RUNTIME_DIR is not this shell's: sudo, cron, ssh without a
+      // login session): it is not down, and its store is not this
+      // client's to write behind its back.
+      die(k_exit_unreachable,
+          "mcpbkd (pid " + *pid + ") serves " + m_paths.state_dir.string() +
+              " but does not answer at " + where + " (" +
+              connection.error().message +
+              "); reach it with its --socket (its XDG_RUNTIME_DIR may not "
+              "be this shell's)");
     }
     if (reach == Reach::daemon) {
       print_error("cannot reach the daemon at " + where + " (" +

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -220,6 +222,24 @@ Result<json> Connection::call(const std::string &op, const json &args) {
       return std::move(*message);
     }
   }
+}
+
+std::optional<std::string> lock_holder(const std::filesystem::path &lock_file) {
+  const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return std::nullopt;
+  }
+  std::optional<std::string> pid;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
+    while (!pid->empty() && (pid->back() == '\n' || pid->back() == ' ')) {
+      pid->pop_back();
+    }
+  }
+  ::close(fd); // and with it the shared lock, when it was taken
+  return pid;
 }
 
 } // namespace mcpbk::client

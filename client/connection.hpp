@@ -59,4 +59,8 @@ private:
   std::int64_t m_next_id = 1;
 };
 
+// The pid of the mcpbkd holding a state directory's lock (its text, "?" if
+// unreadable), if one does.
+std::optional<std::string> lock_holder(const std::filesystem::path &lock_file);
+
 } // namespace mcpbk::client

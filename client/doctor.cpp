@@ -147,13 +147,18 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
 
   // Daemon.
   json status;
+  std::string why; // what went wrong asking it
   auto connection = Connection::open(paths.socket);
   if (connection) {
     connection->set_timeout(std::chrono::seconds(5));
     auto reply = connection->call("status", json::object());
     if (reply && reply->value("ok", false)) {
       status = (*reply)["result"];
+    } else if (!reply) {
+      why = reply.error().message;
     }
+  } else {
+    why = connection.error().message;
   }
   if (status.is_object()) {
     const json d = status.contains("daemon") && status["daemon"].is_object()
@@ -181,13 +186,21 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
         file_problem(w.value("path", std::string()), w);
       }
     }
-  } else {
+  } else if (const auto pid =
+                 connection ? std::nullopt : lock_holder(paths.lock_file)) {
     checks.push_back(
         {"daemon", Check::Level::problem,
-         "not reachable at " + paths.socket.string() +
-             (connection ? "" : " (" + connection.error().message + ")") +
-             ": your configs are not being protected",
-         start_advice()});
+         "mcpbkd (pid " + *pid + ") serves " + paths.state_dir.string() +
+             " but does not answer at " + paths.socket.string() +
+             (why.empty() ? "" : " (" + why + ")"),
+         "give mcpbkctl its --socket; its XDG_RUNTIME_DIR may not be this "
+         "shell's (sudo, cron, ssh without a login session)"});
+  } else {
+    checks.push_back({"daemon", Check::Level::problem,
+                      "not reachable at " + paths.socket.string() +
+                          (why.empty() ? "" : " (" + why + ")") +
+                          ": your configs are not being protected",
+                      start_advice()});
   }
 
   // Service.

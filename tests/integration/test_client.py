@@ -1600,6 +1600,31 @@ class OfflineTest(ClientTestCase):
         with open(self.cursor) as f:
             self.assertEqual(f.read(), self.v2)
 
+    def test_a_daemon_listening_elsewhere_is_not_down(self):
+        # sudo, cron or ssh without a login session: another XDG_RUNTIME_DIR,
+        # so another socket, but the same state directory. The client said
+        # "mcpbkd is not running" and wrote to the running daemon's store.
+        other = os.path.join(self.sb.root, "other-runtime")
+        os.makedirs(other, mode=0o700)
+        env = {"XDG_RUNTIME_DIR": other}
+        pid = str(self.daemon.proc.pid).encode()
+        said = b"mcpbkd (pid " + pid + b") serves " + \
+            os.path.dirname(self.sb.store_file).encode() + \
+            b" but does not answer at " + other.encode()
+        for cmd in (["status"], ["list"], ["pin", self.id1]):
+            r = run_ctl(self.sb, *cmd, extra_env=env)
+            self.assertEqual(r.returncode, 3, (cmd, r.stderr))
+            self.assertIn(said, r.stderr)
+            self.assertIn(b"reach it with its --socket", r.stderr)
+        self.assertFalse(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
+        r = run_ctl(self.sb, "doctor", extra_env=env)
+        self.assertIn(said, r.stdout)
+        self.assertIn(b"give mcpbkctl its --socket", r.stdout)
+        # Its --socket reaches it.
+        r = run_ctl(self.sb, "--socket", self.sb.socket, "status",
+                    extra_env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_no_store_at_all(self):
         self.daemon.stop()
         os.unlink(self.sb.store_file)
