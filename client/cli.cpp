@@ -48,7 +48,7 @@ struct Exit {
 };
 
 void print_error(const std::string &message) {
-  std::cerr << "mcpbkctl: " << message << '\n';
+  std::cerr << "mcpbkctl: " << printable_message(message) << '\n';
 }
 
 std::string dump_pretty(const json &value) {
@@ -505,7 +505,8 @@ public:
         // The message often is the one detail already ("no snapshot with
         // id 999"): said once.
         if (message.find(text) == std::string::npos) {
-          std::cerr << "  " << field << ": " << text << '\n';
+          std::cerr << "  " << printable(field) << ": "
+                    << printable_message(text) << '\n';
         }
       }
     }
@@ -661,7 +662,7 @@ void print_diff(Runtime &rt, const json &result) {
     } else if (!line.empty() && line[0] == '-') {
       colour = Colour::red;
     }
-    std::cout << style.paint(line, colour) << '\n';
+    std::cout << style.paint(printable_line(line), colour) << '\n';
     start = end + 1;
   }
 }
@@ -1496,8 +1497,8 @@ int cmd_export(Runtime &rt, const ExportOptions &o) {
                 " left out (mcpbkctl verify checks the store):");
     for (const auto &l : left_out) {
       std::cerr << "  #" << l.value("id", 0LL) << ' '
-                << rt.shorten(l.value("path", std::string())) << ": "
-                << l.value("why", std::string()) << '\n';
+                << printable(rt.shorten(l.value("path", std::string()))) << ": "
+                << printable_message(l.value("why", std::string())) << '\n';
     }
   }
   return k_exit_ok;

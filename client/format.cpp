@@ -150,12 +150,17 @@ std::size_t display_width(std::string_view text) {
   return width;
 }
 
-std::string printable(std::string_view text) {
+namespace {
+
+// printable(), keeping the characters `keep` says to.
+template <typename Keep>
+std::string escape_controls(std::string_view text, Keep keep) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7F) {
+    if ((u >= 0x20 && u != 0x7F) || keep(text, i)) {
       out += c;
     } else if (c == '\n') {
       out += "\\n";
@@ -170,6 +175,25 @@ std::string printable(std::string_view text) {
     }
   }
   return out;
+}
+
+} // namespace
+
+std::string printable(std::string_view text) {
+  return escape_controls(text,
+                         [](std::string_view, std::size_t) { return false; });
+}
+
+std::string printable_line(std::string_view line) {
+  return escape_controls(line, [](std::string_view text, std::size_t i) {
+    return text[i] == '\t' || (text[i] == '\r' && i + 1 == text.size());
+  });
+}
+
+std::string printable_message(std::string_view text) {
+  return escape_controls(text, [](std::string_view t, std::size_t i) {
+    return t[i] == '\n' || t[i] == '\t';
+  });
 }
 
 Table::Table(std::vector<std::string> headers)

@@ -64,4 +64,12 @@ std::size_t display_width(std::string_view text);
 // an escape sequence in a server name) shown as \n, \t, \r or \xNN.
 std::string printable(std::string_view text);
 
+// printable() for a line of a file shown as it is (a diff's): tabs, and
+// the carriage return of a CRLF line end, are kept. Escape sequences in a
+// file must not clear the screen or hide the lines of a restore's preview.
+std::string printable_line(std::string_view line);
+
+// printable() for a message of several lines: newlines and tabs kept.
+std::string printable_message(std::string_view text);
+
 } // namespace mcpbk::client

@@ -2242,11 +2242,26 @@ std::string unified_diff(std::string_view before, std::string_view after,
     diff.composeUnifiedHunks();
   }
 
+  // A label is one line whatever its path holds (a newline in a project's
+  // directory name would end the header early).
+  const auto label = [](std::string_view text) {
+    std::string one;
+    for (const char c : text) {
+      if (c == '\n') {
+        one += "\\n";
+      } else if (c == '\r') {
+        one += "\\r";
+      } else {
+        one += c;
+      }
+    }
+    return one;
+  };
   std::string out;
   out += "--- ";
-  out += before_label;
+  out += label(before_label);
   out += "\n+++ ";
-  out += after_label;
+  out += label(after_label);
   out += '\n';
   auto range = [](long long start, long long length, std::size_t offset) {
     // An empty range starts at the line before it (0 for an empty file).

@@ -472,6 +472,29 @@ class CommandsTest(ClientTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr, b"")
 
+    def test_control_characters_in_a_file_are_shown_escaped(self):
+        # A file holding escape sequences (not JSON, but a file is what it
+        # is): `diff` and a restore's preview printed them raw, so a
+        # terminal cleared its screen, set its title, or hid the lines above
+        # the restore's question.
+        evil = '{"mcpServers":{}}\x1b[2J\x1b]0;pwned\x07\r\n'
+        self.sb.write(CURSOR, evil)
+        bad = self.wait_snapshot(CURSOR, evil)["id"]
+        self.sb.write(CURSOR, self.v2)
+        self.wait_snapshot(CURSOR, self.v2)
+        for args in (["diff", self.id2, bad], ["diff", bad],
+                     ["restore", bad, "--dry-run"]):
+            r = self.ctl(*args)
+            self.assertNotIn(b"\x1b", r.stdout, args)
+            self.assertNotIn(b"\x07", r.stdout, args)
+            # A CRLF line end stays as it is.
+            self.assertIn(b'{"mcpServers":{}}\\x1b[2J\\x1b]0;pwned\\x07\r\n',
+                          r.stdout, args)
+        # Error messages naming such a path escape it too.
+        r = self.ctl("snapshot", self.sb.path("~/x\x1b[31my.json"), code=1)
+        self.assertNotIn(b"\x1b", r.stderr)
+        self.assertIn(b"x\\x1b[31my.json", r.stderr)
+
     def test_diff(self):
         out = self.ctl("diff", self.id1).stdout.decode()
         self.assertIn("fs (removed)", out)

@@ -1226,6 +1226,13 @@ TEST_CASE("unified_diff") {
     CHECK(unified_diff("a\n", "a\n", "old", "new").empty());
   }
 
+  SUBCASE("a label is one line whatever its path holds") {
+    CHECK(unified_diff("a\n", "b\n", "~/code/new\nline/.mcp.json",
+                       "x\r\ny (current)") ==
+          "--- ~/code/new\\nline/.mcp.json\n+++ x\\r\\ny (current)\n"
+          "@@ -1,1 +1,1 @@\n-a\n+b\n");
+  }
+
   SUBCASE("one changed line with three lines of context") {
     std::string before = numbered_lines(10);
     std::string after = change_lines(10, 5, 6);
