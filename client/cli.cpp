@@ -1520,6 +1520,14 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
   }
   json args = {{"file", rt.client_path(o.file)},
                {"on_conflict", o.on_conflict}};
+  // A bundle that cannot be read makes no store (a mistyped name on a new
+  // machine left an empty one behind).
+  if (const int fd = ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC); fd < 0) {
+    die(k_exit_failed,
+        "cannot open " + printable(o.file) + ": " + std::strerror(errno));
+  } else {
+    ::close(fd);
+  }
   if (o.dry_run) {
     args["dry_run"] = true;
   }
@@ -1688,8 +1696,9 @@ int run(int argc, char **argv) {
     auto *restore = app.add_subcommand("restore", "write a snapshot back");
     restore->add_option("ID", restore_options.id, "snapshot id")
         ->check(k_snapshot_id);
-    restore->add_option("--to", restore_options.to,
-                        "write to this path instead");
+    restore
+        ->add_option("--to", restore_options.to, "write to this path instead")
+        ->check(k_not_empty);
     restore->add_flag("--dry-run", restore_options.dry_run,
                       "show the diff, change nothing");
     restore->add_flag("--only-mcp", restore_options.only_mcp,
@@ -1716,9 +1725,12 @@ int run(int argc, char **argv) {
   if (wanted("snapshot")) {
     auto *snapshot =
         app.add_subcommand("snapshot", "take a manual snapshot now");
-    snapshot->add_option("PATH", snapshot_paths, "files to snapshot");
-    snapshot->add_option("--host", snapshot_host,
-                         "every file of this host (or the host of PATHs)");
+    snapshot->add_option("PATH", snapshot_paths, "files to snapshot")
+        ->check(k_not_empty);
+    snapshot
+        ->add_option("--host", snapshot_host,
+                     "every file of this host (or the host of PATHs)")
+        ->check(k_not_empty);
     snapshot->add_option("--note", note, "a note; noted snapshots are pinned");
     snapshot->callback([&] {
       action = [&](Runtime &rt) {
@@ -1798,7 +1810,8 @@ int run(int argc, char **argv) {
                      "only snapshots taken since (ISO 8601)")
         ->check(k_not_empty);
     export_cmd->add_option("-o,--output", export_options.output, "bundle file")
-        ->required();
+        ->required()
+        ->check(k_not_empty);
     export_cmd->add_flag("--redact", export_options.redact,
                          "replace secret values with placeholders");
     export_cmd->callback([&] {
@@ -1812,7 +1825,8 @@ int run(int argc, char **argv) {
   if (wanted("import")) {
     auto *import_cmd = app.add_subcommand("import", "read a portable bundle");
     import_cmd->add_option("FILE", import_options.file, "bundle file")
-        ->required();
+        ->required()
+        ->check(k_not_empty);
     import_cmd
         ->add_option("--on-conflict", import_options.on_conflict,
                      "skip, rename or fail (default skip)")

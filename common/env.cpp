@@ -1,6 +1,12 @@
 #include <common/env.hpp>
 
 #include <cstring>
+#include <vector>
+
+#if !defined(_WIN32)
+#include <pwd.h>
+#include <unistd.h>
+#endif
 
 extern char **environ;
 
@@ -16,6 +22,21 @@ Env Env::from_process() {
           std::string(eq + 1));
     }
   }
+#if !defined(_WIN32)
+  if (!env.get("HOME") && !env.get("USERPROFILE")) {
+    // `env -i`, some cron and init setups: the account's home from the
+    // user database, not "/" (a store made at /.local/state/mcpbk).
+    passwd entry{};
+    passwd *found = nullptr;
+    std::vector<char> buffer(16384);
+    if (::getpwuid_r(::getuid(), &entry, buffer.data(), buffer.size(),
+                     &found) == 0 &&
+        found != nullptr && found->pw_dir != nullptr &&
+        found->pw_dir[0] == '/') {
+      env.m_vars["HOME"] = found->pw_dir;
+    }
+  }
+#endif
   return env;
 }
 

@@ -13,7 +13,8 @@ namespace mcpbk {
 // XDG_* or host override without touching the process environment.
 class Env {
 public:
-  // A snapshot of the current process environment.
+  // A snapshot of the current process environment; without HOME (and
+  // USERPROFILE), HOME is the account's home from the user database.
   static Env from_process();
   // Exactly the given variables.
   static Env from_map(std::map<std::string, std::string> vars);

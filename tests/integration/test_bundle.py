@@ -373,6 +373,13 @@ class BundleTest(unittest.TestCase):
                        "--dry-run 2>&1 | head -c 1", shell=True, env=env,
                        capture_output=True, timeout=30)
         self.assertEqual(os.listdir(tmp), [])
+        # A bundle that cannot be read makes no store either (a mistyped
+        # name left an empty one).
+        r = run_ctl(self.b.sb, "import", self.bundle + ".typo")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"cannot open " + self.bundle.encode() + b".typo: No "
+                      b"such file or directory", r.stderr)
+        self.assertFalse(os.path.exists(self.b.sb.state_dir))
         r = self.b.ctl("import", self.bundle, "--map-home", "--json")
         self.assertEqual(json.loads(r.stdout)["created"], 3)
         self.assertIn(b"creating the store", r.stderr)

@@ -325,6 +325,14 @@ class CommandsTest(ClientTestCase):
                 r = self.ctl(*args, code=2)
                 self.assertIn(f"{option}: must not be empty".encode(),
                               r.stderr)
+        # So is an empty file name where a command writes or reads one.
+        for args, option in ((("export", "-o", ""), "--output"),
+                             (("restore", self.id1, "--to", ""), "--to"),
+                             (("import", ""), "FILE"),
+                             (("snapshot", ""), "PATH"),
+                             (("snapshot", "--host", ""), "--host")):
+            r = self.ctl(*args, code=2)
+            self.assertIn(f"{option}: must not be empty".encode(), r.stderr)
         # A host that is not in the catalog is a usage error, everywhere.
         for args in (("list",), ("export", "-o", self.sb.path("x.mcpbk")),
                      ("snapshot",), ("restore", "--last-good", "--yes")):

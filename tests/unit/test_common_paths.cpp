@@ -3,6 +3,10 @@
 #include <doctest/doctest.h>
 #include <tests/unit/scratch.hpp>
 
+#include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
+
 using namespace mcpbk;
 namespace fs = std::filesystem;
 
@@ -76,4 +80,20 @@ TEST_CASE("resolve_state_paths") {
     p = resolve_state_paths({}, cfg, w, Os::windows);
     CHECK(p.state_dir == "/la/mcpbk");
   }
+}
+
+TEST_CASE("Env::from_process without HOME uses the account's home") {
+  // `env -i mcpbkctl import ...` made a store at /.local/state/mcpbk.
+  const char *saved = std::getenv("HOME");
+  const std::string home = saved != nullptr ? saved : "";
+  ::unsetenv("HOME");
+  const Env env = Env::from_process();
+  if (!home.empty()) {
+    ::setenv("HOME", home.c_str(), 1);
+  }
+  const passwd *entry = ::getpwuid(::getuid());
+  REQUIRE(entry != nullptr);
+  CHECK(env.home() == fs::path(entry->pw_dir));
+  // Set, it is what it says.
+  CHECK(Env::from_map({{"HOME", "/somewhere"}}).home() == "/somewhere");
 }
