@@ -59,6 +59,8 @@ std::string dump_pretty(const json &value) {
 // printed as they come) is also one JSON object on standard output, so a
 // script reading it always gets one.
 bool g_json_errors = false;
+// Set while `events --follow` streams JSON lines: its error is one line too.
+bool g_json_lines = false;
 
 void print_json_error(int code, const std::string &message) {
   if (!g_json_errors) {
@@ -67,7 +69,10 @@ void print_json_error(int code, const std::string &message) {
   const char *name = code == k_exit_usage         ? "usage"
                      : code == k_exit_unreachable ? "unreachable"
                                                   : "failed";
-  std::cout << dump_pretty({{"error", {{"code", name}, {"message", message}}}})
+  const json error = {{"error", {{"code", name}, {"message", message}}}};
+  std::cout << (g_json_lines
+                    ? error.dump(-1, ' ', false, json::error_handler_t::replace)
+                    : dump_pretty(error))
             << '\n';
 }
 
@@ -1433,6 +1438,7 @@ int cmd_events(Runtime &rt, bool follow, std::int64_t limit) {
   std::cout << std::flush;
   Connection &connection = rt.connection();
   connection.set_timeout(std::nullopt);
+  g_json_lines = true;
   for (;;) {
     auto message = connection.read_message();
     if (!message) {

@@ -684,11 +684,16 @@ class CommandsTest(ClientTestCase):
                                 env=self.sb.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         try:
-            lines = []
+            raw = []
             reader = threading.Thread(
-                target=lambda: [lines.append(json.loads(l))
-                                for l in proc.stdout], daemon=True)
+                target=lambda: [raw.append(l) for l in proc.stdout],
+                daemon=True)
             reader.start()
+
+            class Lines:  # each line parsed as it is looked at
+                def __iter__(self):
+                    return (json.loads(l) for l in list(raw))
+            lines = Lines()
             # Wait until the subscription is live (history printed or the
             # daemon counts the connection), then change the file.
             wait_for(lambda: request(self.sb.socket, "status")["result"]
@@ -701,6 +706,15 @@ class CommandsTest(ClientTestCase):
                 "a streamed snapshot")
             self.assertEqual(msg["v"], 1)
             self.assertEqual(msg["data"]["path"], self.cursor)
+            # The daemon going away ends the stream with one more line: the
+            # error, as JSON on one line like the rest (it was six).
+            self.assertEqual(self.daemon.stop(), 0)
+            self.assertEqual(proc.wait(10), 3)
+            reader.join(10)
+            self.assertEqual(json.loads(raw[-1])["error"]["code"],
+                             "unreachable")
+            for line in raw:
+                json.loads(line)
         finally:
             proc.kill()
             proc.wait()
