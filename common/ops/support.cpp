@@ -225,16 +225,31 @@ std::optional<fs::path> watched_path(Context &context, Args &args,
   }
   // A path that is not UTF-8 reaches the daemon with each bad byte made
   // U+FFFD (JSON cannot carry it): the watched path that reads the same
-  // once sent that way is the one meant.
+  // once sent that way is the one meant. When several read the same
+  // (names that differ only in their bad bytes), none is chosen: a restore
+  // would write the wrong file.
   constexpr std::string_view k_replacement = "\xEF\xBF\xBD";
   if (path->string().find(k_replacement) != std::string::npos) {
+    std::vector<fs::path> alike;
     for (const auto &target : known) {
       const json sent = json::parse(
           json(target.path.string())
               .dump(-1, ' ', false, json::error_handler_t::replace));
       if (sent.get_ref<const std::string &>() == path->string()) {
-        return target.path;
+        alike.push_back(target.path);
       }
+    }
+    if (alike.size() == 1) {
+      return alike.front();
+    }
+    if (alike.size() > 1) {
+      args.error(field, std::to_string(alike.size()) +
+                            " watched files have names that read \"" + text +
+                            "\" once their bytes that are not UTF-8 are "
+                            "replaced; the protocol cannot tell which is "
+                            "meant (stop mcpbkd: mcpbkctl then uses the "
+                            "exact name)");
+      return std::nullopt;
     }
   }
   std::error_code ec;

@@ -1436,6 +1436,44 @@ extensions:
 """
 
 
+class NotUtf8Test(DaemonTestCase):
+    """Paths whose names are not UTF-8 reach the daemon with each bad byte
+    made U+FFFD (JSON cannot carry them)."""
+
+    config = DaemonTestCase.config.replace("watch:\n", """watch:
+  paths:
+    - {path: "~/code/*/.mcp.json", host: claude-code}
+""")
+
+    def test_names_alike_once_replaced_are_not_guessed(self):
+        home = self.sb.home.encode()
+        a = home + b"/code/bad\xffx/.mcp.json"
+        b = home + b"/code/bad\xfex/.mcp.json"
+        self.daemon.start()
+        for path, name in ((a, "a"), (b, "b")):
+            os.makedirs(os.path.dirname(path))
+            with open(path, "w") as f:
+                f.write(json.dumps({"mcpServers": {name: {"command": "x"}}}))
+        wait_for(lambda: len(json.loads(run_ctl(self.sb, "--json", "list")
+                                        .stdout or "{}")
+                             .get("snapshots", [])) == 2, 10,
+                 "both files recorded")
+        # Which of the two was meant cannot be told: refused, not guessed
+        # (the first that read the same was taken, and a restore wrote it).
+        for args in (["list", "--path", a],
+                     ["restore", "--last-good", "--path", a, "--yes"],
+                     ["snapshot", a]):
+            r = subprocess.run([MCPBKCTL.encode()] + [x if isinstance(x, bytes)
+                                                      else x.encode()
+                                                      for x in args],
+                               env=self.sb.env, capture_output=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 1, (args, r.stderr))
+            self.assertIn(b"2 watched files have names that read", r.stderr)
+        with open(b, "rb") as f:
+            self.assertIn(b'"b"', f.read())
+
+
 class OnlyMcpTest(DaemonTestCase):
     """restore --only-mcp of files people comment by hand: every byte
     outside the server maps stays as it is, through the daemon and
