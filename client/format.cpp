@@ -12,8 +12,11 @@ namespace mcpbk::client {
 Style Style::detect() {
   Style style;
   const char *no_color = std::getenv("NO_COLOR");
-  style.enabled =
-      ::isatty(STDOUT_FILENO) != 0 && (no_color == nullptr || *no_color == 0);
+  const char *term = std::getenv("TERM");
+  // TERM=dumb (Emacs' shell, some CI logs) shows escape codes as text.
+  style.enabled = ::isatty(STDOUT_FILENO) != 0 &&
+                  (no_color == nullptr || *no_color == 0) &&
+                  (term == nullptr || std::string_view(term) != "dumb");
   return style;
 }
 

@@ -46,8 +46,9 @@ json op_snapshot(Context &context, const json &raw_args) {
         wanted.push_back({target_for(*host, path->string(), known), true});
       } else {
         args.error(field, path->string() +
-                              " is not a watched file; give the host it "
-                              "belongs to (mcpbkctl: --host) to snapshot it");
+                              " is not a watched file; to snapshot it, "
+                              "give its host (`mcpbkctl snapshot PATH "
+                              "--host HOST`)");
       }
     }
   } else {

@@ -333,6 +333,11 @@ class CommandsTest(ClientTestCase):
                              (("snapshot", "--host", ""), "--host")):
             r = self.ctl(*args, code=2)
             self.assertIn(f"{option}: must not be empty".encode(), r.stderr)
+        # A file that is not watched needs its host to be snapshotted.
+        r = self.ctl("snapshot", self.sb.path("~/elsewhere.json"), code=1)
+        self.assertIn(b"elsewhere.json is not a watched file; to snapshot it, "
+                      b"give its host (`mcpbkctl snapshot PATH --host HOST`)",
+                      r.stderr)
         # A host that is not in the catalog is a usage error, everywhere.
         for args in (("list",), ("export", "-o", self.sb.path("x.mcpbk")),
                      ("snapshot",), ("restore", "--last-good", "--yes")):
@@ -975,6 +980,35 @@ class RestoreTest(ClientTestCase):
                 os.close(follower)
             os.close(leader)
         return proc.returncode, out.decode(), err.decode()
+
+    def test_colour_only_on_a_terminal_that_shows_it(self):
+        def at_terminal(term):
+            leader, follower = pty.openpty()
+            try:
+                env = dict(self.sb.env, TERM=term)
+                proc = subprocess.Popen([MCPBKCTL, "list"], env=env,
+                                        stdout=follower,
+                                        stderr=subprocess.PIPE)
+                os.close(follower)
+                follower = -1
+                out = b""
+                while True:
+                    try:
+                        chunk = os.read(leader, 65536)
+                    except OSError:  # EIO: the other end closed
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                proc.wait(30)
+            finally:
+                if follower >= 0:
+                    os.close(follower)
+                os.close(leader)
+            return out
+        self.assertIn(b"\x1b[", at_terminal("xterm"))
+        # TERM=dumb (Emacs' shell) would show the codes as text.
+        self.assertNotIn(b"\x1b[", at_terminal("dumb"))
 
     def test_asks_at_a_terminal(self):
         before = self.snapshots(CURSOR)
