@@ -299,17 +299,24 @@ public:
       }
       return;
     }
-    if (const auto pid = lock_holder(m_paths.lock_file)) {
+    m_elsewhere = lock_holder(m_paths.lock_file);
+    if (m_elsewhere) {
       // A daemon serves this state directory but listens elsewhere (its
       // XDG_RUNTIME_DIR is not this shell's: sudo, cron, ssh without a
-      // login session): it is not down, and its store is not this
-      // client's to write behind its back.
-      die(k_exit_unreachable,
-          "mcpbkd (pid " + *pid + ") serves " + m_paths.state_dir.string() +
-              " but does not answer at " + where + " (" +
-              connection.error().message +
-              "); reach it with its --socket (its XDG_RUNTIME_DIR may not "
-              "be this shell's)");
+      // login session): it is not down. The store is read (or written)
+      // beside it, as with any client that works on it directly.
+      const std::string said =
+          "mcpbkd (pid " + *m_elsewhere + ") serves " +
+          m_paths.state_dir.string() + " but does not answer at " + where +
+          " (" + connection.error().message + "); its --socket reaches it";
+      if (reach == Reach::daemon) {
+        die(k_exit_unreachable,
+            said + "; `" + std::string(command) + "` needs it");
+      }
+      print_error(said + "; " + (changes_store(command) ? "using" : "reading") +
+                  " the store directly");
+      open_store_directly();
+      return;
     }
     if (reach == Reach::daemon) {
       print_error("cannot reach the daemon at " + where + " (" +
@@ -458,6 +465,10 @@ public:
   }
 
   bool offline() const { return m_context != nullptr; }
+  // Offline with a daemon holding the state directory: its pid.
+  const std::optional<std::string> &daemon_elsewhere() const {
+    return m_elsewhere;
+  }
   Connection &connection() { return *m_connection; }
 
   // Sends a request and returns its reply, whatever it says.
@@ -557,7 +568,8 @@ private:
   std::optional<Connection> m_connection;
   std::optional<Store> m_store;
   std::unique_ptr<ops::Context> m_context;
-  std::optional<fs::path> m_scratch; // Create::scratch's directory
+  std::optional<fs::path> m_scratch;      // Create::scratch's directory
+  std::optional<std::string> m_elsewhere; // see daemon_elsewhere()
 };
 
 Micros micros_of(const json &object, const char *key) {
@@ -720,7 +732,13 @@ int cmd_status(Runtime &rt) {
     return code;
   }
   const Style &style = rt.style();
-  if (rt.offline()) {
+  if (rt.offline() && rt.daemon_elsewhere()) {
+    std::cout << style.paint("mcpbkd (pid " + *rt.daemon_elsewhere() +
+                                 ") runs but does not answer here",
+                             Colour::red)
+              << ": its --socket reaches it (its XDG_RUNTIME_DIR may not be "
+                 "this shell's)\n";
+  } else if (rt.offline()) {
     std::cout << style.paint("mcpbkd is not running", Colour::red)
               << ": nothing is being protected\n";
   } else {

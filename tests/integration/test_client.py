@@ -1720,7 +1720,7 @@ class OfflineTest(ClientTestCase):
     def test_a_daemon_listening_elsewhere_is_not_down(self):
         # sudo, cron or ssh without a login session: another XDG_RUNTIME_DIR,
         # so another socket, but the same state directory. The client said
-        # "mcpbkd is not running" and wrote to the running daemon's store.
+        # "mcpbkd is not running: nothing is being protected".
         other = os.path.join(self.sb.root, "other-runtime")
         os.makedirs(other, mode=0o700)
         env = {"XDG_RUNTIME_DIR": other}
@@ -1728,12 +1728,25 @@ class OfflineTest(ClientTestCase):
         said = b"mcpbkd (pid " + pid + b") serves " + \
             os.path.dirname(self.sb.store_file).encode() + \
             b" but does not answer at " + other.encode()
-        for cmd in (["status"], ["list"], ["pin", self.id1]):
+        r = run_ctl(self.sb, "status", extra_env=env)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(b"mcpbkd (pid " + pid + b") runs but does not answer "
+                      b"here: its --socket reaches it", r.stdout)
+        self.assertNotIn(b"not running", r.stdout)
+        # The store is read (and written) beside it, as offline clients do,
+        # and the note says which daemon that is.
+        for cmd, verb in ((["list"], b"reading"), (["pin", self.id1],
+                                                   b"using")):
             r = run_ctl(self.sb, *cmd, extra_env=env)
-            self.assertEqual(r.returncode, 3, (cmd, r.stderr))
+            self.assertEqual(r.returncode, 0, (cmd, r.stderr))
             self.assertIn(said, r.stderr)
-            self.assertIn(b"reach it with its --socket", r.stderr)
-        self.assertFalse(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
+            self.assertIn(b"its --socket reaches it; " + verb +
+                          b" the store directly", r.stderr)
+        self.assertTrue(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
+        # What needs the daemon says where it is.
+        r = run_ctl(self.sb, "events", "--follow", extra_env=env)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn(said, r.stderr)
         r = run_ctl(self.sb, "doctor", extra_env=env)
         self.assertIn(said, r.stdout)
         self.assertIn(b"give mcpbkctl its --socket", r.stdout)
