@@ -7,7 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <list>
+#include <sys/stat.h>
 
 namespace mcpbk {
 
@@ -359,10 +362,6 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
   CaptureOutcome outcome;
   const std::string path = target.path.string();
   TRY_ASSIGN(auto info, stat_path(target.path));
-  if (!info) {
-    outcome.kind = CaptureOutcome::Kind::missing;
-    return outcome;
-  }
   auto skip = [&](std::string kind,
                   std::string message) -> Result<CaptureOutcome> {
     outcome.kind = CaptureOutcome::Kind::skipped;
@@ -376,6 +375,17 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
     }
     return outcome;
   };
+  if (!info) {
+    // A link that loops (mcp.json -> mcp.json) is there, but leads
+    // nowhere: not a deletion.
+    struct stat st {};
+    if (::stat(target.path.c_str(), &st) != 0 && errno == ELOOP) {
+      return skip("unreadable",
+                  path + ": " + std::strerror(ELOOP) + "; not snapshotted");
+    }
+    outcome.kind = CaptureOutcome::Kind::missing;
+    return outcome;
+  }
   if (!info->is_regular) {
     return skip("not_a_file",
                 path + " is not a regular file; it is not snapshotted");

@@ -355,6 +355,29 @@ class UnreadableFileTest(DaemonTestCase):
         verify_ok(self)
 
 
+class LoopingLinkTest(DaemonTestCase):
+
+    def test_a_link_that_loops_is_not_a_deletion(self):
+        # mcp.json -> mcp.json (a dotfile manager's mistake): the name is
+        # there, it leads nowhere. It was reported as deleted.
+        path = self.sb.write(CURSOR, servers_json("v1"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("v1"))
+        os.unlink(path)
+        os.symlink("mcp.json", path)
+        wait_for(lambda: [e for e in self.store.events("unreadable")
+                          if "Too many levels of symbolic links" in
+                          e["message"]], 10, "an unreadable warning")
+        self.assertEqual(self.store.events("deleted"), [])
+        w = [w for w in request(self.sb.socket, "status")["result"]["watched"]
+             if w["path"] == path][0]
+        self.assertEqual((w["exists"], w["state"]), (True, "not snapshotted"))
+        # Mended, it is recorded again.
+        os.unlink(path)
+        self.sb.write(CURSOR, servers_json("v2"))
+        self.wait_snapshot(CURSOR, servers_json("v2"))
+
+
 class DamagedBlobTest(DaemonTestCase):
     """A blob damaged while the daemon runs (a bad sector, a stray write):
     the next change of its file is still recorded, `verify` names the
