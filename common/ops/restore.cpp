@@ -34,6 +34,8 @@
 #include <common/ops/support.hpp>
 
 #include <algorithm>
+#include <set>
+#include <sstream>
 
 #include <unistd.h>
 
@@ -202,6 +204,42 @@ json op_restore(Context &context, const json &raw_args) {
     target.format = source_target.format;
     target.mcp_locations = source_target.mcp_locations;
   }
+  // --only-mcp replaces the server maps the snapshot's host keeps, in a
+  // file whose host keeps them in the same places: a Cursor snapshot into
+  // ~/.claude.json replaces its top-level map and leaves the projects' be.
+  // Into a host that keeps them elsewhere (Zed's context_servers, VS Code's
+  // servers), the snapshot has none of them: every server there would go.
+  std::string only_mcp_locations = restore_locations_of(target);
+  if (only_mcp) {
+    const auto words = [](const std::string &text) {
+      std::set<std::string> out;
+      std::istringstream in(text);
+      for (std::string word; in >> word;) {
+        out.insert(word);
+      }
+      return out;
+    };
+    const std::string from = restore_locations_of(source_target);
+    const std::set<std::string> from_set = words(from);
+    const std::set<std::string> to_set = words(only_mcp_locations);
+    if (from_set != to_set) {
+      if (!std::includes(to_set.begin(), to_set.end(), from_set.begin(),
+                         from_set.end())) {
+        const std::string message =
+            "--only-mcp cannot move the servers of snapshot #" +
+            std::to_string(source.id) + " (" + source.host + ": " +
+            locations_of(source_target) + ") into " +
+            shorten_home(dest, context.env.home()) + " (" + target.host + ": " +
+            locations_of(target) +
+            "): the two hosts keep their servers in different places; "
+            "restore the whole snapshot to a path of its own with --to and "
+            "copy them over by hand";
+        throw OpError(ErrorCode::bad_request, message,
+                      {{field_name("only_mcp"), message}});
+      }
+      only_mcp_locations = from;
+    }
+  }
 
   // The file is replaced only while it is unchanged since before it was
   // read (AtomicFileWriter::commit_if_unchanged): a save by its host
@@ -268,7 +306,7 @@ json op_restore(Context &context, const json &raw_args) {
     new_bytes = std::move(snapshot_bytes);
   } else {
     auto replaced = replace_mcp(*current, snapshot_bytes, target.format,
-                                restore_locations_of(target), &rewritten_whole);
+                                only_mcp_locations, &rewritten_whole);
     if (!replaced) {
       throw OpError(replaced.error().code,
                     "cannot restore only the MCP servers: " +

@@ -1513,6 +1513,48 @@ class OnlyMcpTest(DaemonTestCase):
     outside the server maps stays as it is, through the daemon and
     without it."""
 
+    def test_only_mcp_into_another_hosts_file(self):
+        # Claude Desktop keeps its servers under mcpServers, Zed under
+        # context_servers: --only-mcp found none of Zed's in the snapshot
+        # and "restored" that, deleting Zed's servers (exit 0).
+        desktop = "~/.config/Claude/claude_desktop_config.json"
+        zed = "~/.config/zed/settings.json"
+        d = servers_json("fs")
+        z = '{\n  "theme": "One Dark",\n  "context_servers": {\n    "gh": ' \
+            '{"command": "gh-mcp"}\n  }\n}\n'
+        self.sb.write(desktop, d)
+        self.sb.write(zed, z)
+        self.daemon.start()
+        first = self.wait_snapshot(desktop, d)["id"]
+        self.wait_snapshot(zed, z)
+        for extra in ([], ["--dry-run"]):
+            r = run_ctl(self.sb, "restore", first, "--only-mcp", "--to",
+                        self.sb.path(zed), "--yes", *extra)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"--only-mcp cannot move the servers of snapshot "
+                          f"#{first} (claude-desktop: mcpServers) into "
+                          f"{zed} (zed: context_servers)", r.stderr.decode())
+        with open(self.sb.path(zed)) as f:
+            self.assertEqual(f.read(), z)
+        # Into ~/.claude.json, whose top-level map is Cursor's kind: that
+        # one is replaced, and the projects' servers stay.
+        claude = "~/.claude.json"
+        c = json.dumps({"mcpServers": {"old": {"command": "o"}}, "projects": {
+            self.sb.path("~/p"): {"mcpServers": {"local": {"command": "l"}}}}},
+            indent=2) + "\n"
+        self.sb.write(claude, c)
+        self.wait_snapshot(claude, c)
+        self.sb.write(CURSOR, servers_json("cur"))
+        cur = self.wait_snapshot(CURSOR, servers_json("cur"))["id"]
+        r = run_ctl(self.sb, "restore", cur, "--only-mcp", "--to",
+                    self.sb.path(claude), "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.sb.path(claude)) as f:
+            doc = json.load(f)
+        self.assertEqual(list(doc["mcpServers"]), ["cur"])
+        self.assertEqual(doc["projects"][self.sb.path("~/p")]["mcpServers"],
+                         {"local": {"command": "l"}})
+
     def test_vscode_inputs_come_back_with_the_servers(self):
         # A server's "${input:pat}" refers to VS Code's inputs: restoring
         # the servers alone would leave it pointing at nothing.
