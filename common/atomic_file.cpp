@@ -70,12 +70,20 @@ Result<void> fsync_dir(const fs::path &dir) {
 
 Result<AtomicFileWriter>
 AtomicFileWriter::open(const fs::path &target,
-                       std::optional<std::uint32_t> mode) {
+                       std::optional<std::uint32_t> mode, MakeDirs make_dirs) {
   AtomicFileWriter w;
   TRY_ASSIGN(w.m_target, final_target(target));
   fs::path dir = w.m_target.parent_path();
   if (dir.empty()) {
     dir = ".";
+  }
+  if (make_dirs == MakeDirs::yes) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      return fail(ErrorCode::io_error,
+                  "cannot create " + dir.string() + ": " + ec.message());
+    }
   }
   w.m_mode = mode.value_or(0600);
   struct stat st {};

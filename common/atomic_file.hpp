@@ -29,9 +29,15 @@ Result<void> atomic_write(const std::filesystem::path &target,
 // without commit() removes its temp file.
 class AtomicFileWriter {
 public:
+  // With MakeDirs::yes, the directory that will hold the file is made
+  // first when it is missing: the target's own, or through a symbolic
+  // link, its final target's (a dotfiles directory deleted behind the
+  // link).
+  enum class MakeDirs : bool { no, yes };
   static Result<AtomicFileWriter>
   open(const std::filesystem::path &target,
-       std::optional<std::uint32_t> mode = std::nullopt);
+       std::optional<std::uint32_t> mode = std::nullopt,
+       MakeDirs make_dirs = MakeDirs::no);
 
   AtomicFileWriter(AtomicFileWriter &&other) noexcept;
   AtomicFileWriter &operator=(AtomicFileWriter &&) = delete;

@@ -323,14 +323,6 @@ json op_restore(Context &context, const json &raw_args) {
   // the diff and the running-host check below run while it does.
   std::optional<AtomicFileWriter> writer;
   if (!dry_run && changed) {
-    // A new machine may not have the host's directory yet.
-    std::error_code ec;
-    std::filesystem::create_directories(dest.parent_path(), ec);
-    if (ec) {
-      throw OpError(ErrorCode::io_error, "cannot create " +
-                                             dest.parent_path().string() +
-                                             ": " + ec.message());
-    }
     // A file that is gone gets its last known mode (its newest snapshot's,
     // which a chmod after it updates: Store::set_mode), else the restored
     // snapshot's. An existing file keeps its own.
@@ -342,9 +334,12 @@ json op_restore(Context &context, const json &raw_args) {
         new_mode = newest->mode;
       }
     }
+    // A new machine may not have the host's directory yet, and a dotfiles
+    // directory may be gone from behind its link: made first.
     writer.emplace(value_or_throw(AtomicFileWriter::open(
-        dest, new_mode != 0 ? std::optional<std::uint32_t>(new_mode)
-                            : std::nullopt)));
+        dest,
+        new_mode != 0 ? std::optional<std::uint32_t>(new_mode) : std::nullopt,
+        AtomicFileWriter::MakeDirs::yes)));
     value_or_throw(writer->write(new_bytes));
     writer->start_flush();
   }

@@ -1228,6 +1228,16 @@ class RestoreTest(ClientTestCase):
         with open(real, "rb") as f:
             self.assertEqual(f.read(), self.v1.encode())
         self.assertEqual(stat.S_IMODE(os.stat(real).st_mode), 0o600)
+        # The directory the link leads into deleted (a dotfiles checkout
+        # removed): it is made again, as a host's own directory would be,
+        # and the link still leads to the restored file. It was "cannot
+        # create a temporary file", after a preview that said it would work.
+        shutil.rmtree(self.sb.path("~/dotfiles"))
+        self.ctl("restore", self.id2, "--dry-run")
+        self.ctl("restore", self.id2, "--yes")
+        self.assertEqual(os.readlink(self.cursor), real)
+        with open(real, "rb") as f:
+            self.assertEqual(f.read(), self.v2.encode())
 
     def test_the_file_a_link_leads_to_names_the_watched_path(self):
         # With ~/.cursor/mcp.json a link into a dotfiles repository, the
