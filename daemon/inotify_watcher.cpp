@@ -128,32 +128,12 @@ private:
     std::map<fs::path, std::uint32_t> dirs; // directory -> events needed
     for (const auto &p : m_paths) {
       auto chain = link_chain(p);
+      std::set<fs::path> seen;
       for (const auto &link : chain) {
         m_interest[link].insert(p);
         const fs::path dir = watch_dir_for(link);
         dirs[dir] |= dir == link.parent_path() ? k_mask : k_arrivals_mask;
-        // A directory on the way that is a link (GNU stow links whole
-        // directories): re-pointing it puts another file at the path, which
-        // only the directory holding the link sees.
-        for (fs::path up = link.parent_path(); up.has_relative_path();
-             up = up.parent_path()) {
-          std::error_code ec;
-          if (fs::is_symlink(up, ec)) {
-            m_interest[up].insert(p);
-            m_dir_links.insert(up);
-            dirs[watch_dir_for(up)] |= k_arrivals_mask;
-            // What it leads to may be deleted and made again (`git
-            // checkout`, `stow -R`, a directory renamed into its place)
-            // while the link stays: only the target's own parent sees the
-            // new directory arrive.
-            const fs::path target = link_chain(up).back();
-            if (target != up) {
-              m_interest[target].insert(p);
-              m_dir_links.insert(target);
-              dirs[watch_dir_for(target)] |= k_arrivals_mask;
-            }
-          }
-        }
+        links_on_the_way(link, p, dirs, seen);
       }
       m_chains[p] = std::move(chain);
     }
@@ -211,6 +191,40 @@ private:
       std::vector<fs::path> &names = m_wd_dirs[wd];
       if (std::find(names.begin(), names.end(), dir) == names.end()) {
         names.push_back(dir);
+      }
+    }
+  }
+
+  // A directory on the way to `path` that is a link (GNU stow links whole
+  // directories): re-pointing it puts another file at the watched path `p`,
+  // which only the directory holding the link sees. What it leads to may
+  // also be deleted and made again (`git checkout`, `stow -R`, a directory
+  // renamed into its place) while the link stays: only that target's own
+  // parent sees it arrive. Every link of its chain is looked at so, and
+  // the links on the way to each (a link to a directory inside a linked
+  // directory), a few levels deep.
+  void links_on_the_way(const fs::path &path, const fs::path &p,
+                        std::map<fs::path, std::uint32_t> &dirs,
+                        std::set<fs::path> &seen, int depth = 0) {
+    if (depth > 8) {
+      return;
+    }
+    for (fs::path up = path.parent_path(); up.has_relative_path();
+         up = up.parent_path()) {
+      std::error_code ec;
+      if (!fs::is_symlink(up, ec)) {
+        continue;
+      }
+      for (const fs::path &link : link_chain(up)) {
+        if (!seen.insert(link).second) {
+          continue; // already followed for this path (or a loop)
+        }
+        m_interest[link].insert(p);
+        m_dir_links.insert(link);
+        dirs[watch_dir_for(link)] |= k_arrivals_mask;
+        if (link != up) {
+          links_on_the_way(link, p, dirs, seen, depth + 1);
+        }
       }
     }
   }

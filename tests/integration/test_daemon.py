@@ -263,6 +263,40 @@ class WatchingTest(DaemonTestCase):
         self.sb.write("~/dots/work/mcp.json", servers_json("v6"))
         self.wait_snapshot(CURSOR, servers_json("v6"))
 
+    def test_links_to_links_of_directories(self):
+        # ~/.cursor -> ~/a/l2 -> ~/dots/c1: re-pointing the link in the
+        # middle puts another file at the path.
+        self.sb.write("~/dots/c1/mcp.json", servers_json("one"))
+        self.sb.write("~/dots/c2/mcp.json", servers_json("two"))
+        os.makedirs(self.sb.path("~/a"))
+        os.symlink(self.sb.path("~/dots/c1"), self.sb.path("~/a/l2"))
+        os.symlink(self.sb.path("~/a/l2"), self.sb.path("~/.cursor"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("one"))
+        os.symlink(self.sb.path("~/dots/c2"), self.sb.path("~/a/l2.new"))
+        os.rename(self.sb.path("~/a/l2.new"), self.sb.path("~/a/l2"))
+        self.wait_snapshot(CURSOR, servers_json("two"))
+        self.sb.write(CURSOR, servers_json("three"))
+        self.wait_snapshot(CURSOR, servers_json("three"))
+
+    def test_a_link_into_a_linked_directory_made_again(self):
+        # ~/.cursor -> dots/cursor, and ~/dots -> src/dotfiles: a fresh
+        # clone of src/dotfiles (deleted, then made again) is followed.
+        self.sb.write("~/src/dotfiles/cursor/mcp.json", servers_json("one"))
+        os.symlink("src/dotfiles", self.sb.path("~/dots"))
+        os.symlink("dots/cursor", self.sb.path("~/.cursor"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("one"))
+        deleted = len(self.store.events("deleted"))
+        shutil.rmtree(self.sb.path("~/src/dotfiles"))
+        wait_for(lambda: len(self.store.events("deleted")) > deleted, 10,
+                 "a deleted event")
+        os.makedirs(self.sb.path("~/src/dotfiles/cursor"))
+        self.sb.write(CURSOR, servers_json("two"))
+        self.wait_snapshot(CURSOR, servers_json("two"))
+        self.sb.write(CURSOR, servers_json("three"))
+        self.wait_snapshot(CURSOR, servers_json("three"))
+
     def test_one_directory_under_two_names(self):
         # ~/.cursor is a link to ~/dots/cursor, whose mcp.json is also
         # watched by its own name: both names see every save.
