@@ -773,6 +773,14 @@ CommonLines common_lines(std::string_view before, std::string_view after) {
 }
 
 LineStats line_stats(std::string_view before, std::string_view after) {
+  // Blank lines and spaces at the end of the file, as line ends, change
+  // nothing any host reads (an editor's or `jq`'s final newline, twice).
+  const auto trim_end = [](std::string_view text) {
+    const std::size_t end = text.find_last_not_of(" \t\r\n");
+    return text.substr(0, end == std::string_view::npos ? 0 : end + 1);
+  };
+  before = trim_end(before);
+  after = trim_end(after);
   LineStats stats{0, count_lines(before) + count_lines(after)};
   if (before == after) {
     return stats;
@@ -785,11 +793,13 @@ LineStats line_stats(std::string_view before, std::string_view after) {
       split_line_views(before.substr(head, before.size() - head - foot));
   std::vector<std::string_view> mid_b =
       split_line_views(after.substr(head, after.size() - head - foot));
-  // Lines are compared without their ends: a newline added at the end of
-  // a file (`jq`, an editor, after JSON.stringify) or CRLF made LF changes
-  // nothing any host reads. Lines that differ only there are trimmed too.
+  // Lines are compared without their ends and the spaces before them: a
+  // newline added at the end of a file (`jq`, an editor, after
+  // JSON.stringify), CRLF made LF or a trailing space changes nothing any
+  // host reads. Lines that differ only there are trimmed too.
   const auto content = [](std::string_view line) {
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' ||
+                             line.back() == ' ' || line.back() == '\t')) {
       line.remove_suffix(1);
     }
     return line;

@@ -541,7 +541,8 @@ class WatchingTest(DaemonTestCase):
         # Its newline taken away (JSON.stringify writes none) and put back
         # (`jq`, an editor), then CRLF: line ends are no change of content.
         for text in (edited.rstrip("\n"), edited,
-                     edited.replace("\n", "\r\n")):
+                     edited.replace("\n", "\r\n"), edited + "\n\n",
+                     edited.rstrip("\n") + " \n"):
             self.sb.write(CURSOR, text)
             snap = self.wait_snapshot(CURSOR, text)
             self.assertEqual(snap["risk"], "low")

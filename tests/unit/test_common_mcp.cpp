@@ -926,6 +926,11 @@ TEST_CASE("changed_fraction") {
   CHECK(changed_fraction(R"({"mcpServers":{}})", "{\"mcpServers\":{}}\n") ==
         0.0);
   CHECK(changed_fraction("a\r\nb\r\nc\r\n", "a\nb\nc\n") == 0.0);
+  // Nor are blank lines and spaces that end the file, or a line.
+  CHECK(changed_fraction("{}\n", "{}\n\n") == 0.0);
+  CHECK(changed_fraction("{}\n", "{} \n") == 0.0);
+  CHECK(changed_fraction("a\nb\n\n\n\n", "a\nb") == 0.0);
+  CHECK(changed_fraction("a \nb\n", "a\nb\t\n") == 0.0);
   CHECK(changed_fraction("a\r\nb\r\nc", "a\nB\nc\n") ==
         doctest::Approx(2.0 / 6.0));
 
@@ -973,9 +978,17 @@ TEST_CASE("changed_fraction") {
       const std::string after =
           round % 7 == 0 ? before
                          : common_head + gen.text(gen.next(5)) + common_foot;
-      // Lines without their ends, as changed_fraction compares them.
-      auto a = reference_lines(before);
-      auto b = reference_lines(after);
+      // Lines without their ends, and without the blank ones that end the
+      // text, as changed_fraction compares them.
+      const auto trimmed = [](std::string text) {
+        while (!text.empty() &&
+               std::isspace(static_cast<unsigned char>(text.back())) != 0) {
+          text.pop_back();
+        }
+        return text;
+      };
+      auto a = reference_lines(trimmed(before));
+      auto b = reference_lines(trimmed(after));
       for (auto *lines : {&a, &b}) {
         for (auto &line : *lines) {
           while (!line.empty() &&
