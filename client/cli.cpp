@@ -79,6 +79,10 @@ void print_json_error(int code, const std::string &message) {
 // The exit code once standard output is flushed: output redirected to a
 // full disk fails only here, and a command whose output was lost has not
 // done its job.
+// Set once standard output's failure was said (by output_written(), or
+// where the command found it first): said once.
+bool g_output_failure_said = false;
+
 int output_written(int code) {
   errno = 0;
   std::cout.flush();
@@ -93,8 +97,11 @@ int output_written(int code) {
   if (!failed) {
     return code;
   }
-  print_error(std::string("cannot write to standard output: ") +
-              (error != 0 ? std::strerror(error) : "write error"));
+  if (!g_output_failure_said) {
+    g_output_failure_said = true;
+    print_error(std::string("cannot write to standard output: ") +
+                (error != 0 ? std::strerror(error) : "write error"));
+  }
   return code == k_exit_ok ? k_exit_failed : code;
 }
 
@@ -972,7 +979,8 @@ int cmd_list(Runtime &rt, const ListOptions &o) {
     if (args.contains("path")) {
       // A relative --path is the current directory's: say which file it
       // named, and where the watched ones are listed.
-      std::cout << " of " << rt.shorten(args["path"].get<std::string>())
+      std::cout << " of "
+                << printable(rt.shorten(args["path"].get<std::string>()))
                 << " (`mcpbkctl hosts` lists the files watched)";
     }
     std::cout << (args.contains("host") || args.contains("since")
@@ -1078,6 +1086,7 @@ int cmd_cat(Runtime &rt, std::int64_t id) {
   if (std::fwrite(bytes->data(), 1, bytes->size(), stdout) != bytes->size() ||
       std::fflush(stdout) != 0) {
     // `mcpbkctl cat 42 > copy.json` on a full disk must not look done.
+    g_output_failure_said = true;
     die(k_exit_failed,
         std::string("cannot write the snapshot's bytes to standard output: ") +
             std::strerror(errno));
@@ -1458,7 +1467,9 @@ int cmd_events(Runtime &rt, bool follow, std::int64_t limit) {
       print_event_line(rt, *it);
     }
   }
-  std::cout << std::flush;
+  if (const int code = output_written(k_exit_ok); code != k_exit_ok) {
+    return code;
+  }
   Connection &connection = rt.connection();
   connection.set_timeout(std::nullopt);
   g_json_lines = true;
@@ -1482,7 +1493,10 @@ int cmd_events(Runtime &rt, bool follow, std::int64_t limit) {
     } else {
       print_event_line(rt, m.value("data", json::object()));
     }
-    std::cout << std::flush;
+    // Its output gone (closed, a full disk), following is over.
+    if (const int code = output_written(k_exit_ok); code != k_exit_ok) {
+      return code;
+    }
   }
 }
 

@@ -217,17 +217,11 @@ std::optional<fs::path> watched_path(Context &context, Args &args,
     return path;
   }
   const std::vector<WatchTarget> &known = known_targets(context);
-  const auto is_path = [&](const WatchTarget &t) {
-    return t.path == *path;
-  };
-  if (std::any_of(known.begin(), known.end(), is_path)) {
-    return path;
-  }
   // A path that is not UTF-8 reaches the daemon with each bad byte made
   // U+FFFD (JSON cannot carry it): the watched path that reads the same
   // once sent that way is the one meant. When several read the same
-  // (names that differ only in their bad bytes), none is chosen: a restore
-  // would write the wrong file.
+  // (names that differ only in their bad bytes, or one written with a
+  // real U+FFFD), none is chosen: a restore would write the wrong file.
   constexpr std::string_view k_replacement = "\xEF\xBF\xBD";
   if (path->string().find(k_replacement) != std::string::npos) {
     std::vector<fs::path> alike;
@@ -251,6 +245,12 @@ std::optional<fs::path> watched_path(Context &context, Args &args,
                             "exact name)");
       return std::nullopt;
     }
+  }
+  const auto is_path = [&](const WatchTarget &t) {
+    return t.path == *path;
+  };
+  if (std::any_of(known.begin(), known.end(), is_path)) {
+    return path;
   }
   std::error_code ec;
   const fs::path real = fs::weakly_canonical(*path, ec);

@@ -456,6 +456,7 @@ class CommandsTest(ClientTestCase):
                                    stderr=subprocess.PIPE, timeout=30)
             self.assertEqual(r.returncode, 1, f"{args}: {r.stderr!r}")
             self.assertIn(b"standard output", r.stderr, args)
+            self.assertEqual(r.stderr.count(b"standard output"), 1, args)
 
     def test_closed_standard_descriptors(self):
         # Run with stdout closed (`>&-`), the client's socket took fd 1: what
@@ -477,6 +478,10 @@ class CommandsTest(ClientTestCase):
             self.assertEqual(r.returncode, 1, (args, r.stderr))
             self.assertIn(b"standard output", r.stderr, args)
         self.assertFalse(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
+        # Following, it stops at once (it ran until the daemon did).
+        r = run(">&-", "events", "--follow")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"standard output", r.stderr)
         r = run("<&-", "restore", self.id1)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(b"no answer on standard input", r.stderr)
@@ -507,6 +512,8 @@ class CommandsTest(ClientTestCase):
         r = self.ctl("snapshot", self.sb.path("~/x\x1b[31my.json"), code=1)
         self.assertNotIn(b"\x1b", r.stderr)
         self.assertIn(b"x\\x1b[31my.json", r.stderr)
+        r = self.ctl("list", "--path", self.sb.path("~/x\x1b[2Jy.json"))
+        self.assertIn(b"no snapshots of ~/x\\x1b[2Jy.json", r.stdout)
 
     def test_diff(self):
         out = self.ctl("diff", self.id1).stdout.decode()
@@ -1516,6 +1523,26 @@ class NotUtf8Test(DaemonTestCase):
             self.assertIn(b"2 watched files have names that read", r.stderr)
         with open(b, "rb") as f:
             self.assertIn(b'"b"', f.read())
+
+    def test_a_name_with_a_real_replacement_character(self):
+        # One name holds a bad byte, the other a real U+FFFD: once sent, the
+        # first reads exactly as the second, which was taken at once.
+        home = self.sb.home.encode()
+        a = home + b"/code/a\xffx/.mcp.json"
+        b = home + b"/code/a\xef\xbf\xbdx/.mcp.json"
+        self.daemon.start()
+        for path, name in ((a, "a"), (b, "b")):
+            os.makedirs(os.path.dirname(path))
+            with open(path, "w") as f:
+                f.write(json.dumps({"mcpServers": {name: {"command": "x"}}}))
+        wait_for(lambda: len(json.loads(run_ctl(self.sb, "--json", "list")
+                                        .stdout or "{}")
+                             .get("snapshots", [])) == 2, 10,
+                 "both files recorded")
+        r = subprocess.run([MCPBKCTL.encode(), b"list", b"--path", a],
+                           env=self.sb.env, capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"2 watched files have names that read", r.stderr)
 
 
 class OnlyMcpTest(DaemonTestCase):
