@@ -310,12 +310,19 @@ public:
     if (m_elsewhere) {
       // A daemon serves this state directory but listens elsewhere (its
       // XDG_RUNTIME_DIR is not this shell's: sudo, cron, ssh without a
-      // login session): it is not down. The store is read (or written)
-      // beside it, as with any client that works on it directly.
+      // login session), or is stopped with its queue of connections full:
+      // it is not down. The store is read (or written) beside it, as with
+      // any client that works on it directly.
+      m_elsewhere_stopped = process_stopped(std::atoi(m_elsewhere->c_str()));
       const std::string said =
-          "mcpbkd (pid " + *m_elsewhere + ") serves " +
-          m_paths.state_dir.string() + " but does not answer at " + where +
-          " (" + connection.error().message + "); its --socket reaches it";
+          m_elsewhere_stopped
+              ? "mcpbkd (pid " + *m_elsewhere +
+                    ") is stopped and cannot answer; `kill -CONT " +
+                    *m_elsewhere + "` lets it go on"
+              : "mcpbkd (pid " + *m_elsewhere + ") serves " +
+                    m_paths.state_dir.string() + " but does not answer at " +
+                    where + " (" + connection.error().message +
+                    "); its --socket reaches it";
       if (reach == Reach::daemon) {
         die(k_exit_unreachable,
             said + "; `" + std::string(command) + "` needs it");
@@ -476,6 +483,7 @@ public:
   const std::optional<std::string> &daemon_elsewhere() const {
     return m_elsewhere;
   }
+  bool daemon_elsewhere_stopped() const { return m_elsewhere_stopped; }
   Connection &connection() { return *m_connection; }
 
   // Sends a request and returns its reply, whatever it says.
@@ -579,6 +587,7 @@ private:
   std::unique_ptr<ops::Context> m_context;
   std::optional<fs::path> m_scratch;      // Create::scratch's directory
   std::optional<std::string> m_elsewhere; // see daemon_elsewhere()
+  bool m_elsewhere_stopped = false;       // and it is stopped
 };
 
 Micros micros_of(const json &object, const char *key) {
@@ -741,7 +750,13 @@ int cmd_status(Runtime &rt) {
     return code;
   }
   const Style &style = rt.style();
-  if (rt.offline() && rt.daemon_elsewhere()) {
+  if (rt.offline() && rt.daemon_elsewhere_stopped()) {
+    std::cout << style.paint("mcpbkd (pid " + *rt.daemon_elsewhere() +
+                                 ") is stopped",
+                             Colour::red)
+              << ": nothing is being protected until `kill -CONT "
+              << *rt.daemon_elsewhere() << "`\n";
+  } else if (rt.offline() && rt.daemon_elsewhere()) {
     std::cout << style.paint("mcpbkd (pid " + *rt.daemon_elsewhere() +
                                  ") runs but does not answer here",
                              Colour::red)

@@ -25,6 +25,8 @@ constexpr int k_send_flags = 0;
 
 // How often a read that waits looks at the daemon's process.
 constexpr std::chrono::milliseconds k_look_every{500};
+// How long a connection waits for room in the daemon's queue.
+constexpr std::chrono::seconds k_connect_patience{3};
 
 // The pid at the other end of a connected Unix socket, 0 if unknown.
 int peer_pid_of(int fd) {
@@ -39,9 +41,11 @@ int peer_pid_of(int fd) {
   return 0;
 }
 
-// Whether the process is stopped (SIGSTOP, SIGTSTP, a debugger): its state
-// in /proc/PID/stat, the letter after the command's closing parenthesis.
-bool is_stopped(int pid) {
+} // namespace
+
+// Its state in /proc/PID/stat, the letter after the command's closing
+// parenthesis.
+bool process_stopped(int pid) {
   if (pid <= 0) {
     return false;
   }
@@ -58,8 +62,6 @@ bool is_stopped(int pid) {
   return state == 'T' || state == 't';
 }
 
-} // namespace
-
 Connection::Connection(int fd) : m_fd(fd), m_peer_pid(peer_pid_of(fd)) {}
 
 Result<Connection> Connection::open(const std::filesystem::path &socket) {
@@ -67,18 +69,35 @@ Result<Connection> Connection::open(const std::filesystem::path &socket) {
   if (socket.native().size() >= sizeof(addr.sun_path)) {
     return fail(ErrorCode::io_error, "socket path too long");
   }
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Not blocking while it connects: a daemon that is stopped, or too busy
+  // to accept, fills its queue of connections, and a blocking connect()
+  // would then wait for ever.
+  const int fd =
+      ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     return fail_errno("socket", errno);
   }
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, socket.c_str(), socket.native().size());
-  if (::connect(fd, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) !=
-      0) {
+  const auto give_up = std::chrono::steady_clock::now() + k_connect_patience;
+  for (;;) {
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&addr),
+                  sizeof(addr)) == 0) {
+      break;
+    }
     const int err = errno;
+    if ((err == EAGAIN || err == EINTR) &&
+        std::chrono::steady_clock::now() < give_up) {
+      ::poll(nullptr, 0, 50); // the queue is full: look again shortly
+      continue;
+    }
     ::close(fd);
-    return fail(ErrorCode::io_error, std::strerror(err));
+    return fail(ErrorCode::io_error,
+                err == EAGAIN ? std::string("its queue of connections is "
+                                            "full: is it stopped, or stuck?")
+                              : std::string(std::strerror(err)));
   }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 #if defined(SO_NOSIGPIPE)
   const int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
@@ -146,7 +165,7 @@ Result<void> Connection::wait_until(short ready_for) {
     if (ready < 0 && errno != EINTR) {
       return fail_errno("cannot wait for the daemon", errno);
     }
-    if (m_timeout && is_stopped(m_peer_pid)) {
+    if (m_timeout && process_stopped(m_peer_pid)) {
       const std::string pid = std::to_string(m_peer_pid);
       return fail(ErrorCode::io_error,
                   "mcpbkd (pid " + pid +

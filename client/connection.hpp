@@ -59,6 +59,10 @@ private:
   std::int64_t m_next_id = 1;
 };
 
+// Whether the process is stopped (SIGSTOP, SIGTSTP, a debugger): it cannot
+// answer until it is let go on (`kill -CONT`). Linux; elsewhere false.
+bool process_stopped(int pid);
+
 // The pid of the mcpbkd holding a state directory's lock (its text, "?" if
 // unreadable), if one does.
 std::optional<std::string> lock_holder(const std::filesystem::path &lock_file);

@@ -186,8 +186,15 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
         file_problem(w.value("path", std::string()), w);
       }
     }
-  } else if (const auto pid =
-                 connection ? std::nullopt : lock_holder(paths.lock_file)) {
+  } else if (const auto holder = lock_holder(paths.lock_file);
+             holder && process_stopped(std::atoi(holder->c_str()))) {
+    // Starting another would exit 75: this one holds the state directory.
+    checks.push_back({"daemon", Check::Level::problem,
+                      "mcpbkd (pid " + *holder +
+                          ") is stopped: your configs are not being "
+                          "protected",
+                      "kill -CONT " + *holder});
+  } else if (const auto pid = connection ? std::nullopt : holder) {
     checks.push_back(
         {"daemon", Check::Level::problem,
          "mcpbkd (pid " + *pid + ") serves " + paths.state_dir.string() +

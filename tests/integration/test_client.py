@@ -1785,6 +1785,30 @@ class OfflineTest(ClientTestCase):
                 self.assertIn(b"mcpbkd (pid " + pid + b") is stopped and "
                               b"cannot answer; `kill -CONT " + pid +
                               b"` lets it go on", r.stderr)
+            r = run_ctl(self.sb, "doctor", timeout=20)
+            self.assertIn(b"mcpbkd (pid " + pid + b") is stopped", r.stdout)
+            self.assertIn(b"fix: kill -CONT " + pid, r.stdout)
+            # Clients that gave up (a status bar polling) fill its queue of
+            # connections: a new one waited in connect() for ever.
+            for _ in range(20000):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.setblocking(False)
+                try:
+                    s.connect(self.sb.socket)
+                except BlockingIOError:
+                    break
+                finally:
+                    s.close()
+            else:
+                self.fail("the queue of connections never filled")
+            r = run_ctl(self.sb, "status", timeout=20)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn(b"mcpbkd (pid " + pid + b") is stopped", r.stdout)
+            r = run_ctl(self.sb, "list", timeout=20)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"mcpbkd (pid " + pid + b") is stopped and cannot "
+                          b"answer; `kill -CONT " + pid + b"` lets it go on; "
+                          b"reading the store directly", r.stderr)
         finally:
             self.daemon.send_signal(signal.SIGCONT)
         # It answers again, and the restore its client gave up on is not
