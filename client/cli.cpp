@@ -362,12 +362,15 @@ public:
       return;
     }
     if (create != Create::no && !fs::exists(m_paths.store_file)) {
+      std::error_code ec;
+      const bool had_dir = fs::exists(m_paths.state_dir, ec);
       if (auto dir = ensure_private_dir(m_paths.state_dir); !dir) {
         die(k_exit_failed, dir.error().message);
       }
       print_error("daemon not reachable at " + where + "; creating the store " +
                   m_paths.store_file.string());
       open_store_directly(true);
+      m_made = had_dir ? Made::store : Made::store_and_dir;
       return;
     }
     if (!fs::exists(m_paths.store_file)) {
@@ -478,6 +481,25 @@ public:
     }
   }
 
+  // Undoes a store this run made (Create::yes) when what it was made for
+  // failed: an import of a file that is not a bundle leaves no empty store
+  // (nor the state directory it made for it).
+  void remove_store_made() {
+    if (m_made == Made::nothing) {
+      return;
+    }
+    m_context.reset();
+    m_store.reset();
+    std::error_code ec;
+    for (const char *suffix : {"", "-wal", "-shm", "-journal"}) {
+      fs::remove(m_paths.store_file.string() + suffix, ec);
+    }
+    if (m_made == Made::store_and_dir) {
+      fs::remove(m_paths.state_dir, ec); // only when empty
+    }
+    m_made = Made::nothing;
+  }
+
   bool offline() const { return m_context != nullptr; }
   // Offline with a daemon holding the state directory: its pid.
   const std::optional<std::string> &daemon_elsewhere() const {
@@ -507,7 +529,11 @@ public:
   // not printed again.
   json call(const std::string &op, const json &args,
             const std::string &shown = std::string()) {
-    json reply = call_raw(op, args);
+    return result_of(call_raw(op, args), shown);
+  }
+
+  // call()'s handling of a reply call_raw() gave.
+  json result_of(json reply, const std::string &shown = std::string()) {
     if (!reply.value("ok", false)) {
       fail_with(reply);
     }
@@ -585,7 +611,8 @@ private:
   std::optional<Connection> m_connection;
   std::optional<Store> m_store;
   std::unique_ptr<ops::Context> m_context;
-  std::optional<fs::path> m_scratch;      // Create::scratch's directory
+  std::optional<fs::path> m_scratch; // Create::scratch's directory
+  enum class Made { nothing, store, store_and_dir } m_made = Made::nothing;
   std::optional<std::string> m_elsewhere; // see daemon_elsewhere()
   bool m_elsewhere_stopped = false;       // and it is stopped
 };
@@ -1594,7 +1621,11 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
   }
   rt.connect(Reach::offline_ok, "import",
              o.dry_run ? Runtime::Create::scratch : Runtime::Create::yes);
-  const json r = rt.call("import", args);
+  json reply = rt.call_raw("import", args);
+  if (!reply.value("ok", false)) {
+    rt.remove_store_made();
+  }
+  const json r = rt.result_of(std::move(reply));
   if (rt.json_output()) {
     rt.print_json(r);
   } else {

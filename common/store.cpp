@@ -1087,12 +1087,15 @@ Result<EventRecord> Store::add_event(const NewEvent &e) {
 }
 
 Result<bool> Store::has_event_since(std::string_view kind,
-                                    std::string_view path, Micros since) {
+                                    std::string_view path,
+                                    std::int64_t snapshot_id, Micros since) {
   // Run rarely (a watched file found missing at start): a scan of the
   // bounded event log.
-  TRY_ASSIGN(auto stmt, cached("SELECT 1 FROM events WHERE kind = ?1 AND "
-                               "path = ?2 AND at >= ?3 LIMIT 1"));
-  stmt->bind(1, kind).bind(2, path).bind(3, since);
+  TRY_ASSIGN(auto stmt,
+             cached("SELECT 1 FROM events WHERE kind = ?1 AND path = ?2 AND "
+                    "(json_extract(details, '$.snapshot_id') = ?3 OR "
+                    "at >= ?4) LIMIT 1"));
+  stmt->bind(1, kind).bind(2, path).bind(3, snapshot_id).bind(4, since);
   return stmt->step();
 }
 

@@ -271,9 +271,10 @@ public:
   static constexpr std::uint64_t k_events_kept = 10'000;
   // Deletes all but the newest `keep` events; returns how many went.
   Result<std::uint64_t> trim_events(std::uint64_t keep = k_events_kept);
-  // Whether an event of `kind` about `path` was recorded at or after `since`.
+  // Whether an event of `kind` about `path` was recorded about snapshot
+  // `snapshot_id` (its details' snapshot_id), or at or after `since`.
   Result<bool> has_event_since(std::string_view kind, std::string_view path,
-                               Micros since);
+                               std::int64_t snapshot_id, Micros since);
   // Newest first; after_id gives only newer events (for following).
   Result<std::vector<EventRecord>> events(std::optional<std::int64_t> limit,
                                           std::optional<std::int64_t> after_id);

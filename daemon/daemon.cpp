@@ -964,13 +964,18 @@ private:
   // Whether a file found missing the first time it is looked at (at start,
   // or newly watched) has snapshots and no deletion recorded since the
   // newest: it was deleted while mcpbkd was not watching it.
+  // An imported history of a file that never was here is no deletion. The
+  // deletion said is known by the snapshot it names (a newest snapshot
+  // dated ahead of the clock would make a time test fail at each start),
+  // or, for one recorded before events named it, by its time.
   bool deleted_unseen(const fs::path &path) {
     const auto latest = m_store.latest_for_path(path.string());
-    if (!latest || !*latest) {
+    if (!latest || !*latest ||
+        (*latest)->trigger == SnapshotTrigger::imported) {
       return false;
     }
-    const auto said =
-        m_store.has_event_since("deleted", path.string(), (*latest)->taken_at);
+    const auto said = m_store.has_event_since(
+        "deleted", path.string(), (*latest)->id, (*latest)->taken_at);
     return said && !*said;
   }
 
@@ -981,8 +986,14 @@ private:
                 : " was deleted") +
         "; its snapshots are kept";
     spdlog::warn("{}", message);
-    auto event = m_store.add_event(
-        {Severity::warning, "deleted", target.path.string(), message, "{}", 0});
+    json details = json::object();
+    if (const auto latest = m_store.latest_for_path(target.path.string());
+        latest && *latest) {
+      details["snapshot_id"] = (*latest)->id;
+    }
+    auto event =
+        m_store.add_event({Severity::warning, "deleted", target.path.string(),
+                           message, details.dump(), 0});
     if (event) {
       publish_record("event", *event);
     }

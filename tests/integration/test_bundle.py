@@ -380,6 +380,15 @@ class BundleTest(unittest.TestCase):
         self.assertIn(b"cannot open " + self.bundle.encode() + b".typo: No "
                       b"such file or directory", r.stderr)
         self.assertFalse(os.path.exists(self.b.sb.state_dir))
+        # Nor does one that is not a bundle, or a directory: the store made
+        # for them goes again with the import that failed.
+        notes = os.path.join(self.b.sb.root, "notes.txt")
+        with open(notes, "w") as f:
+            f.write("x\n")
+        for wrong in (notes, self.b.sb.root):
+            r = run_ctl(self.b.sb, "import", wrong)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertFalse(os.path.exists(self.b.sb.state_dir), wrong)
         r = self.b.ctl("import", self.bundle, "--map-home", "--json")
         self.assertEqual(json.loads(r.stdout)["created"], 3)
         self.assertIn(b"creating the store", r.stderr)

@@ -132,13 +132,25 @@ class WatchingTest(DaemonTestCase):
         self.assertEqual((w["exists"], w["deleted"], w["latest_id"],
                           w["last_good_id"], w["last_good_servers"]),
                          (False, True, good, good, 1))
-        # Not said again at the next start.
+        # Not said again at the next starts, even when the newest snapshot
+        # is dated ahead of the clock (a clock set back since; it was said
+        # at every start).
         self.assertEqual(self.daemon.stop(), 0)
-        self.daemon.start()
-        self.sb.write(WINDSURF, servers_json("w"))
-        self.wait_snapshot(WINDSURF, servers_json("w"))
-        self.wait_quiet()
+        import sqlite3
+        db = sqlite3.connect(self.sb.store_file)
+        db.execute("UPDATE snapshots SET taken_at = taken_at + 43200000000 "
+                   "WHERE id = ?", (good,))
+        db.commit()
+        db.close()
+        for n in range(2):
+            self.daemon.start()
+            rel = WINDSURF if n == 0 else "~/.gemini/settings.json"
+            self.sb.write(rel, servers_json("w"))
+            self.wait_snapshot(rel, servers_json("w"))
+            self.wait_quiet()
+            self.assertEqual(self.daemon.stop(), 0)
         self.assertEqual(len(self.store.events("deleted")), 1)
+        self.daemon.start()
         # A file that never existed is no deletion, and is only counted.
         self.assertFalse([e for e in self.store.events("deleted")
                           if "windsurf" in e["path"]])
