@@ -33,6 +33,9 @@ json watched_file_problem(Store &store, const std::string &path) {
 }
 
 json deleted_file_info(Store &store, const std::string &path) {
+  if (stat_or_missing(path)) {
+    return nullptr; // back already (a restore), before the daemon read it
+  }
   const auto latest = value_or_throw(store.latest_for_path(path));
   if (!latest) {
     return nullptr;

@@ -151,6 +151,12 @@ class WatchingTest(DaemonTestCase):
             self.assertEqual(self.daemon.stop(), 0)
         self.assertEqual(len(self.store.events("deleted")), 1)
         self.daemon.start()
+        # Restored, it is no longer listed as deleted, even before the
+        # daemon has read it back.
+        r = run_ctl(self.sb, "restore", good, "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = run_ctl(self.sb, "status").stdout.decode()
+        self.assertNotIn("deleted", out)
         # A file that never existed is no deletion, and is only counted.
         self.assertFalse([e for e in self.store.events("deleted")
                           if "windsurf" in e["path"]])
