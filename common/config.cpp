@@ -20,6 +20,12 @@ namespace mcpbk {
 
 namespace {
 
+// The largest durations a config may give: ten years (a timer's nanoseconds
+// overflow near 292 years), and an age of a million days.
+constexpr std::uint64_t k_most_s = 10ULL * 366 * 86400;
+constexpr std::uint64_t k_most_ms = k_most_s * 1000;
+constexpr std::uint64_t k_most_days = 1'000'000;
+
 // Collects problems while applying one YAML document to a Config.
 class Loader {
 public:
@@ -66,19 +72,19 @@ public:
               }},
              {"debounce_ms",
               [&](auto &n, auto &f) {
-                integer(n, f, cfg.watch.debounce_ms);
+                integer(n, f, cfg.watch.debounce_ms, k_most_ms);
               }},
              {"max_delay_ms",
               [&](auto &n, auto &f) {
-                positive(n, f, cfg.watch.max_delay_ms);
+                positive(n, f, cfg.watch.max_delay_ms, k_most_ms);
               }},
              {"rescan_interval_s",
               [&](auto &n, auto &f) {
-                integer(n, f, cfg.watch.rescan_interval_s);
+                integer(n, f, cfg.watch.rescan_interval_s, k_most_s);
               }},
              {"poll_interval_ms",
               [&](auto &n, auto &f) {
-                positive(n, f, cfg.watch.poll_interval_ms);
+                positive(n, f, cfg.watch.poll_interval_ms, k_most_ms);
               }},
              {"paths",
               [&](auto &n, auto &f) {
@@ -103,7 +109,7 @@ public:
                   }},
                  {"max_age_days",
                   [&](auto &n, auto &f) {
-                    integer(n, f, r.max_age_days);
+                    integer(n, f, r.max_age_days, k_most_days);
                   }},
                  {"min_keep",
                   [&](auto &n, auto &f) {
@@ -122,7 +128,7 @@ public:
                     integer(n, f, r.keep_monthly);
                   }},
                  {"prune_interval_s", [&](auto &n, auto &f) {
-                    positive(n, f, cfg.prune_interval_s);
+                    positive(n, f, cfg.prune_interval_s, k_most_s);
                   }}});
       } else if (key == "ipc") {
         section(v, "ipc", {{"socket", [&](auto &n, auto &f) {
@@ -250,21 +256,31 @@ private:
     }
   }
 
+  // A non-negative integer up to `most` (durations are bounded so that
+  // they stay whole in a clock's nanoseconds, and an age in days in its
+  // microseconds: a larger one wrapped round and deleted every snapshot).
   void integer(const YAML::Node &n, const std::string &field,
-               std::uint64_t &out) {
-    if (!n.IsScalar() || n.Scalar().empty() || n.Scalar().size() > 18 ||
+               std::uint64_t &out,
+               std::uint64_t most = 999'999'999'999'999'999ULL) {
+    if (!n.IsScalar() || n.Scalar().empty() ||
         n.Scalar().find_first_not_of("0123456789") != std::string::npos) {
       problem(field, "expected a non-negative integer, got " + describe(n));
+      return;
+    }
+    if (n.Scalar().size() > 18 || std::stoull(n.Scalar()) > most) {
+      problem(field, "expected at most " + std::to_string(most) + ", got " +
+                         describe(n));
       return;
     }
     out = std::stoull(n.Scalar());
   }
 
   void positive(const YAML::Node &n, const std::string &field,
-                std::uint64_t &out) {
+                std::uint64_t &out,
+                std::uint64_t most = 999'999'999'999'999'999ULL) {
     std::uint64_t v = 1;
     const auto before = m_problems.size();
-    integer(n, field, v);
+    integer(n, field, v, most);
     if (m_problems.size() != before) {
       return;
     }

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 
 namespace mcpbk {
 
 namespace {
 
-// Marks the newest item of each of the `keep` most recent non-empty buckets.
+// Marks the newest item (in list order) of each of the `keep` most recent
+// non-empty buckets, most recent by the calendar: where times are out of
+// list order (a clock put right, an import dated ahead), a day met twice
+// is still one bucket, and the days kept are the latest ones.
 void protect_buckets(const std::vector<const RetentionItem *> &newest_first,
                      std::uint64_t keep,
                      const std::function<std::int64_t(Micros)> &key_of,
@@ -15,12 +19,30 @@ void protect_buckets(const std::vector<const RetentionItem *> &newest_first,
   if (keep == 0) {
     return;
   }
+  // (key, index) of each item; the keys of a history recorded in order
+  // never increase, and then the first of each run is its bucket's newest.
+  std::vector<std::pair<std::int64_t, std::size_t>> keyed;
+  keyed.reserve(newest_first.size());
+  bool in_order = true;
+  for (std::size_t i = 0; i < newest_first.size(); ++i) {
+    const std::int64_t key = key_of(newest_first[i]->taken_at);
+    in_order = in_order && (keyed.empty() || key <= keyed.back().first);
+    keyed.emplace_back(key, i);
+  }
+  if (!in_order) {
+    // Latest bucket first; within one, list order (the index).
+    std::sort(keyed.begin(), keyed.end(), [](const auto &a, const auto &b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+  }
   std::uint64_t buckets = 0;
   std::optional<std::int64_t> last_key;
-  for (std::size_t i = 0; i < newest_first.size() && buckets < keep; ++i) {
-    const std::int64_t key = key_of(newest_first[i]->taken_at);
+  for (const auto &[key, index] : keyed) {
+    if (buckets == keep) {
+      break;
+    }
     if (!last_key || key != *last_key) {
-      protected_flags[i] = true;
+      protected_flags[index] = true;
       last_key = key;
       ++buckets;
     }

@@ -186,6 +186,25 @@ TEST_CASE("parse_config") {
     CHECK(contains(m, "hosts.cursor.trigger: expected one of mcp, any, got "
                       "\"sometimes\""));
   }
+  SUBCASE("numbers too large to mean what they say") {
+    // max_age_days 106751992 and more wrapped round in microseconds and
+    // deleted every snapshot but the newest; a duration of 10^17 seconds
+    // overflows a timer.
+    auto cfg = parse_config(
+        "retention:\n  max_age_days: 106751992\n  prune_interval_s: "
+        "100000000000000000\nwatch:\n  debounce_ms: 9999999999999999999\n",
+        "c");
+    REQUIRE(!cfg);
+    const auto m = messages(cfg.error());
+    CHECK(m.size() == 3);
+    CHECK(contains(m, "retention.max_age_days: expected at most 1000000, got "
+                      "\"106751992\""));
+    CHECK(contains(m, "retention.prune_interval_s: expected at most 316224000, "
+                      "got \"100000000000000000\""));
+    CHECK(contains(m, "watch.debounce_ms: expected at most 316224000000, got "
+                      "\"9999999999999999999\""));
+    CHECK(parse_config("retention:\n  max_age_days: 1000000\n", "c"));
+  }
   SUBCASE("hosts settings") {
     auto cfg = parse_config(
         "hosts:\n  cursor: {enabled: false}\n  claude-code: {trigger: any}\n",

@@ -151,6 +151,23 @@ TEST_CASE("plan_retention") {
     p.keep_weekly = 2;
     CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{1, 3});
   }
+  SUBCASE("buckets are days of the calendar, whatever the list order") {
+    // Recorded in this order: 11-30 (a clock behind), 12-02, 12-05 (a
+    // clock ahead), 12-02 (put right). The three latest days are 12-05,
+    // 12-02 and 11-30; 12-02 met twice was counted as two buckets, which
+    // pushed 11-30's only snapshot out.
+    const Micros d = k_micros_per_day;
+    std::vector<RetentionItem> items = {{1, k_base, false, true},
+                                        {2, k_base + 2 * d, false, true},
+                                        {3, k_base + 5 * d, false, true},
+                                        {4, k_base + 2 * d + 1, false, true}};
+    RetentionPolicy p = only(1);
+    p.keep_daily = 3;
+    CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{2});
+    // Two days kept: the latest two by the calendar, 12-05 and 12-02.
+    p.keep_daily = 2;
+    CHECK(ids(plan_retention(items, p)) == std::vector<std::int64_t>{1, 2});
+  }
   SUBCASE("a clock set back does not make new snapshots old") {
     // Five recorded with the right time, then three after the clock went
     // back 400 days: ordered by time, the three were the oldest and went
