@@ -343,11 +343,21 @@ Result<void> Store::prepare_schema() {
                     std::to_string(version) + ", this build knows " +
                     std::to_string(k_schema_version) + ")");
   }
-  for (auto v = version; v < k_schema_version; ++v) {
+  for (auto v = version; v < k_schema_version;) {
+    // The version is read again under the write lock: another process
+    // opening the new store at the same moment (mcpbkd's first start and
+    // an `mcpbkctl status` typed at once) may have run this step already,
+    // and running it twice failed ("table blobs already exists").
     TRY_ASSIGN(auto tx, sql::Transaction::begin(m_db));
+    TRY_ASSIGN(v, schema_version());
+    if (v >= k_schema_version) {
+      TRY(tx.commit());
+      break;
+    }
     TRY(m_db.exec(k_migrations[v]));
     TRY(m_db.exec("PRAGMA user_version = " + std::to_string(v + 1)));
     TRY(tx.commit());
+    ++v;
   }
   return {};
 }

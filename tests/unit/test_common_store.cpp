@@ -10,8 +10,11 @@
 #include <tests/unit/scratch.hpp>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <random>
 #include <sys/stat.h>
+#include <thread>
 
 using namespace mcpbk;
 namespace fs = std::filesystem;
@@ -1371,5 +1374,38 @@ TEST_CASE("Store::open_reader reads another connection's store") {
     auto opened = Store::open_reader(file, Compression::zstd);
     REQUIRE_FALSE(opened);
     CHECK(opened.error().message.find("schema 999") != std::string::npos);
+  }
+}
+
+TEST_CASE("two processes making the same new store at once") {
+  // mcpbkd's first start and an `mcpbkctl status` typed at once both open
+  // the new store and bring its schema up to date: each step ran twice
+  // ("table blobs already exists") and the daemon exited. Two threads
+  // with their own connections stand for the two processes.
+  const fs::path dir = test::scratch_dir();
+  for (int round = 0; round < 40; ++round) {
+    const fs::path file = dir / ("store-" + std::to_string(round));
+    fs::create_directories(file);
+    std::atomic<int> ready{0};
+    std::array<std::string, 2> errors;
+    std::array<std::thread, 2> openers;
+    for (std::size_t i = 0; i < 2; ++i) {
+      openers[i] = std::thread([&, i] {
+        ++ready;
+        while (ready.load() < 2) {
+        }
+        auto store = Store::open(file / "store.db", Compression::zstd,
+                                 Store::Repair::no);
+        if (!store) {
+          errors[i] = store.error().message;
+        }
+      });
+    }
+    for (auto &t : openers) {
+      t.join();
+    }
+    CAPTURE(round);
+    CHECK(errors[0] == "");
+    CHECK(errors[1] == "");
   }
 }
