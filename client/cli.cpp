@@ -257,6 +257,19 @@ public:
                     "will not start or reload with this config until it is "
                     "fixed (`mcpbkd --check-config` checks it)");
         m_config = errors.applied;
+        // Retention that was meant otherwise (a mistake in it, or a file
+        // that did not parse at all) deletes nothing here: the defaults in
+        // its place deleted most of a history the user had kept longer.
+        for (const auto &problem : errors.problems) {
+          if (problem.field == "(syntax)" ||
+              problem.field.starts_with("retention")) {
+            m_retention_unsure = true;
+          }
+        }
+        if (m_retention_unsure) {
+          m_config.retention.max_count = 0;
+          m_config.retention.max_age_days = 0;
+        }
       } else {
         m_config = std::move(*loaded);
       }
@@ -501,6 +514,8 @@ public:
   }
 
   bool offline() const { return m_context != nullptr; }
+  // The config's retention has mistakes: what it would delete is unknown.
+  bool retention_unsure() const { return m_retention_unsure; }
   // Offline with a daemon holding the state directory: its pid.
   const std::optional<std::string> &daemon_elsewhere() const {
     return m_elsewhere;
@@ -613,6 +628,7 @@ private:
   std::unique_ptr<ops::Context> m_context;
   std::optional<fs::path> m_scratch; // Create::scratch's directory
   enum class Made { nothing, store, store_and_dir } m_made = Made::nothing;
+  bool m_retention_unsure = false;        // see load_config()
   std::optional<std::string> m_elsewhere; // see daemon_elsewhere()
   bool m_elsewhere_stopped = false;       // and it is stopped
 };
@@ -1407,6 +1423,13 @@ int cmd_pin(Runtime &rt, std::int64_t id, bool pin) {
 
 int cmd_prune(Runtime &rt, bool dry_run) {
   rt.connect(Reach::offline_ok, "prune");
+  if (rt.offline() && rt.retention_unsure()) {
+    // The daemon prunes by the config it had; without it, the rules are
+    // what the file says, and it does not say.
+    die(k_exit_failed, "the config's retention rules have mistakes (above): "
+                       "prune does not guess what to delete; fix them "
+                       "first (`mcpbkd --check-config` checks them)");
+  }
   const json r = rt.call("prune", {{"dry_run", dry_run}});
   if (rt.json_output()) {
     rt.print_json(r);

@@ -251,6 +251,27 @@ class CommandsTest(ClientTestCase):
         self.assertIn(b"(syntax)", r.stderr)
         with open(self.cursor) as f:
             self.assertEqual(f.read(), self.v1)
+        # Without the daemon, retention rules with mistakes delete nothing:
+        # the defaults in their place (max_age_days 90, max_count 100)
+        # deleted what the user meant to keep. prune refuses; a restore
+        # (which prunes its path after its record) keeps every snapshot.
+        self.assertEqual(self.daemon.stop(), 0)
+        self.sb.write_config(good + "retention:\n  max_count: 1\n"
+                             "  max_age_days: never\n")
+        before = {s["id"] for s in self.snapshots(CURSOR)}
+        self.assertGreater(len(before), 2)
+        for args in (["prune"], ["prune", "--dry-run"]):
+            r = self.ctl(*args, code=1)
+            self.assertIn(b"the config's retention rules have mistakes",
+                          r.stderr)
+        self.ctl("restore", str(self.id2), "--yes")
+        after = {s["id"] for s in self.snapshots(CURSOR)}
+        self.assertTrue(before < after, (before, after))
+        # The same rules without the mistake do delete.
+        self.sb.write_config(good + "retention:\n  max_count: 1\n"
+                             "  min_keep: 0\n  keep_daily: 0\n")
+        self.ctl("prune")
+        self.assertLess(len(self.snapshots(CURSOR)), len(after))
 
     def test_hosts(self):
         out = self.ctl("hosts").stdout.decode()
