@@ -1517,10 +1517,12 @@ class NotUtf8Test(DaemonTestCase):
     - {path: "~/code/*/.mcp.json", host: claude-code}
 """)
 
-    def test_names_alike_once_replaced_are_not_guessed(self):
+    def two_projects(self, a_dir, b_dir):
+        """~/code/A/.mcp.json (server "a") and ~/code/B/.mcp.json ("b"),
+        recorded by the daemon; their paths as bytes."""
         home = self.sb.home.encode()
-        a = home + b"/code/bad\xffx/.mcp.json"
-        b = home + b"/code/bad\xfex/.mcp.json"
+        a = home + b"/code/" + a_dir + b"/.mcp.json"
+        b = home + b"/code/" + b_dir + b"/.mcp.json"
         self.daemon.start()
         for path, name in ((a, "a"), (b, "b")):
             os.makedirs(os.path.dirname(path))
@@ -1530,6 +1532,10 @@ class NotUtf8Test(DaemonTestCase):
                                         .stdout or "{}")
                              .get("snapshots", [])) == 2, 10,
                  "both files recorded")
+        return a, b
+
+    def test_names_alike_once_replaced_are_not_guessed(self):
+        a, b = self.two_projects(b"bad\xffx", b"bad\xfex")
         # Which of the two was meant cannot be told: refused, not guessed
         # (the first that read the same was taken, and a restore wrote it).
         for args in (["list", "--path", a],
@@ -1548,18 +1554,7 @@ class NotUtf8Test(DaemonTestCase):
     def test_a_name_with_a_real_replacement_character(self):
         # One name holds a bad byte, the other a real U+FFFD: once sent, the
         # first reads exactly as the second, which was taken at once.
-        home = self.sb.home.encode()
-        a = home + b"/code/a\xffx/.mcp.json"
-        b = home + b"/code/a\xef\xbf\xbdx/.mcp.json"
-        self.daemon.start()
-        for path, name in ((a, "a"), (b, "b")):
-            os.makedirs(os.path.dirname(path))
-            with open(path, "w") as f:
-                f.write(json.dumps({"mcpServers": {name: {"command": "x"}}}))
-        wait_for(lambda: len(json.loads(run_ctl(self.sb, "--json", "list")
-                                        .stdout or "{}")
-                             .get("snapshots", [])) == 2, 10,
-                 "both files recorded")
+        a, _ = self.two_projects(b"a\xffx", b"a\xef\xbf\xbdx")
         r = subprocess.run([MCPBKCTL.encode(), b"list", b"--path", a],
                            env=self.sb.env, capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 1, r.stderr)
