@@ -400,6 +400,14 @@ Result<CaptureOutcome> capture_file(Store &store, const WatchTarget &target,
       return skip("too_large", bytes.error().message +
                                    " (store.max_file_bytes); not snapshotted");
     }
+    if (const int err = bytes.error().sys_errno;
+        err == EMFILE || err == ENFILE || err == ENOMEM || err == EINTR ||
+        err == EAGAIN) {
+      // The daemon's own want (out of file descriptors, memory), not the
+      // file's: a failure its caller retries, so the content is read once
+      // it passes, not left until the file's next save.
+      return tl::unexpected(bytes.error());
+    }
     return skip("unreadable", bytes.error().message + "; not snapshotted");
   }
   CaptureRequest read_request = request;

@@ -42,7 +42,9 @@ ErrorCode error_code_from_string(const std::string &text) {
 }
 
 tl::unexpected<Error> fail_errno(const std::string &what, int err) {
-  return fail(ErrorCode::io_error, what + ": " + std::strerror(err));
+  Error error(ErrorCode::io_error, what + ": " + std::strerror(err));
+  error.sys_errno = err;
+  return tl::unexpected<Error>(std::move(error));
 }
 
 void assertion_failed(const char *condition, const char *file, int line) {

@@ -32,6 +32,7 @@ ErrorCode error_code_from_string(const std::string &text);
 struct Error {
   ErrorCode code = ErrorCode::internal;
   std::string message;
+  int sys_errno = 0; // the errno behind it (fail_errno()), 0 if none
 
   Error() = default;
   Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}

@@ -88,7 +88,8 @@ class Session;
 
 struct IpcServer::Impl : std::enable_shared_from_this<IpcServer::Impl> {
   Impl(asio::io_context &io_context, ops::Context &ctx, IpcLimits lim)
-      : io(io_context), context(ctx), limits(lim), acceptor(io_context) {}
+      : io(io_context), context(ctx), limits(lim), acceptor(io_context),
+        accept_retry(io_context) {}
 
   void accept();
   void remove(const std::shared_ptr<Session> &session) {
@@ -99,6 +100,11 @@ struct IpcServer::Impl : std::enable_shared_from_this<IpcServer::Impl> {
   ops::Context &context;
   IpcLimits limits;
   stream::acceptor acceptor;
+  // After a failed accept (out of file descriptors: the connection stays
+  // queued, and accepting again at once failed again at once, two million
+  // times in 27 s, all logged), the next waits a while.
+  asio::steady_timer accept_retry;
+  bool accept_failing = false;
   fs::path socket_path;
   dev_t socket_dev = 0;
   ino_t socket_ino = 0;
@@ -453,8 +459,26 @@ void IpcServer::Impl::accept() {
           return;
         }
         if (ec) {
-          spdlog::warn("ipc: accept failed: {}", ec.message());
-        } else {
+          if (!self->accept_failing) {
+            spdlog::warn("ipc: accept failed: {}; trying again every 0.2 s",
+                         ec.message());
+          }
+          self->accept_failing = true;
+          self->accept_retry.expires_after(std::chrono::milliseconds(200));
+          self->accept_retry.async_wait(
+              [weak](const boost::system::error_code &wait_ec) {
+                auto again = weak.lock();
+                if (again && !wait_ec && again->acceptor.is_open()) {
+                  again->accept();
+                }
+              });
+          return;
+        }
+        if (self->accept_failing) {
+          self->accept_failing = false;
+          spdlog::info("ipc: accepting connections again");
+        }
+        {
           auto session = std::make_shared<Session>(std::move(socket), weak,
                                                    self->context, self->limits);
           if (self->sessions.size() >= self->limits.max_connections) {
@@ -536,6 +560,7 @@ Result<void> IpcServer::listen(const fs::path &socket) {
   }
   impl.socket_path = socket;
   impl.listening = true;
+  impl.accept_retry.cancel(); // one accept loop at a time
   impl.accept();
   return {};
 }
@@ -543,6 +568,7 @@ Result<void> IpcServer::listen(const fs::path &socket) {
 void IpcServer::stop() {
   Impl &impl = *m_impl;
   boost::system::error_code ignored;
+  impl.accept_retry.cancel();
   impl.acceptor.close(ignored);
   const auto sessions = impl.sessions;
   for (const auto &session : sessions) {

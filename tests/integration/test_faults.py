@@ -355,6 +355,51 @@ class UnreadableFileTest(DaemonTestCase):
         verify_ok(self)
 
 
+class OutOfDescriptorsTest(DaemonTestCase):
+
+    def test_out_of_file_descriptors(self):
+        # Idle clients take every descriptor the daemon may open. Accepting
+        # failed at once again and again (full CPU, the same warning logged
+        # two million times in 27 s), and a change read meanwhile was a
+        # lasting "cannot open ...: Too many open files; not snapshotted",
+        # its content lost until the file's next save.
+        import resource
+        import socket
+        self.sb.write(CURSOR, servers_json("v1"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("v1"))
+        pid = self.daemon.proc.pid
+        used = len(os.listdir(f"/proc/{pid}/fd"))
+        limit = used + 4
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+
+        def cpu_ticks():  # utime + stime, 100 a second
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        clients = []
+        try:
+            for _ in range(limit + 20):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.sb.socket)
+                clients.append(s)
+            wait_for(lambda: "accept failed" in self.daemon.log(), 10,
+                     "the daemon to run out of descriptors")
+            before = cpu_ticks()
+            self.sb.write(CURSOR, servers_json("v2"))
+            time.sleep(2)  # what the daemon does while it lacks descriptors
+            cpu = cpu_ticks() - before
+        finally:
+            for s in clients:
+                s.close()
+        # Its content is read once descriptors are free again.
+        self.wait_snapshot(CURSOR, servers_json("v2"), timeout=20)
+        self.assertLess(self.daemon.log().count("accept failed"), 3)
+        # Not a busy loop: it spent a fraction of those 2 s on the CPU.
+        self.assertLess(cpu, 100)
+        self.assertEqual(request(self.sb.socket, "status")["ok"], True)
+
+
 class LoopingLinkTest(DaemonTestCase):
 
     def test_a_link_that_loops_is_not_a_deletion(self):
