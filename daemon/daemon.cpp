@@ -551,6 +551,11 @@ private:
     }
     std::vector<WatchTarget> previous = std::move(m_targets);
     m_targets = std::move(next.targets);
+    m_target_index.clear();
+    m_target_index.reserve(m_targets.size());
+    for (std::size_t i = 0; i < m_targets.size(); ++i) {
+      m_target_index.emplace(m_targets[i].path.native(), i);
+    }
     m_context.targets = m_targets;
     std::set<fs::path> now;
     for (const auto &t : m_targets) {
@@ -669,13 +674,12 @@ private:
     }
   }
 
+  // By the index: every capture looks its file up, and a ~/.claude.json
+  // of 10 000 projects has 30 000 targets (a scan of them per capture made
+  // the first start take minutes).
   const WatchTarget *find_target(const fs::path &path) const {
-    for (const auto &t : m_targets) {
-      if (t.path == path) {
-        return &t;
-      }
-    }
-    return nullptr;
+    const auto it = m_target_index.find(path.native());
+    return it == m_target_index.end() ? nullptr : &m_targets[it->second];
   }
 
   void on_change(const fs::path &path) {
@@ -1236,6 +1240,8 @@ private:
   asio::steady_timer m_idle_timer;
   asio::signal_set m_signals;
   std::vector<WatchTarget> m_targets;
+  // m_targets' positions by path (find_target()).
+  std::unordered_map<std::string, std::size_t> m_target_index;
   std::vector<DiscoveryDir> m_discovery; // sorted
   std::vector<fs::path> m_claude_projects;
   // Project roots of the claude-code project files with good snapshots,

@@ -9,6 +9,7 @@
 #include <common/ops/support.hpp>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace mcpbk::ops {
 
@@ -17,13 +18,16 @@ json op_hosts(Context &context, const json &raw_args) {
   args.finish();
 
   const std::vector<WatchTarget> targets = known_targets(context);
-  std::vector<WatchTarget> watched;
+  // Looked up by path: a ~/.claude.json of 5 000 projects has 15 000
+  // files, and a scan of them per file held the daemon up for seconds.
+  std::unordered_set<std::string> watched;
   if (context.daemon != nullptr) {
-    watched = context.daemon->watched_targets();
+    for (const auto &t : context.daemon->watched_targets()) {
+      watched.insert(t.path.string());
+    }
   }
-  const auto is_watched = [&](const std::filesystem::path &path) {
-    return std::any_of(watched.begin(), watched.end(),
-                       [&](const WatchTarget &t) { return t.path == path; });
+  const auto is_watched = [&](const std::string &path) {
+    return watched.count(path) != 0;
   };
   // Recorded paths by host, to list history of files no longer resolved.
   std::vector<SnapshotRecord> latest_per_path;
@@ -37,7 +41,7 @@ json op_hosts(Context &context, const json &raw_args) {
   for (const auto &def : host_catalog()) {
     const HostSettings settings = context.config.host(def.name);
     json files = json::array();
-    std::vector<std::string> listed;
+    std::unordered_set<std::string> listed;
     const auto add = [&](const std::string &path, const char *format,
                          const char *scope) {
       auto info = stat_path(path);
@@ -50,7 +54,7 @@ json op_hosts(Context &context, const json &raw_args) {
            {"symlink", exists && (*info)->is_symlink},
            {"watched", is_watched(path)},
            {"snapshots", value_or_throw(context.store.count_for_path(path))}});
-      listed.push_back(path);
+      listed.insert(path);
     };
     for (const auto &target : targets) {
       if (target.host == def.name) {
@@ -59,8 +63,7 @@ json op_hosts(Context &context, const json &raw_args) {
       }
     }
     for (const auto &record : latest_per_path) {
-      if (record.host == def.name && std::find(listed.begin(), listed.end(),
-                                               record.path) == listed.end()) {
+      if (record.host == def.name && listed.count(record.path) == 0) {
         const WatchTarget t = target_for(record.host, record.path, targets);
         add(record.path, to_string(t.format), to_string(t.scope));
       }
