@@ -330,6 +330,14 @@ public:
     if (!m_notify_warning.empty()) {
       warnings.push_back(m_notify_warning);
     }
+    if (!m_retry.empty()) {
+      // Said here too: with the disk full, the snapshot_failed event could
+      // not be recorded either, and status said nothing was wrong.
+      warnings.push_back(
+          "snapshots are failing for " + std::to_string(m_retry.size()) +
+          (m_retry.size() == 1 ? " file" : " files") + " (" + m_last_failure +
+          "); retrying, and what they hold now is recorded once it works");
+    }
     if (m_overflow_rescans > 0) {
       warnings.push_back(
           std::to_string(m_overflow_rescans) +
@@ -843,6 +851,7 @@ private:
     if (!outcome) {
       spdlog::error("cannot snapshot {}: {}", path.string(),
                     outcome.error().message);
+      m_last_failure = outcome.error().message;
       if (m_retry.count(path) > 0) {
         // Already reported; a failure that lasts must not fill the events.
         schedule_retry(path, trigger);
@@ -1260,6 +1269,7 @@ private:
   std::map<fs::path, std::chrono::steady_clock::time_point> m_restored;
   std::deque<std::pair<fs::path, SnapshotTrigger>> m_scan_queue;
   std::map<fs::path, SnapshotTrigger> m_retry;
+  std::string m_last_failure; // the newest capture failure's message
   std::chrono::milliseconds m_retry_delay{0};
   bool m_retry_armed = false;
   std::string m_store_problem;

@@ -125,6 +125,9 @@ private:
     m_interest.clear();
     m_chains.clear();
     m_dir_links.clear();
+    // Said again below while it lasts: a limit raised since (and a reload)
+    // ends the warning.
+    m_warnings.clear();
     std::map<fs::path, std::uint32_t> dirs; // directory -> events needed
     for (const auto &p : m_paths) {
       auto chain = link_chain(p);

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -86,11 +87,22 @@ class TmpfsStateDirTest(DaemonTestCase):
         wait_for(lambda: "retrying" in self.daemon.log(), 15,
                  "the retry to be announced")
         self.assertIn("retrying", self.daemon.log())
-        self.assertTrue(request(self.sb.socket, "status")["ok"])
+        status = request(self.sb.socket, "status")
+        self.assertTrue(status["ok"])
         self.assertIsNone(self.daemon.proc.poll())
+        # status says so (the disk full, the failure's event may not have
+        # been recorded either, and status said nothing was wrong).
+        warning = [w for w in status["result"]["warnings"]
+                   if w.startswith("snapshots are failing for 1 file (")]
+        self.assertTrue(warning, status["result"]["warnings"])
+        self.assertIn("full", warning[0])
         os.unlink(filler)
         # No further change: the retry alone must capture the final bytes.
         self.wait_snapshot(CURSOR, final, timeout=20)
+        wait_for(lambda: not [w for w in request(self.sb.socket, "status")
+                              ["result"]["warnings"]
+                              if w.startswith("snapshots are failing")], 10,
+                 "the warning to go")
         verify_ok(self)
         self.assertEqual(self.daemon.stop(), 0)
 
@@ -300,6 +312,19 @@ class InotifyLimitTest(ManyPathsBase):
         r = run_ctl(self.sb, "status")
         self.assertIn(b"max_user_watches", r.stdout + r.stderr)
         verify_ok(self)
+        # The limit raised and the daemon reloaded: every directory is
+        # watched, and the warning goes (it stayed for good).
+        raised = subprocess.run(
+            ["nsenter", "--user", "--target", str(self.daemon.proc.pid),
+             "sh", "-c", "echo 100000 > /proc/sys/user/max_inotify_watches"],
+            capture_output=True)
+        if raised.returncode != 0:
+            self.skipTest(f"cannot raise the limit: {raised.stderr!r}")
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: not any(
+            "inotify watch limit reached" in w for w in
+            request(self.sb.socket, "status")["result"]["warnings"]), 10,
+            "the warning to go")
 
 
 class UnreadableFileTest(DaemonTestCase):
