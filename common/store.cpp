@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits>
 #include <map>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -171,6 +172,32 @@ Result<sql::Database> open_checked(const fs::path &file) {
   return db;
 }
 
+// Held while a process opens the store and brings its schema up to date:
+// mcpbkd's first start and an `mcpbkctl status` typed at once each ran the
+// same schema step ("table blobs already exists"), or, under SQLite's own
+// locks, waited for each other until the busy timeout. An flock of the
+// store's directory, not of the store: closing another descriptor of the
+// store would drop the POSIX locks SQLite holds on it.
+class OpeningLock {
+public:
+  explicit OpeningLock(const fs::path &dir)
+      : m_fd(::open(dir.empty() ? "." : dir.c_str(),
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    while (m_fd >= 0 && ::flock(m_fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  OpeningLock(const OpeningLock &) = delete;
+  OpeningLock &operator=(const OpeningLock &) = delete;
+  ~OpeningLock() {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+  }
+
+private:
+  int m_fd;
+};
+
 } // namespace
 
 Result<Store> Store::open(const fs::path &file, Compression compression,
@@ -178,6 +205,7 @@ Result<Store> Store::open(const fs::path &file, Compression compression,
   Store store;
   store.m_file = file;
   store.m_compression = compression;
+  const OpeningLock opening(file.parent_path());
   TRY(ensure_private_file(file));
   auto db = open_checked(file);
   std::optional<Error> open_error;
