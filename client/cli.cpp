@@ -329,9 +329,7 @@ public:
       m_elsewhere_stopped = process_stopped(std::atoi(m_elsewhere->c_str()));
       const std::string said =
           m_elsewhere_stopped
-              ? "mcpbkd (pid " + *m_elsewhere +
-                    ") is stopped and cannot answer; `kill -CONT " +
-                    *m_elsewhere + "` lets it go on"
+              ? stopped_daemon_message(*m_elsewhere)
               : "mcpbkd (pid " + *m_elsewhere + ") serves " +
                     m_paths.state_dir.string() + " but does not answer at " +
                     where + " (" + connection.error().message +

@@ -43,6 +43,11 @@ int peer_pid_of(int fd) {
 
 } // namespace
 
+std::string stopped_daemon_message(const std::string &pid) {
+  return "mcpbkd (pid " + pid + ") is stopped and cannot answer; `kill -CONT " +
+         pid + "` lets it go on";
+}
+
 // Its state in /proc/PID/stat, the letter after the command's closing
 // parenthesis.
 bool process_stopped(int pid) {
@@ -166,11 +171,8 @@ Result<void> Connection::wait_until(short ready_for) {
       return fail_errno("cannot wait for the daemon", errno);
     }
     if (m_timeout && process_stopped(m_peer_pid)) {
-      const std::string pid = std::to_string(m_peer_pid);
       return fail(ErrorCode::io_error,
-                  "mcpbkd (pid " + pid +
-                      ") is stopped and cannot answer; `kill -CONT " + pid +
-                      "` lets it go on");
+                  stopped_daemon_message(std::to_string(m_peer_pid)));
     }
   }
 }

@@ -63,6 +63,9 @@ private:
 // answer until it is let go on (`kill -CONT`). Linux; elsewhere false.
 bool process_stopped(int pid);
 
+// "mcpbkd (pid N) is stopped and cannot answer; `kill -CONT N` ...".
+std::string stopped_daemon_message(const std::string &pid);
+
 // The pid of the mcpbkd holding a state directory's lock (its text, "?" if
 // unreadable), if one does.
 std::optional<std::string> lock_holder(const std::filesystem::path &lock_file);

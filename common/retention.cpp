@@ -19,21 +19,18 @@ void protect_buckets(const std::vector<const RetentionItem *> &newest_first,
   if (keep == 0) {
     return;
   }
-  // (key, index) of each item; the keys of a history recorded in order
-  // never increase, and then the first of each run is its bucket's newest.
+  // (key, index) of each item, latest bucket first and, within one, in
+  // list order; a history recorded in order is so already.
   std::vector<std::pair<std::int64_t, std::size_t>> keyed;
   keyed.reserve(newest_first.size());
-  bool in_order = true;
   for (std::size_t i = 0; i < newest_first.size(); ++i) {
-    const std::int64_t key = key_of(newest_first[i]->taken_at);
-    in_order = in_order && (keyed.empty() || key <= keyed.back().first);
-    keyed.emplace_back(key, i);
+    keyed.emplace_back(key_of(newest_first[i]->taken_at), i);
   }
-  if (!in_order) {
-    // Latest bucket first; within one, list order (the index).
-    std::sort(keyed.begin(), keyed.end(), [](const auto &a, const auto &b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
+  const auto later = [](const auto &a, const auto &b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  };
+  if (!std::is_sorted(keyed.begin(), keyed.end(), later)) {
+    std::sort(keyed.begin(), keyed.end(), later);
   }
   std::uint64_t buckets = 0;
   std::optional<std::int64_t> last_key;

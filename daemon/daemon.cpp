@@ -975,12 +975,12 @@ private:
   }
 
   // Whether a file found missing the first time it is looked at (at start,
-  // or newly watched) has snapshots and no deletion recorded since the
-  // newest: it was deleted while mcpbkd was not watching it.
-  // An imported history of a file that never was here is no deletion. The
-  // deletion said is known by the snapshot it names (a newest snapshot
-  // dated ahead of the clock would make a time test fail at each start),
-  // or, for one recorded before events named it, by its time.
+  // or newly watched) was deleted while mcpbkd was not watching it: it has
+  // snapshots, its newest not imported (another machine's history of a
+  // file that never was here), and no deletion said of that newest one
+  // (known by the snapshot the event names, as a newest one dated ahead of
+  // the clock would fail a test of times; or, for an event from before
+  // events named it, by its time).
   bool deleted_unseen(const fs::path &path) {
     const auto latest = m_store.latest_for_path(path.string());
     if (!latest || !*latest ||
