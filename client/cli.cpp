@@ -957,7 +957,9 @@ int cmd_hosts(Runtime &rt) {
       table.add({{"  " + rt.shorten(f.value("path", std::string())) +
                   (f.value("symlink", false) ? " (symlink)" : "")},
                  {exists ? "yes" : "no", exists ? Colour::none : Colour::dim},
-                 {f.value("watched", false) ? "yes" : "no"},
+                 {f.value("rescan_only", false) ? "rescan only"
+                  : f.value("watched", false)   ? "yes"
+                                                : "no"},
                  {std::to_string(f.value("snapshots", 0ULL))}});
     }
     std::cout << table.render(style);

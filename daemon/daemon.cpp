@@ -296,10 +296,19 @@ public:
   json status_info() override {
     json watched = json::array();
     std::vector<std::string> warnings(m_warnings.begin(), m_warnings.end());
+    const std::set<fs::path> unreported = m_watcher->unreported();
     for (const auto &t : m_targets) {
       const auto it = m_exists.find(t.path);
       const bool exists = it != m_exists.end() && it->second;
       std::string state = exists ? "watching" : "waiting for file";
+      if (unreported.count(t.path) != 0) {
+        // Not woken by its saves: say how late one may be seen, or that
+        // none will be.
+        const auto every = m_config.watch.rescan_interval_s;
+        state = every == 0
+                    ? "not watched (watch limit; rescan off)"
+                    : "rescan only (every " + std::to_string(every) + " s)";
+      }
       if (const auto skip = m_skipped.find(t.path); skip != m_skipped.end()) {
         state = "not snapshotted";
         warnings.push_back(skip->second.message);
@@ -381,6 +390,8 @@ public:
   const std::vector<WatchTarget> &watched_targets() override {
     return m_targets;
   }
+
+  std::set<fs::path> unreported() override { return m_watcher->unreported(); }
 
   Result<void> reload() override {
     // The file is looked for again, as a restart would: one written since

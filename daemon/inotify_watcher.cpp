@@ -111,6 +111,8 @@ public:
     return {m_warnings.begin(), m_warnings.end()};
   }
 
+  std::set<fs::path> unreported() const override { return m_unreported; }
+
   void simulate_overflow() override {
     m_callbacks.rescan("inotify event queue overflowed (simulated)");
   }
@@ -128,6 +130,8 @@ private:
     // Said again below while it lasts: a limit raised since (and a reload)
     // ends the warning.
     m_warnings.clear();
+    m_unreported.clear();
+    std::set<fs::path> failed; // directories that could not be watched
     std::map<fs::path, std::uint32_t> dirs; // directory -> events needed
     for (const auto &p : m_paths) {
       auto chain = link_chain(p);
@@ -184,6 +188,9 @@ private:
           m_warnings.insert("cannot watch " + dir.string() + ": " +
                             std::strerror(err));
         }
+        if (err != ENOENT && err != ENOTDIR) {
+          failed.insert(dir);
+        }
         continue;
       }
       m_watches[dir] = {wd, m_watches[dir].mask | mask,
@@ -194,6 +201,18 @@ private:
       std::vector<fs::path> &names = m_wd_dirs[wd];
       if (std::find(names.begin(), names.end(), dir) == names.end()) {
         names.push_back(dir);
+      }
+    }
+    // A path whose own directory, or one on its chain of links, went
+    // unwatched: its saves wake nobody until the rescan.
+    if (!failed.empty()) {
+      for (const auto &[p, chain] : m_chains) {
+        for (const auto &link : chain) {
+          if (failed.count(watch_dir_for(link)) != 0) {
+            m_unreported.insert(p);
+            break;
+          }
+        }
       }
     }
   }
@@ -403,6 +422,7 @@ private:
   std::map<fs::path, Watch> m_watches;            // watched directories
   std::map<int, std::vector<fs::path>> m_wd_dirs; // a watch's names
   std::set<std::string> m_warnings;
+  std::set<fs::path> m_unreported; // see unreported()
   bool m_rearm_needed = false;
   bool m_stopped = false;
 };

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ public:
   virtual std::string backend() const = 0;
   // Sticky degraded states with advice ("inotify watch limit reached ...").
   virtual std::vector<std::string> warnings() const = 0;
+  // The watched paths whose changes are not reported because a directory
+  // they need could not be watched (the inotify watch limit): only the
+  // periodic rescan sees them.
+  virtual std::set<std::filesystem::path> unreported() const { return {}; }
   // Forces the overflow path, as if the kernel queue had overflowed (tests).
   virtual void simulate_overflow() = 0;
 };

@@ -1,7 +1,8 @@
 // hosts: every catalog host with its resolved files (SPEC §9).
 //
 // Result: {"hosts":[{name, display_name, enabled, trigger, files:[{path,
-// format, scope, exists, symlink, watched, snapshots}]}]}. Paths with
+// format, scope, exists, symlink, watched, rescan_only, snapshots}]}]}
+// (rescan_only: watched by the periodic rescan alone). Paths with
 // snapshots but no longer resolved (a project that went away) are listed
 // too, with watched false.
 
@@ -21,9 +22,19 @@ json op_hosts(Context &context, const json &raw_args) {
   // Looked up by path: a ~/.claude.json of 5 000 projects has 15 000
   // files, and a scan of them per file held the daemon up for seconds.
   std::unordered_set<std::string> watched;
+  // Those only the periodic rescan looks at (the inotify watch limit), or
+  // nothing at all when the rescan is off.
+  std::unordered_set<std::string> rescan_only;
   if (context.daemon != nullptr) {
     for (const auto &t : context.daemon->watched_targets()) {
       watched.insert(t.path.string());
+    }
+    for (const auto &p : context.daemon->unreported()) {
+      if (context.config.watch.rescan_interval_s == 0) {
+        watched.erase(p.string());
+      } else {
+        rescan_only.insert(p.string());
+      }
     }
   }
   const auto is_watched = [&](const std::string &path) {
@@ -53,6 +64,7 @@ json op_hosts(Context &context, const json &raw_args) {
            {"exists", exists},
            {"symlink", exists && (*info)->is_symlink},
            {"watched", is_watched(path)},
+           {"rescan_only", rescan_only.count(path) != 0},
            {"snapshots", value_or_throw(context.store.count_for_path(path))}});
       listed.insert(path);
     };

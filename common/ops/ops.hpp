@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -67,6 +68,10 @@ public:
   // The files currently being watched (valid until the daemon next
   // resolves its targets: a rescan or a reload).
   virtual const std::vector<WatchTarget> &watched_targets() = 0;
+  // Those of them whose saves wake nothing (a directory they need could not
+  // be watched: the inotify watch limit): only the periodic rescan, when
+  // there is one, sees them.
+  virtual std::set<std::filesystem::path> unreported() = 0;
   // Re-reads the config file; the error message says why it was refused.
   virtual Result<void> reload() = 0;
   // Tells the daemon a file was just restored (it records a warning if the

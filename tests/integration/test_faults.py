@@ -312,6 +312,19 @@ class InotifyLimitTest(ManyPathsBase):
         r = run_ctl(self.sb, "status")
         self.assertIn(b"max_user_watches", r.stdout + r.stderr)
         verify_ok(self)
+        # The files left to the rescan are named as such, not "watching",
+        # in status and in hosts (and only those: the first few directories
+        # got their watches).
+        many = {self.sb.path(f) for f in self.files()}
+        late = {w["path"] for w in status["watched"]
+                if w["state"] == "rescan only (every 1 s)"}
+        self.assertTrue(late & many and late & many < many,
+                        status["watched"])
+        hosts = request(self.sb.socket, "hosts")["result"]["hosts"]
+        rescan_only = {f["path"] for h in hosts for f in h["files"]
+                       if f["rescan_only"]}
+        self.assertEqual(rescan_only, late)
+        self.assertIn(b"rescan only", run_ctl(self.sb, "hosts").stdout)
         # The limit raised and the daemon reloaded: every directory is
         # watched, and the warning goes (it stayed for good).
         raised = subprocess.run(
@@ -325,6 +338,9 @@ class InotifyLimitTest(ManyPathsBase):
             "inotify watch limit reached" in w for w in
             request(self.sb.socket, "status")["result"]["warnings"]), 10,
             "the warning to go")
+        status = request(self.sb.socket, "status")["result"]
+        self.assertFalse([w for w in status["watched"]
+                          if w["state"].startswith("rescan only")])
 
 
 class UnreadableFileTest(DaemonTestCase):
