@@ -12,7 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#ifdef __linux__
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#endif
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -21,6 +28,7 @@
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace mcpbk::client {
@@ -85,6 +93,75 @@ std::string start_advice() {
            "says why it stopped";
   }
   return "run `mcpbkd &` (no service manager here), or ./scripts/install";
+}
+
+// Why mcpbkd could not write the store's files, when the reason is one a
+// restart does not mend: {what is wrong, the fix}. Empty when each of them
+// opens for writing (or does not exist yet) and the directory takes new
+// files.
+std::optional<std::pair<std::string, std::string>>
+store_write_problem(const fs::path &store_file) {
+  const fs::path dir = store_file.parent_path();
+  std::vector<fs::path> files{store_file};
+  for (const char *suffix : {"-wal", "-shm"}) {
+    fs::path side = store_file;
+    side += suffix;
+    files.push_back(std::move(side));
+  }
+  for (const fs::path &file : files) {
+    const int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+      ::close(fd);
+      continue;
+    }
+    const int err = errno;
+    if (err == ENOENT) {
+      continue;
+    }
+    std::string what =
+        "cannot write " + file.string() + ": " + std::strerror(err);
+    if (err == EROFS) {
+      return std::pair{what + " (a read-only file system)",
+                       "remount it read-write, or set state_dir to a "
+                       "writable place"};
+    }
+#ifdef __linux__
+    int flags = 0;
+    const int ro = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    const bool got = ro >= 0 && ::ioctl(ro, FS_IOC_GETFLAGS, &flags) == 0;
+    if (ro >= 0) {
+      ::close(ro);
+    }
+    if (got && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0) {
+      const char *attr = (flags & FS_IMMUTABLE_FL) != 0 ? "i" : "a";
+      return std::pair{
+          what + " (it is marked " +
+              ((flags & FS_IMMUTABLE_FL) != 0 ? "immutable" : "append-only") +
+              ": lsattr shows " + attr + ")",
+          std::string("sudo chattr -") + attr + " " + file.string() +
+              ", then restart mcpbkd"};
+    }
+#endif
+    if (err == EACCES || err == EPERM) {
+      return std::pair{what, "make it yours and writable: sudo chown " +
+                                 std::to_string(::getuid()) + " " +
+                                 file.string() + " && chmod 600 " +
+                                 file.string()};
+    }
+    return std::pair{what, ""};
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    const int err = errno;
+    return std::pair{
+        "cannot create files in " + dir.string() + ": " + std::strerror(err),
+        err == EROFS ? std::string("set state_dir to a "
+                                   "writable place")
+                     : "sudo chown " + std::to_string(::getuid()) + " " +
+                           dir.string() + " && chmod 700 " + dir.string() +
+                           " (lsattr -d shows an immutable "
+                           "flag: chattr -i)"};
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -362,6 +439,11 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
                           mode_text(st.st_mode) +
                           "); it holds your configs and their secrets",
                       "chmod 600 " + paths.store_file.string()});
+  } else if (const auto problem = store_write_problem(paths.store_file)) {
+    // Nothing can be recorded: every save is lost until this is mended.
+    checks.push_back({"store", Check::Level::problem,
+                      problem->first + "; no change can be recorded",
+                      problem->second});
   } else {
     auto store = Store::open(paths.store_file, config.store.compression,
                              Store::Repair::no);

@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import unittest
 
 from harness import DaemonTestCase, run_ctl
@@ -93,6 +94,27 @@ class DoctorTest(DaemonTestCase):
         r = run_ctl(self.sb, "doctor")
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"fix: ", r.stdout)
+
+    def test_an_immutable_store_is_named_with_its_fix(self):
+        # `chattr +i` (or a backup tool's lock): nothing can be recorded, and
+        # a restart does not mend it, so the fix is the attribute's.
+        self.sb.write("~/.cursor/mcp.json", '{"mcpServers": {"a": {}}}')
+        self.daemon.start()
+        self.wait_snapshot("~/.cursor/mcp.json", '{"mcpServers": {"a": {}}}')
+        store = str(self.sb.store_file)
+        r = subprocess.run(["chattr", "+i", store], capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("no chattr +i here: " + r.stderr.decode().strip())
+        self.addCleanup(subprocess.run, ["chattr", "-i", store])
+        checks, out = self.doctor(1)
+        self.assertEqual(checks["store"]["level"], "problem")
+        self.assertIn("immutable", checks["store"]["message"])
+        self.assertIn("no change can be recorded", checks["store"]["message"])
+        self.assertEqual(checks["store"]["fix"],
+                         f"sudo chattr -i {store}, then restart mcpbkd")
+        subprocess.run(["chattr", "-i", store], check=True)
+        checks, out = self.doctor(0)
+        self.assertEqual(checks["store"]["level"], "ok")
 
 
 if __name__ == "__main__":
