@@ -279,7 +279,7 @@ public:
     schedule_prune();
     spdlog::info("mcpbkd {} started (pid {}, instance {}): watching {} files "
                  "with {}, store {}, socket {}",
-                 MCPBK_VERSION, ::getpid(), m_instance_id, m_targets.size(),
+                 MCPBK_VERSION, ::getpid(), m_instance_id, m_targets->size(),
                  m_watcher->backend(), m_store.file().string(),
                  m_paths.socket.string());
     notify_systemd(m_env, "READY=1\nMAINPID=" + std::to_string(::getpid()));
@@ -297,7 +297,7 @@ public:
     json watched = json::array();
     std::vector<std::string> warnings(m_warnings.begin(), m_warnings.end());
     const std::set<fs::path> unreported = m_watcher->unreported();
-    for (const auto &t : m_targets) {
+    for (const auto &t : *m_targets) {
       const auto it = m_exists.find(t.path);
       const bool exists = it != m_exists.end() && it->second;
       std::string state = exists ? "watching" : "waiting for file";
@@ -388,7 +388,7 @@ public:
   }
 
   const std::vector<WatchTarget> &watched_targets() override {
-    return m_targets;
+    return *m_targets;
   }
 
   std::set<fs::path> unreported() override { return m_watcher->unreported(); }
@@ -538,7 +538,7 @@ private:
                               on_discover();
                             }}));
     std::vector<fs::path> paths;
-    for (const auto &t : m_targets) {
+    for (const auto &t : *m_targets) {
       paths.push_back(t.path);
     }
     m_watcher->set_paths(paths);
@@ -565,22 +565,26 @@ private:
     input.claude_projects = m_claude_projects;
     Resolution next = resolve_watch(input);
     std::set<fs::path> before;
-    for (const auto &t : m_targets) {
+    for (const auto &t : *m_targets) {
       before.insert(t.path);
     }
-    std::vector<WatchTarget> previous = std::move(m_targets);
-    m_targets = std::move(next.targets);
+    // Requests being answered beside the loop keep the list they were
+    // given.
+    const std::shared_ptr<const std::vector<WatchTarget>> previous =
+        std::move(m_targets);
+    m_targets = std::make_shared<const std::vector<WatchTarget>>(
+        std::move(next.targets));
     m_target_index.clear();
-    m_target_index.reserve(m_targets.size());
-    for (std::size_t i = 0; i < m_targets.size(); ++i) {
-      m_target_index.emplace(m_targets[i].path.native(), i);
+    m_target_index.reserve(m_targets->size());
+    for (std::size_t i = 0; i < m_targets->size(); ++i) {
+      m_target_index.emplace((*m_targets)[i].path.native(), i);
     }
     m_context.targets = m_targets;
     std::set<fs::path> now;
-    for (const auto &t : m_targets) {
+    for (const auto &t : *m_targets) {
       now.insert(t.path);
     }
-    for (const auto &t : previous) {
+    for (const auto &t : *previous) {
       // A file that went with its directory (a project renamed or removed)
       // is no longer resolved; its deletion is still an event, as when it
       // is deleted alone. One that is still there was only let go (a host
@@ -593,7 +597,7 @@ private:
       }
     }
     std::vector<fs::path> paths;
-    for (const auto &t : m_targets) {
+    for (const auto &t : *m_targets) {
       paths.push_back(t.path);
       if (!before.count(t.path)) {
         remove_stale_temp_files(t.path);
@@ -687,7 +691,7 @@ private:
       for (const auto &project : m_claude_projects) {
         m_claude_project_set.insert(project.native());
       }
-      if (!m_targets.empty()) {
+      if (!m_targets->empty()) {
         refresh_targets(SnapshotTrigger::initial);
       }
     }
@@ -698,7 +702,7 @@ private:
   // the first start take minutes).
   const WatchTarget *find_target(const fs::path &path) const {
     const auto it = m_target_index.find(path.native());
-    return it == m_target_index.end() ? nullptr : &m_targets[it->second];
+    return it == m_target_index.end() ? nullptr : &(*m_targets)[it->second];
   }
 
   void on_change(const fs::path &path) {
@@ -722,7 +726,7 @@ private:
   void rescan_all() {
     refresh_claude_projects();
     refresh_targets(SnapshotTrigger::initial);
-    for (const auto &t : m_targets) {
+    for (const auto &t : *m_targets) {
       remove_stale_temp_files(t.path);
       queue_scan(t.path, SnapshotTrigger::change);
     }
@@ -1259,7 +1263,8 @@ private:
   asio::steady_timer m_health_timer;
   asio::steady_timer m_idle_timer;
   asio::signal_set m_signals;
-  std::vector<WatchTarget> m_targets;
+  std::shared_ptr<const std::vector<WatchTarget>> m_targets =
+      std::make_shared<const std::vector<WatchTarget>>();
   // m_targets' positions by path (find_target()).
   std::unordered_map<std::string, std::size_t> m_target_index;
   std::vector<DiscoveryDir> m_discovery; // sorted

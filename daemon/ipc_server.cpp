@@ -316,9 +316,6 @@ private:
     job.config = m_context.config;
     job.env = m_context.env;
     job.targets = m_context.targets;
-    if (job.targets.empty() && m_context.daemon != nullptr) {
-      job.targets = m_context.daemon->watched_targets();
-    }
     // Called once, on the reader's thread: everything it holds moves to
     // the loop, so that the session is never destroyed on that thread.
     job.done = [self = shared_from_this(), &io = server.io,

@@ -49,7 +49,9 @@ public:
     nlohmann::json request;
     Config config;
     Env env;
-    std::vector<WatchTarget> targets;
+    // Shared, not copied: with thousands of projects a copy per request
+    // cost milliseconds.
+    std::shared_ptr<const std::vector<WatchTarget>> targets;
     // An op that can take long (ops::Reads::slow: diff, verify).
     bool long_op = false;
     // Called on the lane's thread with the reply line, or std::nullopt when

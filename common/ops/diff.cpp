@@ -23,7 +23,7 @@ json op_diff(Context &context, const json &raw_args) {
   const bool show_secrets = args.flag("show_secrets");
   args.finish();
 
-  const std::vector<WatchTarget> targets = known_targets(context);
+  const std::vector<WatchTarget> &targets = known_targets(context);
   const SnapshotRecord from = require_snapshot(context, id);
   const std::string from_bytes = value_or_throw(context.store.content(from));
   const WatchTarget from_target = target_for(from.host, from.path, targets);

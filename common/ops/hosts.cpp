@@ -18,7 +18,7 @@ json op_hosts(Context &context, const json &raw_args) {
   Args args(raw_args);
   args.finish();
 
-  const std::vector<WatchTarget> targets = known_targets(context);
+  const std::vector<WatchTarget> &targets = known_targets(context);
   // Looked up by path: a ~/.claude.json of 5 000 projects has 15 000
   // files, and a scan of them per file held the daemon up for seconds.
   std::unordered_set<std::string> watched;

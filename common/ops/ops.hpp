@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <memory>
 #include <set>
 #include <span>
 #include <string>
@@ -89,8 +90,9 @@ struct Context {
   const Env &env;
   Os os = current_os();
   DaemonServices *daemon = nullptr; // null in the client's offline mode
-  // Resolved watch targets (the daemon's, or resolved by the client).
-  std::vector<WatchTarget> targets;
+  // Resolved watch targets (the daemon's, shared with the requests its
+  // reader threads answer, or resolved by the client). Null: not yet.
+  std::shared_ptr<const std::vector<WatchTarget>> targets;
   // Long ops (export, import) report (done, total) here when set: the
   // client's direct mode draws a progress bar with it.
   std::function<void(std::uint64_t, std::uint64_t)> progress;

@@ -20,7 +20,7 @@ json op_snapshot(Context &context, const json &raw_args) {
   const auto host = args.string("host");
   check_host(args, "host", host);
   const auto note = args.string("note");
-  const std::vector<WatchTarget> known = known_targets(context);
+  const std::vector<WatchTarget> &known = known_targets(context);
 
   struct Wanted {
     WatchTarget target;

@@ -179,8 +179,8 @@ void Args::finish() {
 }
 
 const std::vector<WatchTarget> &known_targets(Context &context) {
-  if (!context.targets.empty()) {
-    return context.targets;
+  if (context.targets) {
+    return *context.targets;
   }
   if (context.daemon != nullptr) {
     return context.daemon->watched_targets();
@@ -193,8 +193,9 @@ const std::vector<WatchTarget> &known_targets(Context &context) {
   if (auto bytes = read_file(claude, context.config.store.max_file_bytes)) {
     input.claude_projects = claude_projects_from(*bytes);
   }
-  context.targets = resolve_targets(input);
-  return context.targets;
+  context.targets =
+      std::make_shared<const std::vector<WatchTarget>>(resolve_targets(input));
+  return *context.targets;
 }
 
 std::optional<fs::path> client_path(Context &context, Args &args,
