@@ -329,9 +329,7 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
     input.config = &config;
     input.env = env;
     input.os = os;
-    if (auto bytes = read_file(claude_code_config_path(env), 64u << 20)) {
-      input.claude_projects = claude_projects_from(*bytes);
-    }
+    input.claude_projects = claude_projects_of(env, 64u << 20);
     std::map<std::string, int> found;
     std::size_t total = 0;
     for (const auto &t : resolve_targets(input)) {

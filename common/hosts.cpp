@@ -828,6 +828,40 @@ fs::path claude_code_config_path(const Env &env) {
   return env.home() / ".claude.json";
 }
 
+std::vector<fs::path> claude_code_config_paths(const Env &env) {
+  std::vector<fs::path> paths{claude_code_config_path(env)};
+  const fs::path home = env.home() / ".claude.json";
+  if (paths.front().lexically_normal() != home.lexically_normal()) {
+    paths.push_back(home);
+  }
+  return paths;
+}
+
+std::optional<fs::path> project_root_of(std::string_view host,
+                                        const fs::path &file) {
+  const fs::path normal = file.lexically_normal();
+  if (const HostDef *def = find_host(host)) {
+    for (const ProjectRule &rule : def->project_files) {
+      // The file's last components are the rule's, and something is left.
+      fs::path root = normal;
+      bool match = true;
+      const fs::path relative(rule.relative_path);
+      std::vector<fs::path> parts(relative.begin(), relative.end());
+      for (auto part = parts.rbegin(); part != parts.rend(); ++part) {
+        if (root.filename() != *part || !root.has_parent_path()) {
+          match = false;
+          break;
+        }
+        root = root.parent_path();
+      }
+      if (match && root.has_relative_path()) {
+        return root;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 WatchTarget custom_target(std::string host, fs::path path) {
   WatchTarget target;
   target.host = std::move(host);
@@ -872,6 +906,12 @@ std::string restore_locations_of(const WatchTarget &target) {
 }
 
 namespace {
+
+// Whether `path` is strictly inside `dir` (both lexically normal).
+bool inside(const fs::path &path, const fs::path &dir) {
+  auto [d, p] = std::mismatch(dir.begin(), dir.end(), path.begin(), path.end());
+  return d == dir.end() && p != path.end();
+}
 
 // Where a project file whose directory is missing would appear: the deepest
 // existing directory on its way under the root, and the name to look for.
@@ -956,7 +996,31 @@ std::vector<WatchTarget> resolve(const ResolveInput &input,
        configured_project_roots(input.config, env, discovery)) {
     roots.push_back(std::move(root));
   }
+  fs::path home = input.env.home().lexically_normal();
+  if (!home.has_filename()) {
+    home = home.parent_path(); // "/home/u/" ends in an empty element
+  }
   for (const fs::path &root : roots) {
+    if (!dir_exists(root)) {
+      // A project not there yet (cloned again, or a ~/.claude.json brought
+      // from another machine): its first missing directory is looked for
+      // from the nearest existing one, and its files are resolved once it
+      // appears. Only under the home directory: a temporary directory a
+      // project once was in would have /tmp watched, waking the daemon
+      // for every file made there.
+      if (discovery && home.has_relative_path() && inside(root, home)) {
+        fs::path missing = root;
+        while (missing.has_relative_path() &&
+               !dir_exists(missing.parent_path())) {
+          missing = missing.parent_path();
+        }
+        if (missing.has_relative_path()) {
+          discovery->push_back({missing.parent_path(),
+                                glob_escape(missing.filename().string())});
+        }
+      }
+      continue;
+    }
     for (const EnabledHost &host : hosts) {
       for (const ProjectRule &rule : host.def->project_files) {
         fs::path path = (root / rule.relative_path).lexically_normal();

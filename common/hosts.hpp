@@ -5,6 +5,7 @@
 #include <common/types.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -140,5 +141,18 @@ std::vector<std::string> unset_variables_in(const Config &config,
 // The Claude Code config file for env: $CLAUDE_CONFIG_DIR/.claude.json when
 // that variable is set, else ~/.claude.json.
 std::filesystem::path claude_code_config_path(const Env &env);
+
+// Every Claude Code config file whose projects count: with CLAUDE_CONFIG_DIR
+// set, which of $CLAUDE_CONFIG_DIR/.claude.json and ~/.claude.json Claude
+// Code uses depends on its version (shared/hosts.md §3.2), so both are
+// watched and the projects of both are protected. The first is
+// claude_code_config_path().
+std::vector<std::filesystem::path> claude_code_config_paths(const Env &env);
+
+// The project directory a file of `host` is a project file of (one of the
+// host's ProjectRule paths under it, such as <root>/.cursor/mcp.json), or
+// nothing.
+std::optional<std::filesystem::path>
+project_root_of(std::string_view host, const std::filesystem::path &file);
 
 } // namespace mcpbk

@@ -1,5 +1,7 @@
 #include <common/mcp.hpp>
 
+#include <common/fs.hpp>
+#include <common/hosts.hpp>
 #include <common/json_reader.hpp>
 #include <common/mcp_splice.hpp>
 
@@ -2047,6 +2049,21 @@ claude_projects_from(std::string_view claude_json) {
   auto doc = parse_json_for_locations(claude_json, Format::json,
                                       "projects.*.\x01", JsonReader::fast);
   return doc ? project_keys(*doc) : std::vector<std::filesystem::path>();
+}
+
+std::vector<std::filesystem::path> claude_projects_of(const Env &env,
+                                                      std::uint64_t max_bytes) {
+  std::vector<std::filesystem::path> projects;
+  for (const auto &file : claude_code_config_paths(env)) {
+    if (auto bytes = read_file(file, max_bytes)) {
+      auto more = claude_projects_from(*bytes);
+      projects.insert(projects.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
+    }
+  }
+  std::sort(projects.begin(), projects.end());
+  projects.erase(std::unique(projects.begin(), projects.end()), projects.end());
+  return projects;
 }
 
 McpView extract_mcp_and_projects(std::string_view claude_json,

@@ -42,6 +42,13 @@ struct McpView {
 std::vector<std::filesystem::path>
 claude_projects_from(std::string_view claude_json);
 
+class Env;
+
+// The projects of every Claude Code config file (claude_code_config_paths(),
+// common/hosts.hpp), each read up to max_bytes: sorted, without repeats.
+std::vector<std::filesystem::path> claude_projects_of(const Env &env,
+                                                      std::uint64_t max_bytes);
+
 // Whether the bytes given to extract_mcp() are followed by
 // PaddedBytes::k_padding readable bytes (read_file_padded(), common/fs.hpp):
 // the fast JSON reader then parses them where they are instead of copying

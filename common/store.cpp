@@ -822,6 +822,21 @@ Result<std::vector<std::string>> Store::paths() {
   return first_column_texts(*stmt);
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> Store::good_files() {
+  TRY_ASSIGN(auto stmt,
+             cached("SELECT DISTINCT host, path FROM snapshots WHERE parsed = "
+                    "1 AND servers <> '[]' ORDER BY host, path"));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (;;) {
+    TRY_ASSIGN(const bool row, stmt->step());
+    if (!row) {
+      break;
+    }
+    out.emplace_back(stmt->column_text(0), stmt->column_text(1));
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> Store::good_paths(std::string_view host) {
   TRY_ASSIGN(auto stmt,
              cached("SELECT DISTINCT path FROM snapshots WHERE host = ?1 AND "

@@ -68,6 +68,12 @@ constexpr auto k_idle_trim = 5s;
 // At a stop, how long the reader threads get to end once interrupted
 // (SPEC §5: a stop takes at most 2 s).
 constexpr auto k_reader_stop_wait = 1s;
+
+// Whether `path` is `dir` or inside it (both lexically normal).
+bool path_is_under(const fs::path &path, const fs::path &dir) {
+  auto [d, p] = std::mismatch(dir.begin(), dir.end(), path.begin(), path.end());
+  return d == dir.end();
+}
 // The wall clock set this far ahead of where it stood when the daemon
 // started pauses retention's age rule (see check_clock()). NTP corrects a
 // running clock by far less; a suspend moves both clocks alike.
@@ -646,13 +652,8 @@ private:
   }
 
   void refresh_claude_projects() {
-    const fs::path file = claude_code_config_path(m_env);
-    auto bytes = read_file(file, m_config.store.max_file_bytes);
-    std::vector<fs::path> projects;
-    if (bytes) {
-      projects = claude_projects_from(*bytes);
-    }
-    set_claude_projects(std::move(projects));
+    set_claude_projects(
+        claude_projects_of(m_env, m_config.store.max_file_bytes));
   }
 
   void set_claude_projects(std::vector<fs::path> projects) {
@@ -669,13 +670,22 @@ private:
     projects.insert(projects.end(), m_claude_projects.begin(),
                     m_claude_projects.end());
     if (!m_project_roots_from_store) {
+      // Any project file with a good snapshot (.mcp.json, .cursor/mcp.json,
+      // ...) makes its directory a project. The home directory is none,
+      // though ~/.cursor/mcp.json has the shape of one, nor is the user
+      // config directory (~/.config/opencode/opencode.json).
       m_project_roots_from_store.emplace();
-      const fs::path claude = claude_code_config_path(m_env);
-      if (auto paths = m_store.good_paths("claude-code")) {
-        for (const auto &path : *paths) {
-          const fs::path file(path);
-          if (file != claude && file.filename() == ".mcp.json") {
-            m_project_roots_from_store->push_back(file.parent_path());
+      const fs::path home = m_env.home().lexically_normal();
+      const fs::path config_home = (home / ".config").lexically_normal();
+      const fs::path xdg =
+          fs::path(m_env.get("XDG_CONFIG_HOME").value_or(config_home.string()))
+              .lexically_normal();
+      if (auto files = m_store.good_files()) {
+        for (const auto &[host, path] : *files) {
+          const auto root = project_root_of(host, path);
+          if (root && *root != home && !path_is_under(*root, config_home) &&
+              !path_is_under(*root, xdg)) {
+            m_project_roots_from_store->push_back(*root);
           }
         }
       }
@@ -855,7 +865,7 @@ private:
       return;
     }
     const WatchTarget target = *found;
-    const bool claude_json = path == claude_code_config_path(m_env);
+    const bool claude_json = m_claude_json_files.contains(path.native());
     CaptureRequest request;
     request.trigger = trigger;
     request.claude_projects = claude_json;
@@ -1273,6 +1283,14 @@ private:
   // read from the store once.
   std::optional<std::vector<fs::path>> m_project_roots_from_store;
   std::unordered_set<std::string> m_claude_project_set; // the same, to look up
+  // The Claude Code config files whose projects count (claude_projects_of).
+  const std::unordered_set<std::string> m_claude_json_files = [this] {
+    std::unordered_set<std::string> files;
+    for (const auto &file : claude_code_config_paths(m_env)) {
+      files.insert(file.lexically_normal().native());
+    }
+    return files;
+  }();
   std::map<fs::path, bool> m_exists;
   // Watched files passed over (unreadable, too large, not a regular file)
   // until a capture no longer skips them: why (for status), and the kind

@@ -189,10 +189,8 @@ const std::vector<WatchTarget> &known_targets(Context &context) {
   input.config = &context.config;
   input.env = context.env;
   input.os = context.os;
-  const auto claude = claude_code_config_path(context.env);
-  if (auto bytes = read_file(claude, context.config.store.max_file_bytes)) {
-    input.claude_projects = claude_projects_from(*bytes);
-  }
+  input.claude_projects =
+      claude_projects_of(context.env, context.config.store.max_file_bytes);
   context.targets =
       std::make_shared<const std::vector<WatchTarget>>(resolve_targets(input));
   return *context.targets;

@@ -431,6 +431,65 @@ class WatchingTest(DaemonTestCase):
         self.sb.write("~/pa/.mcp.json", servers_json("d"))
         self.wait_snapshot("~/pa/.mcp.json", servers_json("d"))
 
+    def test_any_project_file_keeps_its_project_known_after_a_restart(self):
+        # A project with only .cursor/mcp.json: once ~/.claude.json forgot
+        # it, a restart knew it only by a .mcp.json, and its saves were lost.
+        project = self.sb.path("~/pb")
+        os.makedirs(project)
+        self.sb.write(CLAUDE, json.dumps(
+            {"projects": {project: {"history": []}}}))
+        self.sb.write("~/pb/.cursor/mcp.json", servers_json("c"))
+        self.daemon.start()
+        self.wait_snapshot("~/pb/.cursor/mcp.json", servers_json("c"))
+        self.sb.write(CLAUDE, '{"numStartups": 4}\n')  # no MCP change
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        self.sb.write("~/pb/.cursor/mcp.json", '{"mcpServers": {}}')
+        self.wait_snapshot("~/pb/.cursor/mcp.json", '{"mcpServers": {}}')
+        # The user-level ~/.cursor/mcp.json has a project file's shape, but
+        # the home directory is not made a project of.
+        hosts = request(self.sb.socket, "hosts")["result"]["hosts"]
+        paths = {f["path"] for h in hosts for f in h["files"]}
+        self.assertNotIn(self.sb.path("~/.mcp.json"), paths)
+
+    def test_a_listed_project_whose_directory_appears_later(self):
+        # A project ~/.claude.json lists but that is not there (cloned again
+        # after a restart, a file brought from another machine): its files
+        # are protected from the moment it appears, not the next rescan.
+        later = self.sb.path("~/work/later")
+        self.sb.write(CLAUDE, json.dumps(
+            {"projects": {later: {"mcpServers": {}}}}))
+        self.daemon.start()
+        self.wait_snapshot(CLAUDE, json.dumps(
+            {"projects": {later: {"mcpServers": {}}}}))
+        self.marker(1)  # the start's own second resolve is over
+        os.makedirs(later)
+        self.sb.write("~/work/later/.mcp.json", servers_json("l"))
+        self.wait_snapshot("~/work/later/.mcp.json", servers_json("l"))
+        self.sb.write("~/work/later/.cursor/mcp.json", servers_json("c"))
+        self.wait_snapshot("~/work/later/.cursor/mcp.json",
+                           servers_json("c"))
+
+    def test_with_claude_config_dir_both_files_projects_are_protected(self):
+        # Which .claude.json Claude Code uses with CLAUDE_CONFIG_DIR set
+        # depends on its version: both are watched, so the projects of both
+        # must be (those of ~/.claude.json were not).
+        project = self.sb.path("~/proj")
+        os.makedirs(project)
+        os.makedirs(self.sb.path("~/.claude-profile"))
+        self.sb.write(CLAUDE, json.dumps(
+            {"projects": {project: {"mcpServers": {}}}}))
+        self.sb.env["CLAUDE_CONFIG_DIR"] = self.sb.path("~/.claude-profile")
+        self.daemon.start()
+        self.sb.write("~/proj/.mcp.json", servers_json("team"))
+        self.wait_snapshot("~/proj/.mcp.json", servers_json("team"))
+        other = self.sb.path("~/proj2")
+        os.makedirs(other)
+        self.sb.write("~/.claude-profile/.claude.json", json.dumps(
+            {"projects": {other: {"mcpServers": {}}}}))
+        self.sb.write("~/proj2/.mcp.json", servers_json("two"))
+        self.wait_snapshot("~/proj2/.mcp.json", servers_json("two"))
+
     def test_large_claude_json_churn_and_project_servers(self):
         # A multi-megabyte ~/.claude.json with hundreds of projects: churn
         # outside the MCP maps makes no snapshot; a new project-local server

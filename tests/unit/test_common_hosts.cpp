@@ -151,6 +151,29 @@ TEST_CASE("claude_code_config_path") {
   CHECK(claude_code_config_path(
             Env::from_map({{"HOME", "/h"}, {"CLAUDE_CONFIG_DIR", "/c"}})) ==
         fs::path("/c/.claude.json"));
+  // Both files count with CLAUDE_CONFIG_DIR set; the one meant first.
+  CHECK(claude_code_config_paths(Env::from_map({{"HOME", "/h"}})) ==
+        std::vector<fs::path>{"/h/.claude.json"});
+  CHECK(claude_code_config_paths(
+            Env::from_map({{"HOME", "/h"}, {"CLAUDE_CONFIG_DIR", "/c"}})) ==
+        std::vector<fs::path>{"/c/.claude.json", "/h/.claude.json"});
+  CHECK(claude_code_config_paths(
+            Env::from_map({{"HOME", "/h"}, {"CLAUDE_CONFIG_DIR", "/h/"}})) ==
+        std::vector<fs::path>{"/h/.claude.json"});
+}
+
+TEST_CASE("project_root_of") {
+  CHECK(project_root_of("claude-code", "/w/p/.mcp.json") == fs::path("/w/p"));
+  CHECK(project_root_of("cursor", "/w/p/.cursor/mcp.json") == fs::path("/w/p"));
+  CHECK(project_root_of("cursor", "/w/p/./.cursor/../.cursor/mcp.json") ==
+        fs::path("/w/p"));
+  // Another host's project file, or no project file at all.
+  CHECK(project_root_of("vscode", "/w/p/.cursor/mcp.json") == std::nullopt);
+  CHECK(project_root_of("cursor", "/w/p/cursor/mcp.json") == std::nullopt);
+  CHECK(project_root_of("cursor", "/w/p/.cursor/mcp.jsonc") == std::nullopt);
+  CHECK(project_root_of("nope", "/w/p/.mcp.json") == std::nullopt);
+  // Nothing is left for a root.
+  CHECK(project_root_of("cursor", "/.cursor/mcp.json") == std::nullopt);
 }
 
 namespace {
