@@ -13,7 +13,9 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <fcntl.h>
 #include <memory>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -99,9 +101,31 @@ private:
 class BundleReader {
 public:
   static Result<BundleReader> open(const fs::path &file) {
-    std::FILE *f = std::fopen(file.c_str(), "rbe");
-    if (!f) {
+    // Without blocking: opening a FIFO waits for a writer, and the daemon
+    // answers imports on its one thread (everything stopped).
+    const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
       return fail_errno("cannot open " + file.string(), errno);
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+      ::close(fd);
+      return fail(ErrorCode::bad_request,
+                  file.string() + " is not a regular file (" +
+                      (S_ISDIR(info.st_mode)    ? "a directory"
+                       : S_ISFIFO(info.st_mode) ? "a FIFO"
+                       : S_ISSOCK(info.st_mode) ? "a socket"
+                                                : "a device") +
+                      "); a bundle is read from a file mcpbkctl export wrote");
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    std::FILE *f = flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0
+                       ? nullptr
+                       : ::fdopen(fd, "rb");
+    if (!f) {
+      const int err = errno;
+      ::close(fd);
+      return fail_errno("cannot open " + file.string(), err);
     }
     return BundleReader(f, file);
   }

@@ -24,6 +24,11 @@ json op_export(Context &context, const json &raw_args) {
   const auto output = output_text
                           ? client_path(context, args, "output", *output_text)
                           : std::nullopt;
+  if (output) {
+    if (const auto why = in_state_dir(context, *output)) {
+      args.error("output", *why);
+    }
+  }
   ExportOptions options;
   options.filter.host = args.string("host");
   check_host(args, "host", options.filter.host);

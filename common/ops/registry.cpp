@@ -3,6 +3,7 @@
 #include <common/ops/support.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 #include <utility>
@@ -102,6 +103,15 @@ json dispatch(Context &context, const json &request) {
             nullptr, ErrorCode::bad_request, "id must be a JSON scalar",
             {{"id", std::string("expected a scalar, got ") + it->type_name()}});
       }
+      if (it->is_number_float() &&
+          std::abs(it->get<double>()) >= 9007199254740992.0) {
+        // An integer past 64 bits arrives as the nearest double, and would
+        // be echoed as another number than the client's.
+        return error_reply(nullptr, ErrorCode::bad_request,
+                           "id is too large to be echoed exactly",
+                           {{"id", "expected an integer within 64 bits, a "
+                                   "smaller number or a string"}});
+      }
       id = *it;
     }
     const auto v = request.find("v");
@@ -194,6 +204,12 @@ std::variant<json, std::string> parse_request_line(std::string_view line) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
       return dump(
           error_reply(nullptr, ErrorCode::bad_request, "empty request line"));
+    }
+    if (const auto nul = line.find('\0'); nul != std::string_view::npos) {
+      // The JSON reader stops there and would answer the part before it.
+      return dump(error_reply(nullptr, ErrorCode::bad_request,
+                              "malformed JSON: a NUL byte at offset " +
+                                  std::to_string(nul)));
     }
     try {
       // Copying and walking a value is recursive: refuse deep nesting while

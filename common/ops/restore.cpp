@@ -145,6 +145,10 @@ json op_restore(Context &context, const json &raw_args) {
   const std::filesystem::path dest =
       to ? *to : std::filesystem::path(source.path);
   WatchTarget target = target_for(source.host, dest.string(), known);
+  if (const auto why = in_state_dir(context, dest)) {
+    throw OpError(ErrorCode::bad_request, *why,
+                  {{field_name(to ? "to" : "id"), *why}});
+  }
   if (!to && source.trigger == SnapshotTrigger::imported) {
     // A snapshot imported from another machine's home without --map-home
     // keeps that home's path: restoring it there would make a home that

@@ -5,6 +5,7 @@
 #include <common/process.hpp>
 
 #include <algorithm>
+#include <sys/stat.h>
 
 namespace mcpbk::ops {
 
@@ -22,18 +23,19 @@ const json *Args::find(std::string_view name) {
     return nullptr;
   }
   const auto it = m_args.find(name);
-  if (it == m_args.end() || it->is_null()) {
+  if (it == m_args.end()) {
+    return nullptr;
+  }
+  if (it->is_null()) {
+    // Not taken as absent: {"dry_run": null} did a real restore.
+    error(name, "must not be null (leave it out for its default)");
     return nullptr;
   }
   return &*it;
 }
 
 bool Args::has(std::string_view name) const {
-  if (!m_args.is_object()) {
-    return false;
-  }
-  const auto it = m_args.find(name);
-  return it != m_args.end() && !it->is_null();
+  return m_args.is_object() && m_args.contains(name);
 }
 
 void Args::error(std::string_view name, std::string message) {
@@ -137,6 +139,13 @@ std::optional<Micros> Args::time(std::string_view name) {
   if (value == nullptr) {
     return std::nullopt;
   }
+  if (value->is_number_unsigned() &&
+      value->get<std::uint64_t>() >
+          static_cast<std::uint64_t>(
+              std::numeric_limits<std::int64_t>::max())) {
+    error(name, "out of range"); // it wrapped to a time long past
+    return std::nullopt;
+  }
   if (value->is_number_integer()) {
     return value->get<std::int64_t>();
   }
@@ -199,6 +208,12 @@ const std::vector<WatchTarget> &known_targets(Context &context) {
 std::optional<fs::path> client_path(Context &context, Args &args,
                                     std::string_view field,
                                     const std::string &text) {
+  if (text.find('\0') != std::string::npos) {
+    // The system would take the path as ending there: another file than
+    // the one named (and a snapshot filed under a path no export keeps).
+    args.error(field, "must not contain a NUL byte");
+    return std::nullopt;
+  }
   const fs::path expanded = expand_home(text, context.env);
   if (!expanded.is_absolute()) {
     args.error(field,
@@ -206,6 +221,29 @@ std::optional<fs::path> client_path(Context &context, Args &args,
     return std::nullopt;
   }
   return normalize_path(expanded);
+}
+
+std::optional<std::string> in_state_dir(Context &context,
+                                        const fs::path &path) {
+  const fs::path dir = context.store.file().parent_path();
+  struct stat state {};
+  if (::stat(dir.c_str(), &state) != 0) {
+    return std::nullopt;
+  }
+  // The directory the name is in, and the one a link there leads to.
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(path, ec);
+  for (const fs::path &parent :
+       {path.parent_path(), ec ? path.parent_path() : real.parent_path()}) {
+    struct stat info {};
+    if (::stat(parent.c_str(), &info) == 0 && info.st_dev == state.st_dev &&
+        info.st_ino == state.st_ino) {
+      return path.string() + " is in mcpbk's state directory (" + dir.string() +
+             "), beside its store: writing there could replace the history "
+             "or the daemon's lock; choose another place";
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<fs::path> watched_path(Context &context, Args &args,

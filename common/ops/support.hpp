@@ -61,7 +61,8 @@ public:
   std::optional<std::vector<std::string>> strings(std::string_view name);
   // A time: ISO 8601 text or integer microseconds since the epoch.
   std::optional<Micros> time(std::string_view name);
-  // Whether the request has the argument (and it is not null).
+  // Whether the request has the argument (null included, which each of the
+  // getters above refuses).
   bool has(std::string_view name) const;
 
   // Records an error of one argument.
@@ -92,6 +93,12 @@ const std::vector<WatchTarget> &known_targets(Context &context);
 std::optional<std::filesystem::path> client_path(Context &context, Args &args,
                                                  std::string_view field,
                                                  const std::string &text);
+
+// Why a file must not be written at `path`: it is in the store's directory
+// (an export or restore there replaced store.db, or the lock file, and the
+// daemon went on with an empty history). Nothing when it may be.
+std::optional<std::string> in_state_dir(Context &context,
+                                        const std::filesystem::path &path);
 
 // A client path that names a watched file (list, snapshot, export and
 // restore --last-good filter by it): as client_path(), and when the path is

@@ -1950,6 +1950,13 @@ class ProtocolTest(DaemonTestCase):
                           "bad_request", "args")
         self.expect_error(b'{"v":1,"id":{"a":1},"op":"status"}\n',
                           "bad_request", "id")
+        # The JSON reader stopped at a NUL byte and answered what came
+        # before it.
+        self.expect_error(b'{"v":1,"id":5,"op":"status"}\x00garbage\n',
+                          "bad_request")
+        # An id past 64 bits would come back as another number.
+        self.expect_error(b'{"v":1,"id":123456789012345678901234567890,'
+                          b'"op":"status"}\n', "bad_request", "id")
 
     def test_wrong_argument_types(self):
         cases = [
@@ -1967,6 +1974,17 @@ class ProtocolTest(DaemonTestCase):
             ("snapshot", {"paths": "~/.cursor/mcp.json"}, "args.paths"),
             ("snapshot", {"paths": [1]}, "args.paths[0]"),
             ("events", {"after_id": -1}, "args.after_id"),
+            # null is not "absent": {"dry_run": null} did a real restore.
+            ("restore", {"id": 1, "dry_run": None}, "args.dry_run"),
+            ("prune", {"dry_run": None}, "args.dry_run"),
+            ("list", {"limit": None}, "args.limit"),
+            # 2^63 wrapped to a time long past: every snapshot.
+            ("list", {"since": 1 << 63}, "args.since"),
+            # A NUL byte ends the path for the system: another file.
+            ("snapshot", {"paths": [self.sb.path(CURSOR) + "\0/etc/passwd"],
+                          "host": "cursor"}, "args.paths[0]"),
+            ("export", {"output": self.sb.path("~/a\0b")}, "args.output"),
+            ("import", {"file": self.sb.path("~/a\0b")}, "args.file"),
         ]
         for op, args, field in cases:
             req = {"v": 1, "id": 1, "op": op, "args": args}
@@ -1976,6 +1994,41 @@ class ProtocolTest(DaemonTestCase):
         req = {"v": 1, "id": 1, "op": "show", "args": {"id": 424242}}
         self.expect_error(json.dumps(req).encode() + b"\n", "not_found",
                           "args.id")
+
+    def test_import_of_a_fifo_is_refused_without_blocking(self):
+        # Opening a FIFO waits for a writer: the daemon's one thread hung,
+        # and with it every client and every capture.
+        fifo = self.sb.path("~/bundle.fifo")
+        os.mkfifo(fifo)
+        for dry_run in (True, False):
+            req = {"v": 1, "id": 1, "op": "import",
+                   "args": {"file": fifo, "dry_run": dry_run}}
+            reply = self.expect_error(json.dumps(req).encode() + b"\n",
+                                      "bad_request")
+            self.assertIn("is not a regular file (a FIFO)",
+                          reply["error"]["message"])
+
+    def test_nothing_is_written_into_the_state_directory(self):
+        # An export or a restore over store.db (or the lock) replaced the
+        # daemon's history with an empty store, and said it worked.
+        self.sb.write(CURSOR, servers_json("a"))
+        snap = self.wait_snapshot(CURSOR, servers_json("a"))
+        state = os.path.dirname(self.sb.store_file)
+        link = self.sb.path("~/state-link")
+        os.symlink(state, link)
+        before = [s["id"] for s in self.snapshots()]
+        for target in (self.sb.store_file, state + "/mcpbkd.lock",
+                       state + "/new-file", link + "/store.db"):
+            r = run_ctl(self.sb, "export", "-o", target)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(b"state directory", r.stderr)
+            r = run_ctl(self.sb, "restore", str(snap["id"]), "--to", target,
+                        "--yes")
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(b"state directory", r.stderr)
+        self.assertFalse(os.path.exists(state + "/new-file"))
+        self.assertEqual([s["id"] for s in self.snapshots()], before)
+        self.bystander_ok()
 
     def test_non_utf8_request(self):
         self.expect_error(b'{"v":1,"id":1,"op":"list\xff\xfe"}\n',
