@@ -786,6 +786,11 @@ private:
   }
 
   void arm_idle_trim() {
+    if (m_stopping) {
+      // A reply finished after the stop began (a read answered beside the
+      // loop) armed it again, and run() waited the 5 s out.
+      return;
+    }
     m_idle_timer.expires_after(k_idle_trim);
     m_idle_timer.async_wait([this](const boost::system::error_code &ec) {
       if (ec || m_stopping) {

@@ -485,6 +485,25 @@ class LongReadTest(DaemonTestCase):
         # Everything recorded is there.
         self.assertEqual(len(self.snapshots("big.json")), 2)
 
+    def test_sigterm_with_quick_reads_in_flight_stops_within_2_s(self):
+        # A read answered beside the loop that ended after the stop began
+        # armed the 5 s idle timer again, and the daemon waited it out.
+        self.sb.write("big.json", big_doc(2))
+        self.daemon.start()
+        self.wait_snapshot("big.json", big_doc(2))
+        conns = [connect(self.sb.socket, timeout=10) for _ in range(3)]
+        try:
+            for i, c in enumerate(conns):
+                op = ("verify", "list", "events")[i]
+                c.sendall(json.dumps({"v": 1, "id": i, "op": op}).encode()
+                          + b"\n")
+            start = time.monotonic()
+            self.assertEqual(self.daemon.stop(signal.SIGTERM), 0)
+            self.assertLess(time.monotonic() - start, 2.0)
+        finally:
+            for c in conns:
+                c.close()
+
 
 if __name__ == "__main__":
     unittest.main()
