@@ -645,13 +645,13 @@ Store::latest_for_path(std::string_view path) {
 
 Result<std::optional<SnapshotRecord>>
 Store::latest_brief_for_path(std::string_view path) {
-  // Before every capture, so without newest_first()'s compound query and
-  // its sorter unless the path has an import (an empty index on most
-  // stores): the newest is then the row with the highest id.
+  // Before every capture: what was last seen on this machine, which a new
+  // version is compared with. An imported snapshot was never this file
+  // here (another machine's history, often dated later): a change rated
+  // against it was "critical +local -fs -github" on a new machine.
   TRY_ASSIGN(auto stmt,
-             cached("SELECT id, sha256, mcp_sha256, size, mode, EXISTS "
-                    "(SELECT 1 FROM snapshots WHERE path = ?1 AND trigger = "
-                    "'import') FROM snapshots WHERE path = ?1 ORDER BY id "
+             cached("SELECT id, sha256, mcp_sha256, size, mode FROM snapshots "
+                    "WHERE path = ?1 AND trigger <> 'import' ORDER BY id "
                     "DESC LIMIT 1"));
   stmt->bind(1, path);
   const auto brief = [path](sql::Statement &found) {
@@ -668,29 +668,29 @@ Store::latest_brief_for_path(std::string_view path) {
   if (!row) {
     return std::optional<SnapshotRecord>{};
   }
-  if (stmt->column_int64(5) == 0) {
-    return brief(*stmt);
-  }
-  TRY_ASSIGN(auto mixed, cached(newest_first("id, sha256, mcp_sha256, size, "
-                                             "mode",
-                                             " AND path = ?1", " LIMIT 1",
-                                             Imports::of_one_path)));
-  mixed->bind(1, path);
-  TRY_ASSIGN(const bool found, mixed->step());
-  return brief(found ? *mixed : *stmt);
+  return brief(*stmt);
 }
 
 Result<std::optional<SnapshotRecord>>
 Store::latest_good(const std::optional<std::string> &host,
                    const std::optional<std::string> &path) {
-  TRY_ASSIGN(auto stmt,
-             cached(newest_first(k_snapshot_columns,
-                                 " AND parsed = 1 AND servers <> '[]' AND "
-                                 "(?1 IS NULL OR host = ?1) AND (?2 IS NULL "
-                                 "OR path = ?2)",
-                                 " LIMIT 1", Imports::any)));
-  stmt->bind(1, host).bind(2, path);
-  return one(*stmt);
+  // One whose secrets a redacted bundle replaced would put placeholders
+  // into the host's file: the newest with its own values first.
+  for (const char *redacted : {" AND redacted = 0", ""}) {
+    TRY_ASSIGN(auto stmt,
+               cached(newest_first(k_snapshot_columns,
+                                   " AND parsed = 1 AND servers <> '[]' AND "
+                                   "(?1 IS NULL OR host = ?1) AND (?2 IS NULL "
+                                   "OR path = ?2)" +
+                                       std::string(redacted),
+                                   " LIMIT 1", Imports::any)));
+    stmt->bind(1, host).bind(2, path);
+    TRY_ASSIGN(auto found, one(*stmt));
+    if (found) {
+      return found;
+    }
+  }
+  return std::optional<SnapshotRecord>{};
 }
 
 std::string Store::filter_terms(const ListFilter &f) {

@@ -196,8 +196,10 @@ public:
   Result<std::optional<SnapshotRecord>> get(std::int64_t id);
   // The path's newest snapshot, the first list() shows for it.
   Result<std::optional<SnapshotRecord>> latest_for_path(std::string_view path);
-  // The same with only what a capture compares against (id, sha256, size,
-  // mcp_digest set; no server list to decode): cheaper on every change.
+  // The path's newest snapshot taken on this machine (imports left out:
+  // another machine's history was never this file here), with only what a
+  // capture compares against (id, sha256, size, mcp_digest, mode set; no
+  // server list to decode): cheaper on every change.
   Result<std::optional<SnapshotRecord>>
   latest_brief_for_path(std::string_view path);
   // The newest snapshot that parsed and has servers, for a path or a host.

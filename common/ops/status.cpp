@@ -37,7 +37,9 @@ json deleted_file_info(Store &store, const std::string &path) {
     return nullptr; // back already (a restore), before the daemon read it
   }
   const auto latest = value_or_throw(store.latest_for_path(path));
-  if (!latest) {
+  if (!latest || latest->trigger == SnapshotTrigger::imported) {
+    // Another machine's history of a file that is not here: nothing was
+    // deleted (the daemon records no deletion of it either).
     return nullptr;
   }
   json info = {{"deleted", true}, {"latest_id", latest->id}};

@@ -129,6 +129,42 @@ class BundleTest(unittest.TestCase):
             "list", "--limit", "1", "--json").stdout)["snapshots"][0][
                 "sha256"] == sha256(config(11)), 10, "B's next version")
 
+    def test_a_new_machine_rates_its_changes_against_its_own_history(self):
+        # A's history imported onto B, where the file is not there yet: it
+        # is not "deleted" (it never was here). Then B's own file, and a
+        # change to it, are rated against B's versions, not A's newer ones
+        # (B's first version was "critical +local -github -n", and a
+        # change to it "high" with A's servers in its summary).
+        self.a.ctl("export", "-o", self.bundle)
+        self.b.daemon.start()
+        self.b.ctl("import", self.bundle, "--map-home")
+        status = json.loads(self.b.ctl("status", "--json").stdout)
+        cursor = [w for w in status["watched"]
+                  if w["path"] == self.b.sb.path(CURSOR)]
+        self.assertEqual(len(cursor), 1, status["watched"])
+        self.assertFalse(cursor[0].get("deleted", False), cursor)
+        local = json.dumps({"mcpServers": {"local": {"command": "l"}}})
+        path = self.b.sb.write(CURSOR, local)
+        wait_for(lambda: any(s["sha256"] == sha256(local)
+                             for s in self.b.store.snapshots(path)), 10,
+                 "B's own first version")
+        both = json.dumps({"mcpServers": {"local": {"command": "l"},
+                                          "b2": {"command": "b"}}})
+        self.b.sb.write(CURSOR, both)
+        wait_for(lambda: any(s["sha256"] == sha256(both)
+                             for s in self.b.store.snapshots(path)), 10,
+                 "B's change")
+        listed = json.loads(self.b.ctl("list", "--path", CURSOR, "--json")
+                            .stdout)["snapshots"]
+        mine = [s for s in listed if s["trigger"] != "import"]
+        self.assertEqual([s["summary"] for s in mine],
+                         ["+b2", "initial: 1 server"])
+        self.assertNotIn(mine[0]["risk"], ("high", "critical"))
+        events = json.loads(self.b.ctl("events", "--json").stdout)["events"]
+        self.assertFalse([e for e in events if e["kind"] == "risky_change"
+                          and e["details"]["risk"] in ("high", "critical")],
+                         events)
+
     def test_paths_under_another_home_are_pointed_out(self):
         # B's home is not A's: without --map-home the snapshots keep A's
         # paths, which are not B's files; the import says so, and how to

@@ -682,14 +682,35 @@ TEST_CASE("Store::list shows imported snapshots by time among the others") {
   REQUIRE(latest);
   REQUIRE(latest->has_value());
   CHECK((*latest)->id == i2);
+  // What a capture compares with is the newest recorded here: another
+  // machine's versions were never this file here.
   auto brief = store.latest_brief_for_path("/a");
   REQUIRE(brief);
   REQUIRE(brief->has_value());
-  CHECK((*brief)->id == i2);
+  CHECK((*brief)->id == a2);
+  CHECK(store.latest_brief_for_path("/nowhere").value() == std::nullopt);
   auto good = store.latest_good(std::nullopt, std::string("/a"));
   REQUIRE(good);
   REQUIRE(good->has_value());
   CHECK((*good)->id == i1); // a1, newer and good, was deleted
+  {
+    // A good one from a redacted bundle, newer still, holds placeholders
+    // for its secrets: the newest with its own values is the good one.
+    auto s = snap("/a", now);
+    s.trigger = SnapshotTrigger::imported;
+    s.redacted = true;
+    REQUIRE(store.add_snapshot(s, "r1"));
+    good = store.latest_good(std::nullopt, std::string("/a"));
+    CHECK((*good)->id == i1);
+    auto only_redacted = snap("/r", now);
+    only_redacted.redacted = true;
+    const auto r = store.add_snapshot(only_redacted, "r2");
+    REQUIRE(r);
+    good = store.latest_good(std::nullopt, std::string("/r"));
+    REQUIRE(good);
+    REQUIRE(good->has_value());
+    CHECK((*good)->id == r->id); // none other: still the good one
+  }
   // A snapshot recorded now goes first, though its time is before i2's.
   const auto a3 = add("/a", now + day, false, true, "a3");
   CHECK(ids(store.list({})).front() == a3);
