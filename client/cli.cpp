@@ -32,6 +32,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -49,6 +50,17 @@ struct Exit {
 
 void print_error(const std::string &message) {
   std::cerr << "mcpbkctl: " << printable_message(message) << '\n';
+}
+
+// How a daemon that serves this state directory but listens elsewhere is
+// reached: the socket it listens on, when /proc says.
+std::string elsewhere_hint(const std::string &pid) {
+  if (const auto socket = listening_socket_of(std::atoi(pid.c_str()))) {
+    return "it listens at " + socket->string() + ": `mcpbkctl --socket " +
+           socket->string() + "` reaches it";
+  }
+  return "it listens at another socket (its XDG_RUNTIME_DIR or ipc.socket "
+         "is not this shell's): give that path with --socket";
 }
 
 std::string dump_pretty(const json &value) {
@@ -327,13 +339,22 @@ public:
       // it is not down. The store is read (or written) beside it, as with
       // any client that works on it directly.
       m_elsewhere_stopped = process_stopped(std::atoi(m_elsewhere->c_str()));
+      struct stat at {};
+      const bool squatted =
+          ::lstat(m_paths.socket.c_str(), &at) == 0 && !S_ISSOCK(at.st_mode);
       const std::string said =
-          m_elsewhere_stopped
-              ? stopped_daemon_message(*m_elsewhere)
+          m_elsewhere_stopped ? stopped_daemon_message(*m_elsewhere)
+          : squatted
+              ? "mcpbkd (pid " + *m_elsewhere + ") serves " +
+                    m_paths.state_dir.string() + ", but " + where +
+                    " is not a socket (" +
+                    (S_ISDIR(at.st_mode) ? "a directory" : "a file") +
+                    " is in its place); remove it and the daemon listens "
+                    "there again"
               : "mcpbkd (pid " + *m_elsewhere + ") serves " +
                     m_paths.state_dir.string() + " but does not answer at " +
-                    where + " (" + connection.error().message +
-                    "); its --socket reaches it";
+                    where + " (" + connection.error().message + "); " +
+                    elsewhere_hint(*m_elsewhere);
       if (reach == Reach::daemon) {
         die(k_exit_unreachable,
             said + "; `" + std::string(command) + "` needs it");
@@ -801,8 +822,7 @@ int cmd_status(Runtime &rt) {
     std::cout << style.paint("mcpbkd (pid " + *rt.daemon_elsewhere() +
                                  ") runs but does not answer here",
                              Colour::red)
-              << ": its --socket reaches it (its XDG_RUNTIME_DIR may not be "
-                 "this shell's)\n";
+              << ": " << elsewhere_hint(*rt.daemon_elsewhere()) << '\n';
   } else if (rt.offline()) {
     std::cout << style.paint("mcpbkd is not running", Colour::red)
               << ": nothing is being protected\n";

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
+#include <set>
+#include <sstream>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -65,6 +67,46 @@ bool process_stopped(int pid) {
   }
   const char state = stat[close + 2];
   return state == 'T' || state == 't';
+}
+
+std::optional<std::filesystem::path> listening_socket_of(int pid) {
+  if (pid <= 0) {
+    return std::nullopt;
+  }
+  // The process's sockets by inode...
+  std::set<std::string> inodes;
+  std::error_code ec;
+  const std::filesystem::path fds = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto &entry : std::filesystem::directory_iterator(fds, ec)) {
+    std::error_code link_ec;
+    const std::string target =
+        std::filesystem::read_symlink(entry.path(), link_ec).string();
+    if (!link_ec && target.starts_with("socket:[") && target.ends_with("]")) {
+      inodes.insert(target.substr(8, target.size() - 9));
+    }
+  }
+  if (inodes.empty()) {
+    return std::nullopt;
+  }
+  // ...and among Unix sockets, a listening one of them with a path:
+  // "Num RefCount Protocol Flags Type St Inode Path", Flags with
+  // __SO_ACCEPTCON (00010000).
+  std::ifstream in("/proc/net/unix");
+  std::string line;
+  std::getline(in, line); // the header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, protocol, flags, type, state, inode, path;
+    if (!(fields >> num >> refs >> protocol >> flags >> type >> state >>
+          inode) ||
+        !std::getline(fields >> std::ws, path)) {
+      continue; // no path: an unnamed or abstract socket
+    }
+    if (flags == "00010000" && path.starts_with("/") && inodes.count(inode)) {
+      return std::filesystem::path(path);
+    }
+  }
+  return std::nullopt;
 }
 
 Connection::Connection(int fd) : m_fd(fd), m_peer_pid(peer_pid_of(fd)) {}

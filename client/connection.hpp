@@ -63,6 +63,11 @@ private:
 // answer until it is let go on (`kill -CONT`). Linux; elsewhere false.
 bool process_stopped(int pid);
 
+// The path of the Unix socket a process listens on (the first found), from
+// /proc: where a daemon started with another XDG_RUNTIME_DIR (sudo, cron,
+// ssh) is reached. Linux, a process of the same user; elsewhere nothing.
+std::optional<std::filesystem::path> listening_socket_of(int pid);
+
 // "mcpbkd (pid N) is stopped and cannot answer; `kill -CONT N` ...".
 std::string stopped_daemon_message(const std::string &pid);
 

@@ -1836,6 +1836,20 @@ class OfflineTest(ClientTestCase):
         with open(self.cursor) as f:
             self.assertEqual(f.read(), self.v2)
 
+    def test_a_file_in_place_of_the_socket_is_named(self):
+        # "does not answer at ... (Connection refused); its --socket reaches
+        # it" named the very socket that failed.
+        junk = os.path.join(self.sb.root, "junk")
+        with open(junk, "w") as f:
+            f.write("x")
+        os.rename(junk, self.sb.socket)
+        r = run_ctl(self.sb, "status")
+        self.assertIn(b" is not a socket (a file is in its place); remove it "
+                      b"and the daemon listens there again", r.stderr)
+        os.unlink(self.sb.socket)
+        wait_for(lambda: run_ctl(self.sb, "status").returncode == 0, 15,
+                 "the daemon to listen again")
+
     def test_a_daemon_listening_elsewhere_is_not_down(self):
         # sudo, cron or ssh without a login session: another XDG_RUNTIME_DIR,
         # so another socket, but the same state directory. The client said
@@ -1849,8 +1863,12 @@ class OfflineTest(ClientTestCase):
             b" but does not answer at " + other.encode()
         r = run_ctl(self.sb, "status", extra_env=env)
         self.assertEqual(r.returncode, 3, r.stderr)
+        # Where it does listen, from /proc ("its --socket reaches it" said
+        # nothing of where that is).
+        sock = self.sb.socket.encode()
         self.assertIn(b"mcpbkd (pid " + pid + b") runs but does not answer "
-                      b"here: its --socket reaches it", r.stdout)
+                      b"here: it listens at " + sock + b": `mcpbkctl "
+                      b"--socket " + sock + b"` reaches it", r.stdout)
         self.assertNotIn(b"not running", r.stdout)
         # The store is read (and written) beside it, as offline clients do,
         # and the note says which daemon that is.
@@ -1859,8 +1877,8 @@ class OfflineTest(ClientTestCase):
             r = run_ctl(self.sb, *cmd, extra_env=env)
             self.assertEqual(r.returncode, 0, (cmd, r.stderr))
             self.assertIn(said, r.stderr)
-            self.assertIn(b"its --socket reaches it; " + verb +
-                          b" the store directly", r.stderr)
+            self.assertIn(b"`mcpbkctl --socket " + sock + b"` reaches it; " +
+                          verb + b" the store directly", r.stderr)
         self.assertTrue(ctl_json(self, "show", self.id1)["snapshot"]["pinned"])
         # What needs the daemon says where it is.
         r = run_ctl(self.sb, "events", "--follow", extra_env=env)
