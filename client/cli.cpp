@@ -32,6 +32,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -1646,16 +1647,87 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
     die(k_exit_usage, "import: give the bundle's file name; a bundle is not "
                       "read from standard input");
   }
-  json args = {{"file", rt.client_path(o.file)},
-               {"on_conflict", o.on_conflict}};
   // A bundle that cannot be read makes no store (a mistyped name on a new
   // machine left an empty one behind).
-  if (const int fd = ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC); fd < 0) {
+  struct stat info {};
+  if (::stat(o.file.c_str(), &info) != 0) {
     die(k_exit_failed,
         "cannot open " + printable(o.file) + ": " + std::strerror(errno));
-  } else {
-    ::close(fd);
   }
+  if (S_ISDIR(info.st_mode)) {
+    die(k_exit_failed, printable(o.file) + " is a directory; give the "
+                                           "bundle's file");
+  }
+  std::string file = rt.client_path(o.file);
+  bool ours = false; // a name of one of this process's descriptors
+  if (file.starts_with("/dev/") || file.starts_with("/proc/")) {
+    // /dev/stdin, /dev/fd/N, /proc/self/fd/N: the daemon would open its
+    // own. The file they lead to is given instead, when it has a name.
+    std::error_code ec;
+    const fs::path real = fs::canonical(file, ec);
+    struct stat real_info {};
+    ours = real.string().starts_with("/proc/") ||
+           real.string().starts_with("/dev/fd/");
+    if (!ec && S_ISREG(info.st_mode) && ::stat(real.c_str(), &real_info) == 0 &&
+        real_info.st_ino == info.st_ino && real_info.st_dev == info.st_dev) {
+      file = real.string();
+      ours = false;
+    } else if (S_ISREG(info.st_mode)) {
+      ours = true; // deleted, or not reachable by name: read here
+    }
+  }
+  if (!S_ISREG(info.st_mode) || ours) {
+    // A pipe (`... | mcpbkctl import /dev/stdin`, `<(...)`) or a FIFO can
+    // be read once, and only by this process (/dev/stdin in the daemon is
+    // its own): it is read here into memory, which the reader opens
+    // through /proc. The daemon's blocking open of a FIFO stopped it.
+#ifdef __linux__
+    const int in = ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
+    const int copy = ::memfd_create("mcpbk-import", MFD_CLOEXEC);
+    if (in < 0 || copy < 0) {
+      die(k_exit_failed,
+          "cannot read " + printable(o.file) + ": " + std::strerror(errno));
+    }
+    std::array<char, 1 << 16> buffer{};
+    for (;;) {
+      const ssize_t n = ::read(in, buffer.data(), buffer.size());
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        die(k_exit_failed,
+            "cannot read " + printable(o.file) + ": " + std::strerror(errno));
+      }
+      if (n == 0) {
+        break;
+      }
+      std::size_t put = 0;
+      while (put < static_cast<std::size_t>(n)) {
+        const ssize_t w = ::write(copy, buffer.data() + put,
+                                  static_cast<std::size_t>(n) - put);
+        if (w < 0 && errno == EINTR) {
+          continue;
+        }
+        if (w <= 0) {
+          break;
+        }
+        put += static_cast<std::size_t>(w);
+      }
+      if (put != static_cast<std::size_t>(n)) {
+        die(k_exit_failed, "cannot keep the bundle read from " +
+                               printable(o.file) + ": " + std::strerror(errno));
+      }
+    }
+    ::close(in);
+    file = "/proc/" + std::to_string(::getpid()) + "/fd/" +
+           std::to_string(copy); // closed at exit
+#else
+    die(k_exit_failed, printable(o.file) +
+                           " is not a regular file; save the bundle to a "
+                           "file and import that");
+#endif
+  }
+  json args = {{"file", file}, {"on_conflict", o.on_conflict}};
   if (o.dry_run) {
     args["dry_run"] = true;
   }
@@ -1680,6 +1752,15 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
     if (r.value("redacted", false)) {
       std::cout << "note: this bundle was redacted; its secret values are "
                    "placeholders\n";
+    }
+    if (const auto conflicts = r.value("conflicts", 0ULL); conflicts > 0) {
+      // Not "already here": what they hold was not imported.
+      std::cout << "note: " << counted(conflicts, "skipped snapshot")
+                << (conflicts == 1 ? " differs" : " differ")
+                << " from the one already at its path and time, and "
+                << (conflicts == 1 ? "was" : "were")
+                << " left out; --on-conflict rename keeps "
+                << (conflicts == 1 ? "it" : "them") << " beside it\n";
     }
     if (const auto outside = r.value("outside_home", 0ULL); outside > 0) {
       // Their paths name the other machine's home: not this machine's

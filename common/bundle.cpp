@@ -248,7 +248,8 @@ struct BundleSnapshot {
 };
 
 // Checks every field of a snapshot line; the error names the line and field.
-Result<BundleSnapshot> parse_snapshot(const json &j, std::uint64_t line_no) {
+Result<BundleSnapshot> parse_snapshot(const json &j, std::uint64_t line_no,
+                                      std::uint64_t max_content) {
   const std::string where = "line " + std::to_string(line_no) + ": ";
   auto bad = [&](const std::string &field, const std::string &what) {
     return fail(ErrorCode::bad_request, where + field + ": " + what);
@@ -294,6 +295,15 @@ Result<BundleSnapshot> parse_snapshot(const json &j, std::uint64_t line_no) {
   }
   TRY_ASSIGN(out.sha256, str("sha256"));
   TRY_ASSIGN(const auto size, integer("size"));
+  if (max_content != 0 && size > 0 &&
+      static_cast<std::uint64_t>(size) > max_content) {
+    // Said before its content is decoded: a bundle of a few KB can hold
+    // 64 MiB of zeros, which took the daemon to 600 MB.
+    return bad("size", "a content of " + std::to_string(size) +
+                           " bytes is over store.max_file_bytes (" +
+                           std::to_string(max_content) +
+                           "), which no snapshot taken here could be");
+  }
   TRY_ASSIGN(const auto mode, integer("mode"));
   if (mode < 0 || mode > 07777) {
     return bad("mode", "expected a file mode");
@@ -387,7 +397,8 @@ Result<BundleHeader> parse_header(const std::optional<std::string> &line,
 // snapshot when given.
 Result<BundleHeader>
 read_bundle(const fs::path &file,
-            const std::function<Result<void>(BundleSnapshot &)> &visit) {
+            const std::function<Result<void>(BundleSnapshot &)> &visit,
+            std::uint64_t max_content) {
   TRY_ASSIGN(auto reader, BundleReader::open(file));
   TRY_ASSIGN(auto first, reader.next());
   TRY_ASSIGN(auto header, parse_header(first, file));
@@ -434,7 +445,7 @@ read_bundle(const fs::path &file,
                       ": unknown record type \"" + type + "\"");
     }
     hash.update(*line + "\n");
-    auto snap = parse_snapshot(j, line_no);
+    auto snap = parse_snapshot(j, line_no, max_content);
     if (!snap) {
       return fail(snap.error().code,
                   file.string() + ": " + snap.error().message);
@@ -583,7 +594,8 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
                                    const Env &env) {
   ImportResult result;
   // Pass 1: check everything; nothing is written.
-  TRY_ASSIGN(result.header, read_bundle(file, nullptr));
+  TRY_ASSIGN(result.header,
+             read_bundle(file, nullptr, options.max_content_bytes));
   const std::string home = env.home().string();
   const std::string source_home = result.header.source_home;
   const auto under_source_home = [&](const std::string &path) {
@@ -607,101 +619,108 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
   TRY_ASSIGN(auto tx, store.transaction());
   std::uint64_t done = 0;
   const std::uint64_t total = result.header.snapshots;
-  TRY(read_bundle(file, [&](BundleSnapshot &b) -> Result<void> {
-    NewSnapshot &s = b.snapshot;
-    // Kept under another machine's home, they are not the history of this
-    // machine's files: a restore writes where that home was.
-    const bool elsewhere =
-        !mapped && source_home != home && under_source_home(s.path);
-    s.path = map_path(s.path);
-    TRY_ASSIGN(auto existing, store.find_at(s.path, s.taken_at));
-    bool renamed = false;
-    if (existing) {
-      if (existing->sha256 == b.sha256) {
-        ++result.skipped;
-        return {};
-      }
-      switch (options.on_conflict) {
-      case OnConflict::skip:
-        ++result.skipped;
-        return {};
-      case OnConflict::fail:
-        return fail(ErrorCode::conflict,
-                    "a different snapshot of " + s.path + " taken at " +
-                        format_iso8601(s.taken_at) +
-                        " is already in the store (or earlier in this "
-                        "bundle); nothing was imported (use --on-conflict "
-                        "skip or rename)");
-      case OnConflict::rename: {
-        // The machine's name, as the bundle says it, becomes part of a
-        // file name: only letters, digits, '.', '_' and '-' of it (a '/'
-        // would make it a path, "/../../.bashrc" one outside the file's
-        // directory).
-        std::string machine;
-        for (const char c : result.header.source_machine) {
-          const bool plain = std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-                             c == '.' || c == '_' || c == '-';
-          machine += plain ? c : '_';
-        }
-        // Short enough for the file system's 255-byte names, with room for
-        // a number when two names come out the same.
-        constexpr std::size_t k_max_name = 255;
-        const std::size_t base = fs::path(s.path).filename().string().size();
-        const std::size_t room =
-            base + 6 + 4 < k_max_name ? k_max_name - base - 6 - 4 : 1;
-        machine.resize(
-            std::min(machine.size(), std::min<std::size_t>(64, room)));
-        const std::string original = s.path;
-        bool placed = false;
-        for (int n = 1; n <= 100 && !placed; ++n) {
-          s.path = original + ".from-" +
-                   (machine.empty() ? "unknown" : machine) +
-                   (n == 1 ? "" : "-" + std::to_string(n));
-          TRY_ASSIGN(auto again, store.find_at(s.path, s.taken_at));
-          if (again && again->sha256 == b.sha256) {
-            ++result.skipped; // imported so before
+  TRY(read_bundle(
+      file,
+      [&](BundleSnapshot &b) -> Result<void> {
+        NewSnapshot &s = b.snapshot;
+        // Kept under another machine's home, they are not the history of this
+        // machine's files: a restore writes where that home was.
+        const bool elsewhere =
+            !mapped && source_home != home && under_source_home(s.path);
+        s.path = map_path(s.path);
+        TRY_ASSIGN(auto existing, store.find_at(s.path, s.taken_at));
+        bool renamed = false;
+        if (existing) {
+          if (existing->sha256 == b.sha256) {
+            ++result.skipped;
             return {};
           }
-          placed = !again;
+          switch (options.on_conflict) {
+          case OnConflict::skip:
+            ++result.skipped;
+            ++result.conflicts;
+            return {};
+          case OnConflict::fail:
+            return fail(ErrorCode::conflict,
+                        "a different snapshot of " + s.path + " taken at " +
+                            format_iso8601(s.taken_at) +
+                            " is already in the store (or earlier in this "
+                            "bundle); nothing was imported (use --on-conflict "
+                            "skip or rename)");
+          case OnConflict::rename: {
+            // The machine's name, as the bundle says it, becomes part of a
+            // file name: only letters, digits, '.', '_' and '-' of it (a '/'
+            // would make it a path, "/../../.bashrc" one outside the file's
+            // directory).
+            std::string machine;
+            for (const char c : result.header.source_machine) {
+              const bool plain =
+                  std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                  c == '.' || c == '_' || c == '-';
+              machine += plain ? c : '_';
+            }
+            // Short enough for the file system's 255-byte names, with room for
+            // a number when two names come out the same.
+            constexpr std::size_t k_max_name = 255;
+            const std::size_t base =
+                fs::path(s.path).filename().string().size();
+            const std::size_t room =
+                base + 6 + 4 < k_max_name ? k_max_name - base - 6 - 4 : 1;
+            machine.resize(
+                std::min(machine.size(), std::min<std::size_t>(64, room)));
+            const std::string original = s.path;
+            bool placed = false;
+            for (int n = 1; n <= 100 && !placed; ++n) {
+              s.path = original + ".from-" +
+                       (machine.empty() ? "unknown" : machine) +
+                       (n == 1 ? "" : "-" + std::to_string(n));
+              TRY_ASSIGN(auto again, store.find_at(s.path, s.taken_at));
+              if (again && again->sha256 == b.sha256) {
+                ++result.skipped; // imported so before
+                return {};
+              }
+              placed = !again;
+            }
+            if (!placed) {
+              return fail(ErrorCode::conflict, "no free name for the copy of " +
+                                                   original + " taken at " +
+                                                   format_iso8601(s.taken_at) +
+                                                   "; nothing was imported");
+            }
+            renamed = true;
+            break;
+          }
+          }
         }
-        if (!placed) {
-          return fail(ErrorCode::conflict, "no free name for the copy of " +
-                                               original + " taken at " +
-                                               format_iso8601(s.taken_at) +
-                                               "; nothing was imported");
+        // What the content holds is read from it, not taken from the record:
+        // a bundle saying "parsed" of bytes that do not parse would make them
+        // a good copy for restore --last-good.
+        const WatchTarget target = target_for(s.host, s.path, {});
+        const McpView view =
+            extract_mcp(b.content, target.format, locations_of(target));
+        s.parsed = view.parsed;
+        s.servers = view.server_names();
+        s.mcp_digest = mcp_digest_of(view);
+        s.redacted = s.redacted || result.header.redacted;
+        auto previous = previous_sha.find(s.path);
+        if (previous == previous_sha.end()) {
+          TRY_ASSIGN(auto latest, store.latest_brief_for_path(s.path));
+          previous =
+              previous_sha
+                  .emplace(s.path, latest ? latest->sha256 : std::string())
+                  .first;
         }
-        renamed = true;
-        break;
-      }
-      }
-    }
-    // What the content holds is read from it, not taken from the record:
-    // a bundle saying "parsed" of bytes that do not parse would make them
-    // a good copy for restore --last-good.
-    const WatchTarget target = target_for(s.host, s.path, {});
-    const McpView view =
-        extract_mcp(b.content, target.format, locations_of(target));
-    s.parsed = view.parsed;
-    s.servers = view.server_names();
-    s.mcp_digest = mcp_digest_of(view);
-    s.redacted = s.redacted || result.header.redacted;
-    auto previous = previous_sha.find(s.path);
-    if (previous == previous_sha.end()) {
-      TRY_ASSIGN(auto latest, store.latest_brief_for_path(s.path));
-      previous =
-          previous_sha.emplace(s.path, latest ? latest->sha256 : std::string())
-              .first;
-    }
-    const std::string sha = sha256_hex(b.content);
-    TRY(store.add_snapshot(s, b.content, sha, previous->second));
-    previous->second = sha;
-    ++(renamed ? result.renamed : result.created);
-    result.outside_home += elsewhere ? 1 : 0;
-    if (options.progress) {
-      options.progress(++done, total);
-    }
-    return {};
-  }));
+        const std::string sha = sha256_hex(b.content);
+        TRY(store.add_snapshot(s, b.content, sha, previous->second));
+        previous->second = sha;
+        ++(renamed ? result.renamed : result.created);
+        result.outside_home += elsewhere ? 1 : 0;
+        if (options.progress) {
+          options.progress(++done, total);
+        }
+        return {};
+      },
+      options.max_content_bytes));
   if (options.dry_run == ImportOptions::DryRun::no) {
     TRY(tx.commit());
   }

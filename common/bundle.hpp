@@ -69,6 +69,9 @@ struct ImportOptions {
   enum class DryRun { no, yes } dry_run = DryRun::no;
   // Rewrite the source machine's home prefix to this machine's.
   enum class MapHome { no, yes } map_home = MapHome::no;
+  // A content over this many bytes (store.max_file_bytes) refuses the
+  // bundle; 0: no bound.
+  std::uint64_t max_content_bytes = 0;
   Progress progress;
 };
 
@@ -76,6 +79,9 @@ struct ImportResult {
   BundleHeader header;
   std::uint64_t created = 0;
   std::uint64_t skipped = 0;
+  // Of those skipped, how many differ from the snapshot already at their
+  // path and time (on_conflict skip): their content was not imported.
+  std::uint64_t conflicts = 0;
   std::uint64_t renamed = 0;
   // Of those created or renamed, how many keep a path under the source
   // machine's home, which is not this one's (imported without map_home).

@@ -28,6 +28,19 @@ json op_export(Context &context, const json &raw_args) {
     if (const auto why = in_state_dir(context, *output)) {
       args.error("output", *why);
     }
+    // A bundle written over a watched file replaces that host's config.
+    std::error_code ec;
+    const auto real = std::filesystem::weakly_canonical(*output, ec);
+    for (const auto &t : known_targets(context)) {
+      std::error_code ec_known;
+      if (t.path == *output ||
+          (!ec && std::filesystem::weakly_canonical(t.path, ec_known) == real &&
+           !ec_known)) {
+        args.error("output", output->string() + " is a watched " + t.host +
+                                 " config; the bundle would replace it");
+        break;
+      }
+    }
   }
   ExportOptions options;
   options.filter.host = args.string("host");
@@ -44,6 +57,17 @@ json op_export(Context &context, const json &raw_args) {
   options.progress = context.progress;
   args.finish();
 
+  {
+    // A filter that matches nothing (a mistyped --path) wrote an empty
+    // bundle over the file named, which may have been the only backup.
+    ListFilter any = options.filter;
+    any.limit = 1;
+    if (value_or_throw(context.store.list(any)).empty()) {
+      throw OpError(ErrorCode::not_found,
+                    "no snapshots match; nothing was written to " +
+                        output->string());
+    }
+  }
   const auto result = value_or_throw(
       export_bundle(context.store, *output, options, context.env));
   json left_out = json::array();
@@ -64,6 +88,7 @@ json import_result_json(const ImportResult &result, const std::string &file,
   return {{"file", file},
           {"created", result.created},
           {"skipped", result.skipped},
+          {"conflicts", result.conflicts},
           {"renamed", result.renamed},
           {"outside_home", result.outside_home},
           {"dry_run", dry_run},
@@ -97,6 +122,7 @@ json op_import(Context &context, const json &raw_args) {
       dry_run ? ImportOptions::DryRun::yes : ImportOptions::DryRun::no;
   options.map_home = args.flag("map_home") ? ImportOptions::MapHome::yes
                                            : ImportOptions::MapHome::no;
+  options.max_content_bytes = context.config.store.max_file_bytes;
   options.progress = context.progress;
   args.finish();
 
@@ -113,7 +139,14 @@ json op_import(Context &context, const json &raw_args) {
              (result.header.source_machine.empty()
                   ? std::string("an unnamed machine")
                   : result.header.source_machine) +
-             ", " + std::to_string(result.skipped) + " already here)",
+             ", " + std::to_string(result.skipped - result.conflicts) +
+             " already here" +
+             (result.conflicts > 0
+                  ? ", " + std::to_string(result.conflicts) +
+                        " left out: another snapshot is at their path and "
+                        "time"
+                  : "") +
+             ")",
          reply.dump(), 0});
     if (event) {
       publish_events(context, {*event});

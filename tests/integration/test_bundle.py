@@ -498,6 +498,81 @@ class BundleTest(unittest.TestCase):
         res = json.loads(r.stdout)
         self.assertEqual((res["created"], res["skipped"]), (1, 3))
 
+    def test_conflicts_are_not_called_already_here(self):
+        # A redacted export of the same history: the same paths and times,
+        # other content. "0 created, 3 skipped" and "3 already here" said
+        # they were here; their content was not imported.
+        redacted = os.path.join(self.a.sb.root, "redacted.mcpbk")
+        self.a.ctl("export", "-o", self.bundle)
+        self.a.ctl("export", "--redact", "-o", redacted)
+        self.b.daemon.start()
+        self.b.ctl("import", self.bundle)
+        r = self.b.ctl("import", redacted, "--json")
+        res = json.loads(r.stdout)
+        self.assertEqual((res["created"], res["skipped"], res["conflicts"]),
+                         (0, 3, 3))
+        r = self.b.ctl("import", redacted)
+        self.assertIn(b"note: 3 skipped snapshots differ from the one already "
+                      b"at its path and time, and were left out; "
+                      b"--on-conflict rename keeps them beside it", r.stdout)
+
+    def test_export_writes_nothing_it_should_not(self):
+        self.a.ctl("export", "-o", self.bundle)
+        with open(self.bundle, "rb") as f:
+            kept = f.read()
+        # A filter that matches nothing (a mistyped path) wrote an empty
+        # bundle over the file, maybe the only backup.
+        for filter_args in (["--path", "~/.cursr/mcp.json"],
+                            ["--host", "zed"]):
+            r = self.a.ctl("export", *filter_args, "-o", self.bundle,
+                           code=1)
+            self.assertIn(b"no snapshots match; nothing was written",
+                          r.stderr)
+        with open(self.bundle, "rb") as f:
+            self.assertEqual(f.read(), kept)
+        # Over a watched config, or through a link to one: the host's file
+        # became zstd bytes.
+        link = self.a.sb.path("~/cursor-link.json")
+        os.symlink(self.a.sb.path(CURSOR), link)
+        for target in (self.a.sb.path(CURSOR), link):
+            r = self.a.ctl("export", "-o", target, code=1)
+            self.assertIn(b"is a watched cursor config; the bundle would "
+                          b"replace it", r.stderr)
+        with open(self.a.sb.path(CURSOR)) as f:
+            self.assertEqual(f.read(), config(2))
+
+    def test_import_from_a_pipe_or_a_fifo(self):
+        # The daemon opened /dev/stdin as its own, and blocked on a FIFO.
+        self.a.ctl("export", "-o", self.bundle)
+        self.b.daemon.start()
+        with open(self.bundle, "rb") as f:
+            r = subprocess.run([MCPBKCTL, "import", "/dev/stdin", "--json"],
+                               stdin=f, env=self.b.sb.env,
+                               capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["created"], 3)
+        fifo = os.path.join(self.b.sb.root, "bundle.fifo")
+        os.mkfifo(fifo)
+        feeder = subprocess.Popen(["sh", "-c", f"cat '{self.bundle}' > "
+                                   f"'{fifo}'"])
+        try:
+            r = self.b.ctl("import", fifo, "--json")
+            self.assertEqual(json.loads(r.stdout)["skipped"], 3)
+        finally:
+            feeder.wait(timeout=30)
+        self.b.ctl("status")  # the daemon goes on
+
+    def test_import_refuses_content_over_max_file_bytes(self):
+        # The daemon records no file over store.max_file_bytes; a bundle of
+        # a few KB holding 64 MiB took it to 600 MB.
+        self.a.ctl("export", "-o", self.bundle)
+        self.b.sb.write_config(DEFAULT_CONFIG + "store:\n"
+                               "  max_file_bytes: 100\n")
+        self.b.daemon.start()
+        r = self.b.ctl("import", self.bundle, code=1)
+        self.assertIn(b"store.max_file_bytes (100)", r.stderr)
+        self.assertEqual(self.b.store.snapshots(), [])
+
 
 if __name__ == "__main__":
     unittest.main()
