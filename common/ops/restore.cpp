@@ -234,8 +234,10 @@ json op_restore(Context &context, const json &raw_args) {
             std::to_string(source.id) + " (" + source.host + ": " +
             locations_of(source_target) + ") into " +
             shorten_home(dest, context.env.home()) + " (" + target.host + ": " +
-            locations_of(target) +
-            "): the two hosts keep their servers in different places; "
+            locations_of(target) + "): " +
+            (source.host == target.host ? std::string("the two files")
+                                        : std::string("the two hosts")) +
+            " keep their servers in different places; "
             "restore the whole snapshot to a path of its own with --to and "
             "copy them over by hand";
         throw OpError(ErrorCode::bad_request, message,
@@ -296,20 +298,31 @@ json op_restore(Context &context, const json &raw_args) {
       only_mcp ? value_or_throw(context.store.content(source))
                : value_or_throw(
                      context.store.read_blob(source.sha256, Store::Verify::no));
-  if (known_dest && known_dest->format == Format::json &&
-      source_target.format == Format::jsonc &&
-      !extract_mcp(snapshot_bytes, Format::json, "").parsed) {
-    // JSONC that uses what JSON lacks (comments, trailing commas).
-    refuse_format("jsonc with comments or trailing commas");
-  }
-
+  // JSONC that uses what JSON lacks (comments, trailing commas), into a
+  // JSON file: for --only-mcp, only where the servers moved do (below).
+  const bool jsonc_into_json = known_dest &&
+                               known_dest->format == Format::json &&
+                               source_target.format == Format::jsonc;
+  const auto strict = [](std::string_view bytes) {
+    return extract_mcp(bytes, Format::json, "").parsed;
+  };
+  // An emptied file (what a crash or a failed write leaves) has nothing
+  // to keep: as for a missing one, the snapshot is written whole (merged
+  // in, its servers lost their comments and layout).
+  const bool blank =
+      current && current->find_first_not_of(" \t\r\n") == std::string::npos;
   std::string new_bytes;
   bool rewritten_whole = false; // --only-mcp could not keep the file's text
-  const bool new_bytes_are_snapshot = !only_mcp || !current;
+  const bool new_bytes_are_snapshot = !only_mcp || !current || blank;
+  if (jsonc_into_json && new_bytes_are_snapshot && !strict(snapshot_bytes)) {
+    refuse_format("jsonc with comments or trailing commas");
+  }
   if (new_bytes_are_snapshot) {
     new_bytes = std::move(snapshot_bytes);
   } else {
-    auto replaced = replace_mcp(*current, snapshot_bytes, target.format,
+    // Read as JSONC when the snapshot is (a superset of the JSON file).
+    auto replaced = replace_mcp(*current, snapshot_bytes,
+                                jsonc_into_json ? Format::jsonc : target.format,
                                 only_mcp_locations, &rewritten_whole);
     if (!replaced) {
       throw OpError(replaced.error().code,
@@ -317,6 +330,9 @@ json op_restore(Context &context, const json &raw_args) {
                         replaced.error().message);
     }
     new_bytes = std::move(*replaced);
+    if (jsonc_into_json && !strict(new_bytes)) {
+      refuse_format("jsonc with comments or trailing commas in its servers");
+    }
   }
 
   const std::string_view old_bytes =
@@ -398,10 +414,10 @@ json op_restore(Context &context, const json &raw_args) {
               "placeholders (" +
               std::string(k_redacted) + "); put the real values back";
   }
-  if (only_mcp && !current) {
+  if (only_mcp && (!current || blank)) {
     warning += std::string(warning.empty() ? "" : "; ") + home_dest +
-               " does not exist: the whole snapshot is written, not only "
-               "its servers";
+               (blank ? " is empty" : " does not exist") +
+               ": the whole snapshot is written, not only its servers";
   }
   if (rewritten_whole) {
     warning += std::string(warning.empty() ? "" : "; ") +

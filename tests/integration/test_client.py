@@ -1608,6 +1608,60 @@ class OnlyMcpTest(DaemonTestCase):
         self.assertEqual(doc["projects"][self.sb.path("~/p")]["mcpServers"],
                          {"local": {"command": "l"}})
 
+    def test_only_mcp_over_an_emptied_file_writes_the_snapshot(self):
+        # A 0-byte file (a crash, a failed write): --only-mcp merged the
+        # servers into nothing and wrote them out again, comments and
+        # layout gone, without a word.
+        zed = "~/.config/zed/settings.json"
+        z = ('{\n  "theme": "One Dark",\n  "context_servers": {\n'
+             '    // local MCP server\n    "gh": {"command": "gh-mcp", '
+             '"args": ["a", "b"]}\n  }\n}\n')
+        self.sb.write(zed, z)
+        self.daemon.start()
+        first = self.wait_snapshot(zed, z)["id"]
+        for emptied in ("", "\n  \n"):
+            self.sb.write(zed, emptied)
+            self.wait_snapshot(zed, emptied)
+            r = run_ctl(self.sb, "restore", first, "--only-mcp", "--yes")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"{zed} is empty: the whole snapshot is written, "
+                          "not only its servers", r.stderr.decode())
+            with open(self.sb.path(zed)) as f:
+                self.assertEqual(f.read(), z)
+            self.wait_snapshot(zed, z)
+
+    def test_only_mcp_moves_strict_servers_out_of_a_commented_file(self):
+        # Gemini's settings.json is commented; its servers need not be:
+        # "restored there it would not parse" was said of a move that
+        # parses. Servers with a comment among them are still refused.
+        gemini = "~/.gemini/settings.json"
+        desktop = "~/.config/Claude/claude_desktop_config.json"
+        plain = ('{\n  // my gemini settings\n  "theme": "x",\n'
+                 '  "mcpServers": {"g": {"command": "node", "args": '
+                 '["g.js"]}}\n}\n')
+        commented = ('{\n  "mcpServers": {\n    // the one I use\n'
+                     '    "g": {"command": "node"}\n  }\n}\n')
+        d = servers_json("fs")
+        self.sb.write(desktop, d)
+        self.sb.write(gemini, plain)
+        self.daemon.start()
+        self.wait_snapshot(desktop, d)
+        first = self.wait_snapshot(gemini, plain)["id"]
+        r = run_ctl(self.sb, "restore", first, "--only-mcp", "--to",
+                    self.sb.path(desktop), "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.sb.path(desktop)) as f:
+            self.assertEqual(list(json.load(f)["mcpServers"]), ["g"])
+        self.sb.write(gemini, commented)
+        second = self.wait_snapshot(gemini, commented)["id"]
+        r = run_ctl(self.sb, "restore", second, "--only-mcp", "--to",
+                    self.sb.path(desktop), "--yes")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"jsonc with comments or trailing commas in its "
+                      b"servers", r.stderr)
+        with open(self.sb.path(desktop)) as f:
+            self.assertEqual(list(json.load(f)["mcpServers"]), ["g"])
+
     def test_vscode_inputs_come_back_with_the_servers(self):
         # A server's "${input:pat}" refers to VS Code's inputs: restoring
         # the servers alone would leave it pointing at nothing.
