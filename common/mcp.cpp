@@ -913,8 +913,34 @@ std::string mask_value(std::string_view value, MaskStyle style) {
              return std::isalnum(c) || c == '_';
            });
   };
-  // A redacted bundle's placeholder hides nothing.
-  if (value.empty() || is_reference(value) || value == k_redacted) {
+  // The name of an environment variable (Codex's bearer_token_env_var,
+  // env_http_headers): upper case words joined by '_', at least two.
+  auto is_variable_name = [](std::string_view v) {
+    if (v.empty() || !std::isupper(static_cast<unsigned char>(v[0])) ||
+        v.find('_') == std::string_view::npos || v.back() == '_') {
+      return false;
+    }
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const auto c = static_cast<unsigned char>(v[i]);
+      if (!(std::isupper(c) || std::isdigit(c) ||
+            (c == '_' && v[i - 1] != '_'))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  // "Bearer ${API_KEY}": a scheme word before a reference.
+  std::string_view referred = value;
+  if (const auto space = value.find(' ');
+      space != std::string_view::npos && space > 0 &&
+      std::all_of(value.begin(), value.begin() + space,
+                  [](unsigned char c) { return std::isalpha(c); })) {
+    referred = value.substr(space + 1);
+  }
+  // A redacted bundle's placeholder hides nothing, nor does a reference
+  // to where the value is kept.
+  if (value.empty() || is_reference(value) || is_reference(referred) ||
+      is_variable_name(value) || value == k_redacted) {
     return std::string(value);
   }
   if (style == MaskStyle::redact) {

@@ -330,6 +330,15 @@ TEST_CASE("resolve_targets") {
           "lmstudio");
     CHECK(find_target(targets,
                       home / ".cline/data/settings/cline_mcp_settings.json"));
+    // Cline and Roo Code in VS Code's forks keep their own globalStorage.
+    CHECK(find_target(targets, xdg / "Cursor/User/globalStorage/"
+                                     "saoudrizwan.claude-dev/settings/"
+                                     "cline_mcp_settings.json")
+              ->host == "cline");
+    CHECK(find_target(targets, xdg / "Windsurf/User/globalStorage/"
+                                     "rooveterinaryinc.roo-cline/settings/"
+                                     "mcp_settings.json")
+              ->host == "roo-code");
     CHECK(find_target(targets,
                       home / ".gemini/extensions/ext1/gemini-extension.json"));
     CHECK(find_target(targets, home / ".kiro/agents/a.json")->host == "kiro");

@@ -2475,6 +2475,28 @@ TEST_CASE("mask_secrets_in_json") {
 }
 
 TEST_CASE("mask_secrets_in_text") {
+  SUBCASE("names of variables and references hide nothing") {
+    // Codex keeps the names of the variables that hold the token: diff
+    // showed "••••OKEN" where show printed the name.
+    const std::string kept =
+        "bearer_token_env_var = \"FIGMA_OAUTH_TOKEN\"\n"
+        "env_http_headers = { \"X-Api-Key\" = \"FIGMA_API_KEY_VAR\" }\n"
+        "\"Authorization\": \"Bearer ${API_KEY}\",\n"
+        "\"Authorization\": \"Bearer ${input:pat}\",\n";
+    CHECK(mask_secrets_in_text(kept) == kept);
+    CHECK(mask_secrets_in_json(R"({"env": {"API_KEY": "MY_KEY_VAR"}})") ==
+          R"({"env":{"API_KEY":"MY_KEY_VAR"}})");
+    // What only looks like one is masked: a single word, lower case, a
+    // trailing or doubled '_', a scheme with a value.
+    for (const std::string value :
+         {"SECRETVALUE1", "ABCD_efgh_1234", "ABC__DEF", "ABC_DEF_",
+          "Bearer abcdef123456", "Bearer ${A} x"}) {
+      CAPTURE(value);
+      CHECK(mask_secrets_in_text("\"API_KEY\": \"" + value + "\"") !=
+            "\"API_KEY\": \"" + value + "\"");
+    }
+  }
+
   SUBCASE("JSON lines") {
     std::string text = "  \"env\": {\n    \"API_KEY\": \"supersecretvalue\",\n"
                        "    \"PATH\": \"/usr/bin\"\n  }\n";
