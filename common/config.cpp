@@ -20,6 +20,15 @@ namespace mcpbk {
 
 namespace {
 
+// The catalog's host names, for an unknown one's message.
+std::string host_names() {
+  std::string names;
+  for (const auto &def : host_catalog()) {
+    names += (names.empty() ? "" : ", ") + std::string(def.name);
+  }
+  return names;
+}
+
 // The largest durations a config may give: ten years (a timer's nanoseconds
 // overflow near 292 years), and an age of a million days.
 constexpr std::uint64_t k_most_s = 10ULL * 366 * 86400;
@@ -369,7 +378,8 @@ private:
         } else if (key == "host") {
           string(kv.second, item + ".host", entry.host);
           if (!entry.host.empty() && !find_host(entry.host)) {
-            problem(item + ".host", "unknown host \"" + entry.host + "\"");
+            problem(item + ".host", "unknown host \"" + entry.host +
+                                        "\" (known: " + host_names() + ")");
           }
           have_host = !entry.host.empty();
         } else {
@@ -399,7 +409,7 @@ private:
       const std::string name = kv.first.as<std::string>();
       const std::string field = "hosts." + name;
       if (!find_host(name)) {
-        problem(field, "unknown host");
+        problem(field, "unknown host (known: " + host_names() + ")");
         continue;
       }
       HostSettings &settings = cfg.hosts[name];
@@ -424,9 +434,15 @@ private:
 // Checks that need the whole config.
 void cross_checks(const Config &cfg, std::vector<ConfigProblem> &problems) {
   if (cfg.watch.max_delay_ms < cfg.watch.debounce_ms) {
-    problems.push_back({"watch.max_delay_ms",
-                        "must be at least watch.debounce_ms (" +
-                            std::to_string(cfg.watch.debounce_ms) + ")"});
+    // Either may be the one written: both values are said (the other may
+    // be its default).
+    problems.push_back(
+        {"watch.max_delay_ms",
+         "is " + std::to_string(cfg.watch.max_delay_ms) +
+             " but must be at least watch.debounce_ms (" +
+             std::to_string(cfg.watch.debounce_ms) +
+             "): a change waits no longer than max_delay_ms; raise it, or "
+             "lower debounce_ms"});
   }
 }
 
@@ -472,11 +488,26 @@ parse_config_over(Config cfg, std::string_view text,
   errors.source = source;
   YAML::Node root;
   try {
-    root = load_yaml(text);
+    root = load_yaml(text, Documents::one);
   } catch (const YAML::Exception &e) {
+    // YAML does not take tabs for indentation, and libyaml's words for it
+    // do not say "tab".
+    std::string hint;
+    std::size_t start = 0;
+    for (int line = 0; line < e.mark.line && start != std::string_view::npos;
+         ++line) {
+      start = text.find('\n', start);
+      start = start == std::string_view::npos ? start : start + 1;
+    }
+    if (start != std::string_view::npos && e.mark.column >= 0 &&
+        start + static_cast<std::size_t>(e.mark.column) < text.size() &&
+        text[start + static_cast<std::size_t>(e.mark.column)] == '\t') {
+      hint = " (a tab: YAML is indented with spaces)";
+    }
     errors.problems.push_back(
         {"(syntax)", "line " + std::to_string(e.mark.line + 1) + ", column " +
-                         std::to_string(e.mark.column + 1) + ": " + e.msg});
+                         std::to_string(e.mark.column + 1) + ": " + e.msg +
+                         hint});
     errors.applied = std::move(cfg);
     return tl::unexpected<ConfigErrors>(std::move(errors));
   }

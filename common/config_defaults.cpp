@@ -24,7 +24,16 @@ load_config_file(const std::filesystem::path &file) {
   if (!text) {
     ConfigErrors errors;
     errors.source = file.string();
-    errors.problems.push_back({"(file)", text.error().message});
+    std::string message = text.error().message;
+    std::error_code ec;
+    if (text.error().code == ErrorCode::not_found &&
+        std::filesystem::is_symlink(file, ec)) {
+      message = file.string() + " is a link to " +
+                std::filesystem::read_symlink(file, ec).string() +
+                ", which does not exist; mend the link, or remove it to "
+                "use the defaults";
+    }
+    errors.problems.push_back({"(file)", std::move(message)});
     errors.applied = default_config();
     return tl::unexpected<ConfigErrors>(std::move(errors));
   }

@@ -23,6 +23,17 @@ Env Env::from_process() {
     }
   }
 #if !defined(_WIN32)
+  // A relative value is invalid (the XDG Base Directory specification says
+  // to ignore it): taken as it is, it named a place under whatever directory
+  // a program was started in, a new empty store for a daemon systemd starts
+  // in /. The same for HOME.
+  for (const char *name : {"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME",
+                           "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "HOME"}) {
+    if (const auto it = env.m_vars.find(std::string_view(name));
+        it != env.m_vars.end() && !it->second.empty() && it->second[0] != '/') {
+      env.m_vars.erase(it);
+    }
+  }
   if (!env.get("HOME") && !env.get("USERPROFILE")) {
     // `env -i`, some cron and init setups: the account's home from the
     // user database, not "/" (a store made at /.local/state/mcpbk).

@@ -14,7 +14,8 @@ namespace mcpbk {
 class Env {
 public:
   // A snapshot of the current process environment; without HOME (and
-  // USERPROFILE), HOME is the account's home from the user database.
+  // USERPROFILE), HOME is the account's home from the user database. The
+  // XDG_* base directories and HOME are left out when relative.
   static Env from_process();
   // Exactly the given variables.
   static Env from_map(std::map<std::string, std::string> vars);

@@ -46,7 +46,10 @@ std::optional<fs::path> resolve_config_file(const PathOverrides &overrides,
   }
   const fs::path candidate = default_config_file(env, os);
   std::error_code ec;
-  if (fs::exists(candidate, ec)) {
+  // A link whose target is missing (a dotfiles checkout gone) is the file
+  // meant, which cannot be read: taken as "no config", every setting went
+  // back to its default without a word.
+  if (fs::exists(candidate, ec) || fs::is_symlink(candidate, ec)) {
     return candidate;
   }
   return std::nullopt;

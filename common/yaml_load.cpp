@@ -74,7 +74,7 @@ const yaml_event_t &YamlEvents::next() {
   return m_event;
 }
 
-YAML::Node load_yaml(std::string_view text) {
+YAML::Node load_yaml(std::string_view text, Documents documents) {
   YamlEvents parser(text);
   std::map<std::string, YAML::Node> anchors;
   std::vector<Open> open;
@@ -169,6 +169,18 @@ YAML::Node load_yaml(std::string_view text) {
       break;
     }
     case YAML_DOCUMENT_END_EVENT:
+      if (documents == Documents::one) {
+        // The rest must be the end of the stream (a syntax error in it
+        // throws while it is read).
+        const yaml_event_t &after = parser.next();
+        if (after.type != YAML_STREAM_END_EVENT) {
+          throw YAML::ParserException(
+              mark_of(after.start_mark),
+              "a second YAML document; the file must be one document "
+              "(remove the \"---\" or \"...\" line before it)");
+        }
+      }
+      return root ? *root : YAML::Node();
     case YAML_STREAM_END_EVENT:
       // Only the first document counts, as with YAML::Load().
       return root ? *root : YAML::Node();

@@ -36,6 +36,11 @@ private:
 // kept; an empty text is a null node. A syntax error, an undefined alias and
 // nesting deeper than 500 throw YAML::ParserException with the position
 // (0-based line and column) where libyaml stopped.
-YAML::Node load_yaml(std::string_view text);
+// With Documents::one, a text of more than one document (a "---" or "..."
+// followed by more) throws instead: what follows the first would be left
+// unread, mistakes and all.
+enum class Documents { first, one };
+YAML::Node load_yaml(std::string_view text,
+                     Documents documents = Documents::first);
 
 } // namespace mcpbk

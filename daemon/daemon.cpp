@@ -427,6 +427,15 @@ public:
         loaded->watch.backend != m_config.watch.backend ||
         loaded->watch.poll_interval_ms != m_config.watch.poll_interval_ms;
     check_paths_of(*loaded);
+    // Hosts whose trigger changed: what their files hold now may not have
+    // been recorded under the old one (an edit outside the servers, with
+    // trigger mcp), and is looked at without waiting for a save.
+    std::set<std::string> retriggered;
+    for (const auto &def : host_catalog()) {
+      if (loaded->host(def.name).trigger != m_config.host(def.name).trigger) {
+        retriggered.emplace(def.name);
+      }
+    }
     m_config = std::move(*loaded);
     m_config_file = file;
     m_notify_warning.clear(); // the next risky change tries the new command
@@ -448,6 +457,11 @@ public:
     // read again under the new one, without waiting for its next save.
     for (const auto &[path, skip] : m_skipped) {
       queue_scan(path, SnapshotTrigger::change);
+    }
+    for (const auto &t : *m_targets) {
+      if (retriggered.contains(t.host) && !m_skipped.contains(t.path)) {
+        queue_scan(t.path, SnapshotTrigger::change);
+      }
     }
     schedule_rescan();
     schedule_prune();
@@ -600,6 +614,11 @@ private:
           fs::symlink_status(t.path, ec).type() == fs::file_type::not_found) {
         m_exists[t.path] = false;
         file_deleted(t);
+      } else if (!now.count(t.path) && m_exists[t.path]) {
+        // Let go (a host disabled, a watch.paths entry removed): its
+        // history stays, and the log says that its saves no longer are.
+        spdlog::info("no longer watched: {} ({}); its snapshots are kept",
+                     t.path.string(), t.host);
       }
     }
     std::vector<fs::path> paths;

@@ -1109,6 +1109,31 @@ class LifecycleTest(DaemonTestCase):
                  10, "the warning to go with a good reload")
         self.assertEqual(self.daemon.stop(), 0)
 
+    def test_a_reload_that_changes_a_trigger_looks_at_the_files(self):
+        # With trigger mcp an edit outside the servers is not recorded; a
+        # reload to trigger any left it unrecorded until the next save.
+        self.sb.write_config(DEFAULT_CONFIG +
+                             "hosts:\n  cursor:\n    trigger: mcp\n")
+        self.sb.write(CURSOR, servers_json("a"))
+        self.daemon.start()
+        self.wait_snapshot(CURSOR, servers_json("a"))
+        other = servers_json("a", extra={"theme": "dark"})
+        self.sb.write(CURSOR, other)
+        self.sb.write(WINDSURF, servers_json("barrier"))
+        self.wait_snapshot(WINDSURF, servers_json("barrier"))
+        self.assertEqual(len(self.snapshots(CURSOR)), 1)
+        self.sb.write_config(DEFAULT_CONFIG +
+                             "hosts:\n  cursor:\n    trigger: any\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        self.wait_snapshot(CURSOR, other)
+        # Disabled: its history stays, and the log says it is let go.
+        self.sb.write_config(DEFAULT_CONFIG +
+                             "hosts:\n  cursor:\n    enabled: false\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: f"no longer watched: {self.sb.path(CURSOR)} (cursor)"
+                 in self.daemon.log(), 10, "the log line")
+        self.assertEqual(len(self.snapshots(CURSOR)), 2)
+
     def test_reload_looks_for_the_config_file_again(self):
         # Started without a config file, the daemon reads one written later
         # when told to reload, and the defaults again once it is removed.

@@ -26,6 +26,13 @@ bool contains(const std::vector<std::string> &list, const std::string &item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+// Whether one of the messages has `part` in it.
+bool mentions(const std::vector<std::string> &list, const std::string &part) {
+  return std::any_of(list.begin(), list.end(), [&](const std::string &m) {
+    return m.find(part) != std::string::npos;
+  });
+}
+
 } // namespace
 
 TEST_CASE("default_config") {
@@ -182,7 +189,7 @@ TEST_CASE("parse_config") {
     CHECK(contains(m, "watch.debounce_ms: expected a non-negative integer, "
                       "got \"-1\""));
     CHECK(contains(m, "log.format: expected one of text, json, got \"xml\""));
-    CHECK(contains(m, "hosts.notepad: unknown host"));
+    CHECK(mentions(m, "hosts.notepad: unknown host (known: claude-desktop, "));
     CHECK(contains(m, "hosts.cursor.trigger: expected one of mcp, any, got "
                       "\"sometimes\""));
   }
@@ -224,7 +231,7 @@ TEST_CASE("parse_config") {
     const auto m = messages(cfg.error());
     CHECK(contains(m, "watch.paths[1].path: missing (a file path or glob is "
                       "required)"));
-    CHECK(contains(m, "watch.paths[1].host: unknown host \"nope\""));
+    CHECK(mentions(m, "watch.paths[1].host: unknown host \"nope\" (known: "));
     CHECK(contains(m, "watch.paths[2]: expected a mapping {path, host}, got "
                       "\"7\""));
   }
@@ -253,13 +260,29 @@ TEST_CASE("parse_config") {
     CHECK(cfg.error().applied.store.dir.empty());
     CHECK(cfg.error().applied.ipc.socket == "~/s.sock");
   }
+  SUBCASE("a second document, and tabs, are named") {
+    auto second =
+        parse_config("log: {level: info}\n---\nlog: {level: x}\n", "c");
+    REQUIRE(!second);
+    CHECK(mentions(messages(second.error()), "a second YAML document"));
+    // What follows an end marker is read too: its mistakes are errors.
+    CHECK(!parse_config("log: {level: info}\n...\ngarbage: [\n", "c"));
+    auto tabs = parse_config("log:\n\tlevel: debug\n", "c");
+    REQUIRE(!tabs);
+    CHECK(mentions(messages(tabs.error()),
+                   "(a tab: YAML is indented with spaces)"));
+    // One document with its markers is one.
+    CHECK(parse_config("---\nlog: {level: info}\n...\n", "c"));
+  }
   SUBCASE("max_delay_ms below debounce_ms") {
     auto cfg =
         parse_config("watch: {debounce_ms: 500, max_delay_ms: 100}", "c");
     REQUIRE(!cfg);
     CHECK(messages(cfg.error()) ==
           std::vector<std::string>{
-              "watch.max_delay_ms: must be at least watch.debounce_ms (500)"});
+              "watch.max_delay_ms: is 100 but must be at least "
+              "watch.debounce_ms (500): a change waits no longer than "
+              "max_delay_ms; raise it, or lower debounce_ms"});
   }
   SUBCASE("YAML syntax errors carry the line") {
     auto cfg = parse_config("store:\n  dir: [unclosed\n", "c");

@@ -97,3 +97,30 @@ TEST_CASE("Env::from_process without HOME uses the account's home") {
   // Set, it is what it says.
   CHECK(Env::from_map({{"HOME", "/somewhere"}}).home() == "/somewhere");
 }
+
+TEST_CASE("Env::from_process leaves out relative base directories") {
+  // XDG_STATE_HOME=relstate put the store under the directory a program
+  // was started in: another one for a daemon systemd starts in /.
+  std::map<std::string, std::optional<std::string>> saved;
+  for (const char *name : {"XDG_STATE_HOME", "XDG_RUNTIME_DIR", "HOME"}) {
+    const char *value = std::getenv(name);
+    saved[name] =
+        value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+  }
+  ::setenv("XDG_STATE_HOME", "relstate", 1);
+  ::setenv("XDG_RUNTIME_DIR", "/abs/run", 1);
+  ::setenv("HOME", "relhome", 1);
+  const Env env = Env::from_process();
+  for (const auto &[name, value] : saved) {
+    if (value) {
+      ::setenv(name.c_str(), value->c_str(), 1);
+    } else {
+      ::unsetenv(name.c_str());
+    }
+  }
+  CHECK(env.get("XDG_STATE_HOME") == std::nullopt);
+  CHECK(env.get("XDG_RUNTIME_DIR") == "/abs/run");
+  const passwd *entry = ::getpwuid(::getuid());
+  REQUIRE(entry != nullptr);
+  CHECK(env.home() == fs::path(entry->pw_dir)); // the account's, not relhome
+}
