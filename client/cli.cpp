@@ -53,17 +53,6 @@ void print_error(const std::string &message) {
   std::cerr << "mcpbkctl: " << printable_message(message) << '\n';
 }
 
-// How a daemon that serves this state directory but listens elsewhere is
-// reached: the socket it listens on, when /proc says.
-std::string elsewhere_hint(const std::string &pid) {
-  if (const auto socket = listening_socket_of(std::atoi(pid.c_str()))) {
-    return "it listens at " + socket->string() + ": `mcpbkctl --socket " +
-           socket->string() + "` reaches it";
-  }
-  return "it listens at another socket (its XDG_RUNTIME_DIR or ipc.socket "
-         "is not this shell's): give that path with --socket";
-}
-
 std::string dump_pretty(const json &value) {
   return value.dump(2, ' ', false, json::error_handler_t::replace);
 }
@@ -340,22 +329,13 @@ public:
       // it is not down. The store is read (or written) beside it, as with
       // any client that works on it directly.
       m_elsewhere_stopped = process_stopped(std::atoi(m_elsewhere->c_str()));
-      struct stat at {};
-      const bool squatted =
-          ::lstat(m_paths.socket.c_str(), &at) == 0 && !S_ISSOCK(at.st_mode);
       const std::string said =
-          m_elsewhere_stopped ? stopped_daemon_message(*m_elsewhere)
-          : squatted
-              ? "mcpbkd (pid " + *m_elsewhere + ") serves " +
-                    m_paths.state_dir.string() + ", but " + where +
-                    " is not a socket (" +
-                    (S_ISDIR(at.st_mode) ? "a directory" : "a file") +
-                    " is in its place); remove it and the daemon listens "
-                    "there again"
+          m_elsewhere_stopped
+              ? stopped_daemon_message(*m_elsewhere)
               : "mcpbkd (pid " + *m_elsewhere + ") serves " +
                     m_paths.state_dir.string() + " but does not answer at " +
                     where + " (" + connection.error().message + "); " +
-                    elsewhere_hint(*m_elsewhere);
+                    reach_hint(*m_elsewhere, m_paths.socket);
       if (reach == Reach::daemon) {
         die(k_exit_unreachable,
             said + "; `" + std::string(command) + "` needs it");
@@ -541,6 +521,7 @@ public:
     return m_elsewhere;
   }
   bool daemon_elsewhere_stopped() const { return m_elsewhere_stopped; }
+  const fs::path &socket_path() const { return m_paths.socket; }
   Connection &connection() { return *m_connection; }
 
   // Sends a request and returns its reply, whatever it says.
@@ -823,7 +804,8 @@ int cmd_status(Runtime &rt) {
     std::cout << style.paint("mcpbkd (pid " + *rt.daemon_elsewhere() +
                                  ") runs but does not answer here",
                              Colour::red)
-              << ": " << elsewhere_hint(*rt.daemon_elsewhere()) << '\n';
+              << ": " << reach_hint(*rt.daemon_elsewhere(), rt.socket_path())
+              << '\n';
   } else if (rt.offline()) {
     std::cout << style.paint("mcpbkd is not running", Colour::red)
               << ": nothing is being protected\n";

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -107,6 +108,23 @@ std::optional<std::filesystem::path> listening_socket_of(int pid) {
     }
   }
   return std::nullopt;
+}
+
+std::string reach_hint(const std::string &pid,
+                       const std::filesystem::path &socket) {
+  struct stat at {};
+  if (::lstat(socket.c_str(), &at) == 0 && !S_ISSOCK(at.st_mode)) {
+    return socket.string() + " is not a socket (" +
+           (S_ISDIR(at.st_mode) ? "a directory" : "a file") +
+           " is in its place); remove it and the daemon listens there again";
+  }
+  if (const auto listening = listening_socket_of(std::atoi(pid.c_str()))) {
+    return "it listens at " + listening->string() + ": `mcpbkctl --socket " +
+           listening->string() + "` reaches it";
+  }
+  return "it listens at another socket (its XDG_RUNTIME_DIR or ipc.socket "
+         "is not this shell's: sudo, cron, ssh without a login session): "
+         "give that path with --socket";
 }
 
 Connection::Connection(int fd) : m_fd(fd), m_peer_pid(peer_pid_of(fd)) {}

@@ -68,6 +68,12 @@ bool process_stopped(int pid);
 // ssh) is reached. Linux, a process of the same user; elsewhere nothing.
 std::optional<std::filesystem::path> listening_socket_of(int pid);
 
+// How the daemon `pid`, which serves the state directory but did not answer
+// at `socket`, is reached: a file in the socket's place is named, else the
+// socket it listens on (listening_socket_of()), else --socket is advised.
+std::string reach_hint(const std::string &pid,
+                       const std::filesystem::path &socket);
+
 // "mcpbkd (pid N) is stopped and cannot answer; `kill -CONT N` ...".
 std::string stopped_daemon_message(const std::string &pid);
 

@@ -121,9 +121,8 @@ store_write_problem(const fs::path &store_file) {
     std::string what =
         "cannot write " + file.string() + ": " + std::strerror(err);
     if (err == EROFS) {
-      return std::pair{what + " (a read-only file system)",
-                       "remount it read-write, or set state_dir to a "
-                       "writable place"};
+      return std::pair{what, "remount it read-write, or set store.dir (or "
+                             "--state-dir) to a writable place"};
     }
 #ifdef __linux__
     int flags = 0;
@@ -138,8 +137,7 @@ store_write_problem(const fs::path &store_file) {
           what + " (it is marked " +
               ((flags & FS_IMMUTABLE_FL) != 0 ? "immutable" : "append-only") +
               ": lsattr shows " + attr + ")",
-          std::string("sudo chattr -") + attr + " " + file.string() +
-              ", then restart mcpbkd"};
+          std::string("sudo chattr -") + attr + " " + file.string()};
     }
 #endif
     if (err == EACCES || err == EPERM) {
@@ -152,14 +150,31 @@ store_write_problem(const fs::path &store_file) {
   }
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
     const int err = errno;
-    return std::pair{
-        "cannot create files in " + dir.string() + ": " + std::strerror(err),
-        err == EROFS ? std::string("set state_dir to a "
-                                   "writable place")
-                     : "sudo chown " + std::to_string(::getuid()) + " " +
-                           dir.string() + " && chmod 700 " + dir.string() +
-                           " (lsattr -d shows an immutable "
-                           "flag: chattr -i)"};
+    const std::string what =
+        "cannot create files in " + dir.string() + ": " + std::strerror(err);
+    if (err == EROFS) {
+      return std::pair{what, std::string("remount it read-write, or set "
+                                         "store.dir (or --state-dir) to a "
+                                         "writable place")};
+    }
+#ifdef __linux__
+    int flags = 0;
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const bool got = fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    if (got && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0) {
+      const char *attr = (flags & FS_IMMUTABLE_FL) != 0 ? "i" : "a";
+      return std::pair{
+          what + " (it is marked " +
+              ((flags & FS_IMMUTABLE_FL) != 0 ? "immutable" : "append-only") +
+              ": lsattr -d shows " + attr + ")",
+          std::string("sudo chattr -") + attr + " " + dir.string()};
+    }
+#endif
+    return std::pair{what, "sudo chown " + std::to_string(::getuid()) + " " +
+                               dir.string() + " && chmod 700 " + dir.string()};
   }
   return std::nullopt;
 }
@@ -254,8 +269,13 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
     // notify.command that cannot start, a config that needs a restart).
     for (const auto &w : d.value("warnings", json::array())) {
       if (w.is_string()) {
-        checks.push_back({"status", Check::Level::warning, w.get<std::string>(),
-                          "see README, Troubleshooting"});
+        // Files whose saves nothing records are a problem, not a warning.
+        const std::string text = w.get<std::string>();
+        checks.push_back({"status",
+                          text.find("not watched at all") != std::string::npos
+                              ? Check::Level::problem
+                              : Check::Level::warning,
+                          text, "see README, Troubleshooting"});
       }
     }
     for (const auto &w : watched) {
@@ -272,13 +292,12 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
                           "protected",
                       "kill -CONT " + *holder});
   } else if (const auto pid = connection ? std::nullopt : holder) {
-    checks.push_back(
-        {"daemon", Check::Level::problem,
-         "mcpbkd (pid " + *pid + ") serves " + paths.state_dir.string() +
-             " but does not answer at " + paths.socket.string() +
-             (why.empty() ? "" : " (" + why + ")"),
-         "give mcpbkctl its --socket; its XDG_RUNTIME_DIR may not be this "
-         "shell's (sudo, cron, ssh without a login session)"});
+    checks.push_back({"daemon", Check::Level::problem,
+                      "mcpbkd (pid " + *pid + ") serves " +
+                          paths.state_dir.string() +
+                          " but does not answer at " + paths.socket.string() +
+                          (why.empty() ? "" : " (" + why + ")"),
+                      reach_hint(*pid, paths.socket)});
   } else {
     checks.push_back({"daemon", Check::Level::problem,
                       "not reachable at " + paths.socket.string() +

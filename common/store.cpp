@@ -674,9 +674,12 @@ Store::latest_brief_for_path(std::string_view path) {
 Result<std::optional<SnapshotRecord>>
 Store::latest_good(const std::optional<std::string> &host,
                    const std::optional<std::string> &path) {
-  // One whose secrets a redacted bundle replaced would put placeholders
-  // into the host's file: the newest with its own values first.
-  for (const char *redacted : {" AND redacted = 0", ""}) {
+  // This machine's own history first: another machine's servers, imported,
+  // are not what this file last held ("parseable again ... against #2:
+  // +mine -fromA"). Then one whose secrets a redacted bundle did not
+  // replace: it would put placeholders into the host's file.
+  for (const char *redacted :
+       {" AND trigger <> 'import'", " AND redacted = 0", ""}) {
     TRY_ASSIGN(auto stmt,
                cached(newest_first(k_snapshot_columns,
                                    " AND parsed = 1 AND servers <> '[]' AND "
@@ -825,7 +828,8 @@ Result<std::vector<std::string>> Store::paths() {
 Result<std::vector<std::pair<std::string, std::string>>> Store::good_files() {
   TRY_ASSIGN(auto stmt,
              cached("SELECT DISTINCT host, path FROM snapshots WHERE parsed = "
-                    "1 AND servers <> '[]' ORDER BY host, path"));
+                    "1 AND servers <> '[]' AND trigger <> 'import' ORDER BY "
+                    "host, path"));
   std::vector<std::pair<std::string, std::string>> out;
   for (;;) {
     TRY_ASSIGN(const bool row, stmt->step());

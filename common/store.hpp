@@ -229,7 +229,8 @@ public:
   // The paths of a host with at least one good snapshot (parsed, with
   // servers), in order.
   Result<std::vector<std::string>> good_paths(std::string_view host);
-  // Every (host, path) with at least one good snapshot, in order.
+  // Every (host, path) with at least one good snapshot taken here (not
+  // imported), in order.
   Result<std::vector<std::pair<std::string, std::string>>> good_files();
   // The number of snapshots of each path.
   Result<std::uint64_t> count_for_path(std::string_view path);

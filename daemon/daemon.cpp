@@ -69,11 +69,6 @@ constexpr auto k_idle_trim = 5s;
 // (SPEC §5: a stop takes at most 2 s).
 constexpr auto k_reader_stop_wait = 1s;
 
-// Whether `path` is `dir` or inside it (both lexically normal).
-bool path_is_under(const fs::path &path, const fs::path &dir) {
-  auto [d, p] = std::mismatch(dir.begin(), dir.end(), path.begin(), path.end());
-  return d == dir.end();
-}
 // The wall clock set this far ahead of where it stood when the daemon
 // started pauses retention's age rule (see check_clock()). NTP corrects a
 // running clock by far less; a suspend moves both clocks alike.
@@ -328,6 +323,18 @@ public:
                          {"state", std::move(state)}});
     }
     for (const auto &w : m_watcher->warnings()) {
+      if (m_config.watch.rescan_interval_s == 0 && !unreported.empty() &&
+          w.starts_with("inotify watch limit reached")) {
+        // No rescan looks at them either: their saves are not recorded.
+        warnings.push_back(
+            "inotify watch limit reached: " +
+            std::to_string(unreported.size()) +
+            (unreported.size() == 1 ? " file is" : " files are") +
+            " not watched at all, and with watch.rescan_interval_s: 0 "
+            "nothing looks at them; raise fs.inotify.max_user_watches "
+            "(sysctl), set watch.backend: poll, or turn the rescan on");
+        continue;
+      }
       warnings.push_back(w);
     }
     if (!m_clock_warning.empty()) {
@@ -689,21 +696,24 @@ private:
     projects.insert(projects.end(), m_claude_projects.begin(),
                     m_claude_projects.end());
     if (!m_project_roots_from_store) {
-      // Any project file with a good snapshot (.mcp.json, .cursor/mcp.json,
-      // ...) makes its directory a project. The home directory is none,
-      // though ~/.cursor/mcp.json has the shape of one, nor is the user
-      // config directory (~/.config/opencode/opencode.json).
+      // Any project file with a good snapshot taken here (.mcp.json,
+      // .cursor/mcp.json, ...) makes its directory a project; a user-level
+      // file of that shape (~/.cursor/mcp.json, ~/.config/opencode/
+      // opencode.json) does not.
       m_project_roots_from_store.emplace();
-      const fs::path home = m_env.home().lexically_normal();
-      const fs::path config_home = (home / ".config").lexically_normal();
-      const fs::path xdg =
-          fs::path(m_env.get("XDG_CONFIG_HOME").value_or(config_home.string()))
-              .lexically_normal();
+      ResolveInput users;
+      users.config = &m_config;
+      users.env = m_env;
+      std::unordered_set<std::string> user_files;
+      for (const auto &t : resolve_targets(users)) {
+        user_files.insert(t.path.string());
+      }
       if (auto files = m_store.good_files()) {
         for (const auto &[host, path] : *files) {
-          const auto root = project_root_of(host, path);
-          if (root && *root != home && !path_is_under(*root, config_home) &&
-              !path_is_under(*root, xdg)) {
+          if (user_files.contains(path)) {
+            continue;
+          }
+          if (const auto root = project_root_of(host, path)) {
             m_project_roots_from_store->push_back(*root);
           }
         }

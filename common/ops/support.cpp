@@ -230,11 +230,28 @@ std::optional<std::string> in_state_dir(Context &context,
   if (::stat(dir.c_str(), &state) != 0) {
     return std::nullopt;
   }
-  // The directory the name is in, and the one a link there leads to.
+  // The directory the name is in, and the one a link there leads to, also
+  // a link to a file not made yet (weakly_canonical() stops at such a
+  // link).
+  fs::path target = path;
+  for (int depth = 0; depth < 40; ++depth) {
+    std::error_code link_ec;
+    if (!fs::is_symlink(target, link_ec)) {
+      break;
+    }
+    const fs::path next = fs::read_symlink(target, link_ec);
+    if (link_ec) {
+      break;
+    }
+    target = next.is_absolute()
+                 ? next.lexically_normal()
+                 : (target.parent_path() / next).lexically_normal();
+  }
   std::error_code ec;
-  const fs::path real = fs::weakly_canonical(path, ec);
+  const fs::path real = fs::weakly_canonical(target, ec);
   for (const fs::path &parent :
-       {path.parent_path(), ec ? path.parent_path() : real.parent_path()}) {
+       {path.parent_path(), target.parent_path(),
+        ec ? target.parent_path() : real.parent_path()}) {
     struct stat info {};
     if (::stat(parent.c_str(), &info) == 0 && info.st_dev == state.st_dev &&
         info.st_ino == state.st_ino) {

@@ -165,6 +165,39 @@ class BundleTest(unittest.TestCase):
                           and e["details"]["risk"] in ("high", "critical")],
                          events)
 
+    def test_the_last_good_version_is_this_machines_own(self):
+        # A's good versions, dated after B's own, are another machine's
+        # servers: B's broken file was "parseable again ... against A's",
+        # a high risk change, and status named A's as the last good one.
+        mine = json.dumps({"mcpServers": {"mine": {"command": "m"}}})
+        path = self.b.sb.write(CURSOR, mine)
+        self.b.daemon.start()
+        wait_for(lambda: len(self.b.store.snapshots(path)) == 1, 10,
+                 "B's version")
+        own = self.b.store.snapshots(path)[0]["id"]
+        self.a.sb.write(CURSOR, config(7))  # A's newest, after B's
+        wait_for(lambda: any(s["sha256"] == sha256(config(7)) for s in
+                             self.a.store.snapshots(self.a.sb.path(CURSOR))),
+                 10, "A's newer version")
+        self.a.ctl("export", "-o", self.bundle)
+        self.b.ctl("import", self.bundle, "--map-home")
+        self.b.sb.write(CURSOR, '{"mcpServers": {"mine":')
+        wait_for(lambda: len([s for s in self.b.store.snapshots(path)
+                              if s["trigger"] != "import"]) == 2, 10,
+                 "B's broken save")
+        status = json.loads(self.b.ctl("status", "--json").stdout)
+        entry = [w for w in status["watched"] if w["path"] == path][0]
+        self.assertEqual(entry["last_good_id"], own, entry)
+        self.b.sb.write(CURSOR, mine)
+        wait_for(lambda: len([s for s in self.b.store.snapshots(path)
+                              if s["trigger"] != "import"]) == 3, 10,
+                 "B's mended save")
+        listed = json.loads(self.b.ctl("list", "--path", CURSOR, "--limit",
+                                       "1", "--json").stdout)["snapshots"]
+        self.assertEqual(listed[0]["summary"],
+                         f"parseable again: 1 server; the servers of #{own}")
+        self.assertNotIn(listed[0]["risk"], ("high", "critical"))
+
     def test_paths_under_another_home_are_pointed_out(self):
         # B's home is not A's: without --map-home the snapshots keep A's
         # paths, which are not B's files; the import says so, and how to

@@ -1897,9 +1897,11 @@ class OfflineTest(ClientTestCase):
         with open(junk, "w") as f:
             f.write("x")
         os.rename(junk, self.sb.socket)
-        r = run_ctl(self.sb, "status")
-        self.assertIn(b" is not a socket (a file is in its place); remove it "
-                      b"and the daemon listens there again", r.stderr)
+        said = (b" is not a socket (a file is in its place); remove it "
+                b"and the daemon listens there again")
+        for cmd in ("list", "status", "doctor"):
+            r = run_ctl(self.sb, cmd)
+            self.assertIn(said, r.stdout + r.stderr, cmd)
         os.unlink(self.sb.socket)
         wait_for(lambda: run_ctl(self.sb, "status").returncode == 0, 15,
                  "the daemon to listen again")
@@ -1940,7 +1942,8 @@ class OfflineTest(ClientTestCase):
         self.assertIn(said, r.stderr)
         r = run_ctl(self.sb, "doctor", extra_env=env)
         self.assertIn(said, r.stdout)
-        self.assertIn(b"give mcpbkctl its --socket", r.stdout)
+        self.assertIn(b"fix: it listens at " + sock + b": `mcpbkctl --socket "
+                      + sock + b"` reaches it", r.stdout)
         # Its --socket reaches it.
         r = run_ctl(self.sb, "--socket", self.sb.socket, "status",
                     extra_env=env)

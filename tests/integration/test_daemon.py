@@ -447,10 +447,30 @@ class WatchingTest(DaemonTestCase):
         self.sb.write("~/pb/.cursor/mcp.json", '{"mcpServers": {}}')
         self.wait_snapshot("~/pb/.cursor/mcp.json", '{"mcpServers": {}}')
         # The user-level ~/.cursor/mcp.json has a project file's shape, but
-        # the home directory is not made a project of.
+        # the home directory is not made a project of by it.
         hosts = request(self.sb.socket, "hosts")["result"]["hosts"]
         paths = {f["path"] for h in hosts for f in h["files"]}
         self.assertNotIn(self.sb.path("~/.mcp.json"), paths)
+
+    def test_projects_in_home_and_config_stay_known_after_a_restart(self):
+        # The home directory itself, or one under ~/.config, is a project
+        # when Claude Code ran there: they were left out after a restart.
+        nvim = self.sb.path("~/.config/nvim")
+        os.makedirs(nvim)
+        self.sb.write(CLAUDE, json.dumps(
+            {"projects": {nvim: {},
+                          os.path.dirname(self.sb.path("~/.mcp.json")): {}}}))
+        self.sb.write("~/.config/nvim/.mcp.json", servers_json("n"))
+        self.sb.write("~/.mcp.json", servers_json("h"))
+        self.daemon.start()
+        self.wait_snapshot("~/.config/nvim/.mcp.json", servers_json("n"))
+        self.wait_snapshot("~/.mcp.json", servers_json("h"))
+        self.sb.write(CLAUDE, '{"numStartups": 4}\n')
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        for rel in ("~/.config/nvim/.mcp.json", "~/.mcp.json"):
+            self.sb.write(rel, '{"mcpServers": {}}')
+            self.wait_snapshot(rel, '{"mcpServers": {}}')
 
     def test_a_listed_project_whose_directory_appears_later(self):
         # A project ~/.claude.json lists but that is not there (cloned again

@@ -111,7 +111,7 @@ class DoctorTest(DaemonTestCase):
         self.assertIn("immutable", checks["store"]["message"])
         self.assertIn("no change can be recorded", checks["store"]["message"])
         self.assertEqual(checks["store"]["fix"],
-                         f"sudo chattr -i {store}, then restart mcpbkd")
+                         f"sudo chattr -i {store}")
         subprocess.run(["chattr", "-i", store], check=True)
         checks, out = self.doctor(0)
         self.assertEqual(checks["store"]["level"], "ok")

@@ -343,6 +343,45 @@ class InotifyLimitTest(ManyPathsBase):
                           if w["state"].startswith("rescan only")])
 
 
+class InotifyLimitNoRescanTest(InotifyLimitTest):
+    """The same limit with the rescan off: nothing looks at the files left
+    unwatched, which status said were "only checked by the periodic
+    rescan" and doctor did not count as a problem."""
+    config = many_config("  rescan_interval_s: 0\n")
+
+    def test_watch_limit_is_reported_and_rescans_still_capture(self):
+        pass  # the rescan is off here: see the test below
+
+    def test_files_nothing_looks_at_are_a_problem(self):
+        for i, f in enumerate(self.files()):
+            self.sb.write(f, servers_json(f"v1-{i}"))
+        log = open(self.daemon.log_path, "ab")
+        self.daemon.proc = subprocess.Popen(
+            ["unshare", "--user", "--map-root-user", "sh", "-c",
+             f"echo {self.LIMIT} > /proc/sys/user/max_inotify_watches && "
+             f"exec \"$0\"", MCPBKD],
+            env=self.sb.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+        log.close()
+        self.daemon.wait_ready()
+        status = request(self.sb.socket, "status")["result"]
+        unwatched = [w for w in status["watched"]
+                     if w["state"] == "not watched (watch limit; rescan off)"]
+        self.assertTrue(unwatched, status["watched"])
+        said = [w for w in status["warnings"] if "not watched at all" in w]
+        self.assertEqual(len(said), 1, status["warnings"])
+        self.assertIn(f"{len(unwatched)} files are not watched at all", said[0])
+        self.assertFalse([w for w in status["warnings"]
+                          if "only checked by the periodic rescan" in w])
+        hosts = request(self.sb.socket, "hosts")["result"]["hosts"]
+        not_watched = {f["path"] for h in hosts for f in h["files"]
+                       if not f["watched"]}
+        self.assertTrue({w["path"] for w in unwatched} <= not_watched)
+        r = run_ctl(self.sb, "doctor")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"FAIL  status   inotify watch limit reached", r.stdout)
+
+
 class UnreadableFileTest(DaemonTestCase):
     """A watched file the daemon may not read (mode 000). The daemon runs as
     root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (`setpriv
