@@ -1641,6 +1641,7 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
                                            "bundle's file");
   }
   std::string file = rt.client_path(o.file);
+  std::string label; // the name the user gave, for a pipe read here
   bool ours = false; // a name of one of this process's descriptors
   if (file.starts_with("/dev/") || file.starts_with("/proc/")) {
     // /dev/stdin, /dev/fd/N, /proc/self/fd/N: the daemon would open its
@@ -1671,8 +1672,23 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
           "cannot read " + printable(o.file) + ": " + std::strerror(errno));
     }
     std::array<char, 1 << 16> buffer{};
+    std::uint64_t total = 0;
     for (;;) {
       const ssize_t n = ::read(in, buffer.data(), buffer.size());
+      // Not kept past what cannot be a bundle: zstd's frame magic first
+      // (`import /dev/zero` filled memory), and a bound on the whole.
+      constexpr std::array<unsigned char, 4> k_zstd = {0x28, 0xB5, 0x2F, 0xFD};
+      if (total == 0 && n > 0 &&
+          (n < 4 || std::memcmp(buffer.data(), k_zstd.data(), 4) != 0)) {
+        die(k_exit_failed, printable(o.file) +
+                               " is not a bundle (it does not start as "
+                               "one: mcpbkctl export writes zstd)");
+      }
+      if (n > 0 && (total += static_cast<std::uint64_t>(n)) > (1ULL << 32)) {
+        die(k_exit_failed, printable(o.file) + " goes on past 4 GiB; save "
+                                               "the bundle to a file and "
+                                               "import that");
+      }
       if (n < 0 && errno == EINTR) {
         continue;
       }
@@ -1703,6 +1719,7 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
     ::close(in);
     file = "/proc/" + std::to_string(::getpid()) + "/fd/" +
            std::to_string(copy); // closed at exit
+    label = o.file;
 #else
     die(k_exit_failed, printable(o.file) +
                            " is not a regular file; save the bundle to a "
@@ -1710,6 +1727,9 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
 #endif
   }
   json args = {{"file", file}, {"on_conflict", o.on_conflict}};
+  if (!label.empty()) {
+    args["name"] = label;
+  }
   if (o.dry_run) {
     args["dry_run"] = true;
   }
@@ -1740,7 +1760,9 @@ int cmd_import(Runtime &rt, const ImportOptions &o) {
       std::cout << "note: " << counted(conflicts, "skipped snapshot")
                 << (conflicts == 1 ? " differs" : " differ")
                 << " from the one already at its path and time, and "
-                << (conflicts == 1 ? "was" : "were")
+                << (o.dry_run        ? "would be"
+                    : conflicts == 1 ? "was"
+                                     : "were")
                 << " left out; --on-conflict rename keeps "
                 << (conflicts == 1 ? "it" : "them") << " beside it\n";
     }

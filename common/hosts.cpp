@@ -1060,6 +1060,13 @@ std::vector<WatchTarget> resolve(const ResolveInput &input,
   if (!home.has_filename()) {
     home = home.parent_path(); // "/home/u/" ends in an empty element
   }
+  // A home reached through a link (/home -> /data/home): Claude Code lists
+  // projects by the real path getcwd() gives.
+  std::error_code real_ec;
+  fs::path real_home = fs::weakly_canonical(home, real_ec);
+  if (real_ec) {
+    real_home = home;
+  }
   for (const fs::path &root : roots) {
     if (!dir_exists(root)) {
       // A project not there yet (cloned again, or a ~/.claude.json brought
@@ -1068,7 +1075,8 @@ std::vector<WatchTarget> resolve(const ResolveInput &input,
       // appears. Only under the home directory: a temporary directory a
       // project once was in would have /tmp watched, waking the daemon
       // for every file made there.
-      if (discovery && home.has_relative_path() && inside(root, home)) {
+      if (discovery && home.has_relative_path() &&
+          (inside(root, home) || inside(root, real_home))) {
         fs::path missing = root;
         while (missing.has_relative_path() &&
                !dir_exists(missing.parent_path())) {

@@ -3,7 +3,8 @@
 // export args: output (absolute path), host?, path?, since?, redact?.
 // Result: {"file", "snapshots", "bytes", "redacted"}.
 // import args: file (absolute path), on_conflict? (skip|rename|fail),
-// dry_run?, map_home?. Result: {"file", "created", "skipped", "renamed",
+// dry_run?, map_home?, name? (what to call the file in the reply and the
+// event log). Result: {"file", "created", "skipped", "renamed",
 // "outside_home" (of those imported, how many keep a path under the source
 // machine's home, when that is not this one's and map_home was not given),
 // "dry_run", "redacted", "source_machine", "source_home", "created_at"}.
@@ -27,6 +28,13 @@ json op_export(Context &context, const json &raw_args) {
   if (output) {
     if (const auto why = in_state_dir(context, *output)) {
       args.error("output", *why);
+    }
+    // /proc/self/fd/1 is the daemon's own log; a device is no file either.
+    if (output->string().starts_with("/proc/") ||
+        output->string().starts_with("/dev/")) {
+      args.error("output", output->string() +
+                               " is not a place for a file; a bundle is "
+                               "written to a file");
     }
     // A bundle written over a watched file replaces that host's config.
     std::error_code ec;
@@ -109,6 +117,10 @@ json op_import(Context &context, const json &raw_args) {
   }
   const auto file =
       file_text ? client_path(context, args, "file", *file_text) : std::nullopt;
+  // What the bundle is called in replies and the event log when the client
+  // hands over a pipe it read (/proc/PID/fd/N means nothing later).
+  const std::string name =
+      args.string("name").value_or(file ? file->string() : std::string());
   ImportOptions options;
   if (const auto strategy = args.string("on_conflict")) {
     if (const auto parsed = on_conflict_from_string(*strategy)) {
@@ -126,16 +138,25 @@ json op_import(Context &context, const json &raw_args) {
   options.progress = context.progress;
   args.finish();
 
-  const auto result =
-      value_or_throw(import_bundle(context.store, *file, options, context.env));
-  json reply = import_result_json(result, file->string(), dry_run);
+  auto imported = import_bundle(context.store, *file, options, context.env);
+  if (!imported && name != file->string()) {
+    std::string message = imported.error().message;
+    for (std::size_t at = 0;
+         (at = message.find(file->string(), at)) != std::string::npos;
+         at += name.size()) {
+      message.replace(at, file->string().size(), name);
+    }
+    throw OpError(imported.error().code, message);
+  }
+  const auto result = value_or_throw(std::move(imported));
+  json reply = import_result_json(result, name, dry_run);
   if (!dry_run && result.created + result.renamed > 0) {
     // In the event log, where a history that grew from elsewhere shows.
     auto event = context.store.add_event(
-        {Severity::info, "imported", file->string(),
+        {Severity::info, "imported", name,
          "imported " + std::to_string(result.created + result.renamed) +
              " snapshot" + (result.created + result.renamed == 1 ? "" : "s") +
-             " from " + shorten_home(*file, context.env.home()) + " (made on " +
+             " from " + shorten_home(name, context.env.home()) + " (made on " +
              (result.header.source_machine.empty()
                   ? std::string("an unnamed machine")
                   : result.header.source_machine) +

@@ -578,12 +578,30 @@ class BundleTest(unittest.TestCase):
         # The daemon opened /dev/stdin as its own, and blocked on a FIFO.
         self.a.ctl("export", "-o", self.bundle)
         self.b.daemon.start()
+        r = subprocess.run(f"cat '{self.bundle}' | '{MCPBKCTL}' import "
+                           "/dev/stdin --json", shell=True, env=self.b.sb.env,
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["created"], 3)
+        # Named as the user named it, not /proc/PID/fd/N.
+        self.assertEqual(json.loads(r.stdout)["file"], "/dev/stdin")
+        # Standard input from a file is that file.
         with open(self.bundle, "rb") as f:
             r = subprocess.run([MCPBKCTL, "import", "/dev/stdin", "--json"],
                                stdin=f, env=self.b.sb.env,
                                capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(json.loads(r.stdout)["created"], 3)
+        self.assertEqual(json.loads(r.stdout)["file"], self.bundle)
+        imported = [e for e in json.loads(self.b.ctl(
+            "events", "--json").stdout)["events"] if e["kind"] == "imported"]
+        self.assertIn("from /dev/stdin (made on", imported[0]["message"])
+        # What is not a bundle is not read to its end (/dev/zero filled
+        # memory).
+        r = subprocess.run(f"head -c 100000 /dev/zero | '{MCPBKCTL}' import "
+                           "/dev/stdin", shell=True, env=self.b.sb.env,
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"/dev/stdin is not a bundle", r.stderr)
         fifo = os.path.join(self.b.sb.root, "bundle.fifo")
         os.mkfifo(fifo)
         feeder = subprocess.Popen(["sh", "-c", f"cat '{self.bundle}' > "

@@ -2059,6 +2059,8 @@ class ProtocolTest(DaemonTestCase):
             ("snapshot", {"paths": [self.sb.path(CURSOR) + "\0/etc/passwd"],
                           "host": "cursor"}, "args.paths[0]"),
             ("export", {"output": self.sb.path("~/a\0b")}, "args.output"),
+            # The daemon's own standard output: its log.
+            ("export", {"output": "/proc/self/fd/1"}, "args.output"),
             ("import", {"file": self.sb.path("~/a\0b")}, "args.file"),
         ]
         for op, args, field in cases:
