@@ -289,6 +289,43 @@ public:
   };
 
   // Connects to the daemon, or opens the store for Reach::offline_ok.
+  // The config moves the state directory or the socket (store.dir,
+  // ipc.socket), which a running daemon applies only when it restarts:
+  // nothing answers where the config says, and status advised starting a
+  // second daemon on an empty store. The daemon at the default places,
+  // when one holds them, is the one in use: it is reached there, and
+  // the move is said.
+  bool reached_as_started(std::string_view command) {
+    if (m_overrides.state_dir || m_overrides.socket ||
+        m_env.get("MCPBK_STATE_DIR") || m_env.get("MCPBK_SOCKET") ||
+        (m_config.store.dir.empty() && m_config.ipc.socket.empty())) {
+      return false;
+    }
+    Config plain = m_config;
+    plain.store.dir.clear();
+    plain.ipc.socket.clear();
+    const StatePaths before =
+        resolve_state_paths(m_overrides, plain, m_env, current_os());
+    const auto pid = lock_holder(before.lock_file);
+    if (!pid) {
+      return false;
+    }
+    auto connection = Connection::open(before.socket);
+    if (!connection) {
+      return false;
+    }
+    print_error("mcpbkd (pid " + *pid + ") runs with the state directory " +
+                before.state_dir.string() + " and the socket " +
+                before.socket.string() + "; the config moves them to " +
+                m_paths.state_dir.string() + " and " + m_paths.socket.string() +
+                ", which applies when it restarts (systemctl --user restart "
+                "mcpbkd); `" +
+                std::string(command) + "` uses the daemon running now");
+    m_paths = before;
+    m_connection.emplace(std::move(*connection));
+    return true;
+  }
+
   void connect(Reach reach, std::string_view command,
                Create create = Create::no) {
     auto connection = Connection::open(m_paths.socket);
@@ -319,6 +356,9 @@ public:
                     " that directory's store directly");
         open_store_directly();
       }
+      return;
+    }
+    if (reached_as_started(command)) {
       return;
     }
     m_elsewhere = lock_holder(m_paths.lock_file);

@@ -1200,6 +1200,25 @@ class LifecycleTest(DaemonTestCase):
         self.wait_snapshot(CURSOR, servers_json("c"))
         self.assertEqual(len(self.store.events("restart_needed")), 1)
         self.assertFalse(os.path.exists(elsewhere))
+        # The socket moved as well: nothing answers where the config says.
+        # The client said "not running ... run mcpbkd", and one started so
+        # ran on an empty store; it reaches the daemon in use, and says so.
+        other_socket = os.path.join(self.sb.root, "other.sock")
+        self.sb.write_config(DEFAULT_CONFIG + f"store:\n  dir: {elsewhere}\n"
+                             f"ipc:\n  socket: {other_socket}\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: any("and the socket to" in w
+                             for w in self.status_warnings()), 10,
+                 "the socket's warning")
+        r = run_ctl(self.sb, "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"runs with the state directory {self.sb.state_dir}",
+                      r.stderr.decode())
+        self.assertIn("uses the daemon running now", r.stderr.decode())
+        self.assertIn(b"cursor", r.stdout)
+        r = run_ctl(self.sb, "doctor")
+        self.assertIn(b"which applies when it restarts", r.stdout)
+        self.assertNotIn(b"not reachable", r.stdout)
         # Put back, the warning goes.
         self.sb.write_config(DEFAULT_CONFIG)
         self.daemon.send_signal(signal.SIGHUP)
