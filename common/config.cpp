@@ -190,7 +190,42 @@ private:
   bool place(const std::string &field, const std::string &text,
              bool variables) {
     if (text.empty()) {
+      // A list's empty entry names nothing (watch.paths' own check says
+      // "missing").
+      if (variables && field.find("project_roots") != std::string::npos) {
+        problem(field, "must not be empty");
+        return false;
+      }
       return true;
+    }
+    if (variables && text.starts_with("${")) {
+      // ${VAR} or ${VAR:-default}, the default itself a place: one left
+      // open ("${HOME/work") or with a relative default expanded to a
+      // relative path, which the daemon then dropped unseen.
+      std::size_t depth = 0;
+      std::size_t end = std::string::npos;
+      for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text.compare(i, 2, "${") == 0) {
+          ++depth;
+          ++i;
+        } else if (text[i] == '}' && depth > 0 && --depth == 0 &&
+                   end == std::string::npos) {
+          end = i;
+        }
+      }
+      const std::size_t name_end = text.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_", 2);
+      if (depth != 0 || end == std::string::npos || name_end == 2 ||
+          (name_end != end && text.compare(name_end, 2, ":-") != 0)) {
+        problem(field, "\"" + text +
+                           "\": expected ${NAME} or ${NAME:-default} (a "
+                           "name of letters, digits and _, closed by })");
+        return false;
+      }
+      if (name_end != end &&
+          !place(field, text.substr(name_end + 2, end - name_end - 2), true)) {
+        return false; // its default was said wrong
+      }
     }
     const bool home =
         text == "~" || text.starts_with("~/") || text.starts_with("~\\");
@@ -207,9 +242,12 @@ private:
       ok = false;
     }
     if (variables && text.find("**") != std::string::npos) {
-      problem(field, "\"**\" is not supported: * matches within one "
-                     "directory (give each depth: ~/code/*/.mcp.json, "
-                     "~/code/*/*/.mcp.json)");
+      problem(field, field.find("project_roots") != std::string::npos
+                         ? "\"**\" is not supported: * matches within one "
+                           "directory (give each depth: ~/code/*, ~/code/*/*)"
+                         : "\"**\" is not supported: * matches within one "
+                           "directory (give each depth: ~/code/*/.mcp.json, "
+                           "~/code/*/*/.mcp.json)");
       ok = false;
     }
     return ok;

@@ -864,10 +864,15 @@ std::vector<std::string> unset_variables_in(const Config &config,
   const Env full = computed_env(env, os);
   std::vector<std::string> out;
   const auto check = [&](const std::string &field, const std::string &text) {
-    if (!expand(text, full, GlobEscape::no)) {
+    const auto expanded = expand(text, full, GlobEscape::no);
+    if (!expanded) {
       out.push_back(field + ": \"" + text +
                     "\" names an environment variable that is not set "
                     "(in the daemon's environment); it is not watched");
+    } else if (!fs::path(*expanded).is_absolute()) {
+      out.push_back(field + ": \"" + text + "\" is \"" + *expanded +
+                    "\" in the daemon's environment, not an absolute path; "
+                    "it is not watched");
     }
   };
   for (std::size_t i = 0; i < config.watch.paths.size(); ++i) {

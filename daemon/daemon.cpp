@@ -1375,6 +1375,24 @@ int run(const DaemonOptions &options, const Env &env) {
     print_config_errors(config.error());
     return k_exit_config;
   }
+  // What would stop a start is checked by --check-config too (scripts/
+  // install relies on it), before anything is made.
+  if (!configure_logging(config->log.format,
+                         options.log_level.value_or(config->log.level))) {
+    std::fprintf(stderr, "mcpbkd: --log-level: unknown level \"%s\"\n",
+                 options.log_level.value_or("").c_str());
+    return k_exit_usage;
+  }
+  const StatePaths paths =
+      resolve_state_paths(options.paths, *config, env, current_os());
+  if (const std::size_t most = sizeof(sockaddr_un{}.sun_path) - 1;
+      paths.socket.native().size() > most) {
+    std::fprintf(stderr,
+                 "mcpbkd: the socket path %s is too long (%zu bytes, at most "
+                 "%zu); set ipc.socket (or --socket) to a shorter one\n",
+                 paths.socket.c_str(), paths.socket.native().size(), most);
+    return options.paths.socket ? k_exit_usage : k_exit_config;
+  }
   if (options.check_config) {
     std::printf("%s: configuration is valid\n",
                 config_file ? config_file->c_str() : "embedded default");
@@ -1384,14 +1402,6 @@ int run(const DaemonOptions &options, const Env &env) {
     }
     return k_exit_ok;
   }
-  if (!configure_logging(config->log.format,
-                         options.log_level.value_or(config->log.level))) {
-    std::fprintf(stderr, "mcpbkd: --log-level: unknown level \"%s\"\n",
-                 options.log_level.value_or("").c_str());
-    return k_exit_usage;
-  }
-  const StatePaths paths =
-      resolve_state_paths(options.paths, *config, env, current_os());
   if (auto dir = ensure_private_dir(paths.state_dir); !dir) {
     spdlog::critical("{}", dir.error().message);
     return k_exit_failure;

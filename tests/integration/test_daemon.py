@@ -1028,6 +1028,31 @@ class LifecycleTest(DaemonTestCase):
                               capture_output=True, timeout=30)
         self.assertEqual(proc.returncode, 78)
         self.assertIn("watch.backend", proc.stderr.decode())
+        # What stops a start stops the check (scripts/install relies on
+        # it): an unknown --log-level, a socket path the system cannot take.
+        self.sb.write_config(self.config)
+        proc = subprocess.run([MCPBKD, "--log-level", "loud",
+                               "--check-config"], env=self.sb.env,
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        long_socket = os.path.join(self.sb.root, "s" * 120 + ".sock")
+        self.sb.write_config(self.config + f"ipc:\n  socket: {long_socket}\n")
+        for args in (["--check-config"], []):
+            proc = subprocess.run([MCPBKD] + args, env=self.sb.env,
+                                  capture_output=True, timeout=30)
+            self.assertEqual(proc.returncode, 78, proc.stderr)
+            self.assertIn(b"is too long", proc.stderr)
+        self.assertFalse(os.path.exists(self.sb.store_file))
+        # A link to a config that is gone (a dotfiles checkout) is not "no
+        # config": every setting went back to its default without a word.
+        os.remove(self.sb.config_file)
+        gone = self.sb.path("~/dotfiles/mcpbk.yaml")
+        os.symlink(gone, self.sb.config_file)
+        proc = subprocess.run([MCPBKD, "--check-config"], env=self.sb.env,
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 78)
+        self.assertIn(f"is a link to {gone}, which does not exist",
+                      proc.stderr.decode())
 
     def test_usage_errors_exit_2_and_paths_are_taken_from_the_cwd(self):
         for args in (["--bogus"], ["--config"], ["--state-dir", ""],
@@ -1073,6 +1098,19 @@ class LifecycleTest(DaemonTestCase):
         self.assertIn("warning: " + expected, proc.stdout.decode())
         self.daemon.start()
         self.assertIn(expected, self.status_warnings())
+
+    def test_a_watch_path_that_expands_to_a_relative_one_is_a_warning(self):
+        # MCPBK_REL=work made "work/x.json", dropped without a word.
+        self.sb.write_config(self.config.replace(
+            "watch:\n", "watch:\n  paths:\n    - {path: \"${MCPBK_REL}/x.json"
+            "\", host: cursor}\n"))
+        env = dict(self.sb.env, MCPBK_REL="work")
+        proc = subprocess.run([MCPBKD, "--check-config"], env=env,
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn('warning: watch.paths[0].path: "${MCPBK_REL}/x.json" is '
+                      '"work/x.json" in the daemon\'s environment, not an '
+                      'absolute path; it is not watched', proc.stdout.decode())
 
     def test_second_instance_exits_75(self):
         self.daemon.start()

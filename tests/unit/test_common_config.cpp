@@ -235,6 +235,27 @@ TEST_CASE("parse_config") {
     CHECK(contains(m, "watch.paths[2]: expected a mapping {path, host}, got "
                       "\"7\""));
   }
+  SUBCASE("variables in paths are closed, and their defaults are places") {
+    auto cfg =
+        parse_config("watch:\n  paths:\n"
+                     "    - {path: \"${HOME/work/mcp.json\", host: cursor}\n"
+                     "    - {path: \"${NOPE:-work}/mcp.json\", host: cursor}\n"
+                     "    - {path: \"${A:-${B:-/x}}/mcp.json\", host: cursor}\n"
+                     "    - {path: \"${}/mcp.json\", host: cursor}\n"
+                     "  project_roots: [\"${HOME/src\", \"\", \"~/a/**\"]\n",
+                     "c");
+    REQUIRE(!cfg);
+    const auto m = messages(cfg.error());
+    CHECK(mentions(m, "watch.paths[0].path: \"${HOME/work/mcp.json\": "
+                      "expected ${NAME} or ${NAME:-default}"));
+    CHECK(mentions(m, "watch.paths[1].path: must be absolute or start with "
+                      "~/ or ${VAR}, got \"work\""));
+    CHECK_FALSE(mentions(m, "watch.paths[2]"));
+    CHECK(mentions(m, "watch.paths[3].path: \"${}/mcp.json\": expected"));
+    CHECK(mentions(m, "watch.project_roots[0]: \"${HOME/src\": expected"));
+    CHECK(contains(m, "watch.project_roots[1]: must not be empty"));
+    CHECK(mentions(m, "(give each depth: ~/code/*, ~/code/*/*)"));
+  }
   SUBCASE("paths must be absolute, and globs have no **") {
     auto cfg = parse_config(
         "store: {dir: state}\nipc: {socket: \"~/s.sock\"}\n"
