@@ -446,7 +446,13 @@ public:
   std::optional<std::string> daemons_other_state_dir() {
     const bool state_asked =
         m_overrides.state_dir || m_env.get("MCPBK_STATE_DIR").has_value();
-    if ((!state_asked && !m_overrides.config_file) || !m_connection) {
+    // --config, or $MCPBK_CONFIG (which said nothing).
+    const std::optional<std::string> env_config = m_env.get("MCPBK_CONFIG");
+    const std::optional<fs::path> asked_config =
+        m_overrides.config_file ? m_overrides.config_file
+        : env_config ? std::optional<fs::path>(expand_home(*env_config, m_env))
+                     : std::nullopt;
+    if ((!state_asked && !asked_config) || !m_connection) {
       return std::nullopt;
     }
     auto reply = m_connection->call("status", json::object());
@@ -456,12 +462,13 @@ public:
     const json status = reply->value("result", json::object());
     const std::string config = status.value("config_file", std::string());
     std::error_code ec_config;
-    if (m_overrides.config_file && !state_asked && !config.empty() &&
+    if (asked_config && !state_asked && !config.empty() &&
         fs::weakly_canonical(config, ec_config) !=
-            fs::weakly_canonical(*m_overrides.config_file, ec_config)) {
+            fs::weakly_canonical(*asked_config, ec_config)) {
       print_error("note: the daemon at " + m_paths.socket.string() +
-                  " uses its own config, " + config + ", not --config " +
-                  m_overrides.config_file->string() +
+                  " uses its own config, " + config + ", not " +
+                  (m_overrides.config_file ? "--config " : "$MCPBK_CONFIG ") +
+                  asked_config->string() +
                   ": its settings apply to what it does");
     }
     if (!state_asked) {
@@ -512,6 +519,24 @@ public:
     }
     auto store = Store::open(m_paths.store_file, m_config.store.compression,
                              Store::Repair::no);
+    if (!store && !create && ::access(m_paths.state_dir.c_str(), W_OK) != 0 &&
+        errno == EROFS) {
+      // A disk remounted read-only: the day its configs are most needed.
+      // Read as it is, without the locks and the log SQLite would write.
+      if (auto frozen = Store::open_frozen(m_paths.store_file,
+                                           m_config.store.compression)) {
+        std::error_code ec;
+        const bool log =
+            fs::file_size(m_paths.store_file.string() + "-wal", ec) > 0 && !ec;
+        print_error(
+            "the store is on a read-only file system: it is read as it is, "
+            "and nothing can be recorded" +
+            std::string(log ? " (what mcpbkd wrote after its last checkpoint "
+                              "is in store.db-wal, which is not read)"
+                            : ""));
+        store = std::move(frozen);
+      }
+    }
     if (!store) {
       die(k_exit_failed, "cannot open the store " +
                              m_paths.store_file.string() + ": " +

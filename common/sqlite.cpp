@@ -79,10 +79,26 @@ Result<Database> Database::open(const std::filesystem::path &file,
                                 Create create) {
   sqlite3 *db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  std::string name = file.string();
   if (create == Create::yes) {
     flags |= SQLITE_OPEN_CREATE;
+  } else if (create == Create::frozen) {
+    flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+    std::string escaped;
+    for (const char c : name) {
+      // A URI's path: '%', '?' and '#' in a file name are escaped.
+      if (c == '%' || c == '?' || c == '#') {
+        static constexpr char hex[] = "0123456789ABCDEF";
+        escaped += '%';
+        escaped += hex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+        escaped += hex[static_cast<unsigned char>(c) & 0xF];
+      } else {
+        escaped += c;
+      }
+    }
+    name = "file:" + escaped + "?immutable=1";
   }
-  const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+  const int rc = sqlite3_open_v2(name.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);

@@ -37,8 +37,10 @@ public:
   Database(const Database &) = delete;
   Database &operator=(const Database &) = delete;
 
-  // Opens (creating when asked) a database file.
-  enum class Create { no, yes };
+  // Opens (creating when asked) a database file. `frozen`: read only, as a
+  // file nothing changes (SQLite's immutable=1: no locks, no -shm, no
+  // write-ahead log), for a store on a read-only file system.
+  enum class Create { no, yes, frozen };
   static Result<Database> open(const std::filesystem::path &file,
                                Create create);
 

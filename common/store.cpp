@@ -253,12 +253,22 @@ Result<Store> Store::open(const fs::path &file, Compression compression,
   return store;
 }
 
+Result<Store> Store::open_frozen(const fs::path &file,
+                                 Compression compression) {
+  return open_reader(file, compression, sql::Database::Create::frozen);
+}
+
 Result<Store> Store::open_reader(const fs::path &file,
                                  Compression compression) {
+  return open_reader(file, compression, sql::Database::Create::no);
+}
+
+Result<Store> Store::open_reader(const fs::path &file, Compression compression,
+                                 sql::Database::Create mode) {
   Store store;
   store.m_file = file;
   store.m_compression = compression;
-  TRY_ASSIGN(store.m_db, sql::Database::open(file, sql::Database::Create::no));
+  TRY_ASSIGN(store.m_db, sql::Database::open(file, mode));
   TRY(store.m_db.exec("PRAGMA foreign_keys=ON;"));
   TRY_ASSIGN(const std::int64_t version, store.schema_version());
   if (version != k_schema_version) {

@@ -140,6 +140,11 @@ public:
   // schema; nothing is created, checked or migrated. For reading only.
   static Result<Store> open_reader(const std::filesystem::path &file,
                                    Compression compression);
+  // A store on a read-only file system (a disk remounted read-only: the day
+  // its configs are most needed), read as a file nothing changes: what its
+  // write-ahead log holds past the last checkpoint is not seen.
+  static Result<Store> open_frozen(const std::filesystem::path &file,
+                                   Compression compression);
 
   Store(Store &&) noexcept = default;
   // Finalizes this store's statements before closing its connection.
@@ -292,6 +297,9 @@ public:
   static constexpr int k_schema_version = 6;
 
 private:
+  static Result<Store> open_reader(const std::filesystem::path &file,
+                                   Compression compression,
+                                   sql::Database::Create mode);
   Store() = default;
   bool m_age_rule_paused = false;
   Result<void> prepare_schema();

@@ -162,6 +162,10 @@ class CommandsTest(ClientTestCase):
         self.assertIn(b"uses its own config, ", r.stderr)
         self.assertIn(f"not --config {other_config}: its settings apply to "
                       "what it does".encode(), r.stderr)
+        r = run_ctl(self.sb, "prune", "--dry-run",
+                    extra_env={"MCPBK_CONFIG": other_config})
+        self.assertIn(f"not $MCPBK_CONFIG {other_config}: its settings "
+                      "apply to what it does".encode(), r.stderr)
         # A --config that is not there is a mistake, not the defaults.
         missing = os.path.join(self.sb.root, "missing.yaml")
         r = self.ctl("--config", missing, "prune", code=2)
@@ -1793,6 +1797,25 @@ class OnlyMcpTest(DaemonTestCase):
 
 
 class OfflineTest(ClientTestCase):
+
+    def test_a_store_on_a_read_only_file_system_is_read(self):
+        # A disk remounted read-only: "cannot open the store: Read-only
+        # file system" for list and cat too, the day they were needed.
+        self.assertEqual(self.daemon.stop(), 0)
+        state = self.sb.state_dir
+        script = (f"mount --bind '{state}' '{state}' && "
+                  f"mount -o remount,bind,ro '{state}' && "
+                  f"'{MCPBKCTL}' --json list && '{MCPBKCTL}' cat {self.id1}")
+        r = subprocess.run(["unshare", "-m", "sh", "-c", script],
+                           env=self.sb.env, capture_output=True, timeout=60)
+        if b"mount" in r.stderr and r.returncode != 0 and \
+                b"snapshots" not in r.stdout:
+            self.skipTest("no read-only bind mount here: " +
+                          r.stderr.decode().strip())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"the store is on a read-only file system", r.stderr)
+        self.assertIn(b'"snapshots"', r.stdout)
+        self.assertTrue(r.stdout.endswith(self.v1.encode()), r.stdout)
 
     def test_read_commands_work_without_the_daemon(self):
         self.assertEqual(self.daemon.stop(), 0)
