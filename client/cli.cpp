@@ -328,6 +328,7 @@ public:
 
   void connect(Reach reach, std::string_view command,
                Create create = Create::no) {
+    m_command = command;
     auto connection = Connection::open(m_paths.socket);
     const std::string where = m_paths.socket.string();
     if (connection) {
@@ -523,6 +524,13 @@ public:
         errno == EROFS) {
       // A disk remounted read-only: the day its configs are most needed.
       // Read as it is, without the locks and the log SQLite would write.
+      if (changes_store(m_command)) {
+        die(k_exit_failed,
+            "the store " + m_paths.store_file.string() +
+                " is on a read-only file system, so `" + m_command +
+                "` cannot record anything; `mcpbkctl cat ID > FILE` "
+                "writes a snapshot's bytes where you choose");
+      }
       if (auto frozen = Store::open_frozen(m_paths.store_file,
                                            m_config.store.compression)) {
         std::error_code ec;
@@ -693,6 +701,7 @@ private:
   std::optional<Store> m_store;
   std::unique_ptr<ops::Context> m_context;
   std::optional<fs::path> m_scratch; // Create::scratch's directory
+  std::string m_command;             // the one connect() was called for
   enum class Made { nothing, store, store_and_dir } m_made = Made::nothing;
   bool m_retention_unsure = false;        // see load_config()
   std::optional<std::string> m_elsewhere; // see daemon_elsewhere()

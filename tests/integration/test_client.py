@@ -1816,6 +1816,15 @@ class OfflineTest(ClientTestCase):
         self.assertIn(b"the store is on a read-only file system", r.stderr)
         self.assertIn(b'"snapshots"', r.stdout)
         self.assertTrue(r.stdout.endswith(self.v1.encode()), r.stdout)
+        # What would record something says what does work instead.
+        script = (f"mount --bind '{state}' '{state}' && "
+                  f"mount -o remount,bind,ro '{state}' && "
+                  f"'{MCPBKCTL}' restore {self.id1} --yes")
+        r = subprocess.run(["unshare", "-m", "sh", "-c", script],
+                           env=self.sb.env, capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"`restore` cannot record anything; `mcpbkctl cat ID > "
+                      b"FILE` writes a snapshot's bytes", r.stderr)
 
     def test_read_commands_work_without_the_daemon(self):
         self.assertEqual(self.daemon.stop(), 0)
