@@ -497,11 +497,20 @@ public:
     const StatePaths wanted =
         resolve_state_paths(m_options.paths, config, m_env, current_os());
     std::vector<std::string> moved;
-    if (wanted.state_dir != m_paths.state_dir) {
+    // The same place by another name (a link to the directory in use) is
+    // no move.
+    const auto same = [](const fs::path &a, const fs::path &b) {
+      std::error_code ec_a;
+      std::error_code ec_b;
+      return a == b ||
+             (fs::weakly_canonical(a, ec_a) == fs::weakly_canonical(b, ec_b) &&
+              !ec_a && !ec_b);
+    };
+    if (!same(wanted.state_dir, m_paths.state_dir)) {
       moved.push_back("state directory to " + wanted.state_dir.string() +
                       " (in use: " + m_paths.state_dir.string() + ")");
     }
-    if (wanted.socket != m_paths.socket) {
+    if (!same(wanted.socket, m_paths.socket)) {
       moved.push_back("socket to " + wanted.socket.string() +
                       " (in use: " + m_paths.socket.string() + ")");
     }

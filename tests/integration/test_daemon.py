@@ -1265,6 +1265,19 @@ class LifecycleTest(DaemonTestCase):
                  10, "the warning to go")
         self.assertEqual(self.daemon.stop(), 0)
 
+    def test_store_dir_naming_the_same_place_is_no_move(self):
+        # A link to the state directory in use: "the config moves the state
+        # directory ... restart mcpbkd" was said of the same place.
+        self.daemon.start()
+        link = os.path.join(self.sb.root, "state-link")
+        os.symlink(self.sb.state_dir, link)
+        self.sb.write_config(DEFAULT_CONFIG + f"store:\n  dir: {link}\n")
+        self.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.daemon.log().count("config reloaded") >= 1, 10,
+                 "the reload")
+        self.assertFalse([w for w in self.status_warnings()
+                          if "restart mcpbkd" in w])
+
     def test_kill_9_during_a_write_storm_then_restart(self):
         self.sb.write(CURSOR, servers_json("a"))
         self.daemon.start()
