@@ -471,6 +471,20 @@ private:
 
 // Checks that need the whole config.
 void cross_checks(const Config &cfg, std::vector<ConfigProblem> &problems) {
+  // One file, two hosts: the first entry won and the other went unseen.
+  for (std::size_t i = 0; i < cfg.watch.paths.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (cfg.watch.paths[i].path == cfg.watch.paths[j].path &&
+          cfg.watch.paths[i].host != cfg.watch.paths[j].host) {
+        problems.push_back({"watch.paths[" + std::to_string(i) + "]",
+                            "\"" + cfg.watch.paths[i].path +
+                                "\" is watch.paths[" + std::to_string(j) +
+                                "] too, with host " + cfg.watch.paths[j].host +
+                                "; a file belongs to one host"});
+        break;
+      }
+    }
+  }
   if (cfg.watch.max_delay_ms < cfg.watch.debounce_ms) {
     // Either may be the one written: both values are said (the other may
     // be its default).

@@ -876,8 +876,14 @@ std::vector<std::string> unset_variables_in(const Config &config,
     }
   };
   for (std::size_t i = 0; i < config.watch.paths.size(); ++i) {
-    check("watch.paths[" + std::to_string(i) + "].path",
-          config.watch.paths[i].path);
+    const std::string field = "watch.paths[" + std::to_string(i) + "]";
+    check(field + ".path", config.watch.paths[i].path);
+    if (!config.watch.paths[i].host.empty() &&
+        !config.host(config.watch.paths[i].host).enabled) {
+      out.push_back(field + ": its host " + config.watch.paths[i].host +
+                    " is disabled (hosts." + config.watch.paths[i].host +
+                    ".enabled: false); it is not watched");
+    }
   }
   for (std::size_t i = 0; i < config.watch.project_roots.size(); ++i) {
     check("watch.project_roots[" + std::to_string(i) + "]",

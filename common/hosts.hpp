@@ -131,10 +131,10 @@ std::string restore_locations_of(const WatchTarget &target);
 std::optional<std::string> expand_pattern(std::string_view pattern,
                                           const Env &env);
 
-// watch.paths and watch.project_roots entries that name an environment
-// variable that is not set in `env` (${VAR} without a :- default): they
-// resolve to nothing, so nothing of theirs is watched. One message each,
-// naming the field.
+// watch.paths and watch.project_roots entries that watch nothing in `env`:
+// they name an environment variable that is not set (${VAR} without a :-
+// default), expand to a relative path, or (watch.paths) belong to a
+// disabled host. One message each, naming the field.
 std::vector<std::string> unset_variables_in(const Config &config,
                                             const Env &env, Os os);
 

@@ -1111,6 +1111,16 @@ class LifecycleTest(DaemonTestCase):
         self.assertIn('warning: watch.paths[0].path: "${MCPBK_REL}/x.json" is '
                       '"work/x.json" in the daemon\'s environment, not an '
                       'absolute path; it is not watched', proc.stdout.decode())
+        # An entry of a disabled host watches nothing either.
+        self.sb.write_config(self.config.replace(
+            "watch:\n", "watch:\n  paths:\n    - {path: \"~/w/mcp.json\", "
+            "host: cursor}\n") + "hosts:\n  cursor:\n    enabled: false\n")
+        proc = subprocess.run([MCPBKD, "--check-config"], env=self.sb.env,
+                              capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("warning: watch.paths[0]: its host cursor is disabled "
+                      "(hosts.cursor.enabled: false); it is not watched",
+                      proc.stdout.decode())
 
     def test_second_instance_exits_75(self):
         self.daemon.start()

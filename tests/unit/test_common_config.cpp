@@ -295,6 +295,17 @@ TEST_CASE("parse_config") {
     // One document with its markers is one.
     CHECK(parse_config("---\nlog: {level: info}\n...\n", "c"));
   }
+  SUBCASE("one file given two hosts") {
+    auto cfg = parse_config("watch:\n  paths:\n"
+                            "    - {path: \"~/w/mcp.json\", host: cursor}\n"
+                            "    - {path: \"~/w/mcp.json\", host: vscode}\n",
+                            "c");
+    REQUIRE(!cfg);
+    CHECK(messages(cfg.error()) ==
+          std::vector<std::string>{
+              "watch.paths[1]: \"~/w/mcp.json\" is watch.paths[0] too, with "
+              "host cursor; a file belongs to one host"});
+  }
   SUBCASE("max_delay_ms below debounce_ms") {
     auto cfg =
         parse_config("watch: {debounce_ms: 500, max_delay_ms: 100}", "c");
