@@ -95,6 +95,35 @@ std::string start_advice() {
   return "run `mcpbkd &` (no service manager here), or ./scripts/install";
 }
 
+// A file or directory marked immutable or append-only (chattr +i, +a),
+// which no chown or chmod mends: `what` went wrong, said with the mark and
+// the command that takes it away. Nothing elsewhere than Linux.
+std::optional<std::pair<std::string, std::string>>
+marked_problem(const std::string &what, const fs::path &path, bool dir) {
+#ifdef __linux__
+  int flags = 0;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC |
+                                          (dir ? O_DIRECTORY : O_NOFOLLOW));
+  const bool got = fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  if (got && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0) {
+    const bool immutable = (flags & FS_IMMUTABLE_FL) != 0;
+    const std::string attr = immutable ? "i" : "a";
+    return std::pair{
+        what + " (it is marked " + (immutable ? "immutable" : "append-only") +
+            ": lsattr" + (dir ? " -d" : "") + " shows " + attr + ")",
+        "sudo chattr -" + attr + " " + path.string()};
+  }
+#else
+  (void)what;
+  (void)path;
+  (void)dir;
+#endif
+  return std::nullopt;
+}
+
 // Why mcpbkd could not write the store's files, when the reason is one a
 // restart does not mend: {what is wrong, the fix}. Empty when each of them
 // opens for writing (or does not exist yet) and the directory takes new
@@ -124,22 +153,9 @@ store_write_problem(const fs::path &store_file) {
       return std::pair{what, "remount it read-write, or set store.dir (or "
                              "--state-dir) to a writable place"};
     }
-#ifdef __linux__
-    int flags = 0;
-    const int ro = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    const bool got = ro >= 0 && ::ioctl(ro, FS_IOC_GETFLAGS, &flags) == 0;
-    if (ro >= 0) {
-      ::close(ro);
+    if (auto marked = marked_problem(what, file, false)) {
+      return marked;
     }
-    if (got && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0) {
-      const char *attr = (flags & FS_IMMUTABLE_FL) != 0 ? "i" : "a";
-      return std::pair{
-          what + " (it is marked " +
-              ((flags & FS_IMMUTABLE_FL) != 0 ? "immutable" : "append-only") +
-              ": lsattr shows " + attr + ")",
-          std::string("sudo chattr -") + attr + " " + file.string()};
-    }
-#endif
     if (err == EACCES || err == EPERM) {
       return std::pair{what, "make it yours and writable: sudo chown " +
                                  std::to_string(::getuid()) + " " +
@@ -157,22 +173,9 @@ store_write_problem(const fs::path &store_file) {
                                          "store.dir (or --state-dir) to a "
                                          "writable place")};
     }
-#ifdef __linux__
-    int flags = 0;
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    const bool got = fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-    if (fd >= 0) {
-      ::close(fd);
+    if (auto marked = marked_problem(what, dir, true)) {
+      return marked;
     }
-    if (got && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0) {
-      const char *attr = (flags & FS_IMMUTABLE_FL) != 0 ? "i" : "a";
-      return std::pair{
-          what + " (it is marked " +
-              ((flags & FS_IMMUTABLE_FL) != 0 ? "immutable" : "append-only") +
-              ": lsattr -d shows " + attr + ")",
-          std::string("sudo chattr -") + attr + " " + dir.string()};
-    }
-#endif
     return std::pair{what, "sudo chown " + std::to_string(::getuid()) + " " +
                                dir.string() + " && chmod 700 " + dir.string()};
   }

@@ -203,6 +203,26 @@ fs::path resolve_links(const fs::path &path) {
   return result;
 }
 
+std::vector<fs::path> link_chain(const fs::path &path) {
+  std::vector<fs::path> chain{path};
+  fs::path current = path;
+  for (int depth = 0; depth < 40; ++depth) {
+    std::error_code ec;
+    if (!fs::is_symlink(current, ec)) {
+      break;
+    }
+    const fs::path target = fs::read_symlink(current, ec);
+    if (ec) {
+      break;
+    }
+    current = target.is_absolute()
+                  ? target.lexically_normal()
+                  : (current.parent_path() / target).lexically_normal();
+    chain.push_back(current);
+  }
+  return chain;
+}
+
 fs::path normalize_path(const fs::path &path) {
   std::error_code ec;
   fs::path abs = path.is_absolute() ? path : fs::absolute(path, ec);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mcpbk {
 
@@ -71,6 +72,12 @@ Result<PaddedBytes> read_file_padded(const std::filesystem::path &path,
 // Resolves every symlink of a path that may not fully exist: the existing
 // prefix is canonicalised, the rest appended.
 std::filesystem::path resolve_links(const std::filesystem::path &path);
+
+// Each link in a chain of symbolic links starting at `path` (relative
+// targets taken from the link's directory), then the final target, which
+// may not exist: {path} alone when it is no link. At most 40 links.
+std::vector<std::filesystem::path>
+link_chain(const std::filesystem::path &path);
 
 // Makes a path absolute and lexically normal without touching links.
 std::filesystem::path normalize_path(const std::filesystem::path &path);

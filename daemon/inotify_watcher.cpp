@@ -33,27 +33,6 @@ constexpr std::uint32_t k_mask =
 constexpr std::uint32_t k_arrivals_mask =
     IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
-// Each link in a symlink chain starting at path, then the final target.
-std::vector<fs::path> link_chain(const fs::path &path) {
-  std::vector<fs::path> chain{path};
-  fs::path current = path;
-  for (int depth = 0; depth < 40; ++depth) {
-    std::error_code ec;
-    if (!fs::is_symlink(current, ec)) {
-      break;
-    }
-    const fs::path target = fs::read_symlink(current, ec);
-    if (ec) {
-      break;
-    }
-    current = target.is_absolute()
-                  ? target.lexically_normal()
-                  : (current.parent_path() / target).lexically_normal();
-    chain.push_back(current);
-  }
-  return chain;
-}
-
 // A directory, or its nearest existing ancestor when it does not exist yet.
 fs::path nearest_existing_dir(fs::path dir) {
   std::error_code ec;

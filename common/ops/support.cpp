@@ -233,20 +233,7 @@ std::optional<std::string> in_state_dir(Context &context,
   // The directory the name is in, and the one a link there leads to, also
   // a link to a file not made yet (weakly_canonical() stops at such a
   // link).
-  fs::path target = path;
-  for (int depth = 0; depth < 40; ++depth) {
-    std::error_code link_ec;
-    if (!fs::is_symlink(target, link_ec)) {
-      break;
-    }
-    const fs::path next = fs::read_symlink(target, link_ec);
-    if (link_ec) {
-      break;
-    }
-    target = next.is_absolute()
-                 ? next.lexically_normal()
-                 : (target.parent_path() / next).lexically_normal();
-  }
+  const fs::path target = link_chain(path).back();
   std::error_code ec;
   const fs::path real = fs::weakly_canonical(target, ec);
   for (const fs::path &parent :

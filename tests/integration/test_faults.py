@@ -289,9 +289,9 @@ class InotifyLimitTest(ManyPathsBase):
             self.skipTest("cannot lower the inotify limit in a user "
                           "namespace: " + probe.stderr.decode().strip())
 
-    def test_watch_limit_is_reported_and_rescans_still_capture(self):
-        for i, f in enumerate(self.files()):
-            self.sb.write(f, servers_json(f"v1-{i}"))
+    def start_limited(self):
+        """Starts the daemon in a user namespace of its own whose inotify
+        watch limit is LIMIT."""
         log = open(self.daemon.log_path, "ab")
         self.daemon.proc = subprocess.Popen(
             ["unshare", "--user", "--map-root-user", "sh", "-c",
@@ -301,6 +301,11 @@ class InotifyLimitTest(ManyPathsBase):
             stdin=subprocess.DEVNULL)
         log.close()
         self.daemon.wait_ready()
+
+    def test_watch_limit_is_reported_and_rescans_still_capture(self):
+        for i, f in enumerate(self.files()):
+            self.sb.write(f, servers_json(f"v1-{i}"))
+        self.start_limited()
         self.all_captured("v1-")
         status = request(self.sb.socket, "status")["result"]
         self.assertTrue(any("inotify watch limit reached" in w
@@ -355,15 +360,7 @@ class InotifyLimitNoRescanTest(InotifyLimitTest):
     def test_files_nothing_looks_at_are_a_problem(self):
         for i, f in enumerate(self.files()):
             self.sb.write(f, servers_json(f"v1-{i}"))
-        log = open(self.daemon.log_path, "ab")
-        self.daemon.proc = subprocess.Popen(
-            ["unshare", "--user", "--map-root-user", "sh", "-c",
-             f"echo {self.LIMIT} > /proc/sys/user/max_inotify_watches && "
-             f"exec \"$0\"", MCPBKD],
-            env=self.sb.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
-        log.close()
-        self.daemon.wait_ready()
+        self.start_limited()
         status = request(self.sb.socket, "status")["result"]
         unwatched = [w for w in status["watched"]
                      if w["state"] == "not watched (watch limit; rescan off)"]

@@ -115,3 +115,27 @@ TEST_CASE("shorten_home and shorten_home_in") {
   CHECK(shorten_home_in("+github@/home/ann/app −fs@/home/ann/old", home) ==
         "+github@~/app −fs@~/old");
 }
+
+TEST_CASE("link_chain") {
+  const fs::path dir = test::scratch_dir();
+  test::write_file(dir / "real/mcp.json", "{}");
+  fs::create_directory_symlink("real", dir / "dots");
+  fs::create_symlink("../dots/mcp.json", dir / "real/link.json");
+  fs::create_symlink(dir / "real/link.json", dir / "top.json");
+  fs::create_symlink("nowhere.json", dir / "dangling.json");
+  fs::create_symlink("loop2", dir / "loop1");
+  fs::create_symlink("loop1", dir / "loop2");
+  // Each link, then where it leads: relative targets from the link's own
+  // directory, kept lexical (a link to a directory on the way is not
+  // followed here).
+  CHECK(link_chain(dir / "top.json") ==
+        std::vector<fs::path>{dir / "top.json", dir / "real/link.json",
+                              dir / "dots/mcp.json"});
+  CHECK(link_chain(dir / "real/mcp.json") ==
+        std::vector<fs::path>{dir / "real/mcp.json"});
+  // A target that does not exist ends the chain: where a file would go.
+  CHECK(link_chain(dir / "dangling.json") ==
+        std::vector<fs::path>{dir / "dangling.json", dir / "nowhere.json"});
+  // A loop stops after 40 links.
+  CHECK(link_chain(dir / "loop1").size() == 41);
+}
