@@ -702,6 +702,14 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
         s.servers = view.server_names();
         s.mcp_digest = mcp_digest_of(view);
         s.redacted = s.redacted || result.header.redacted;
+        if (s.note && s.note->starts_with("restored from #") &&
+            s.note->size() > 15 &&
+            s.note->find_first_not_of("0123456789", 15) == std::string::npos) {
+          // The id is the other store's: here it names another snapshot.
+          *s.note += " on " + (result.header.source_machine.empty()
+                                   ? std::string("another machine")
+                                   : result.header.source_machine);
+        }
         auto previous = previous_sha.find(s.path);
         if (previous == previous_sha.end()) {
           TRY_ASSIGN(auto latest, store.latest_brief_for_path(s.path));

@@ -253,6 +253,16 @@ json op_restore(Context &context, const json &raw_args) {
   // what is read here; a whole restore records what it replaces below, and
   // looks again there.
   std::optional<FileInfo> seen = stat_or_missing(dest);
+  if (seen && !seen->is_regular) {
+    // A directory, a socket, a FIFO or a device: no config file to replace
+    // ("cannot read ...: No such device or address" said nothing of it).
+    const std::string message =
+        shorten_home(dest, context.env.home()) + " is " +
+        (seen->is_directory ? "a directory" : "not a regular file") +
+        "; a snapshot is restored to a file";
+    throw OpError(ErrorCode::bad_request, message,
+                  {{field_name(to ? "to" : "id"), message}});
+  }
   std::optional<std::string> current;
   if (auto read = read_file(dest, context.config.store.max_file_bytes)) {
     current = std::move(*read);

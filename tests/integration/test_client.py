@@ -2117,6 +2117,25 @@ class ProtocolTest(DaemonTestCase):
             self.assertIn("is not a regular file (a FIFO)",
                           reply["error"]["message"])
 
+    def test_restore_to_what_is_not_a_file_is_refused(self):
+        # A socket gave "cannot read the file to restore over ... No such
+        # device or address".
+        self.sb.write(CURSOR, servers_json("a"))
+        snap = self.wait_snapshot(CURSOR, servers_json("a"))
+        place = self.sb.path("~/place")
+        os.makedirs(place)
+        fifo = self.sb.path("~/a.fifo")
+        os.mkfifo(fifo)
+        for target, what in ((self.sb.socket, b"not a regular file"),
+                             (fifo, b"not a regular file"),
+                             (place, b"a directory")):
+            r = run_ctl(self.sb, "restore", str(snap["id"]), "--to", target,
+                        "--yes")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b" is " + what + b"; a snapshot is restored to a "
+                          b"file", r.stderr)
+        self.bystander_ok()
+
     def test_nothing_is_written_into_the_state_directory(self):
         # An export or a restore over store.db (or the lock) replaced the
         # daemon's history with an empty store, and said it worked.

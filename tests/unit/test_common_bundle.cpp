@@ -43,7 +43,9 @@ void fill(Store &store, const std::string &home, int n) {
     s.parsed = true;
     s.servers = {"github", "n"};
     s.summary = "+n";
-    s.note = i == 0 ? std::optional<std::string>("first") : std::nullopt;
+    s.note = i == 0   ? std::optional<std::string>("first")
+             : i == 1 ? std::optional<std::string>("restored from #1")
+                      : std::nullopt;
     REQUIRE(store.add_snapshot(s, config_with_secret(i)));
   }
 }
@@ -94,6 +96,9 @@ TEST_CASE("export_bundle and import_bundle") {
     CHECK(oldest.trigger == SnapshotTrigger::imported);
     CHECK(oldest.mode == 0640);
     CHECK(oldest.note == "first");
+    // A restore's note names an id of the other store: said so.
+    CHECK((*list)[list->size() - 2].note ==
+          "restored from #1 on " + imported->header.source_machine);
     CHECK(*target.content(oldest) == config_with_secret(0));
     CHECK_FALSE(oldest.redacted);
     // Every version reads back exactly, and the later versions of each path
