@@ -700,7 +700,7 @@ Result<ImportResult> import_bundle(Store &store, const fs::path &file,
             extract_mcp(b.content, target.format, locations_of(target));
         s.parsed = view.parsed;
         s.servers = view.server_names();
-        s.mcp_digest = mcp_digest_of(view);
+        s.mcp_digest = mcp_digest_of(view, b.content, target);
         s.redacted = s.redacted || result.header.redacted;
         if (s.note && s.note->starts_with("restored from #") &&
             s.note->size() > 15 &&

@@ -33,6 +33,34 @@ const char *to_string(CaptureOutcome::Kind kind) {
   return "?";
 }
 
+std::string companions_of(std::string_view bytes, const WatchTarget &target) {
+  const std::string own = locations_of(target);
+  const std::string all = restore_locations_of(target);
+  if (all.size() <= own.size() + 1) {
+    return {};
+  }
+  const McpView extra =
+      extract_mcp(bytes, target.format, all.substr(own.size() + 1));
+  std::string text;
+  for (const auto &[name, entry] : extra.servers) {
+    text += name + '=' + entry + '\n';
+  }
+  return text;
+}
+
+std::string mcp_digest_of(const McpView &view, std::string_view bytes,
+                          const WatchTarget &target) {
+  std::string digest = mcp_digest_of(view);
+  if (view.parsed) {
+    // Unchanged for a file without them: digests are stored.
+    if (const std::string companions = companions_of(bytes, target);
+        !companions.empty()) {
+      digest = sha256_hex(digest + "\ncompanions\n" + companions);
+    }
+  }
+  return digest;
+}
+
 std::string mcp_digest_of(const McpView &view) {
   if (!view.parsed) {
     return "unparsed";
@@ -212,7 +240,7 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
   } else {
     view = extract_mcp(bytes, target.format, locations, request.padded);
   }
-  const std::string digest = mcp_digest_of(view);
+  const std::string digest = mcp_digest_of(view, bytes, target);
   const bool automatic = request.trigger == SnapshotTrigger::change ||
                          request.trigger == SnapshotTrigger::initial;
   // A file that does not parse has no server maps to compare: each of its
@@ -277,6 +305,11 @@ Result<CaptureOutcome> capture_bytes(Store &store, const WatchTarget &target,
                    0};
     }
     summary = summarize_change(before, view) + mended_summary;
+    if (read && summary == "no MCP change" &&
+        companions_of(previous, target) != companions_of(bytes, target)) {
+      // VS Code's inputs, which its servers' ${input:id} values come from.
+      summary = "inputs changed";
+    }
   } else {
     risk = assess_risk({}, nullptr, bytes, view);
     summary = summarize_change(nullptr, view);

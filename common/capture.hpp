@@ -76,6 +76,16 @@ const char *to_string(CaptureOutcome::Kind kind);
 // The digest of a view's server maps (SHA-256 of their canonical form).
 std::string mcp_digest_of(const struct McpView &view);
 
+// What a host keeps beside its servers and restores with them (VS Code's
+// `inputs`: restore_locations_of()), as canonical text; "" when none.
+std::string companions_of(std::string_view bytes, const WatchTarget &target);
+
+// mcp_digest_of() that also covers the companions of `bytes`, so that a
+// change of them alone is an MCP change (trigger mcp records it). For a
+// file without companions, the same digest.
+std::string mcp_digest_of(const struct McpView &view, std::string_view bytes,
+                          const WatchTarget &target);
+
 // The MCP view of `bytes` (whose SHA-256 is `sha256`) as the target reads
 // them: from the per-thread cache of recently recorded contents when it is
 // there, else parsed (and then cached). Restore uses it for the current file

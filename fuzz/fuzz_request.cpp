@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <stdlib.h>
 #include <string>
@@ -97,7 +98,7 @@ struct State {
   Env env;
   Config config = default_config();
   std::optional<Store> store;
-  std::vector<WatchTarget> targets;
+  std::shared_ptr<const std::vector<WatchTarget>> targets;
 };
 
 State *g_state = nullptr;
@@ -119,15 +120,16 @@ void populate(State &state) {
   ResolveInput input;
   input.config = &state.config;
   input.env = state.env;
-  state.targets = resolve_targets(input);
+  state.targets =
+      std::make_shared<const std::vector<WatchTarget>>(resolve_targets(input));
 
   Micros at = 1'700'000'000'000'000;
   for (const auto &sample : k_samples) {
     const fs::path path = state.home / sample.relative;
     const auto it =
-        std::find_if(state.targets.begin(), state.targets.end(),
+        std::find_if(state.targets->begin(), state.targets->end(),
                      [&](const WatchTarget &t) { return t.path == path; });
-    check(it != state.targets.end(), "no target for " + path.string());
+    check(it != state.targets->end(), "no target for " + path.string());
     for (const char *version : sample.versions) {
       write(path, version);
       CaptureRequest request;

@@ -1679,6 +1679,14 @@ class OnlyMcpTest(DaemonTestCase):
         self.sb.write(path, v1)
         self.daemon.start()
         first = self.wait_snapshot(path, v1)["id"]
+        # A change of the inputs alone is an MCP change (VS Code's trigger
+        # is mcp): it was not recorded, and diff said "no MCP change".
+        no_inputs = v1.replace(inputs, "")
+        self.sb.write(path, no_inputs)
+        snap = self.wait_snapshot(path, no_inputs)
+        self.assertEqual(snap["summary"], "inputs changed")
+        self.sb.write(path, v1)
+        self.wait_snapshot(path, v1)
         self.sb.write(path, v2)
         self.wait_snapshot(path, v2)
         r = run_ctl(self.sb, "restore", str(first), "--only-mcp", "--yes")
