@@ -296,33 +296,21 @@ public:
   // when one holds them, is the one in use: it is reached there, and
   // the move is said.
   bool reached_as_started(std::string_view command) {
-    if (m_overrides.state_dir || m_overrides.socket ||
-        m_env.get("MCPBK_STATE_DIR") || m_env.get("MCPBK_SOCKET") ||
-        (m_config.store.dir.empty() && m_config.ipc.socket.empty())) {
+    auto found = daemon_before_move(m_overrides, m_config, m_env);
+    if (!found) {
       return false;
     }
-    Config plain = m_config;
-    plain.store.dir.clear();
-    plain.ipc.socket.clear();
-    const StatePaths before =
-        resolve_state_paths(m_overrides, plain, m_env, current_os());
-    const auto pid = lock_holder(before.lock_file);
-    if (!pid) {
-      return false;
-    }
-    auto connection = Connection::open(before.socket);
-    if (!connection) {
-      return false;
-    }
-    print_error("mcpbkd (pid " + *pid + ") runs with the state directory " +
-                before.state_dir.string() + " and the socket " +
-                before.socket.string() + "; the config moves them to " +
-                m_paths.state_dir.string() + " and " + m_paths.socket.string() +
+    const StatePaths &before = found->paths;
+    print_error("mcpbkd (pid " + found->pid +
+                ") runs with the state directory " + before.state_dir.string() +
+                " and the socket " + before.socket.string() +
+                "; the config moves them to " + m_paths.state_dir.string() +
+                " and " + m_paths.socket.string() +
                 ", which applies when it restarts (systemctl --user restart "
                 "mcpbkd); `" +
                 std::string(command) + "` uses the daemon running now");
     m_paths = before;
-    m_connection.emplace(std::move(*connection));
+    m_connection.emplace(std::move(found->connection));
     return true;
   }
 

@@ -110,6 +110,30 @@ std::optional<std::filesystem::path> listening_socket_of(int pid) {
   return std::nullopt;
 }
 
+std::optional<DaemonBeforeMove>
+daemon_before_move(const PathOverrides &overrides, const Config &config,
+                   const Env &env) {
+  if (overrides.state_dir || overrides.socket || env.get("MCPBK_STATE_DIR") ||
+      env.get("MCPBK_SOCKET") ||
+      (config.store.dir.empty() && config.ipc.socket.empty())) {
+    return std::nullopt;
+  }
+  Config plain = config;
+  plain.store.dir.clear();
+  plain.ipc.socket.clear();
+  StatePaths before = resolve_state_paths(overrides, plain, env, current_os());
+  auto pid = lock_holder(before.lock_file);
+  if (!pid) {
+    return std::nullopt;
+  }
+  auto connection = Connection::open(before.socket);
+  if (!connection) {
+    return std::nullopt;
+  }
+  return DaemonBeforeMove{std::move(*pid), std::move(before),
+                          std::move(*connection)};
+}
+
 std::string reach_hint(const std::string &pid,
                        const std::filesystem::path &socket) {
   struct stat at {};

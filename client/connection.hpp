@@ -1,6 +1,9 @@
 #pragma once
 
+#include <common/config.hpp>
+#include <common/env.hpp>
 #include <common/error.hpp>
+#include <common/paths.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -73,6 +76,20 @@ std::optional<std::filesystem::path> listening_socket_of(int pid);
 // socket it listens on (listening_socket_of()), else --socket is advised.
 std::string reach_hint(const std::string &pid,
                        const std::filesystem::path &socket);
+
+// The daemon in use when the config moves the state directory or the
+// socket (store.dir, ipc.socket), which a running daemon applies only when
+// it restarts: the one holding the default places, connected to. Nothing
+// when no such move is asked for (nor one by --state-dir, --socket or
+// their variables), or nothing answers there.
+struct DaemonBeforeMove {
+  std::string pid;
+  StatePaths paths; // where it is
+  Connection connection;
+};
+std::optional<DaemonBeforeMove>
+daemon_before_move(const PathOverrides &overrides, const Config &config,
+                   const Env &env);
 
 // "mcpbkd (pid N) is stopped and cannot answer; `kill -CONT N` ...".
 std::string stopped_daemon_message(const std::string &pid);

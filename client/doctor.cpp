@@ -244,32 +244,24 @@ int run_doctor(const Env &env, const PathOverrides &overrides,
   json status;
   std::string why; // what went wrong asking it
   auto connection = Connection::open(paths.socket);
-  if (!connection && !overrides.state_dir && !overrides.socket &&
-      !env.get("MCPBK_STATE_DIR") && !env.get("MCPBK_SOCKET") &&
-      (!config.store.dir.empty() || !config.ipc.socket.empty())) {
-    // The config moves the state directory or the socket, which a running
-    // daemon applies at its next start: the one in use is at the default
-    // places ("not reachable: run mcpbkd" started a second one).
-    Config plain = config;
-    plain.store.dir.clear();
-    plain.ipc.socket.clear();
-    const StatePaths before = resolve_state_paths(overrides, plain, env, os);
-    if (const auto pid = lock_holder(before.lock_file)) {
-      if (auto started = Connection::open(before.socket)) {
-        connection = std::move(started);
-        checks.push_back(
-            {"daemon", Check::Level::warning,
-             "mcpbkd (pid " + *pid + ") runs with the state directory " +
-                 before.state_dir.string() + " and the socket " +
-                 before.socket.string() + "; the config moves them to " +
-                 paths.state_dir.string() + " and " + paths.socket.string() +
-                 ", which applies when it restarts",
-             "restart it (systemctl --user restart mcpbkd); the history in " +
-                 before.state_dir.string() +
-                 " does not move with it: move its files there first, or "
-                 "set store.dir back"});
-      }
-    }
+  // The config moves the state directory or the socket, which a running
+  // daemon applies at its next start: the one in use is at the default
+  // places ("not reachable: run mcpbkd" started a second one).
+  if (auto found = connection ? std::nullopt
+                              : daemon_before_move(overrides, config, env)) {
+    const StatePaths &before = found->paths;
+    connection = std::move(found->connection);
+    checks.push_back(
+        {"daemon", Check::Level::warning,
+         "mcpbkd (pid " + found->pid + ") runs with the state directory " +
+             before.state_dir.string() + " and the socket " +
+             before.socket.string() + "; the config moves them to " +
+             paths.state_dir.string() + " and " + paths.socket.string() +
+             ", which applies when it restarts",
+         "restart it (systemctl --user restart mcpbkd); the history in " +
+             before.state_dir.string() +
+             " does not move with it: move its files there first, or "
+             "set store.dir back"});
   }
   if (connection) {
     connection->set_timeout(std::chrono::seconds(5));
